@@ -1,0 +1,2 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""High-level Python APIs (inference)."""

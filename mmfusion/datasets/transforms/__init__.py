@@ -1,0 +1,11 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+# mmcv's generic transforms (RandomResize, RandomFlip, Pad, ...) register into
+# mmengine's root TRANSFORMS, which mmfusion's registry inherits from.
+import mmcv.transforms  # noqa: F401
+
+from .formatting import PackFusionInputs
+from .loading import LoadPairedImageFromFile, load_ir, load_vis
+
+__all__ = [
+    'LoadPairedImageFromFile', 'PackFusionInputs', 'load_ir', 'load_vis'
+]

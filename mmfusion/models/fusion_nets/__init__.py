@@ -1,0 +1,4 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+from .seafusion_net import GRDB, SeAFusionNet
+
+__all__ = ['SeAFusionNet', 'GRDB']

@@ -1,0 +1,10 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+from .colour import (normalize_output, rgb_to_gray, rgb_to_ycbcr, to_uint8,
+                     ycbcr_to_rgb)
+from .compat import apply_compat_patches
+from .setup_env import register_all_modules
+
+__all__ = [
+    'apply_compat_patches', 'register_all_modules', 'rgb_to_ycbcr',
+    'ycbcr_to_rgb', 'normalize_output', 'to_uint8', 'rgb_to_gray'
+]

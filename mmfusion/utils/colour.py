@@ -1,0 +1,85 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""Colour conversions and output normalisation, the single implementation used
+by training, inference and the tools.
+
+The YCbCr formulas are those of the fusion literature (SeAFusion, BDLFusion,
+SegMiF; ``docs/methods.md`` §1), *not* ITU-R full-range:
+
+* ``Y = .299 R + .587 G + .114 B``, ``Cr = .713 (R - Y) + .5``,
+  ``Cb = .564 (B - Y) + .5``, each clamped to [0, 1];
+* ``R = Y + 1.403 (Cr - .5)``, ``G = Y - .714 (Cr - .5) - .344 (Cb - .5)``,
+  ``B = Y + 1.773 (Cb - .5)``, clamped to [0, 1].
+
+Tensors are ``(N, C, H, W)`` floats in [0, 1]; chroma is ordered (Cb, Cr).
+"""
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def rgb_to_ycbcr(rgb: Tensor) -> tuple:
+    """Split an RGB batch ``(N, 3, H, W)`` into Y ``(N, 1, H, W)`` and CbCr
+    ``(N, 2, H, W)``."""
+    if rgb.dim() != 4 or rgb.size(1) != 3:
+        raise ValueError(f'expected an (N, 3, H, W) RGB tensor, got '
+                         f'{tuple(rgb.shape)}')
+    r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cr = (r - y) * 0.713 + 0.5
+    cb = (b - y) * 0.564 + 0.5
+    return y.clamp(0, 1), torch.cat([cb, cr], dim=1).clamp(0, 1)
+
+
+def ycbcr_to_rgb(y: Tensor, cbcr: Tensor) -> Tensor:
+    """Recombine Y ``(N, 1, H, W)`` with CbCr ``(N, 2, H, W)`` into RGB."""
+    cb, cr = cbcr[:, 0:1] - 0.5, cbcr[:, 1:2] - 0.5
+    r = y + 1.403 * cr
+    g = y - 0.714 * cr - 0.344 * cb
+    b = y + 1.773 * cb
+    return torch.cat([r, g, b], dim=1).clamp(0, 1)
+
+
+def normalize_output(img: Tensor, mode: str = 'clip') -> Tensor:
+    """Bring a fused image to [0, 1].
+
+    Args:
+        img: ``(N, C, H, W)`` tensor.
+        mode: ``'clip'`` clamps; ``'minmax'`` stretches each image (all its
+            channels together) to [0, 1], as the official SeAFusion and
+            TDFusion test scripts do (per image here, never per batch).
+    """
+    if mode == 'clip':
+        return img.clamp(0, 1)
+    if mode == 'minmax':
+        flat = img.flatten(1)
+        lo = flat.min(1)[0].view(-1, 1, 1, 1)
+        hi = flat.max(1)[0].view(-1, 1, 1, 1)
+        return (img - lo) / (hi - lo).clamp_min(1e-12)
+    raise ValueError(f"unknown output normalisation {mode!r}; use 'clip' or "
+                     "'minmax'")
+
+
+def to_uint8(img: Tensor, rounding: str = 'round') -> np.ndarray:
+    """Convert one ``(C, H, W)`` image in [0, 1] to an ``(H, W, C)`` uint8
+    array (RGB order kept).
+
+    ``rounding='floor'`` truncates like ``(x * 255).astype(np.uint8)`` in the
+    official scripts; ``'round'`` rounds to nearest.
+    """
+    x = img.detach().float().clamp(0, 1).mul(255)
+    if rounding == 'round':
+        x = x.round()
+    elif rounding != 'floor':
+        raise ValueError(f"rounding must be 'round' or 'floor', got "
+                         f'{rounding!r}')
+    return x.to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def rgb_to_gray(rgb: np.ndarray, out_dtype: Optional[type] = None):
+    """OpenCV's RGB->GRAY on uint8 (``.299 R + .587 G + .114 B``, rounded),
+    the conversion the de facto metric evaluator applies to fused images."""
+    import cv2
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    return gray if out_dtype is None else gray.astype(out_dtype)

@@ -1,0 +1,175 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""Compatibility fixes that make the pinned OpenMMLab stack work on torch 2.13.
+
+Applied once when ``mmfusion`` is imported (idempotent).
+
+* **Checkpoint loading (torch >= 2.6).** ``torch.load`` defaults to
+  ``weights_only=True`` since torch 2.6. Checkpoints written by mmengine 0.10.x
+  contain, besides tensors, the message hub's :class:`HistoryBuffer` objects and
+  the numpy arrays/scalars they hold, so ``runner.resume()`` (and
+  ``load_checkpoint`` of any checkpoint with ``meta``) raises
+  ``UnpicklingError: Unsupported global``. Instead of turning the safe loader
+  off (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` or ``weights_only=False``, which
+  would let any pickle execute code), the exact classes mmengine writes are
+  added to torch's allow-list, so mmengine, mmseg and mmdet loaders keep using
+  the safe unpickler. mmengine's HistoryBuffer is made to pickle without the
+  ``builtins.getattr`` references stock mmengine writes, and checkpoints
+  written by stock mmengine (which have them) still load through
+  :func:`load_checkpoint_file`, which admits exactly that one global.
+* **Distributed training on CPU.** ``--launcher pytorch`` without CUDA uses
+  gloo instead of crashing in ``torch.cuda.set_device`` (see
+  :func:`_patch_cpu_distributed`).
+* **``pkg_resources``.** mmengine resolves ``mmseg::``/``mmdet::`` config paths
+  with ``pkg_resources``, removed in setuptools 81: warn at import with the fix.
+"""
+import importlib.util
+import os.path as osp
+import pickle
+import warnings
+
+import numpy as np
+import torch
+
+_APPLIED = False
+
+
+def _numpy_safe_globals() -> list:
+    """numpy objects that appear in pickled arrays and scalars."""
+    try:  # numpy >= 2
+        from numpy._core import multiarray
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray
+    safe = [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
+    for name in ('bool_', 'int8', 'int16', 'int32', 'int64', 'uint8',
+                 'uint16', 'uint32', 'uint64', 'float16', 'float32',
+                 'float64', 'longlong', 'ulonglong', 'str_', 'bytes_'):
+        scalar_type = getattr(np, name)
+        safe.append(scalar_type)
+        safe.append(type(np.dtype(scalar_type)))  # e.g. dtypes.Float64DType
+    # Pickles written under numpy 1.x name these by their old module path;
+    # torch matches allow-list entries by that name.
+    safe.append((multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'))
+    safe.append((multiarray.scalar, 'numpy.core.multiarray.scalar'))
+    return safe
+
+
+def checkpoint_safe_globals() -> list:
+    """Everything mmengine 0.10.x pickles into a checkpoint besides tensors."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    return [HistoryBuffer] + _numpy_safe_globals()
+
+
+def _history_buffer_getstate(self) -> dict:
+    """Pickle a HistoryBuffer without its ``statistics_methods``.
+
+    Stock mmengine 0.10.7 pickles the class's statistics functions
+    (``HistoryBuffer.mean`` ...), which pickle can only express through
+    ``builtins.getattr``, a global the safe unpickler rightly refuses. They
+    need not be saved: ``__setstate__`` (stock and ours alike) re-creates the
+    defaults, and custom ones live on the class. The instance is not mutated
+    (the stock method writes the dict into ``self.__dict__``).
+    """
+    state = dict(self.__dict__)
+    state.pop('statistics_methods', None)
+    return state
+
+
+def load_checkpoint_file(filename: str, map_location=None):
+    """``torch.load`` for checkpoint files, with the safe unpickler.
+
+    Checkpoints written by mmfusion hold only allow-listed objects. A
+    checkpoint written by stock mmengine 0.10.x on torch >= 2.6 additionally
+    references ``builtins.getattr`` (its HistoryBuffer statistics methods):
+    exactly that global, and nothing else, is admitted for such a file. Any
+    other unsupported global is still refused, with torch's message.
+    """
+    try:
+        return torch.load(filename, map_location=map_location)
+    except pickle.UnpicklingError as e:
+        unsafe = set(
+            torch.serialization.get_unsafe_globals_in_checkpoint(filename))
+        if unsafe - {'builtins.getattr'}:
+            raise pickle.UnpicklingError(
+                f'checkpoint {filename} contains objects that the safe '
+                f'loader refuses: {sorted(unsafe)}. If you trust the file, '
+                'allow-list them with torch.serialization.add_safe_globals '
+                'before loading.') from e
+        with torch.serialization.safe_globals([getattr]):
+            return torch.load(filename, map_location=map_location)
+
+
+def _patch_weights_only_load() -> None:
+    if not hasattr(torch.serialization, 'add_safe_globals'):
+        return  # torch < 2.4 loads everything unrestricted anyway
+    from mmengine.logging.history_buffer import HistoryBuffer
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    torch.serialization.add_safe_globals(checkpoint_safe_globals())
+    HistoryBuffer.__getstate__ = _history_buffer_getstate
+
+    def load_from_local(filename, map_location):
+        filename = osp.expanduser(filename)
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'{filename} can not be found.')
+        return load_checkpoint_file(filename, map_location)
+
+    # '' is the scheme of plain local paths (resume, load_from, pretrained)
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
+
+
+def _check_pkg_resources() -> None:
+    """Warn with the fix if ``pkg_resources`` (setuptools<81) is missing."""
+    if importlib.util.find_spec('pkg_resources') is None:
+        warnings.warn(
+            'mmengine needs `pkg_resources` to resolve `mmseg::`/`mmdet::` '
+            'config paths, and setuptools>=81 no longer ships it. Run '
+            '`pip install "setuptools<81"`.')
+
+
+def apply_compat_patches() -> None:
+    """Apply every compatibility patch once."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    _patch_weights_only_load()
+    _patch_cpu_distributed()
+    _check_pkg_resources()
+    _APPLIED = True
+
+
+def _patch_cpu_distributed() -> None:
+    """Let ``--launcher pytorch`` run on CPU-only machines (gloo).
+
+    mmengine 0.10.7 calls ``torch.cuda.set_device`` unconditionally and wraps
+    the model in DDP with ``device_ids=[LOCAL_RANK]``; both fail without CUDA.
+    Here, without CUDA, the process group is created with gloo and CPU modules
+    are wrapped with ``device_ids=None``. Machines with CUDA are untouched.
+    """
+    import mmengine.dist.utils as dist_utils
+    from mmengine.model import MMDistributedDataParallel
+
+    if getattr(dist_utils._init_dist_pytorch, '_mmfusion_patched', False):
+        return
+    original_init = dist_utils._init_dist_pytorch
+
+    def _init_dist_pytorch(backend, init_backend='torch', **kwargs):
+        if torch.cuda.is_available() or init_backend != 'torch':
+            return original_init(backend, init_backend=init_backend, **kwargs)
+        import torch.distributed as torch_dist
+        torch_dist.init_process_group(backend='gloo', **kwargs)
+
+    _init_dist_pytorch._mmfusion_patched = True
+    dist_utils._init_dist_pytorch = _init_dist_pytorch
+
+    original_ddp_init = MMDistributedDataParallel.__init__
+
+    def ddp_init(self, module, detect_anomalous_params=False, **kwargs):
+        params = list(module.parameters())
+        if params and all(p.device.type == 'cpu' for p in params):
+            kwargs['device_ids'] = None
+            kwargs.pop('output_device', None)
+        original_ddp_init(
+            self, module,
+            detect_anomalous_params=detect_anomalous_params, **kwargs)
+
+    MMDistributedDataParallel.__init__ = ddp_init

@@ -1,0 +1,36 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+import datetime
+import warnings
+
+from mmengine import DefaultScope
+
+
+def register_all_modules(init_default_scope: bool = True) -> None:
+    """Import every mmfusion module that registers something.
+
+    Not needed when building from configs (the registries' ``locations`` import
+    lazily); useful in scripts that look registries up directly.
+
+    Args:
+        init_default_scope: also make ``'mmfusion'`` the current default scope.
+    """
+    import mmfusion.datasets  # noqa: F401,F403
+    import mmfusion.engine  # noqa: F401,F403
+    import mmfusion.evaluation  # noqa: F401,F403
+    import mmfusion.models  # noqa: F401,F403
+
+    if init_default_scope:
+        never_created = DefaultScope.get_current_instance() is None \
+            or not DefaultScope.check_instance_created('mmfusion')
+        if never_created:
+            DefaultScope.get_instance('mmfusion', scope_name='mmfusion')
+            return
+        current_scope = DefaultScope.get_current_instance()
+        if current_scope.scope_name != 'mmfusion':
+            warnings.warn('The current default scope '
+                          f'"{current_scope.scope_name}" is not "mmfusion", '
+                          '`register_all_modules` will force the current '
+                          'default scope to be "mmfusion". If this is not '
+                          'expected, please set `init_default_scope=False`.')
+            new_instance_name = f'mmfusion-{datetime.datetime.now()}'
+            DefaultScope.get_instance(new_instance_name, scope_name='mmfusion')

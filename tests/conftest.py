@@ -1,0 +1,22 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+import os.path as osp
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SHARED = osp.join(osp.dirname(REPO), 'shared')
+TESTDATA = osp.join(SHARED, 'testdata')
+MSRS_MINI = osp.join(TESTDATA, 'msrs_mini')
+REFERENCE = osp.join(SHARED, 'reference')
+
+
+@pytest.fixture(scope='session')
+def msrs_mini():
+    if not osp.isdir(MSRS_MINI):
+        pytest.skip(f'shared test data not found at {MSRS_MINI}')
+    return MSRS_MINI
+
+
+@pytest.fixture(scope='session')
+def repo_root():
+    return REPO
