@@ -2,4 +2,5 @@
 from .algorithms import *  # noqa: F401,F403
 from .data_preprocessors import *  # noqa: F401,F403
 from .fusion_nets import *  # noqa: F401,F403
+from .loss_generators import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403

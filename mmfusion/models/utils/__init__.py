@@ -1,4 +1,11 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
+from .checks import check_fusion_inputs
+from .restormer import (GDFN, MDTA, ChannelLayerNorm, RestormerBlock,
+                        conv1x1, dwconv3x3, transposed_attention)
 from .sobel import SOBEL_X, SOBEL_Y, sobel_magnitude_l1, sobel_xy
 
-__all__ = ['SOBEL_X', 'SOBEL_Y', 'sobel_xy', 'sobel_magnitude_l1']
+__all__ = [
+    'SOBEL_X', 'SOBEL_Y', 'sobel_xy', 'sobel_magnitude_l1',
+    'check_fusion_inputs', 'ChannelLayerNorm', 'MDTA', 'GDFN',
+    'RestormerBlock', 'transposed_attention', 'conv1x1', 'dwconv3x3'
+]

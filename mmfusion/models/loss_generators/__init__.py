@@ -1,0 +1,4 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+from .tdfusion_loss_generator import TDFusionLossGenerator
+
+__all__ = ['TDFusionLossGenerator']

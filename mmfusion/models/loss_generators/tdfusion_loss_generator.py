@@ -1,0 +1,53 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""TDFusion's loss generation module G (Bai et al., CVPR 2025, Sec. 3.3)."""
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmfusion.registry import MODELS
+from ..fusion_nets.refusion_net import RestormerEncoder
+from ..utils import RestormerBlock, check_fusion_inputs
+
+
+@MODELS.register_module()
+class TDFusionLossGenerator(BaseModule):
+    r"""Per-pixel weights of TDFusion's learnable fusion loss.
+
+    The same stem as :class:`~mmfusion.models.ReFusionNet` (per input a 3x3
+    conv ``1 -> dim`` and ``num_blocks`` Restormer blocks), concatenation,
+    ``num_blocks`` Restormer blocks at ``2 * dim``, 3x3 conv ``2 dim -> dim``,
+    PReLU (one slope), 3x3 conv ``dim -> 2`` and a softmax over the two
+    channels, so that :math:`w_a + w_b = 1` at every pixel. Bias-free convs;
+    44,529 parameters with the defaults.
+
+    ``forward(a, b)`` takes the same two ``(N, 1, H, W)`` images the fusion
+    net gets (any size) and returns ``(N, 2, H, W)``: channel 0 weights the
+    first input (``w_a``), channel 1 the second (``w_b``), for
+    :class:`~mmfusion.models.WeightedIntensityGradientLoss`.
+    """
+
+    def __init__(self,
+                 dim: int = 16,
+                 num_blocks: int = 2,
+                 num_heads: int = 8,
+                 ffn_expansion: float = 2.0,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.encoder1 = RestormerEncoder(dim, num_blocks, num_heads,
+                                         ffn_expansion)
+        self.encoder2 = RestormerEncoder(dim, num_blocks, num_heads,
+                                         ffn_expansion)
+        self.joint = nn.Sequential(*[
+            RestormerBlock(2 * dim, num_heads, ffn_expansion)
+            for _ in range(num_blocks)
+        ])
+        self.head_conv1 = nn.Conv2d(2 * dim, dim, 3, padding=1, bias=False)
+        self.head_act = nn.PReLU()
+        self.head_conv2 = nn.Conv2d(dim, 2, 3, padding=1, bias=False)
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        check_fusion_inputs(a, b, type(self).__name__)
+        x = torch.cat([self.encoder1(a), self.encoder2(b)], dim=1)
+        x = self.head_act(self.head_conv1(self.joint(x)))
+        return torch.softmax(self.head_conv2(x), dim=1)
