@@ -1,23 +1,29 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-import os.path as osp
-from typing import List
-
 from mmfusion.registry import DATASETS
-from .paired_dataset import PairedImageDataset, image_size, list_images
+from .paired_dataset import PairedImageDataset
 
 
 @DATASETS.register_module()
 class MSRSDataset(PairedImageDataset):
-    """MSRS (Tang et al., PIAFusion 2022) in its official layout::
+    """MSRS (Tang et al., PIAFusion, Information Fusion 2022) in its official
+    layout, with its segmentation and detection annotations::
 
-        data_root/{split}/ir/00001D.png
-        data_root/{split}/vi/00001D.png
-        data_root/{split}/Segmentation_labels/00001D.png   # ids 0..8
+        data_root/{train,test}/ir/00001D.png                  # 8-bit gray
+        data_root/{train,test}/vi/00001D.png                  # RGB
+        data_root/{train,test}/Segmentation_labels/00001D.png # ids 0..8
+        data_root/{train,test}/Detection_labels/00001D.txt    # YOLO
+
+    One class for every task: the ``data_prefix`` keys decide which labels
+    are loaded (``seg``, ``det``, both or none). Segmentation uses the 9
+    MSRS classes (``classes``); detection labels are YOLO txt lines ``cls cx
+    cy w h`` with ``0 person, 1 bicycle, 2 car`` (``det_classes``). A
+    detection-only dataset reports the detection classes as ``classes``.
 
     Args:
         data_prefix: folders of the split, e.g. ``dict(ir='train/ir',
-            vis='train/vi', seg='train/Segmentation_labels')``. Without a
-            ``seg`` key no masks are loaded (fusion only).
+            vis='train/vi', seg='train/Segmentation_labels',
+            det='train/Detection_labels')``.
+        **kwargs: see :class:`PairedImageDataset`.
     """
 
     METAINFO = dict(
@@ -25,7 +31,10 @@ class MSRSDataset(PairedImageDataset):
                  'guardrail', 'color_cone', 'bump'),
         palette=[[0, 0, 0], [64, 0, 128], [64, 64, 0], [0, 128, 192],
                  [0, 0, 192], [128, 128, 0], [64, 64, 128], [192, 128, 128],
-                 [192, 64, 0]])
+                 [192, 64, 0]],
+        det_classes=('person', 'bicycle', 'car'),
+        det_palette=[[64, 64, 0], [0, 128, 192], [64, 0, 128]])
+    DET_FORMAT = 'yolo'
 
     def __init__(self,
                  data_prefix: dict = dict(
@@ -34,26 +43,3 @@ class MSRSDataset(PairedImageDataset):
                      seg='train/Segmentation_labels'),
                  **kwargs):
         super().__init__(data_prefix=data_prefix, **kwargs)
-
-    def load_data_list(self) -> List[dict]:
-        data_list = super().load_data_list()
-        seg_dir = self.data_prefix.get('seg')
-        if not seg_dir:
-            return data_list
-        masks = list_images(seg_dir, 'segmentation label')
-        for info in data_list:
-            stem = info['img_id']
-            if stem not in masks:
-                raise FileNotFoundError(
-                    f'IR/VIS pair {info["ir_path"]} has no segmentation label '
-                    f'{stem}.png in {seg_dir}')
-            seg_path = osp.join(seg_dir, masks[stem])
-            if self.check_sizes and \
-                    image_size(seg_path) != image_size(info['ir_path']):
-                raise ValueError(
-                    f'segmentation label {seg_path} is '
-                    f'{image_size(seg_path)} but its images are '
-                    f'{image_size(info["ir_path"])} (width, height)')
-            info.update(
-                seg_map_path=seg_path, seg_fields=[], reduce_zero_label=False)
-        return data_list

@@ -1,109 +1,312 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 import os
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.dataset import BaseDataset
-from PIL import Image
 
 from mmfusion.registry import DATASETS
+from .annotations import (parse_voc_xml, parse_yolo_txt, read_split_file,
+                          voc_to_instances, yolo_to_instances)
+from .checks import (CHECK_LEVELS, IMG_EXTENSIONS, check_mask_ids,
+                     check_pipeline_moves_labels, image_size, list_images,
+                     mask_info, parallel_map)
 
-IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
-
-
-def list_images(folder: str, what: str) -> Dict[str, str]:
-    """Map file stem -> file name for the images of ``folder``.
-
-    Raises a clear error if the folder is missing or holds two files with the
-    same stem (``a.png`` and ``a.jpg``), which would make pairing ambiguous.
-    """
-    if not osp.isdir(folder):
-        raise FileNotFoundError(f'{what} folder {folder} does not exist')
-    stems: Dict[str, str] = {}
-    for name in sorted(os.listdir(folder)):
-        stem, ext = osp.splitext(name)
-        if ext.lower() not in IMG_EXTENSIONS:
-            continue
-        if stem in stems:
-            raise ValueError(
-                f'{what} folder {folder} holds both {stems[stem]} and {name}: '
-                'pairs are matched by file name without extension')
-        stems[stem] = name
-    return stems
-
-
-def image_size(path: str) -> tuple:
-    """(width, height) read from the file header, without decoding pixels."""
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except Exception as e:  # PIL raises several types for bad files
-        raise ValueError(f'cannot read image {path}: {e}') from e
+DET_FORMATS = {'yolo': '.txt', 'voc': '.xml'}
 
 
 @DATASETS.register_module()
 class PairedImageDataset(BaseDataset):
-    """Registered infrared/visible pairs in two folders, matched by name.
+    """Registered infrared/visible pairs in two folders, matched by name, with
+    optional segmentation masks and detection boxes.
 
-    ``data_prefix=dict(ir='ir', vis='vi')`` names the two folders (relative to
-    ``data_root``); file extensions may differ between them. Every IR image
-    must have a VIS counterpart of the same size (and vice versa): both are
-    checked from the image headers when the dataset is built, so bad data
-    fails before training starts, with the offending file named.
+    ``data_prefix`` names the folders (relative to ``data_root``):
+
+    - ``ir`` / ``vis`` (required): the two modalities. Pairs are matched by
+      file name without extension (``a.png`` pairs with ``a.jpg``).
+    - ``seg`` (optional): class-index masks named like the images.
+    - ``det`` (optional): detection labels named like the images, YOLO txt
+      (``det_format='yolo'``) or Pascal VOC xml (``'voc'``).
+
+    Which labels are loaded is decided by the keys present, so one dataset
+    class serves fusion-only, segmentation and detection configs. Data
+    infos follow mmseg/mmdet: ``seg_map_path``/``reduce_zero_label`` for
+    ``mmseg.LoadAnnotations`` and ``instances`` for
+    ``mmdet.LoadAnnotations``; plus ``ir_path``, ``vis_path``, ``img_id``
+    (the file stem), ``width`` and ``height``.
+
+    Everything that could fail mid-training is checked when the dataset is
+    built, with the offending file named: a missing counterpart, an
+    unreadable or corrupt image, IR/VIS sizes that differ (unless
+    ``resize_vis_to_ir``), a mask of another size, a mask class id outside
+    the classes (``ignore_index`` excepted), a malformed label line, a box
+    class outside the classes; and a pipeline whose geometric transforms
+    would leave the loaded labels behind. Checks are parallel and cached
+    per file (see :mod:`mmfusion.datasets.checks`).
 
     Args:
-        check_sizes: compare IR/VIS sizes at build time (header reads only).
-        **kwargs: see :class:`mmengine.dataset.BaseDataset`.
+        data_root: root folder of the dataset.
+        data_prefix: folders, see above.
+        ann_file: optional split file listing the image names to use (one
+            per line, extension optional). Without it every image of the
+            ``ir`` folder is used and both folders must match one to one.
+        det_format: ``'yolo'`` or ``'voc'``; defaults to the class's
+            ``DET_FORMAT``.
+        reduce_zero_label: masks store 0 = ignore and classes from 1
+            (mmseg's convention; passed on to ``mmseg.LoadAnnotations``).
+        ignore_index: mask id that marks ignored pixels.
+        ignore_unknown_classes: skip VOC objects whose name is not a class
+            instead of raising.
+        resize_vis_to_ir: allow pairs whose VIS size differs from IR; the
+            loader then resizes VIS to the IR size (labels must be at the IR
+            size).
+        check_images: how images are checked: ``'header'``, ``'verify'``
+            (header + file structure, no pixel decoding; default) or
+            ``'decode'``.
+        check_sizes: compare IR, VIS and mask sizes.
+        check_labels: decode masks and check their class ids.
+        check_pipeline: reject geometric transforms that would not move the
+            loaded labels.
+        num_check_workers: threads for the checks (default: CPU count, at
+            most 8).
+        **kwargs: see :class:`mmengine.dataset.BaseDataset` (``pipeline``,
+            ``metainfo``, ``filter_cfg=dict(filter_empty_gt=True)`` drops
+            pairs without boxes when training, ``test_mode`` ...).
     """
 
     METAINFO: dict = dict(classes=(), palette=())
+    DET_FORMAT: Optional[str] = None
 
     def __init__(self,
                  data_root: str = '',
                  data_prefix: dict = dict(ir='ir', vis='vi'),
+                 ann_file: str = '',
+                 metainfo: Optional[dict] = None,
+                 det_format: Optional[str] = None,
+                 reduce_zero_label: bool = False,
+                 ignore_index: int = 255,
+                 ignore_unknown_classes: bool = False,
+                 resize_vis_to_ir: bool = False,
+                 check_images: str = 'verify',
                  check_sizes: bool = True,
+                 check_labels: bool = True,
+                 check_pipeline: bool = True,
+                 num_check_workers: Optional[int] = None,
                  **kwargs):
-        self.check_sizes = check_sizes
-        super().__init__(
-            data_root=data_root, data_prefix=data_prefix, **kwargs)
-
-    def _pair_files(self) -> List[tuple]:
-        ir_dir = self.data_prefix.get('ir')
-        vis_dir = self.data_prefix.get('vis')
-        if ir_dir is None or vis_dir is None:
+        if not isinstance(data_prefix, dict) or \
+                'ir' not in data_prefix or 'vis' not in data_prefix:
             raise KeyError("data_prefix must name both folders, e.g. "
                            "dict(ir='train/ir', vis='train/vi')")
+        unknown = set(data_prefix) - {'ir', 'vis', 'seg', 'det'}
+        if unknown:
+            raise KeyError(f'unknown data_prefix key(s) {sorted(unknown)}; '
+                           "expected 'ir', 'vis', 'seg', 'det'")
+        if check_images not in CHECK_LEVELS:
+            raise ValueError(f'check_images must be one of {CHECK_LEVELS}, '
+                             f'got {check_images!r}')
+        self.with_seg = bool(data_prefix.get('seg'))
+        self.with_det = bool(data_prefix.get('det'))
+        det_format = det_format or self.DET_FORMAT
+        if self.with_det and det_format not in DET_FORMATS:
+            raise ValueError(
+                f'{type(self).__name__} loads detection labels from '
+                f'{data_prefix["det"]!r}: set det_format to one of '
+                f'{tuple(DET_FORMATS)}, got {det_format!r}')
+        self.det_format = det_format
+        self.reduce_zero_label = reduce_zero_label
+        self.ignore_index = ignore_index
+        self.ignore_unknown_classes = ignore_unknown_classes
+        self.resize_vis_to_ir = resize_vis_to_ir
+        self.check_images = check_images
+        self.check_sizes = check_sizes
+        self.check_labels = check_labels
+        self.check_pipeline = check_pipeline
+        self.num_check_workers = num_check_workers
+        super().__init__(
+            data_root=data_root,
+            data_prefix=data_prefix,
+            ann_file=ann_file,
+            metainfo=self._task_metainfo(metainfo),
+            **kwargs)
+
+    # ------------------------------------------------------------------
+    # metainfo
+    # ------------------------------------------------------------------
+    def _task_metainfo(self, metainfo: Optional[dict]) -> Optional[dict]:
+        """Datasets that carry both masks and boxes declare
+        ``det_classes``/``det_palette`` next to ``classes``/``palette`` (the
+        segmentation ones). A detection-only config gets the detection
+        classes as ``classes``, which is what mmdet's metrics read."""
+        if self.with_det and not self.with_seg and \
+                'det_classes' in self.METAINFO:
+            task = dict(
+                classes=self.METAINFO['det_classes'],
+                palette=self.METAINFO.get('det_palette', []))
+            return {**task, **(metainfo or {})}
+        return metainfo
+
+    @property
+    def det_classes(self) -> Tuple[str, ...]:
+        """Names indexed by the detection labels' class ids."""
+        meta = self._metainfo
+        if self.with_seg:
+            return tuple(meta.get('det_classes', meta['classes']))
+        return tuple(meta['classes'])
+
+    @property
+    def seg_classes(self) -> Tuple[str, ...]:
+        """Names indexed by the mask ids."""
+        return tuple(self._metainfo.get('classes', ()))
+
+    # ------------------------------------------------------------------
+    # loading
+    # ------------------------------------------------------------------
+    def _pair_files(self) -> List[Tuple[str, str, str]]:
+        """``(stem, ir_path, vis_path)`` of every pair, sorted by stem."""
+        ir_dir, vis_dir = self.data_prefix['ir'], self.data_prefix['vis']
         ir_files = list_images(ir_dir, 'IR')
         vis_files = list_images(vis_dir, 'VIS')
-        for stem, name in ir_files.items():
-            if stem not in vis_files:
-                raise FileNotFoundError(
-                    f'IR image {osp.join(ir_dir, name)} has no VIS '
-                    f'counterpart named {stem}.* in {vis_dir}')
-        for stem, name in vis_files.items():
-            if stem not in ir_files:
-                raise FileNotFoundError(
-                    f'VIS image {osp.join(vis_dir, name)} has no IR '
-                    f'counterpart named {stem}.* in {ir_dir}')
-        if not ir_files:
+        if self.ann_file:
+            stems = read_split_file(self.ann_file)
+            for stem in stems:
+                for files, folder, what in ((ir_files, ir_dir, 'IR'),
+                                            (vis_files, vis_dir, 'VIS')):
+                    if stem not in files:
+                        raise FileNotFoundError(
+                            f'split file {self.ann_file} lists {stem} but '
+                            f'there is no {what} image {stem}.* in {folder}')
+            stems = sorted(set(stems))
+        else:
+            for stem, name in ir_files.items():
+                if stem not in vis_files:
+                    raise FileNotFoundError(
+                        f'IR image {osp.join(ir_dir, name)} has no VIS '
+                        f'counterpart named {stem}.* in {vis_dir}')
+            for stem, name in vis_files.items():
+                if stem not in ir_files:
+                    raise FileNotFoundError(
+                        f'VIS image {osp.join(vis_dir, name)} has no IR '
+                        f'counterpart named {stem}.* in {ir_dir}')
+            stems = sorted(ir_files)
+        if not stems:
             raise FileNotFoundError(f'no images found in {ir_dir}')
-        pairs = []
-        for stem in sorted(ir_files):
-            ir_path = osp.join(ir_dir, ir_files[stem])
-            vis_path = osp.join(vis_dir, vis_files[stem])
-            if self.check_sizes:
-                ir_size, vis_size = image_size(ir_path), image_size(vis_path)
-                if ir_size != vis_size:
-                    raise ValueError(
-                        f'IR image {ir_path} is {ir_size[0]}x{ir_size[1]} but '
-                        f'its VIS pair {vis_path} is {vis_size[0]}x'
-                        f'{vis_size[1]}; register/resize the pair or fix the '
-                        'data')
-            pairs.append((stem, ir_path, vis_path))
-        return pairs
+        return [(stem, osp.join(ir_dir, ir_files[stem]),
+                 osp.join(vis_dir, vis_files[stem])) for stem in stems]
+
+    def _label_files(self, key: str, suffixes: Sequence[str],
+                     what: str) -> Dict[str, str]:
+        folder = self.data_prefix[key]
+        if not osp.isdir(folder):
+            raise FileNotFoundError(f'{what} folder {folder} does not exist')
+        files = {}
+        for name in os.listdir(folder):
+            stem, ext = osp.splitext(name)
+            if ext.lower() in suffixes:
+                files[stem] = osp.join(folder, name)
+        return files
+
+    def _check_pair(self, item: tuple) -> dict:
+        stem, ir_path, vis_path, seg_path, det_path = item
+        level = self.check_images
+        info = dict(img_id=stem, ir_path=ir_path, vis_path=vis_path)
+        w, h = image_size(ir_path, level)
+        vis_w, vis_h = image_size(vis_path, level)
+        if self.check_sizes and (vis_w, vis_h) != (w, h):
+            if not self.resize_vis_to_ir:
+                raise ValueError(
+                    f'IR image {ir_path} is {w}x{h} but its VIS pair '
+                    f'{vis_path} is {vis_w}x{vis_h}; register/resize the '
+                    'pair, or set `resize_vis_to_ir=True` in the dataset '
+                    'config to resize VIS to IR when loading')
+            info['resize_vis_to_ir'] = True
+        info.update(width=w, height=h)
+        if seg_path is not None:
+            if self.check_labels:
+                mw, mh, ids = mask_info(seg_path)
+                check_mask_ids(seg_path, ids, len(self.seg_classes),
+                               self.ignore_index, self.reduce_zero_label)
+            elif self.check_sizes:
+                mw, mh = image_size(seg_path, 'header')
+            if (self.check_labels or self.check_sizes) and (mw, mh) != (w, h):
+                raise ValueError(
+                    f'segmentation label {seg_path} is {mw}x{mh} but its '
+                    f'images are {w}x{h} ({ir_path})')
+            info.update(
+                seg_map_path=seg_path,
+                seg_fields=[],
+                reduce_zero_label=self.reduce_zero_label)
+        if det_path is not None:
+            if self.det_format == 'yolo':
+                instances = yolo_to_instances(
+                    parse_yolo_txt(det_path), w, h, len(self.det_classes),
+                    det_path)
+            else:
+                instances = voc_to_instances(
+                    parse_voc_xml(det_path), self.det_classes, w, h,
+                    det_path, self.ignore_unknown_classes)
+            info.update(det_path=det_path, instances=instances)
+        return info
 
     def load_data_list(self) -> List[dict]:
+        """Pair the files, attach labels and check everything (see class
+        docstring)."""
+        owner = f'{type(self).__name__}(data_root={self.data_root!r})'
+        if self.check_pipeline:
+            check_pipeline_moves_labels(self.pipeline.transforms,
+                                        self.with_seg, self.with_det, owner)
+        if self.with_seg and self.check_labels and not self.seg_classes:
+            raise ValueError(
+                f'{owner} loads segmentation masks but has no classes to '
+                'check them against: set metainfo=dict(classes=..., '
+                'palette=...)')
+        if self.with_det and not self.det_classes:
+            raise ValueError(
+                f'{owner} loads detection labels but has no classes: set '
+                'metainfo=dict(classes=..., palette=...)')
+        pairs = self._pair_files()
+        seg_files = det_files = {}
+        if self.with_seg:
+            seg_files = {
+                stem: osp.join(self.data_prefix['seg'], name)
+                for stem, name in list_images(self.data_prefix['seg'],
+                                              'segmentation label').items()
+            }
+        if self.with_det:
+            suffix = DET_FORMATS[self.det_format]
+            det_files = self._label_files('det', (suffix, ),
+                                          'detection label')
+        items = []
+        for stem, ir_path, vis_path in pairs:
+            seg_path = det_path = None
+            if self.with_seg:
+                seg_path = seg_files.get(stem)
+                if seg_path is None:
+                    raise FileNotFoundError(
+                        f'IR/VIS pair {ir_path} has no segmentation label '
+                        f'{stem}.png in {self.data_prefix["seg"]}')
+            if self.with_det:
+                det_path = det_files.get(stem)
+                if det_path is None:
+                    raise FileNotFoundError(
+                        f'IR/VIS pair {ir_path} has no detection label '
+                        f'{stem}{DET_FORMATS[self.det_format]} in '
+                        f'{self.data_prefix["det"]} (an image without '
+                        'objects needs an empty label file)')
+            items.append((stem, ir_path, vis_path, seg_path, det_path))
+        return parallel_map(self._check_pair, items, self.num_check_workers)
+
+    def filter_data(self) -> List[dict]:
+        """With ``filter_cfg=dict(filter_empty_gt=True)`` (and not
+        ``test_mode``), drop pairs that have no non-ignored box."""
+        if self.test_mode or not self.filter_cfg or not self.with_det:
+            return self.data_list
+        if not self.filter_cfg.get('filter_empty_gt', False):
+            return self.data_list
         return [
-            dict(img_id=stem, ir_path=ir_path, vis_path=vis_path)
-            for stem, ir_path, vis_path in self._pair_files()
+            info for info in self.data_list
+            if any(not inst['ignore_flag'] for inst in info['instances'])
         ]
+
+
+__all__ = ['PairedImageDataset', 'IMG_EXTENSIONS', 'list_images',
+           'image_size']

@@ -5,7 +5,9 @@ import mmcv.transforms  # noqa: F401
 
 from .formatting import PackFusionInputs
 from .loading import LoadPairedImageFromFile, load_ir, load_vis
+from .wrappers import ApplyToVis
 
 __all__ = [
-    'LoadPairedImageFromFile', 'PackFusionInputs', 'load_ir', 'load_vis'
+    'LoadPairedImageFromFile', 'PackFusionInputs', 'ApplyToVis', 'load_ir',
+    'load_vis'
 ]

@@ -43,8 +43,12 @@ def load_ir(path: str, backend: str = 'cv2') -> np.ndarray:
 
 
 def load_vis(path: str, backend: str = 'cv2') -> tuple:
-    """Read a visible image as ``(H, W, 3)`` uint8 BGR. A gray VIS image is
-    replicated to 3 channels; returns ``(img, is_gray)``."""
+    """Read a visible image as ``(H, W, 3)`` uint8 BGR; returns ``(img,
+    is_gray)``.
+
+    A gray VIS (stored with one channel, or as 3 identical channels like
+    TNO's) is kept as 3 identical channels and flagged ``is_gray=True``.
+    """
     img = mmcv.imread(path, flag='unchanged', backend=backend)
     if img is None:
         raise ValueError(f'cannot read VIS image {path}')
@@ -53,9 +57,11 @@ def load_vis(path: str, backend: str = 'cv2') -> tuple:
         img = img[..., None]
     if img.shape[2] == 4:
         img = img[..., :3]
-    is_gray = img.shape[2] == 1
-    if is_gray:
-        img = np.repeat(img, 3, axis=2)
+    if img.shape[2] == 1:
+        return np.ascontiguousarray(np.repeat(img, 3, axis=2)), True
+    is_gray = bool(
+        np.array_equal(img[..., 0], img[..., 1])
+        and np.array_equal(img[..., 1], img[..., 2]))
     return np.ascontiguousarray(img), is_gray
 
 
@@ -69,8 +75,13 @@ class LoadPairedImageFromFile(BaseTransform):
 
     Carrying both modalities in ``img`` lets every mmcv/mmseg/mmdet geometric
     transform (resize, flip, crop, pad, rotate) move IR, VIS, masks and boxes
-    identically. IR becomes 1 channel whatever its storage; a gray VIS is
-    replicated to 3 channels and flagged with ``vis_is_gray=True``.
+    identically; photometric transforms go through :class:`ApplyToVis`. IR
+    becomes 1 channel whatever its storage; a gray VIS is kept as 3
+    identical channels and flagged with ``vis_is_gray=True``.
+
+    Pairs of different sizes raise, except those the dataset marked with
+    ``resize_vis_to_ir`` (its ``resize_vis_to_ir=True`` option): their VIS
+    is resized (bilinear) to the IR size and ``vis_ori_shape`` recorded.
     """
 
     def __init__(self, backend: str = 'cv2'):
@@ -80,10 +91,13 @@ class LoadPairedImageFromFile(BaseTransform):
         ir = load_ir(results['ir_path'], self.backend)
         vis, is_gray = load_vis(results['vis_path'], self.backend)
         if ir.shape[:2] != vis.shape[:2]:
-            raise ValueError(
-                f'IR image {results["ir_path"]} is {ir.shape[1]}x'
-                f'{ir.shape[0]} but its VIS pair {results["vis_path"]} is '
-                f'{vis.shape[1]}x{vis.shape[0]}')
+            if not results.get('resize_vis_to_ir', False):
+                raise ValueError(
+                    f'IR image {results["ir_path"]} is {ir.shape[1]}x'
+                    f'{ir.shape[0]} but its VIS pair {results["vis_path"]} '
+                    f'is {vis.shape[1]}x{vis.shape[0]}')
+            results['vis_ori_shape'] = vis.shape[:2]
+            vis = mmcv.imresize(vis, (ir.shape[1], ir.shape[0]))
         results['img'] = np.concatenate([vis, ir], axis=2)
         results['img_path'] = results['vis_path']
         results['img_shape'] = results['img'].shape[:2]
