@@ -11,6 +11,10 @@ SegMiF; ``docs/methods.md`` §1), *not* ITU-R full-range:
   ``B = Y + 1.773 (Cb - .5)``, clamped to [0, 1].
 
 Tensors are ``(N, C, H, W)`` floats in [0, 1]; chroma is ordered (Cb, Cr).
+
+Colour restoration policies (:func:`restore_colour`): ``'vis'`` takes the VIS
+chroma (SeAFusion, BDLFusion), ``'saturation'`` weights the chroma of both
+inputs by their saturation (TDFusion), ``'gray'`` keeps no chroma.
 """
 from typing import Optional
 
@@ -39,6 +43,70 @@ def ycbcr_to_rgb(y: Tensor, cbcr: Tensor) -> Tensor:
     g = y - 0.714 * cr - 0.344 * cb
     b = y + 1.773 * cb
     return torch.cat([r, g, b], dim=1).clamp(0, 1)
+
+
+COLOUR_POLICIES = ('vis', 'saturation', 'gray')
+
+
+def saturation_weighted_chroma(cbcr_a: Tensor,
+                               cbcr_b: Tensor,
+                               eps: float = 1e-4 / 255) -> Tensor:
+    r"""TDFusion's chroma fusion (``fuse_CrCb`` in its test script): each
+    chroma channel is the average of the two sources weighted by their
+    saturation :math:`|C - \frac12|`,
+
+    .. math::
+        C_f = \tfrac12 + \frac{\sum_i (C_i - \frac12)\,|C_i - \frac12|}
+                             {\sum_i |C_i - \frac12| + \epsilon}.
+
+    TDFusion applies :math:`\sum_i C_i|C_i - \frac12| / (\sum_i |C_i -
+    \frac12| + 10^{-4})` to OpenCV float YCrCb of 0-255 images (offset 1/2,
+    so the saturations are 255 times ours). The offset is taken out here
+    before the division, which is the same up to that ``eps`` (``1e-4 / 255``
+    in this scale), and keeps a pixel grey in both inputs exactly grey
+    instead of pulling its chroma to 0. An input whose chroma is neutral
+    everywhere contributes nothing, so a grey IR image gives the VIS chroma.
+
+    Args:
+        cbcr_a, cbcr_b: ``(N, 2, H, W)`` chroma in [0, 1].
+    """
+    if cbcr_a.shape != cbcr_b.shape or cbcr_a.dim() != 4 or \
+            cbcr_a.size(1) != 2:
+        raise ValueError('saturation_weighted_chroma expects two (N, 2, H, W) '
+                         f'chroma tensors, got {tuple(cbcr_a.shape)} and '
+                         f'{tuple(cbcr_b.shape)}')
+    da, db = cbcr_a - 0.5, cbcr_b - 0.5
+    sa, sb = da.abs(), db.abs()
+    return 0.5 + (da * sa + db * sb) / (sa + sb + eps)
+
+
+def restore_colour(fused_y: Tensor,
+                   policy: str = 'vis',
+                   vis_cbcr: Optional[Tensor] = None,
+                   ir_cbcr: Optional[Tensor] = None) -> Tensor:
+    """Fused RGB ``(N, 3, H, W)`` from the fused Y (clamped to [0, 1] first).
+
+    Args:
+        policy: ``'vis'``: VIS chroma; ``'saturation'``: saturation-weighted
+            chroma of VIS and IR (:func:`saturation_weighted_chroma`; with a
+            1-channel IR, ``ir_cbcr=None``, this is the VIS chroma, as in
+            TDFusion's test script for a grey input); ``'gray'``: Y on all
+            three channels.
+        vis_cbcr / ir_cbcr: ``(N, 2, H, W)`` chroma of the sources.
+    """
+    if policy not in COLOUR_POLICIES:
+        raise ValueError(f'unknown colour policy {policy!r}; use one of '
+                         f'{COLOUR_POLICIES}')
+    fused_y = fused_y.clamp(0, 1)
+    if policy == 'gray':
+        return fused_y.expand(-1, 3, -1, -1)
+    if vis_cbcr is None:
+        raise ValueError(f'colour policy {policy!r} needs the VIS chroma '
+                         '(vis_cbcr)')
+    cbcr = vis_cbcr
+    if policy == 'saturation' and ir_cbcr is not None:
+        cbcr = saturation_weighted_chroma(ir_cbcr, vis_cbcr)
+    return ycbcr_to_rgb(fused_y, cbcr)
 
 
 def normalize_output(img: Tensor, mode: str = 'clip') -> Tensor:

@@ -9,7 +9,8 @@ from torch import Tensor
 
 from mmfusion.registry import MODELS
 from mmfusion.structures import FusionDataSample
-from mmfusion.utils import normalize_output, ycbcr_to_rgb
+from mmfusion.utils import normalize_output, restore_colour
+from mmfusion.utils.colour import COLOUR_POLICIES
 
 ConfigType = Union[dict, ConfigDict]
 
@@ -28,7 +29,10 @@ class FusionModel(BaseModel):
             returns a dict of named, weighted loss terms.
         data_preprocessor: defaults to :class:`FusionDataPreprocessor`.
         colour: how the fused Y gets its chroma back: ``'vis'`` (VIS CbCr, as
-            SeAFusion/BDLFusion) or ``'gray'`` (no chroma).
+            SeAFusion/BDLFusion), ``'saturation'`` (TDFusion's
+            saturation-weighted chroma of both inputs; equals ``'vis'``
+            unless the inputs carry an RGB IR's ``ir_cbcr``) or ``'gray'``
+            (no chroma). See :func:`mmfusion.utils.restore_colour`.
         output_norm: ``'clip'`` or ``'minmax'`` (per image), applied to the
             colour result (see :func:`mmfusion.utils.normalize_output`).
         init_cfg: mmengine init config.
@@ -50,8 +54,9 @@ class FusionModel(BaseModel):
             fusion_loss = [fusion_loss]
         self.fusion_loss = torch.nn.ModuleList(
             MODELS.build(cfg) for cfg in fusion_loss)
-        if colour not in ('vis', 'gray'):
-            raise ValueError(f"colour must be 'vis' or 'gray', got {colour!r}")
+        if colour not in COLOUR_POLICIES:
+            raise ValueError(f'colour must be one of {COLOUR_POLICIES}, got '
+                             f'{colour!r}')
         self.colour = colour
         normalize_output(torch.zeros(1, 1, 1, 1), output_norm)  # validate
         self.output_norm = output_norm
@@ -74,11 +79,8 @@ class FusionModel(BaseModel):
     def colourize(self, fused_y: Tensor, inputs: Dict[str, Tensor]) -> Tensor:
         """Fused RGB ``(N, 3, H, W)`` in [0, 1] following ``self.colour`` and
         ``self.output_norm``."""
-        fused_y = fused_y.clamp(0, 1)
-        if self.colour == 'vis':
-            rgb = ycbcr_to_rgb(fused_y, inputs['vis_cbcr'])
-        else:
-            rgb = fused_y.expand(-1, 3, -1, -1)
+        rgb = restore_colour(fused_y, self.colour, inputs.get('vis_cbcr'),
+                             inputs.get('ir_cbcr'))
         return normalize_output(rgb, self.output_norm)
 
     def forward(self,

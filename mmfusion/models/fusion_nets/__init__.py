@@ -1,8 +1,10 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
+from .drdb_fusion_net import DRDB, DRDBFusionNet
+from .pixel_discriminator import PixelDiscriminator
 from .refusion_net import CrossAttentionFusion, ReFusionNet, RestormerEncoder
 from .seafusion_net import GRDB, SeAFusionNet
 
 __all__ = [
     'SeAFusionNet', 'GRDB', 'ReFusionNet', 'CrossAttentionFusion',
-    'RestormerEncoder'
+    'RestormerEncoder', 'DRDBFusionNet', 'DRDB', 'PixelDiscriminator'
 ]

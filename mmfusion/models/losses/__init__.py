@@ -1,5 +1,10 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 from .content_loss import MaxIntensityTextureLoss
+from .mean_logit_gan_loss import MeanLogitGANLoss
+from .saliency_target_loss import SaliencyTargetLoss
 from .weighted_intensity_gradient_loss import WeightedIntensityGradientLoss
 
-__all__ = ['MaxIntensityTextureLoss', 'WeightedIntensityGradientLoss']
+__all__ = [
+    'MaxIntensityTextureLoss', 'WeightedIntensityGradientLoss',
+    'SaliencyTargetLoss', 'MeanLogitGANLoss'
+]

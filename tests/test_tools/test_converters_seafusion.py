@@ -1,0 +1,119 @@
+"""SeAFusion converter and official-weight parity.
+
+The converted released weights must reproduce the published network's raw
+fused Y (``reference/seafusion/raw_y``, 4 pairs) within 1e-5 and its saved
+PNGs (``reference/seafusion/fused``) within one grey level, through the same
+code path as ``tools/test.py configs/seafusion/seafusion_msrs.py``: dataset
+pipeline, data preprocessor, ``FusionModel.predict`` and the save hook's
+truncation. By default the PNGs of the 4 raw-Y pairs are compared; set
+``MMFUSION_FULL_PARITY=1`` to compare all 39.
+"""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import load_checkpoint
+
+from mmfusion.models.utils.ckpt_convert import seafusion_convert
+from mmfusion.registry import DATASETS, MODELS
+from mmfusion.utils import register_all_modules, to_uint8
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SHARED = osp.join(osp.dirname(REPO), 'shared')
+TESTDATA = osp.join(SHARED, 'testdata')
+SEA_REF = osp.join(SHARED, 'reference', 'seafusion')
+OFFICIAL = osp.join(SEA_REF, 'seafusion_official.pth')
+TOOL = osp.join(REPO, 'tools', 'model_converters', 'seafusion2mmfusion.py')
+
+
+@pytest.fixture(scope='module')
+def converted(tmp_path_factory):
+    if not osp.isfile(OFFICIAL):
+        pytest.skip(f'official SeAFusion weights not found at {OFFICIAL}')
+    dst = str(tmp_path_factory.mktemp('ckpt') / 'seafusion_msrs.pth')
+    proc = subprocess.run([sys.executable, TOOL, OFFICIAL, dst],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert '20 unused BatchNorm entries dropped' in proc.stdout
+    return dst
+
+
+def test_converter_maps_every_official_layer():
+    if not osp.isfile(OFFICIAL):
+        pytest.skip('official weights not available')
+    official = torch.load(OFFICIAL, map_location='cpu', weights_only=True)
+    state = seafusion_convert(official)
+    assert len(state) == 52
+    assert torch.equal(state['ir_grdb2.sobel.weight_y'],
+                       official['inf_rgbd2.sobelconv.convy.weight'])
+    assert torch.equal(state['vis_grdb1.dense_proj.weight'],
+                       official['vis_rgbd1.convdown.conv.weight'])
+    assert torch.equal(state['head.bias'], official['decode1.conv.bias'])
+    # a key of another architecture is refused, with its name
+    bad = dict(official, **{'extra.weight': torch.zeros(1)})
+    with pytest.raises(KeyError, match='extra.weight'):
+        seafusion_convert(bad)
+
+
+def test_converter_cli_reports_bad_input(tmp_path):
+    bogus = tmp_path / 'not_a_checkpoint.pth'
+    bogus.write_text('hello')
+    proc = subprocess.run(
+        [sys.executable, TOOL, str(bogus),
+         str(tmp_path / 'out.pth')],
+        capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode != 0
+    assert 'not_a_checkpoint.pth' in proc.stderr
+
+
+def _names():
+    raw = sorted(f[:-4] for f in os.listdir(osp.join(SEA_REF, 'raw_y')))
+    if os.environ.get('MMFUSION_FULL_PARITY'):
+        png = sorted(f[:-4] for f in os.listdir(osp.join(SEA_REF, 'fused')))
+        return raw, png
+    return raw, raw
+
+
+def test_official_weights_parity(converted):
+    register_all_modules()
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'seafusion', 'seafusion_msrs.py'))
+    model = MODELS.build(cfg.model).eval()
+    load_checkpoint(model, converted, map_location='cpu', strict=True)
+    dataset_cfg = cfg.test_dataloader.dataset
+    dataset_cfg.data_root = osp.join(TESTDATA, 'msrs_mini')
+    dataset = DATASETS.build(dataset_cfg)
+    index = {
+        osp.splitext(osp.basename(dataset.get_data_info(i)['ir_path']))[0]: i
+        for i in range(len(dataset))
+    }
+    rounding = [
+        h for h in cfg.custom_hooks if h['type'] == 'FusedImageSaveHook'
+    ][0]['rounding']
+    raw_names, png_names = _names()
+    worst_raw, worst_png = 0., 0
+    for name in png_names:
+        data = model.data_preprocessor(
+            dict(
+                inputs=[dataset[index[name]]['inputs']],
+                data_samples=[dataset[index[name]]['data_samples']]))
+        with torch.no_grad():
+            sample = model.predict(**data)[0]
+        if name in raw_names:
+            ref = np.load(osp.join(SEA_REF, 'raw_y', f'{name}.npy'))
+            diff = np.abs(sample.pred_fused_y.data[0].numpy() - ref).max()
+            worst_raw = max(worst_raw, float(diff))
+        ours = to_uint8(sample.pred_fused.data, rounding).astype(int)
+        official = cv2.imread(osp.join(SEA_REF, 'fused', f'{name}.png'))
+        official = official[..., ::-1].astype(int)
+        worst_png = max(worst_png, int(np.abs(ours - official).max()))
+    print(f'\nparity: {len(png_names)} PNGs, raw Y max abs diff '
+          f'{worst_raw:.3g}, PNG max diff {worst_png} grey levels')
+    assert worst_raw <= 1e-5, f'raw Y differs by {worst_raw}'
+    assert worst_png <= 1, f'PNG differs by {worst_png} grey levels'
