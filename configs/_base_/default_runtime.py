@@ -5,7 +5,7 @@ env_cfg = dict(
     # nccl on GPUs; mmfusion switches to gloo by itself on CPU-only machines
     dist_cfg=dict(backend='nccl'),
 )
-custom_hooks = [dict(type='FusedImageSaveHook')]
+custom_hooks = [dict(type='FusedImageSaveHook'), dict(type='RNGStateHook')]
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
     type='Visualizer', vis_backends=vis_backends, name='visualizer')

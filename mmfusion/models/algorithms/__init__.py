@@ -1,4 +1,5 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 from .fusion_model import FusionModel
+from .tdfusion import TDFusion
 
-__all__ = ['FusionModel']
+__all__ = ['FusionModel', 'TDFusion']

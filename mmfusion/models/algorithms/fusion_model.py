@@ -4,6 +4,7 @@ from typing import Dict, List, Optional, Union
 import torch
 from mmengine.config import ConfigDict
 from mmengine.model import BaseModel
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.structures import PixelData
 from torch import Tensor
 
@@ -11,6 +12,7 @@ from mmfusion.registry import MODELS
 from mmfusion.structures import FusionDataSample
 from mmfusion.utils import normalize_output, restore_colour
 from mmfusion.utils.colour import COLOUR_POLICIES
+from ..utils.nonfinite import NonFiniteGuard
 
 ConfigType = Union[dict, ConfigDict]
 
@@ -35,6 +37,9 @@ class FusionModel(BaseModel):
             (no chroma). See :func:`mmfusion.utils.restore_colour`.
         output_norm: ``'clip'`` or ``'minmax'`` (per image), applied to the
             colour result (see :func:`mmfusion.utils.normalize_output`).
+        max_consecutive_nonfinite: a non-finite loss or gradient skips the
+            update (counted in the log as ``nonfinite_skipped``); this many in
+            a row stop training with an error.
         init_cfg: mmengine init config.
     """
 
@@ -44,6 +49,7 @@ class FusionModel(BaseModel):
                  data_preprocessor: Optional[ConfigType] = None,
                  colour: str = 'vis',
                  output_norm: str = 'clip',
+                 max_consecutive_nonfinite: int = 10,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='FusionDataPreprocessor')
@@ -60,16 +66,54 @@ class FusionModel(BaseModel):
         self.colour = colour
         normalize_output(torch.zeros(1, 1, 1, 1), output_norm)  # validate
         self.output_norm = output_norm
+        self.nonfinite_guard = NonFiniteGuard(max_consecutive_nonfinite)
+
+    def guarded_update(self, optim_wrapper: OptimWrapper, losses: dict,
+                       name: str) -> Dict[str, Tensor]:
+        """``optim_wrapper.update_params`` that never writes NaN/Inf into the
+        weights: a non-finite loss skips ``backward``, non-finite gradients
+        skip ``step`` (see :class:`NonFiniteGuard`). Returns the log vars."""
+        loss, log_vars = self.parse_losses(losses)
+        if not self.nonfinite_guard.ok(name, [loss]):
+            return log_vars
+        optim_wrapper.backward(optim_wrapper.scale_loss(loss))
+        if not optim_wrapper.should_update():
+            return log_vars  # accumulating gradients
+        if not isinstance(optim_wrapper, AmpOptimWrapper):
+            # (AMP's GradScaler does its own inf check and skip)
+            grads = [
+                p.grad for group in optim_wrapper.param_groups
+                for p in group['params']
+            ]
+            if not self.nonfinite_guard.ok(f'{name} gradient', grads):
+                optim_wrapper.zero_grad()
+                return log_vars
+        optim_wrapper.step()
+        optim_wrapper.zero_grad()
+        return log_vars
+
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode='loss')
+        log_vars = self.guarded_update(optim_wrapper, losses, 'fusion')
+        log_vars['nonfinite_skipped'] = torch.tensor(
+            float(self.nonfinite_guard.skipped))
+        return log_vars
 
     def fuse(self, inputs: Dict[str, Tensor]) -> Tensor:
         """Fused Y ``(N, 1, H, W)`` of preprocessed inputs."""
         return self.fusion_net(inputs['ir'], inputs['vis_y'])
 
-    def compute_fusion_loss(self, fused: Tensor,
-                            inputs: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    def compute_fusion_loss(self, fused: Tensor, inputs: Dict[str, Tensor],
+                            **kwargs) -> Dict[str, Tensor]:
+        """Sum of the configured fusion losses' terms; ``kwargs`` (e.g. the
+        loss generator's ``pixel_weights``) are passed to every loss."""
         losses = {}
         for loss_module in self.fusion_loss:
-            terms = loss_module(fused, inputs['ir'], inputs['vis_y'])
+            terms = loss_module(fused, inputs['ir'], inputs['vis_y'],
+                                **kwargs)
             for name, value in terms.items():
                 if name in losses:
                     raise KeyError(f'two fusion losses both return {name!r}')
@@ -105,7 +149,11 @@ class FusionModel(BaseModel):
                 ) -> List[FusionDataSample]:
         """Fuse and attach ``pred_fused`` (RGB) and ``pred_fused_y`` to the data
         samples, cropped back to each pair's ``img_shape``."""
-        fused_y = self.fuse(inputs)
+        return self.attach_fused(self.fuse(inputs), inputs, data_samples)
+
+    def attach_fused(self, fused_y: Tensor, inputs: Dict[str, Tensor],
+                     data_samples: Optional[List[FusionDataSample]] = None
+                     ) -> List[FusionDataSample]:
         if data_samples is None:
             data_samples = [FusionDataSample() for _ in range(len(fused_y))]
         results = []

@@ -5,6 +5,7 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor
+from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmfusion.registry import MODELS
@@ -79,10 +80,13 @@ class FusionDataPreprocessor(BaseDataPreprocessor):
             sample = data_samples[i]
             sample.set_metainfo(
                 dict(batch_input_shape=(h, w), pad_shape=(h, w)))
-            if 'gt_sem_seg' in sample:
-                seg = sample.gt_sem_seg.data
-                sample.gt_sem_seg.data = F.pad(
-                    seg, pad, value=self.seg_pad_val)
+            if 'gt_sem_seg' in sample and any(pad):
+                # a new PixelData: PixelData refuses a change of shape
+                sample.gt_sem_seg = PixelData(
+                    data=F.pad(
+                        sample.gt_sem_seg.data, pad,
+                        value=self.seg_pad_val),
+                    metainfo=sample.gt_sem_seg.metainfo)
         return torch.stack(padded)
 
     def forward(self, data: dict, training: bool = False) -> dict:

@@ -1,0 +1,12 @@
+# TDFusion on MSRS with the published in-loop task: SegFormer-B0 on the
+# 1-channel fused Y. python tools/train.py configs/tdfusion/segformer_msrs.py
+_base_ = [
+    '../_base_/models/tdfusion_refusion.py', '../_base_/datasets/msrs.py',
+    '../_base_/schedules/tdfusion_40e.py', '../_base_/default_runtime.py'
+]
+train_dataloader = dict(batch_size=1, num_workers=2)
+val_evaluator = [
+    dict(type='FusionMetric'),
+    dict(type='mmseg.IoUMetric', iou_metrics=['mIoU']),
+]
+test_evaluator = val_evaluator

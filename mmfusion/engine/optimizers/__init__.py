@@ -1,0 +1,5 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+from .max_abs_norm_sgd import MaxAbsNormSGD
+from .multi_optim_wrapper_constructor import MultiOptimWrapperConstructor
+
+__all__ = ['MaxAbsNormSGD', 'MultiOptimWrapperConstructor']

@@ -1,0 +1,4 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+from .phased_train_loop import PhasedTrainLoop
+
+__all__ = ['PhasedTrainLoop']

@@ -1,0 +1,279 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+import copy
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.logging import MessageHub
+from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapperDict
+from torch import Tensor
+from torch.func import functional_call
+
+from mmfusion.registry import MODELS
+from ..utils.views import random_crop_batch, resize_batch, swap_modalities
+from .fusion_model import ConfigType, FusionModel
+
+
+def unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    return module.module if is_model_wrapper(module) else module
+
+
+@MODELS.register_module()
+class TDFusion(FusionModel):
+    r"""Task-driven fusion with a meta-learned fusion loss (Bai et al.,
+    "Task-driven Image Fusion with Learnable Fusion Loss", CVPR 2025).
+
+    Three networks: the fusion net :math:`F_\theta`, the loss generator
+    :math:`G_\phi` whose per-pixel weights parameterise the fusion loss
+    :math:`L_f(F, w)`, and the task model :math:`T` (any mmseg/mmdet model
+    through :class:`TaskAdapter`). Training alternates two phases, scheduled
+    by :class:`PhasedTrainLoop` (the current phase is read from the message
+    hub):
+
+    ``'meta'`` (two batches: inner ``b1``, outer ``b2``)
+        1. virtual step: :math:`\theta' = \theta - \alpha \nabla_\theta
+           L_f(F_\theta(x_1), G_\phi(x_1))`, built with ``create_graph`` so
+           :math:`\theta'` is differentiable in :math:`\phi`
+           (``torch.func.functional_call``; :math:`\theta` is not changed);
+        2. the task takes one real step on :math:`T(F_\theta(x_1))`
+           (detached), after a snapshot of its weights;
+        3. outer loss :math:`L_t(T(F_{\theta'}(x_2)), y_2)` on the *other*
+           batch; its gradient reaches :math:`\phi` only through the mixed
+           second derivative :math:`\partial^2 L_f / \partial\theta
+           \partial\phi`; the loss generator's optimiser applies it
+           (published: :class:`MaxAbsNormSGD` with the fusion lr);
+        4. the task is restored from the snapshot; fusion and task gradients
+           of the outer backward are discarded.
+    ``'fusion'`` (one batch)
+        the fusion net takes a step on :math:`L_f(F_\theta(x), G_\phi(x))`
+        (weights detached), then the task on :math:`T(F_\theta(x))`
+        (detached: the fusion net learns from the task only through the
+        learned loss).
+
+    The fusion loss sees random crops of the full-resolution pair
+    (``fusion_crop_size``), the task the whole pair resized to
+    ``task_input_size``, as published.
+
+    Args:
+        fusion_net / fusion_loss / data_preprocessor / colour / output_norm:
+            see :class:`FusionModel`. ``fusion_loss`` receives the loss
+            generator's weights as ``pixel_weights``.
+        loss_generator: config of the loss generator (``forward(ir, vis_y)``
+            -> ``(N, 2, H, W)`` weights).
+        task: config of a :class:`TaskAdapter`.
+        inner_lr: :math:`\alpha`; ``'fusion'`` ties it to the fusion
+            optimiser's current lr (published), or a float.
+        outer_lr: ``'fusion'`` sets the loss generator optimiser's lr to the
+            fusion optimiser's current lr before each outer step
+            (published); ``None`` leaves it to its own config/schedulers.
+        second_order: build the virtual step with ``create_graph=True``.
+            ``False`` detaches the inner gradient, which cuts the only path
+            from the task loss to the loss generator (for ablations/tests).
+        restore_task: snapshot and restore the task around the meta step
+            (published). ``restore_task_optimizer`` also restores its
+            optimiser state (the released code does not).
+        swap_modalities: append every batch with IR and VIS-Y exchanged
+            (the released code's "switch" augmentation).
+        fusion_crop_size: ``(h, w)`` crops for the fusion loss, or ``None``.
+        task_input_size: ``(h, w)`` the task sees, or ``None`` (as loaded).
+        predict_task: also run the task on the fused images in ``predict``
+            (for task metrics such as ``mmseg.IoUMetric`` in validation).
+        seed: base of the crop generator; crops depend on (seed, iteration)
+            only, so resumed runs crop exactly as uninterrupted ones.
+    """
+
+    def __init__(self,
+                 fusion_net: ConfigType,
+                 loss_generator: ConfigType,
+                 fusion_loss: Union[ConfigType, List[ConfigType]],
+                 task: ConfigType,
+                 data_preprocessor: Optional[ConfigType] = None,
+                 inner_lr: Union[str, float] = 'fusion',
+                 outer_lr: Optional[str] = 'fusion',
+                 second_order: bool = True,
+                 restore_task: bool = True,
+                 restore_task_optimizer: bool = False,
+                 swap_modalities: bool = False,
+                 fusion_crop_size: Optional[Tuple[int, int]] = (256, 256),
+                 task_input_size: Optional[Tuple[int, int]] = (240, 320),
+                 predict_task: bool = True,
+                 seed: int = 0,
+                 **kwargs):
+        super().__init__(
+            fusion_net=fusion_net,
+            fusion_loss=fusion_loss,
+            data_preprocessor=data_preprocessor,
+            **kwargs)
+        self.loss_generator = MODELS.build(loss_generator)
+        self.task = MODELS.build(task)
+        if not (inner_lr == 'fusion' or isinstance(inner_lr, (int, float))):
+            raise ValueError(f"inner_lr must be 'fusion' or a number, got "
+                             f'{inner_lr!r}')
+        if outer_lr not in ('fusion', None):
+            raise ValueError(f"outer_lr must be 'fusion' or None, got "
+                             f'{outer_lr!r}')
+        self.inner_lr = inner_lr
+        self.outer_lr = outer_lr
+        self.second_order = second_order
+        self.restore_task = restore_task
+        self.restore_task_optimizer = restore_task_optimizer
+        self.swap_modalities = swap_modalities
+        self.fusion_crop_size = fusion_crop_size
+        self.task_input_size = task_input_size
+        self.predict_task = predict_task
+        self.seed = seed
+
+    # ------------------------------------------------------------ views
+    def _generator(self) -> torch.Generator:
+        it = MessageHub.get_current_instance().get_info('iter', 0)
+        return torch.Generator().manual_seed(self.seed * 1000003 + int(it))
+
+    def _views(self, data: dict, generator: torch.Generator):
+        """Preprocess a batch into the fusion-loss view (crops) and the task
+        view (resized, labels following)."""
+        data = self.data_preprocessor(data, True)
+        inputs, samples = data['inputs'], data['data_samples']
+        if self.swap_modalities:
+            inputs, samples = swap_modalities(inputs, samples)
+        crop = inputs if self.fusion_crop_size is None else \
+            random_crop_batch(inputs, self.fusion_crop_size, generator,
+                              samples)
+        if self.task_input_size is None:
+            task_inputs, task_samples = inputs, samples
+        else:
+            task_inputs, task_samples = resize_batch(inputs, samples,
+                                                     self.task_input_size)
+        return crop, task_inputs, task_samples
+
+    def task_loss(self, fused_y: Tensor, inputs: Dict[str, Tensor],
+                  samples: Sequence) -> dict:
+        return self.task(fused_y, inputs['vis_cbcr'], samples, mode='loss')
+
+    # ------------------------------------------------------------ steps
+    def train_step(self, data, optim_wrapper: OptimWrapperDict
+                   ) -> Dict[str, Tensor]:
+        phase = MessageHub.get_current_instance().get_info('phase')
+        if phase == 'meta':
+            if not isinstance(data, (list, tuple)) or len(data) != 2:
+                raise ValueError('the meta phase needs two batches per '
+                                 'iteration: set batches_per_iter=2 for it '
+                                 'in PhasedTrainLoop')
+            log_vars = self.meta_step(data[0], data[1], optim_wrapper)
+        elif phase == 'fusion':
+            log_vars = self.fusion_task_step(data, optim_wrapper)
+        else:
+            raise RuntimeError(
+                f'TDFusion got phase {phase!r}; train it with '
+                "train_cfg=dict(type='PhasedTrainLoop', phases=[dict("
+                "name='meta', iters=..., batches_per_iter=2), dict("
+                "name='fusion', iters='epoch')], ...)")
+        log_vars['nonfinite_skipped'] = torch.tensor(
+            float(self.nonfinite_guard.skipped))
+        return log_vars
+
+    def fusion_task_step(self, data: dict,
+                         ow: OptimWrapperDict) -> Dict[str, Tensor]:
+        crop, task_inputs, task_samples = self._views(data,
+                                                      self._generator())
+        with torch.no_grad():
+            weights = unwrap(self.loss_generator)(crop['ir'], crop['vis_y'])
+        fused = self.fusion_net(crop['ir'], crop['vis_y'])
+        log = self.guarded_update(
+            ow['fusion_net'],
+            self.compute_fusion_loss(fused, crop, pixel_weights=weights),
+            'fusion')
+        with torch.no_grad():
+            fused_task = unwrap(self.fusion_net)(task_inputs['ir'],
+                                                 task_inputs['vis_y'])
+        task_log = self.guarded_update(
+            ow['task'], self.task_loss(fused_task, task_inputs, task_samples),
+            'task')
+        return _prefixed(fusion=log, task=task_log)
+
+    def virtual_step(self, crop: Dict[str, Tensor], alpha: float):
+        """Fast weights :math:`\\theta' = \\theta - \\alpha \\nabla_\\theta
+        L_f` (differentiable in the loss generator's parameters when
+        ``second_order``), and the inner loss for the log."""
+        fusion = unwrap(self.fusion_net)
+        params = {
+            k: p
+            for k, p in fusion.named_parameters() if p.requires_grad
+        }
+        # through the DDP wrapper: the outer backward all-reduces its grads
+        weights = self.loss_generator(crop['ir'], crop['vis_y'])
+        fused = functional_call(fusion, params, (crop['ir'], crop['vis_y']))
+        inner_losses = self.compute_fusion_loss(
+            fused, crop, pixel_weights=weights)
+        inner, inner_log = self.parse_losses(inner_losses)
+        # mean weight the generated loss gives the first (IR) input: shows
+        # the loss generator learning in the log
+        inner_log['w_ir'] = weights[:, 0].mean().detach()
+        grads = torch.autograd.grad(
+            inner,
+            list(params.values()),
+            create_graph=self.second_order,
+            allow_unused=True)
+        fast = {
+            k: p if g is None else p - alpha * g
+            for (k, p), g in zip(params.items(), grads)
+        }
+        return fast, inner_log
+
+    def meta_step(self, inner_batch: dict, outer_batch: dict,
+                  ow: OptimWrapperDict) -> Dict[str, Tensor]:
+        generator = self._generator()
+        crop, task_in1, task_s1 = self._views(inner_batch, generator)
+        _, task_in2, task_s2 = self._views(outer_batch, generator)
+        fusion_lr = ow['fusion_net'].get_lr()['lr'][0]
+        alpha = fusion_lr if self.inner_lr == 'fusion' else self.inner_lr
+
+        # meta-learning is kept in fp32 (no autocast around the double
+        # backward)
+        fast, inner_log = self.virtual_step(crop, alpha)
+
+        task_state = optim_state = None
+        if self.restore_task:
+            task_state = copy.deepcopy(unwrap(self.task).state_dict())
+            if self.restore_task_optimizer:
+                optim_state = copy.deepcopy(ow['task'].state_dict())
+        with torch.no_grad():
+            fused1 = unwrap(self.fusion_net)(task_in1['ir'],
+                                             task_in1['vis_y'])
+        task_log = self.guarded_update(
+            ow['task'], self.task_loss(fused1, task_in1, task_s1), 'task')
+
+        fused2 = functional_call(
+            unwrap(self.fusion_net), fast,
+            (task_in2['ir'], task_in2['vis_y']))
+        if self.outer_lr == 'fusion':
+            for group in ow['loss_generator'].param_groups:
+                group['lr'] = fusion_lr
+        outer_log = self.guarded_update(
+            ow['loss_generator'], self.task_loss(fused2, task_in2, task_s2),
+            'loss generator')
+        # the outer backward also reached the fusion net (through theta') and
+        # the task: those gradients are not for them
+        ow['fusion_net'].zero_grad()
+        ow['task'].zero_grad()
+        if task_state is not None:
+            unwrap(self.task).load_state_dict(task_state)
+            if optim_state is not None:
+                ow['task'].load_state_dict(optim_state)
+        return _prefixed(meta_inner=inner_log, task=task_log, meta=outer_log)
+
+    # ------------------------------------------------------------ predict
+    def predict(self, inputs: Dict[str, Tensor],
+                data_samples: Optional[List] = None) -> List:
+        fused_y = self.fuse(inputs)
+        samples = self.attach_fused(fused_y, inputs, data_samples)
+        if self.predict_task and data_samples is not None:
+            self.task(fused_y, inputs['vis_cbcr'], samples, mode='predict')
+        return samples
+
+
+def _prefixed(**groups: dict) -> Dict[str, Tensor]:
+    out = {}
+    for prefix, log in groups.items():
+        for k, v in log.items():
+            out[f'{prefix}.{k}'] = v
+    return out

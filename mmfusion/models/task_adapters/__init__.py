@@ -1,0 +1,4 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+from .task_adapter import TaskAdapter
+
+__all__ = ['TaskAdapter']

@@ -1,0 +1,36 @@
+import pytest
+
+from mmfusion.engine import PhasedTrainLoop
+
+
+def _schedule(phases, n_batches=10):
+    """Build the loop's schedule without a runner."""
+    loop = PhasedTrainLoop.__new__(PhasedTrainLoop)
+    loop.dataloader = list(range(n_batches))
+    loop._parse_phases(phases)
+    return loop
+
+
+def test_phase_schedule_and_batch_accounting():
+    loop = _schedule([
+        dict(name='meta', iters=3, batches_per_iter=2),
+        dict(name='fusion', iters='epoch')
+    ])
+    names = [loop.phase_at(i)[0] for i in range(15)]
+    assert names == ['meta'] * 3 + ['fusion'] * 10 + ['meta'] * 2
+    assert loop.phase_at(4) == ('fusion', 1, 1)
+    # batches consumed before iteration k = sum of batches_per_iter so far
+    consumed = 0
+    for k in range(40):
+        assert loop.batches_before(k) == consumed
+        consumed += loop.phase_at(k)[2]
+
+
+def test_bad_phases_are_rejected():
+    with pytest.raises(ValueError, match='>= 1'):
+        _schedule([dict(name='meta', iters='epoch', batches_per_iter=20)])
+    with pytest.raises(KeyError, match='unknown keys'):
+        _schedule([dict(name='meta', iters=2, every=3)])
+    with pytest.raises(ValueError, match='at least one'):
+        _schedule([])
+

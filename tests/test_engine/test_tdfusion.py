@@ -1,0 +1,204 @@
+"""TDFusion's meta-learning on real mmseg / mmdet task models (tiny, CPU)."""
+import os.path as osp
+
+import pytest
+import torch
+from conftest import tiny_detector, tiny_segmentor
+from mmengine.dataset import pseudo_collate
+from mmengine.logging import MessageHub
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+
+from mmfusion.models.algorithms.tdfusion import unwrap
+from mmfusion.registry import DATASETS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+
+PIPELINE = [
+    dict(type='LoadPairedImageFromFile'),
+    dict(type='mmseg.LoadAnnotations'),
+    dict(type='PackFusionInputs')
+]
+
+
+def _yolo_boxes(path, w, h):
+    rows = [line.split() for line in open(path) if line.strip()]
+    boxes = []
+    for _, cx, cy, bw, bh in rows:
+        cx, cy, bw, bh = float(cx) * w, float(cy) * h, float(bw) * w, \
+            float(bh) * h
+        boxes.append([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2])
+    labels = [int(r[0]) for r in rows]
+    return torch.tensor(boxes).view(-1, 4), torch.tensor(labels).long()
+
+
+def _batches(msrs_mini, task_kind, n=2):
+    init_default_scope('mmfusion')
+    ds = DATASETS.build(
+        dict(
+            type='MSRSDataset',
+            data_root=msrs_mini,
+            data_prefix=dict(
+                ir='train/ir', vis='train/vi',
+                seg='train/Segmentation_labels'),
+            pipeline=PIPELINE))
+    batches = []
+    for i in range(n):
+        item = ds[i]
+        if task_kind == 'det':  # boxes of the pair, from its YOLO labels
+            name = item['data_samples'].metainfo['img_id']
+            bboxes, labels = _yolo_boxes(
+                osp.join(msrs_mini, 'train', 'Detection_labels',
+                         f'{name}.txt'), 640, 480)
+            item['data_samples'].gt_instances = InstanceData(
+                bboxes=bboxes, labels=labels)
+            item['data_samples'].set_metainfo(dict(scale_factor=(1., 1.)))
+        batches.append(pseudo_collate([item]))
+    return batches
+
+
+def _build(task_kind, **kwargs):
+    init_default_scope('mmfusion')
+    task = dict(type='TaskAdapter', model=tiny_segmentor(9, 1),
+                input_format='y') if task_kind == 'seg' else dict(
+                    type='TaskAdapter', model=tiny_detector(3),
+                    input_format='rgb')
+    cfg = dict(
+        type='TDFusion',
+        fusion_net=dict(type='ReFusionNet'),
+        loss_generator=dict(type='TDFusionLossGenerator'),
+        fusion_loss=dict(type='WeightedIntensityGradientLoss'),
+        task=task,
+        swap_modalities=True,  # batch of 2 (BN in the task heads)
+        fusion_crop_size=(48, 48),
+        task_input_size=(64, 96))
+    cfg.update(kwargs)
+    model = MODELS.build(cfg)
+    ow = OPTIM_WRAPPER_CONSTRUCTORS.build(
+        dict(
+            type='MultiOptimWrapperConstructor',
+            optim_wrapper_cfg=dict(
+                fusion_net=dict(optimizer=dict(type='Adam', lr=1e-4)),
+                loss_generator=dict(
+                    optimizer=dict(type='MaxAbsNormSGD', lr=1e-4)),
+                task=dict(optimizer=dict(type='Adam', lr=1e-4)))))(model)
+    return model, ow
+
+
+def _outer_grads(model, b1, b2):
+    """Gradient of the outer task loss w.r.t. the loss generator."""
+    MessageHub.get_current_instance().update_info('iter', 0)
+    gen = model._generator()
+    crop, _, _ = model._views(b1, gen)
+    _, task_in, task_samples = model._views(b2, gen)
+    fast, _ = model.virtual_step(crop, alpha=1e-4)
+    from torch.func import functional_call
+    fused = functional_call(model.fusion_net, fast,
+                            (task_in['ir'], task_in['vis_y']))
+    loss, _ = model.parse_losses(
+        model.task_loss(fused, task_in, task_samples))
+    params = list(model.loss_generator.parameters())
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    return [torch.zeros_like(p) if g is None else g
+            for p, g in zip(params, grads)]
+
+
+@pytest.mark.parametrize('task_kind', ['seg', 'det'])
+def test_second_order_path_is_what_trains_the_loss_generator(
+        msrs_mini, task_kind):
+    torch.manual_seed(0)
+    b1, b2 = _batches(msrs_mini, task_kind)
+    model, _ = _build(task_kind)
+    grads = _outer_grads(model, b1, b2)
+    total = sum(g.abs().sum() for g in grads)
+    assert torch.isfinite(total) and total > 0
+    model.second_order = False  # inner gradient detached
+    grads = _outer_grads(model, b1, b2)
+    assert all(g.abs().sum() == 0 for g in grads)
+
+
+@pytest.mark.parametrize('task_kind', ['seg', 'det'])
+def test_meta_step_updates_generator_and_restores_task(msrs_mini, task_kind):
+    torch.manual_seed(0)
+    b1, b2 = _batches(msrs_mini, task_kind)
+    model, ow = _build(task_kind)
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 0)
+    hub.update_info('phase', 'meta')
+    g0 = [p.detach().clone() for p in model.loss_generator.parameters()]
+    f0 = [p.detach().clone() for p in model.fusion_net.parameters()]
+    t0 = {k: v.clone() for k, v in model.task.state_dict().items()}
+    log = model.train_step([b1, b2], ow)
+    assert torch.isfinite(log['meta.loss'])
+    g1 = list(model.loss_generator.parameters())
+    # max-abs-normalised SGD: the largest change is exactly the lr
+    step = max(float((a - b).abs().max()) for a, b in zip(g0, g1))
+    assert step == pytest.approx(1e-4, rel=1e-3)
+    assert all(torch.equal(a, b)
+               for a, b in zip(f0, model.fusion_net.parameters()))
+    t1 = model.task.state_dict()
+    assert all(torch.equal(t0[k], t1[k]) for k in t0), 'task not restored'
+    # ... although it did take its temporary step (Adam has state now)
+    assert len(ow['task'].optimizer.state) > 0
+    assert all(p.grad is None or p.grad.abs().sum() == 0
+               for p in model.fusion_net.parameters())
+
+
+def test_fusion_phase_trains_fusion_and_task_not_generator(msrs_mini):
+    torch.manual_seed(0)
+    b1, _ = _batches(msrs_mini, 'seg', n=1) * 2
+    model, ow = _build('seg')
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 0)
+    hub.update_info('phase', 'fusion')
+    snap = {
+        name: [p.detach().clone() for p in getattr(model, name).parameters()]
+        for name in ('fusion_net', 'loss_generator', 'task')
+    }
+    log = model.train_step(b1, ow)
+    assert 'fusion.loss_int' in log and 'task.loss' in log
+
+    def changed(name):
+        return any(not torch.equal(a, b) for a, b in zip(
+            snap[name], getattr(model, name).parameters()))
+
+    assert changed('fusion_net') and changed('task')
+    assert not changed('loss_generator')
+
+
+def test_nonfinite_updates_are_skipped_then_stop(msrs_mini, monkeypatch):
+    torch.manual_seed(0)
+    b1, _ = _batches(msrs_mini, 'seg', n=1) * 2
+    model, ow = _build('seg', max_consecutive_nonfinite=3)
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 0)
+    hub.update_info('phase', 'fusion')
+    f0 = [p.detach().clone() for p in model.fusion_net.parameters()]
+    loss_module = model.fusion_loss[0]
+    original = loss_module.forward
+
+    def nan_loss(*args, **kwargs):
+        out = original(*args, **kwargs)
+        out['loss_int'] = out['loss_int'] * float('nan')
+        return out
+
+    monkeypatch.setattr(loss_module, 'forward', nan_loss)
+    for i in range(2):
+        log = model.train_step(b1, ow)
+        assert log['nonfinite_skipped'] == i + 1
+    assert all(torch.equal(a, b)
+               for a, b in zip(f0, model.fusion_net.parameters()))
+    assert all(torch.isfinite(p).all() for p in model.fusion_net.parameters())
+    with pytest.raises(FloatingPointError, match='3 consecutive'):
+        model.train_step(b1, ow)
+
+
+def test_phase_is_required(msrs_mini):
+    b1, _ = _batches(msrs_mini, 'seg', n=1) * 2
+    model, ow = _build('seg')
+    MessageHub.get_current_instance().update_info('phase', None)
+    with pytest.raises(RuntimeError, match='PhasedTrainLoop'):
+        model.train_step(b1, ow)
+
+
+def test_unwrap_is_identity_without_ddp():
+    m = torch.nn.Linear(2, 2)
+    assert unwrap(m) is m
