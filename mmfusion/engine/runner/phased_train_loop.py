@@ -4,6 +4,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.logging import MessageHub, print_log
 from mmengine.runner import IterBasedTrainLoop
+from mmengine.runner.loops import _InfiniteDataloaderIterator
 from torch.utils.data import DataLoader
 
 from mmfusion.registry import LOOPS
@@ -30,6 +31,10 @@ class PhasedTrainLoop(IterBasedTrainLoop):
             the train dataloader, ``len(dataloader) // batches_per_iter``).
             ``batches_per_iter`` > 1 hands ``train_step`` a list of that many
             batches (e.g. the meta step's inner and outer batches).
+            ``extra_batches=dict(upper=1)`` appends batches drawn from the
+            named ``extra_dataloaders`` to that list (e.g. BDLFusion's
+            upper-level batch from the validation split).
+        extra_dataloaders: named dataloader configs besides the train one.
         Other args: see :class:`mmengine.runner.IterBasedTrainLoop`.
 
     The phase is a pure function of the iteration, and on resume the loop
@@ -44,12 +49,27 @@ class PhasedTrainLoop(IterBasedTrainLoop):
                  dataloader: Union[DataLoader, Dict],
                  max_iters: int,
                  phases: Sequence[dict],
+                 extra_dataloaders: Optional[Dict[str, Union[DataLoader,
+                                                             Dict]]] = None,
                  val_begin: int = 1,
                  val_interval: int = 1000,
                  dynamic_intervals: Optional[List[Tuple[int, int]]] = None):
         super().__init__(runner, dataloader, max_iters, val_begin,
                          val_interval, dynamic_intervals)
+        self.extra_iterators = {}
+        for name, loader in (extra_dataloaders or {}).items():
+            if isinstance(loader, dict):
+                loader = runner.build_dataloader(
+                    loader, seed=runner.seed,
+                    diff_rank_seed=runner._randomness_cfg.get(
+                        'diff_rank_seed', False))
+            self.extra_iterators[name] = _InfiniteDataloaderIterator(loader)
         self._parse_phases(phases)
+        for name, _, _, extra in self.phases:
+            unknown = set(extra) - set(self.extra_iterators)
+            if unknown:
+                raise KeyError(f'phase {name!r} draws from dataloaders '
+                               f'{sorted(unknown)} not in extra_dataloaders')
 
     def _parse_phases(self, phases: Sequence[dict]) -> None:
         if not phases:
@@ -59,6 +79,8 @@ class PhasedTrainLoop(IterBasedTrainLoop):
             phase = dict(phase)
             name = phase.pop('name')
             batches = int(phase.pop('batches_per_iter', 1))
+            extra = {k: int(v) for k, v in
+                     phase.pop('extra_batches', {}).items()}
             iters = phase.pop('iters')
             if phase:
                 raise KeyError(f'unknown keys {sorted(phase)} in phase {name}')
@@ -69,27 +91,36 @@ class PhasedTrainLoop(IterBasedTrainLoop):
                     f'phase {name!r} has {iters} iterations of {batches} '
                     'batches; both must be >= 1 (is the dataset smaller than '
                     'batches_per_iter x batch_size?)')
-            self.phases.append((name, int(iters), batches))
-        self._cycle_iters = sum(iters for _, iters, _ in self.phases)
-        self._cycle_batches = sum(i * b for _, i, b in self.phases)
+            self.phases.append((name, int(iters), batches, extra))
+        self._cycle_iters = sum(p[1] for p in self.phases)
 
     def phase_at(self, it: int) -> Tuple[str, int, int]:
         """``(name, position within the phase, batches per iter)`` of
         iteration ``it`` (0-based)."""
+        phase, pos = self._locate(it)
+        return phase[0], pos, phase[2]
+
+    def _locate(self, it: int) -> tuple:
         pos = it % self._cycle_iters
-        for name, iters, batches in self.phases:
-            if pos < iters:
-                return name, pos, batches
-            pos -= iters
+        for phase in self.phases:
+            if pos < phase[1]:
+                return phase, pos
+            pos -= phase[1]
         raise AssertionError('unreachable')
 
-    def batches_before(self, it: int) -> int:
-        """Number of batches consumed by iterations ``0 .. it-1``."""
+    def batches_before(self, it: int, loader: Optional[str] = None) -> int:
+        """Number of batches that iterations ``0 .. it-1`` drew from the
+        train dataloader (``loader=None``) or from an extra one."""
+
+        def per_iter(phase):
+            _, _, batches, extra = phase
+            return batches if loader is None else extra.get(loader, 0)
+
         cycles, pos = divmod(it, self._cycle_iters)
-        total = cycles * self._cycle_batches
-        for _, iters, batches in self.phases:
-            n = min(pos, iters)
-            total += n * batches
+        total = cycles * sum(p[1] * per_iter(p) for p in self.phases)
+        for phase in self.phases:
+            n = min(pos, phase[1])
+            total += n * per_iter(phase)
             pos -= n
         return total
 
@@ -105,14 +136,19 @@ class PhasedTrainLoop(IterBasedTrainLoop):
                 level=logging.WARNING)
             for _ in range(skip):
                 next(self.dataloader_iterator)
+            for name, iterator in self.extra_iterators.items():
+                for _ in range(self.batches_before(self._iter, name)):
+                    next(iterator)
         while self._iter < self._max_iters and not self.stop_training:
             self.runner.model.train()
-            name, pos, batches = self.phase_at(self._iter)
+            (name, _, batches, extra), pos = self._locate(self._iter)
             hub = MessageHub.get_current_instance()
             hub.update_info('phase', name)
             hub.update_info('phase_iter', pos)
             data = [next(self.dataloader_iterator) for _ in range(batches)]
-            self.run_iter(data[0] if batches == 1 else data)
+            for loader, n in extra.items():
+                data += [next(self.extra_iterators[loader]) for _ in range(n)]
+            self.run_iter(data[0] if len(data) == 1 else data)
             self._decide_current_val_interval()
             if (self.runner.val_loop is not None
                     and self._iter >= self.val_begin
