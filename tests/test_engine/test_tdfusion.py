@@ -3,7 +3,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import tiny_detector, tiny_segmentor
+from mmfusion.testing import tiny_detector, tiny_segmentor
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MessageHub
 from mmengine.registry import init_default_scope

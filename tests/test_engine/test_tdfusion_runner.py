@@ -4,7 +4,7 @@ import os.path as osp
 import uuid
 
 import torch
-from conftest import tiny_segmentor
+from mmfusion.testing import tiny_segmentor
 from mmengine.config import Config
 from mmengine.runner import Runner
 
