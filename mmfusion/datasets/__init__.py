@@ -1,6 +1,7 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-from .annotations import (parse_voc_xml, parse_yolo_txt, read_split_file,
-                          to_coco, voc_to_instances, yolo_to_instances)
+from .annotations import (dataset_to_coco, parse_voc_xml, parse_yolo_txt,
+                          read_split_file, to_coco, voc_to_instances,
+                          yolo_to_instances)
 from .checks import clear_check_cache
 from .fmb import FMBDataset
 from .llvip import LLVIPDataset
@@ -12,5 +13,6 @@ from .transforms import *  # noqa: F401,F403
 __all__ = [
     'PairedImageDataset', 'MSRSDataset', 'FMBDataset', 'M3FDDataset',
     'LLVIPDataset', 'parse_yolo_txt', 'yolo_to_instances', 'parse_voc_xml',
-    'voc_to_instances', 'read_split_file', 'to_coco', 'clear_check_cache'
+    'voc_to_instances', 'read_split_file', 'to_coco', 'dataset_to_coco',
+    'clear_check_cache'
 ]

@@ -254,7 +254,27 @@ def to_coco(images: Sequence[dict],
     return coco
 
 
+def dataset_to_coco(dataset, img_id_type: str = 'stem') -> dict:
+    """COCO detection dict of a built mmfusion dataset with ``det`` labels
+    (its checks, classes and box conversion included)."""
+    if not getattr(dataset, 'with_det', False):
+        raise ValueError(f'{type(dataset).__name__} was built without '
+                         "detection labels (data_prefix has no 'det')")
+    images = []
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        images.append(
+            dict(
+                img_id=info['img_id'],
+                file_name=osp.basename(info['vis_path']),
+                width=info['width'],
+                height=info['height'],
+                instances=info['instances']))
+    return to_coco(images, dataset.det_classes, img_id_type)
+
+
 __all__ = [
     'parse_yolo_txt', 'yolo_to_instances', 'instances_to_yolo',
-    'parse_voc_xml', 'voc_to_instances', 'read_split_file', 'to_coco'
+    'parse_voc_xml', 'voc_to_instances', 'read_split_file', 'to_coco',
+    'dataset_to_coco'
 ]

@@ -4,6 +4,7 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.dataset import BaseDataset
+from mmengine.registry import DefaultScope
 
 from mmfusion.registry import DATASETS
 from .annotations import (parse_voc_xml, parse_yolo_txt, read_split_file,
@@ -122,12 +123,16 @@ class PairedImageDataset(BaseDataset):
         self.check_labels = check_labels
         self.check_pipeline = check_pipeline
         self.num_check_workers = num_check_workers
-        super().__init__(
-            data_root=data_root,
-            data_prefix=data_prefix,
-            ann_file=ann_file,
-            metainfo=self._task_metainfo(metainfo),
-            **kwargs)
+        # build the pipeline in mmfusion's scope when none is set (a dataset
+        # built outside a Runner: tools, notebooks)
+        scope = None if DefaultScope.get_current_instance() else 'mmfusion'
+        with DefaultScope.overwrite_default_scope(scope):
+            super().__init__(
+                data_root=data_root,
+                data_prefix=data_prefix,
+                ann_file=ann_file,
+                metainfo=self._task_metainfo(metainfo),
+                **kwargs)
 
     # ------------------------------------------------------------------
     # metainfo

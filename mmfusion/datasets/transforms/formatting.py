@@ -61,11 +61,13 @@ class PackFusionInputs(BaseTransform):
             setattr(sample, field, instances)
 
     def transform(self, results: dict) -> dict:
-        img = results['img']
-        if img.ndim == 2:
-            img = img[..., None]
-        inputs = torch.from_numpy(
-            np.ascontiguousarray(img.transpose(2, 0, 1)))
+        packed = dict()
+        if 'img' in results:  # labels alone may be packed too
+            img = results['img']
+            if img.ndim == 2:
+                img = img[..., None]
+            packed['inputs'] = torch.from_numpy(
+                np.ascontiguousarray(img.transpose(2, 0, 1)))
         sample = FusionDataSample()
         if 'gt_seg_map' in results:
             seg = results['gt_seg_map']
@@ -76,7 +78,8 @@ class PackFusionInputs(BaseTransform):
         sample.set_metainfo(
             {k: results[k]
              for k in self.meta_keys if k in results})
-        return dict(inputs=inputs, data_samples=sample)
+        packed['data_samples'] = sample
+        return packed
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(meta_keys={self.meta_keys})'
