@@ -1,5 +1,6 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
+from .bdlfusion import BDLFusion, aggregate_hypergradients
 from .fusion_model import FusionModel
 from .tdfusion import TDFusion
 
-__all__ = ['FusionModel', 'TDFusion']
+__all__ = ['FusionModel', 'TDFusion', 'BDLFusion', 'aggregate_hypergradients']

@@ -1,0 +1,30 @@
+# TDFusion with an mmdet detector as the task: RetinaNet-R50 on the MSRS
+# boxes (person, bicycle, car), fed the fused Y with the VIS chroma.
+# The pipeline only loads and flips: the model crops the fusion-loss view and
+# sizes the task view itself (here: full resolution).
+_base_ = [
+    '../_base_/models/tdfusion_refusion.py', '../_base_/datasets/msrs_det.py',
+    '../_base_/schedules/tdfusion_40e.py', '../_base_/default_runtime.py'
+]
+model = dict(
+    task=dict(
+        _delete_=True,
+        type='TaskAdapter',
+        cfg_path='mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
+        model=dict(bbox_head=dict(num_classes=3)),
+        input_format='rgb'),
+    task_input_size=None)
+train_pipeline = [
+    dict(type='LoadPairedImageFromFile'),
+    dict(type='mmdet.LoadAnnotations', with_bbox=True, with_label=True),
+    dict(type='mmdet.RandomFlip', prob=0.5),
+    dict(type='PackFusionInputs'),
+]
+train_dataloader = dict(
+    batch_size=1, num_workers=2, dataset=dict(pipeline=train_pipeline))
+val_evaluator = [
+    dict(type='FusionMetric'),
+    dict(type='mmdet.VOCMetric', metric='mAP', iou_thrs=[0.5],
+         eval_mode='area'),
+]
+test_evaluator = val_evaluator

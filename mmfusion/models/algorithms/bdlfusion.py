@@ -1,0 +1,324 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.dist import all_reduce
+from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapperDict
+from torch import Tensor
+
+from mmfusion.registry import MODELS
+from .fusion_model import ConfigType, FusionModel
+from .tdfusion import _prefixed, unwrap
+
+AGGREGATIONS = ('min_norm', 'normalized', 'mean', 'random')
+
+
+def aggregate_hypergradients(grads: Sequence[Tensor],
+                             mode: str = 'min_norm',
+                             generator: Optional[torch.Generator] = None
+                             ) -> tuple:
+    r"""Combine the followers' hypergradients into one update of the leader.
+
+    Returns ``(g, weights)``. Modes:
+
+    * ``'min_norm'`` (default): the minimum-norm point of the convex hull of
+      the gradients (MGDA, Désidéri 2012; Sener & Koltun 2018). For two,
+      :math:`\alpha^* = \mathrm{clip}(\langle h_2 - h_1, h_2\rangle /
+      \lVert h_1 - h_2\rVert^2, 0, 1)`, :math:`g = \alpha^* h_1 +
+      (1-\alpha^*) h_2`. Its directional derivative is the same for every
+      follower whose weight is inside (0, 1) (:math:`\langle g, h_i\rangle =
+      \lVert g\rVert^2`), and non-negative for all of them: a follower with
+      a large gradient cannot drown the other — the imbalance "dynamic
+      weighting" is meant to fix — and no follower's objective is increased
+      to first order.
+    * ``'normalized'``: mean of the unit-norm gradients times their mean norm.
+    * ``'mean'``: plain average.
+    * ``'random'``: BDLFusion's released code, ``w = softmax(randn(k))`` and
+      ``g = (1/k) sum_i w_i h_i`` (``generator`` makes it reproducible and
+      identical across DDP ranks).
+    """
+    k = len(grads)
+    if mode == 'random':
+        w = torch.softmax(torch.randn(k, generator=generator), 0).to(grads[0])
+        return sum(wi * g for wi, g in zip(w, grads)) / k, w
+    if mode == 'mean':
+        w = torch.full((k, ), 1.0 / k).to(grads[0])
+        return sum(grads) / k, w
+    if mode == 'normalized':
+        norms = torch.stack([g.norm() for g in grads]).clamp_min(1e-12)
+        w = norms.mean() / norms / k
+        return sum(wi * g for wi, g in zip(w, grads)), w
+    if mode == 'min_norm':
+        if k != 2:
+            raise NotImplementedError('min_norm aggregation is implemented '
+                                      'for two followers')
+        h1, h2 = grads
+        diff = (h1 - h2).pow(2).sum()
+        if diff <= 0:
+            alpha = torch.tensor(0.5).to(h1)
+        else:
+            alpha = ((h2 - h1) * h2).sum().div(diff).clamp(0, 1)
+        return alpha * h1 + (1 - alpha) * h2, torch.stack([alpha, 1 - alpha])
+    raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got '
+                     f'{mode!r}')
+
+
+def _flat(grads: Sequence[Optional[Tensor]],
+          params: Sequence[Tensor]) -> Tensor:
+    return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)
+                      for g, p in zip(grads, params)])
+
+
+@MODELS.register_module()
+class BDLFusion(FusionModel):
+    r"""Bi-level dynamic learning of fusion and a downstream task (Liu et al.,
+    "Bi-level Dynamic Learning for Jointly Multi-modality Image Fusion and
+    Beyond", IJCAI 2023).
+
+    The fusion net :math:`\theta_F` is the leader (upper level); a pixel
+    discriminator :math:`\theta_D` and the task model :math:`\theta_T` (any
+    mmseg/mmdet model through :class:`TaskAdapter`) are followers (lower
+    level). With :math:`P = m \odot IR + (1-m) \odot Y_{vis}` (saliency
+    pseudo-target) and :math:`L_{enh}` the fusion loss (L1 + 1.1(1-SSIM) to
+    :math:`P`):
+
+    * :math:`L_{fus} = L_{enh} + 0.25(\bar D(F) - \bar D(P))` (discriminator
+      follower), :math:`L_{fus}^{up} = L_{enh} - 0.5\,\bar D(F)` (leader's
+      side), :math:`L_{task} = L_T(T(F)) - 0.01\,\bar D(F)`.
+
+    ``'lower'`` phase (every iteration, train batch :math:`b`): one step of
+    the discriminator on :math:`L_{fus}(b)` and of the task on
+    :math:`L_{task}(b)`, with the fused image detached (the leader moves only
+    by its hypergradient).
+
+    ``'upper'`` phase (every ``k``-th iteration, published k = 10; batches
+    ``[b, v]``, ``v`` from the upper-level split): for each follower
+    :math:`(y, F_{up}, f_2) \in \{(\theta_D, L_{fus}, L_{fus}^{up}),
+    (\theta_T, L_{task}, L_{task})\}` the first-order hypergradient
+
+    .. math::
+        h = \nabla_{\theta_F} F_{up}(v) + \eta\, c\, \nabla_{\theta_F}
+        f_2(b), \qquad c = \frac{\langle \nabla_y F_{up}(v), \nabla_y
+        F_{up}(b)\rangle}{\lVert \nabla_y F_{up}(b)\rVert^2}
+
+    every gradient computed explicitly and independently (no stale or shared
+    ``.grad`` buffers, unlike the released code), all-reduced across DDP
+    ranks; then :func:`aggregate_hypergradients` combines the two and the
+    leader's optimiser (published: SGD, wd 1e-3, lr :math:`\eta` = the task's
+    current lr) applies it; then the lower step on :math:`b`.
+
+    Args:
+        fusion_net / fusion_loss / data_preprocessor / colour / output_norm:
+            see :class:`FusionModel`; ``fusion_loss`` must provide
+            ``pseudo_target(ir, vis_y)`` (:class:`SaliencyTargetLoss`).
+        discriminator: config of the pixel discriminator.
+        task: config of a :class:`TaskAdapter`.
+        adv_weights: weights of the three mean-logit terms.
+        eta: :math:`\eta`; ``'task'`` ties it to the task optimiser's
+            current lr (published), or a float.
+        tie_upper_lr: also set the leader optimiser's lr to :math:`\eta`
+            before its step (published).
+        aggregation: see :func:`aggregate_hypergradients`.
+        predict_task: also run the task on the fused images in ``predict``.
+        seed: seeds the ``'random'`` aggregation per iteration (identical on
+            all ranks, reproducible on resume).
+    """
+
+    def __init__(self,
+                 fusion_net: ConfigType,
+                 discriminator: ConfigType,
+                 fusion_loss: ConfigType,
+                 task: ConfigType,
+                 data_preprocessor: Optional[ConfigType] = None,
+                 adv_weights: dict = dict(disc=0.25, fusion=0.5, task=0.01),
+                 eta: Union[str, float] = 'task',
+                 tie_upper_lr: bool = True,
+                 aggregation: str = 'min_norm',
+                 predict_task: bool = True,
+                 seed: int = 0,
+                 **kwargs):
+        super().__init__(
+            fusion_net=fusion_net,
+            fusion_loss=fusion_loss,
+            data_preprocessor=data_preprocessor,
+            **kwargs)
+        if not hasattr(self.fusion_loss[0], 'pseudo_target'):
+            raise TypeError('BDLFusion needs a fusion loss with a '
+                            '`pseudo_target` (e.g. SaliencyTargetLoss)')
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f'aggregation must be one of {AGGREGATIONS}, '
+                             f'got {aggregation!r}')
+        if not (eta == 'task' or isinstance(eta, (int, float))):
+            raise ValueError(f"eta must be 'task' or a number, got {eta!r}")
+        self.discriminator = MODELS.build(discriminator)
+        self.task = MODELS.build(task)
+        self.adv_weights = dict(adv_weights)
+        self.eta = eta
+        self.tie_upper_lr = tie_upper_lr
+        self.aggregation = aggregation
+        self.predict_task = predict_task
+        self.seed = seed
+
+    # ------------------------------------------------------------ objectives
+    def _enh(self, fused: Tensor, x: Dict[str, Tensor]) -> Tensor:
+        return self.parse_losses(self.compute_fusion_loss(fused, x))[0]
+
+    def objective_fus(self, fused: Tensor, x: Dict[str, Tensor],
+                      disc=None) -> Tensor:
+        """:math:`L_{fus}` (the discriminator follower's objective)."""
+        disc = disc or self.discriminator
+        target = self.fusion_loss[0].pseudo_target(x['ir'], x['vis_y'])
+        w = self.adv_weights['disc']
+        return self._enh(fused, x) + w * (
+            disc(fused).mean() - disc(target.detach()).mean())
+
+    def objective_fus_up(self, fused: Tensor, x: Dict[str, Tensor]) -> Tensor:
+        """:math:`L_{fus}^{up}` (the leader's side of the adversarial game)."""
+        disc = unwrap(self.discriminator)
+        return self._enh(fused, x) - \
+            self.adv_weights['fusion'] * disc(fused).mean()
+
+    def objective_task(self, fused: Tensor, x: Dict[str, Tensor], samples,
+                       task=None, disc=None) -> tuple:
+        """:math:`L_{task}`; returns (total, task log vars)."""
+        task = task or self.task
+        disc = disc or unwrap(self.discriminator)
+        loss, log = self.parse_losses(
+            task(fused, x['vis_cbcr'], samples, mode='loss'))
+        return loss - self.adv_weights['task'] * disc(fused).mean(), log
+
+    # ------------------------------------------------------------ steps
+    def train_step(self, data, optim_wrapper: OptimWrapperDict
+                   ) -> Dict[str, Tensor]:
+        phase = MessageHub.get_current_instance().get_info('phase')
+        if phase == 'upper':
+            if not isinstance(data, (list, tuple)) or len(data) != 2:
+                raise ValueError(
+                    "the 'upper' phase needs [train batch, upper batch]: give "
+                    "it extra_batches=dict(upper=1) in PhasedTrainLoop")
+            train = self.data_preprocessor(data[0], True)
+            upper = self.data_preprocessor(data[1], True)
+            log = self.upper_step(train, upper, optim_wrapper)
+            log.update(self.lower_step(train, optim_wrapper))
+        elif phase == 'lower':
+            log = self.lower_step(
+                self.data_preprocessor(data, True), optim_wrapper)
+        else:
+            raise RuntimeError(
+                f'BDLFusion got phase {phase!r}; train it with '
+                "train_cfg=dict(type='PhasedTrainLoop', phases=[dict("
+                "name='lower', iters=9), dict(name='upper', iters=1, "
+                "extra_batches=dict(upper=1))], extra_dataloaders=dict("
+                'upper=...), ...)')
+        log['nonfinite_skipped'] = torch.tensor(
+            float(self.nonfinite_guard.skipped))
+        return log
+
+    def lower_step(self, data: dict,
+                   ow: OptimWrapperDict) -> Dict[str, Tensor]:
+        """One step of each follower on a preprocessed train batch."""
+        x, samples = data['inputs'], data['data_samples']
+        with torch.no_grad():
+            fused = unwrap(self.fusion_net)(x['ir'], x['vis_y'])
+        disc_log = self.guarded_update(
+            ow['discriminator'],
+            dict(loss_fus=self.objective_fus(fused, x)), 'discriminator')
+        task_loss, task_log = self.objective_task(fused, x, samples)
+        log = self.guarded_update(
+            ow['task'], dict(loss_task=task_loss), 'task')
+        task_log.pop('loss', None)
+        return _prefixed(disc=disc_log, task={**log, **task_log})
+
+    def hypergradient(self, follower: str, train: dict,
+                      upper: dict) -> tuple:
+        """First-order hypergradient of the leader through one follower
+        (``'discriminator'`` or ``'task'``), as a flat vector over the
+        fusion net's parameters, and the scalar :math:`c`."""
+        fusion = unwrap(self.fusion_net)
+        theta = [p for p in fusion.parameters() if p.requires_grad]
+        y = [p for p in unwrap(getattr(self, follower)).parameters()
+             if p.requires_grad]
+        disc = unwrap(self.discriminator)
+        task = unwrap(self.task)
+
+        def outer(batch):
+            fused = fusion(batch['x']['ir'], batch['x']['vis_y'])
+            if follower == 'discriminator':
+                return self.objective_fus(fused, batch['x'], disc), fused
+            return self.objective_task(fused, batch['x'], batch['samples'],
+                                       task, disc)[0], fused
+
+        def grads(loss, params, retain=False):
+            return _sync(
+                _flat(
+                    torch.autograd.grad(
+                        loss, params, retain_graph=retain,
+                        allow_unused=True), params))
+
+        f_up_v, _ = outer(upper)
+        g_theta = grads(f_up_v, theta, retain=True)
+        u = grads(f_up_v, y)
+        f_low_b, fused_b = outer(train)
+        q = grads(f_low_b, y, retain=True)
+        c = (u * q).sum() / (q * q).sum().clamp_min(1e-20)
+        if follower == 'discriminator':
+            f2 = self.objective_fus_up(fused_b, train['x'])
+        else:
+            f2 = f_low_b
+        g_f2 = grads(f2, theta)
+        return g_theta + self._eta * c * g_f2, c
+
+    def upper_step(self, train: dict, upper: dict,
+                   ow: OptimWrapperDict) -> Dict[str, Tensor]:
+        """The leader's hypergradient step from preprocessed train and upper
+        batches."""
+        train = dict(x=train['inputs'], samples=train['data_samples'])
+        upper = dict(x=upper['inputs'], samples=upper['data_samples'])
+        self._eta = ow['task'].get_lr()['lr'][0] \
+            if self.eta == 'task' else float(self.eta)
+        h_d, c_d = self.hypergradient('discriminator', train, upper)
+        h_t, c_t = self.hypergradient('task', train, upper)
+        it = MessageHub.get_current_instance().get_info('iter', 0)
+        gen = torch.Generator().manual_seed(self.seed * 1000003 + int(it))
+        h, weights = aggregate_hypergradients([h_d, h_t], self.aggregation,
+                                              gen)
+        # the hypergradients' autograd passes also filled no .grad, but the
+        # followers' BN statistics moved: that is the released behaviour
+        log = dict(
+            c_disc=c_d.detach(), c_task=c_t.detach(),
+            w_disc=weights[0].detach(), w_task=weights[1].detach(),
+            grad_norm=h.norm().detach())
+        if not self.nonfinite_guard.ok('fusion hypergradient', [h]):
+            return _prefixed(upper=log)
+        fusion_ow = ow['fusion_net']
+        if self.tie_upper_lr:
+            for group in fusion_ow.param_groups:
+                group['lr'] = self._eta
+        params = [p for p in unwrap(self.fusion_net).parameters()
+                  if p.requires_grad]
+        offset = 0
+        for p in params:
+            n = p.numel()
+            p.grad = h[offset:offset + n].view_as(p).clone()
+            offset += n
+        fusion_ow.step()
+        fusion_ow.zero_grad()
+        return _prefixed(upper=log)
+
+    # ------------------------------------------------------------ predict
+    def predict(self, inputs: Dict[str, Tensor],
+                data_samples: Optional[List] = None) -> List:
+        fused_y = self.fuse(inputs)
+        samples = self.attach_fused(fused_y, inputs, data_samples)
+        if self.predict_task and data_samples is not None:
+            self.task(fused_y.clamp(0, 1), inputs['vis_cbcr'], samples,
+                      mode='predict')
+        return samples
+
+
+def _sync(vec: Tensor) -> Tensor:
+    """Mean over DDP ranks (gradients from ``autograd.grad`` bypass DDP's
+    reducer); identity when not distributed."""
+    all_reduce(vec, op='mean')
+    return vec
