@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The README's demo: install what is missing, then train the demo config on the
-# MSRS pairs bundled in data/msrs_demo. Writes checkpoints, fused images and
-# the metrics to work_dirs/demo (override with WORK_DIR=...).
+# The README's demo: install what is missing, then train TDFusion (fusion net,
+# learnable loss, in-loop segmenter) on the MSRS pairs bundled in
+# data/msrs_demo. Writes checkpoints, fused images and the metrics (fusion
+# metrics and the task's mIoU) to work_dirs/demo (override with WORK_DIR=...;
+# CONFIG=... runs another demo config, e.g.
+# configs/seafusion/seafusion_content_demo.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install.sh
-CONFIG=${CONFIG:-configs/seafusion/seafusion_content_demo.py}
+CONFIG=${CONFIG:-configs/tdfusion/tdfusion_demo.py}
 WORK_DIR=${WORK_DIR:-work_dirs/demo}
 python tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "$@"
 echo "[demo] checkpoints: $(ls "$WORK_DIR"/*.pth | tr '\n' ' ')"
