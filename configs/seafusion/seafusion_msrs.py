@@ -11,5 +11,10 @@ _base_ = [
     '../_base_/schedules/seafusion_10e.py', '../_base_/default_runtime.py'
 ]
 
-model = dict(colour='vis', output_norm='minmax')
+# compile_inference: testing/inference run the net through torch.compile,
+# about 2x faster on CPU with the same output (training stays eager)
+model = dict(
+    fusion_net=dict(compile_inference=True),
+    colour='vis',
+    output_norm='minmax')
 custom_hooks = [dict(type='FusedImageSaveHook', rounding='floor')]

@@ -10,6 +10,7 @@ truncation. By default the PNGs of the 4 raw-Y pairs are compared; set
 """
 import os
 import os.path as osp
+import runpy
 import subprocess
 import sys
 
@@ -34,8 +35,10 @@ TOOL = osp.join(REPO, 'tools', 'model_converters', 'seafusion2mmfusion.py')
 
 @pytest.fixture(scope='module')
 def converted(tmp_path_factory):
+    # the shared reference data is part of the test environment: missing
+    # files are an error, not a reason to skip
     if not osp.isfile(OFFICIAL):
-        pytest.skip(f'official SeAFusion weights not found at {OFFICIAL}')
+        pytest.fail(f'official SeAFusion weights not found at {OFFICIAL}')
     dst = str(tmp_path_factory.mktemp('ckpt') / 'seafusion_msrs.pth')
     proc = subprocess.run([sys.executable, TOOL, OFFICIAL, dst],
                           capture_output=True, text=True, cwd=REPO)
@@ -46,7 +49,7 @@ def converted(tmp_path_factory):
 
 def test_converter_maps_every_official_layer():
     if not osp.isfile(OFFICIAL):
-        pytest.skip('official weights not available')
+        pytest.fail(f'official SeAFusion weights not found at {OFFICIAL}')
     official = torch.load(OFFICIAL, map_location='cpu', weights_only=True)
     state = seafusion_convert(official)
     assert len(state) == 52
@@ -61,15 +64,22 @@ def test_converter_maps_every_official_layer():
         seafusion_convert(bad)
 
 
-def test_converter_cli_reports_bad_input(tmp_path):
+def test_converter_cli_reports_bad_input(tmp_path, monkeypatch):
     bogus = tmp_path / 'not_a_checkpoint.pth'
     bogus.write_text('hello')
-    proc = subprocess.run(
-        [sys.executable, TOOL, str(bogus),
-         str(tmp_path / 'out.pth')],
-        capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode != 0
-    assert 'not_a_checkpoint.pth' in proc.stderr
+    monkeypatch.setattr(
+        sys, 'argv',
+        ['seafusion2mmfusion.py',
+         str(bogus), str(tmp_path / 'out.pth')])
+    with pytest.raises(RuntimeError, match='not_a_checkpoint.pth'):
+        runpy.run_path(TOOL, run_name='__main__')
+    monkeypatch.setattr(sys, 'argv', [
+        'seafusion2mmfusion.py',
+        str(tmp_path / 'missing.pth'),
+        str(tmp_path / 'out.pth')
+    ])
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        runpy.run_path(TOOL, run_name='__main__')
 
 
 def _names():

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmfusion.registry import MODELS
-from ..utils import check_fusion_inputs
+from ..utils import CompiledInferenceMixin, check_fusion_inputs
 
 
 class DRDB(nn.Module):
@@ -46,7 +46,7 @@ class _StraightThroughClamp(torch.autograd.Function):
 
 
 @MODELS.register_module()
-class DRDBFusionNet(BaseModule):
+class DRDBFusionNet(CompiledInferenceMixin, BaseModule):
     """BDLFusion's fusion network F (``Fusion_Network_IJ``), 417,730
     parameters.
 
@@ -62,6 +62,8 @@ class DRDBFusionNet(BaseModule):
     returns the raw output.
 
     ``forward(ir, vis_y)``: two ``(N, 1, H, W)`` images in [0, 1], any size.
+    ``compile_inference=True`` runs no-grad forwards through
+    ``torch.compile`` (see :mod:`mmfusion.models.utils.inference`).
     """
 
     def __init__(self,
@@ -69,8 +71,10 @@ class DRDBFusionNet(BaseModule):
                  growth: int = 32,
                  num_blocks: int = 2,
                  clamp_output: bool = True,
+                 compile_inference: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        self.compile_inference = compile_inference
         self.stem = nn.Conv2d(2, channels, 3, padding=1)
         for i in range(num_blocks):
             self.add_module(f'drdb{i + 1}', DRDB(channels, growth))
@@ -82,6 +86,9 @@ class DRDBFusionNet(BaseModule):
 
     def forward(self, ir: Tensor, vis_y: Tensor) -> Tensor:
         check_fusion_inputs(ir, vis_y, type(self).__name__)
+        return self._dispatch(ir, vis_y)
+
+    def _forward(self, ir: Tensor, vis_y: Tensor) -> Tensor:
         x = self.act(self.stem(torch.cat([ir, vis_y], dim=1)))
         for i in range(self.num_blocks):
             x = getattr(self, f'drdb{i + 1}')(x)

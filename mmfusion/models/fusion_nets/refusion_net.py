@@ -14,7 +14,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmfusion.registry import MODELS
-from ..utils import (RestormerBlock, check_fusion_inputs, conv1x1, dwconv3x3,
+from ..utils import (CompiledInferenceMixin, RestormerBlock,
+                     check_fusion_inputs, conv1x1, dwconv3x3,
                      transposed_attention)
 
 
@@ -96,7 +97,7 @@ class RestormerEncoder(nn.Module):
 
 
 @MODELS.register_module()
-class ReFusionNet(BaseModule):
+class ReFusionNet(CompiledInferenceMixin, BaseModule):
     """TDFusion's fusion network F ("ReFusion").
 
     Per input: 3x3 conv ``1 -> dim`` and ``num_blocks`` Restormer blocks
@@ -111,6 +112,10 @@ class ReFusionNet(BaseModule):
     returns the fused Y in [0, 1]. The first input goes through the first
     encoder: TDFusion's modality-swap augmentation simply calls the net with
     the inputs swapped.
+
+    ``compile_inference=True`` runs no-grad forwards through
+    ``torch.compile`` (see :mod:`mmfusion.models.utils.inference`); training,
+    fast weights and double backward always run eagerly.
     """
 
     def __init__(self,
@@ -118,8 +123,10 @@ class ReFusionNet(BaseModule):
                  num_blocks: int = 2,
                  num_heads: int = 8,
                  ffn_expansion: float = 2.0,
+                 compile_inference: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        self.compile_inference = compile_inference
         self.encoder1 = RestormerEncoder(dim, num_blocks, num_heads,
                                          ffn_expansion)
         self.encoder2 = RestormerEncoder(dim, num_blocks, num_heads,
@@ -134,6 +141,9 @@ class ReFusionNet(BaseModule):
 
     def forward(self, ir: Tensor, vis_y: Tensor) -> Tensor:
         check_fusion_inputs(ir, vis_y, type(self).__name__)
+        return self._dispatch(ir, vis_y)
+
+    def _forward(self, ir: Tensor, vis_y: Tensor) -> Tensor:
         x = self.fusion(self.encoder1(ir), self.encoder2(vis_y))
         x = F.leaky_relu(self.head_conv1(self.decoder(x)), 0.01)
         return torch.sigmoid(self.head_conv2(x))

@@ -13,7 +13,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmfusion.registry import MODELS
-from ..utils import SOBEL_X, SOBEL_Y
+from ..utils import (SOBEL_X, SOBEL_Y, CompiledInferenceMixin,
+                     check_fusion_inputs)
 
 
 class ConvLReLU(nn.Module):
@@ -72,19 +73,26 @@ class GRDB(nn.Module):
 
 
 @MODELS.register_module()
-class SeAFusionNet(BaseModule):
+class SeAFusionNet(CompiledInferenceMixin, BaseModule):
     """SeAFusion fusion network.
 
     Args:
         channels: encoder widths ``(stem, GRDB1, GRDB2)``.
+        compile_inference: run no-grad forwards (testing, inference) through
+            ``torch.compile``, about 2x faster on CPU with the same output;
+            see :mod:`mmfusion.models.utils.inference`.
         init_cfg: mmengine init config.
 
     ``forward(ir, vis_y)`` takes ``(N, 1, H, W)`` tensors in [0, 1] of any size
     and returns the fused Y ``(N, 1, H, W)`` in [0, 1].
     """
 
-    def __init__(self, channels: tuple = (16, 32, 48), init_cfg=None):
+    def __init__(self,
+                 channels: tuple = (16, 32, 48),
+                 compile_inference: bool = False,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        self.compile_inference = compile_inference
         c0, c1, c2 = channels
         for modality in ('vis', 'ir'):
             setattr(self, f'{modality}_stem', ConvLReLU(1, c0))
@@ -101,6 +109,10 @@ class SeAFusionNet(BaseModule):
         return getattr(self, f'{modality}_grdb2')(x)
 
     def forward(self, ir: Tensor, vis_y: Tensor) -> Tensor:
+        check_fusion_inputs(ir, vis_y, type(self).__name__)
+        return self._dispatch(ir, vis_y)
+
+    def _forward(self, ir: Tensor, vis_y: Tensor) -> Tensor:
         feats = torch.cat(
             [self._encode(vis_y, 'vis'),
              self._encode(ir, 'ir')], dim=1)
