@@ -34,14 +34,22 @@ class PhasedTrainLoop(IterBasedTrainLoop):
             ``extra_batches=dict(upper=1)`` appends batches drawn from the
             named ``extra_dataloaders`` to that list (e.g. BDLFusion's
             upper-level batch from the validation split).
+            ``batches_per_iter=0`` with ``extra_batches`` makes a phase draw
+            from extra dataloaders only (e.g. SeAFusion's task phase, whose
+            augmentation differs from the fusion phase's); its ``'epoch'``
+            is then one pass over the first of them.
         extra_dataloaders: named dataloader configs besides the train one.
         Other args: see :class:`mmengine.runner.IterBasedTrainLoop`.
 
     The phase is a pure function of the iteration, and on resume the loop
     skips exactly the batches the finished iterations consumed, so ``N``
-    iterations + ``--resume`` + ``N`` equals ``2N`` uninterrupted. The phase
-    and its position are also stored in the message hub (thus in
-    checkpoints and logs).
+    iterations + ``--resume`` + ``N`` equals ``2N`` uninterrupted. The
+    skipped batches are drawn in the order the finished iterations drew them,
+    so loaders whose random transforms share the main process's RNG
+    (``num_workers=0``) replay the same augmentations. The phase, its
+    position and the cycle index (``'phase'``, ``'phase_iter'``,
+    ``'cycle'``: e.g. SeAFusion's round) are also stored in the message hub
+    (thus in checkpoints and logs).
     """
 
     def __init__(self,
@@ -57,12 +65,14 @@ class PhasedTrainLoop(IterBasedTrainLoop):
         super().__init__(runner, dataloader, max_iters, val_begin,
                          val_interval, dynamic_intervals)
         self.extra_iterators = {}
+        self.extra_dataloaders = {}
         for name, loader in (extra_dataloaders or {}).items():
             if isinstance(loader, dict):
                 loader = runner.build_dataloader(
                     loader, seed=runner.seed,
                     diff_rank_seed=runner._randomness_cfg.get(
                         'diff_rank_seed', False))
+            self.extra_dataloaders[name] = loader
             self.extra_iterators[name] = _InfiniteDataloaderIterator(loader)
         self._parse_phases(phases)
         for name, _, _, extra in self.phases:
@@ -84,13 +94,26 @@ class PhasedTrainLoop(IterBasedTrainLoop):
             iters = phase.pop('iters')
             if phase:
                 raise KeyError(f'unknown keys {sorted(phase)} in phase {name}')
+            if batches == 0 and not extra:
+                raise ValueError(f'phase {name!r} draws no batches: give it '
+                                 'batches_per_iter >= 1 or extra_batches')
             if iters == 'epoch':
-                iters = len(self.dataloader) // batches
-            if int(iters) < 1 or batches < 1:
+                if batches:
+                    iters = len(self.dataloader) // batches
+                else:
+                    loader, n = next(iter(extra.items()))
+                    loaders = getattr(self, 'extra_dataloaders', {})
+                    if loader not in loaders:
+                        raise KeyError(f'phase {name!r} draws from dataloader '
+                                       f'{loader!r} not in extra_dataloaders')
+                    iters = len(loaders[loader]) // max(n, 1)
+            if int(iters) < 1 or batches < 0:
                 raise ValueError(
                     f'phase {name!r} has {iters} iterations of {batches} '
                     'batches; both must be >= 1 (is the dataset smaller than '
                     'batches_per_iter x batch_size?)')
+            if any(n < 1 for n in extra.values()):
+                raise ValueError(f'phase {name!r}: extra_batches must be >= 1')
             self.phases.append((name, int(iters), batches, extra))
         self._cycle_iters = sum(p[1] for p in self.phases)
 
@@ -124,6 +147,15 @@ class PhasedTrainLoop(IterBasedTrainLoop):
             pos -= n
         return total
 
+    def _draw(self, phase: tuple) -> list:
+        """The batches of one iteration of ``phase``: train ones first, then
+        the extra loaders' in their configured order."""
+        _, _, batches, extra = phase
+        data = [next(self.dataloader_iterator) for _ in range(batches)]
+        for loader, n in extra.items():
+            data += [next(self.extra_iterators[loader]) for _ in range(n)]
+        return data
+
     def run(self) -> None:
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
@@ -134,20 +166,18 @@ class PhasedTrainLoop(IterBasedTrainLoop):
                 'to skip data that has already been trained',
                 logger='current',
                 level=logging.WARNING)
-            for _ in range(skip):
-                next(self.dataloader_iterator)
-            for name, iterator in self.extra_iterators.items():
-                for _ in range(self.batches_before(self._iter, name)):
-                    next(iterator)
+            # replay iteration by iteration: with several loaders, the
+            # order of the draws is part of what makes the replay exact
+            for it in range(self._iter):
+                self._draw(self._locate(it)[0])
         while self._iter < self._max_iters and not self.stop_training:
             self.runner.model.train()
-            (name, _, batches, extra), pos = self._locate(self._iter)
+            phase, pos = self._locate(self._iter)
             hub = MessageHub.get_current_instance()
-            hub.update_info('phase', name)
+            hub.update_info('phase', phase[0])
             hub.update_info('phase_iter', pos)
-            data = [next(self.dataloader_iterator) for _ in range(batches)]
-            for loader, n in extra.items():
-                data += [next(self.extra_iterators[loader]) for _ in range(n)]
+            hub.update_info('cycle', self._iter // self._cycle_iters)
+            data = self._draw(phase)
             self.run_iter(data[0] if len(data) == 1 else data)
             self._decide_current_val_interval()
             if (self.runner.val_loop is not None

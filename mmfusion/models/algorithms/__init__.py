@@ -1,6 +1,10 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 from .bdlfusion import BDLFusion, aggregate_hypergradients
 from .fusion_model import FusionModel
+from .seafusion import SeAFusion
 from .tdfusion import TDFusion
 
-__all__ = ['FusionModel', 'TDFusion', 'BDLFusion', 'aggregate_hypergradients']
+__all__ = [
+    'FusionModel', 'SeAFusion', 'TDFusion', 'BDLFusion',
+    'aggregate_hypergradients'
+]

@@ -1,0 +1,325 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+import contextlib
+import copy
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapperDict
+from torch import Tensor
+
+from mmfusion.registry import MODELS
+from mmfusion.utils import rgb_to_ycbcr, ycbcr_to_rgb
+from .fusion_model import ConfigType, FusionModel
+from .tdfusion import _prefixed, unwrap
+
+PHASES = ('fusion', 'task')
+
+
+@contextlib.contextmanager
+def frozen(module: torch.nn.Module):
+    """Eval mode and ``requires_grad=False`` for ``module``'s parameters
+    inside the block; both restored afterwards.
+
+    Gradients still flow *through* the module to its inputs (SeAFusion's
+    semantic loss reaches the fused image through the frozen segmenter), but
+    none is accumulated in its parameters, and BatchNorm uses (and does not
+    update) its running statistics, as the released code's ``S.eval()``.
+    """
+    training = module.training
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    module.eval()
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+        module.train(training)
+
+
+def colour_jitter(rgb: Tensor,
+                  brightness: float = 0.,
+                  contrast: float = 0.,
+                  saturation: float = 0.,
+                  generator: Optional[torch.Generator] = None) -> Tensor:
+    """Photometric jitter of an RGB batch in [0, 1], one random factor per
+    image and property, drawn uniformly from ``[max(0, 1 - x), 1 + x]``.
+
+    Applied in the fixed order brightness, contrast, saturation, each
+    followed by clamping to [0, 1]: brightness scales the image; contrast
+    blends it with the mean of its grey (Y) image; saturation blends it with
+    its grey image (the PIL ``ImageEnhance`` definitions, which the
+    segmenter's ``ColorJitter`` in SeAFusion uses).
+    """
+    n = rgb.size(0)
+
+    def factors(x):
+        low = max(0., 1. - x)
+        u = torch.rand(n, 1, 1, 1, generator=generator)
+        return (low + u * (1. + x - low)).to(rgb)
+
+    def grey(img):
+        return (0.299 * img[:, 0:1] + 0.587 * img[:, 1:2] +
+                0.114 * img[:, 2:3])
+
+    if brightness:
+        rgb = (rgb * factors(brightness)).clamp(0, 1)
+    if contrast:
+        mean = grey(rgb).mean(dim=(1, 2, 3), keepdim=True)
+        rgb = (mean + (rgb - mean) * factors(contrast)).clamp(0, 1)
+    if saturation:
+        g = grey(rgb)
+        rgb = (g + (rgb - g) * factors(saturation)).clamp(0, 1)
+    return rgb
+
+
+@MODELS.register_module()
+class SeAFusion(FusionModel):
+    r"""SeAFusion's joint adaptive training of the fusion net and a
+    segmenter (Tang et al., "Image fusion in the loop of high-level vision
+    tasks: a semantic-aware real-time infrared and visible image fusion
+    network", Information Fusion 82 (2022) 28-42).
+
+    Training runs rounds :math:`r = 0..R` (published :math:`R = 3`); round
+    :math:`r` is a ``'fusion'`` phase and then a ``'task'`` phase, scheduled
+    by :class:`PhasedTrainLoop` (its ``cycle`` index is the round):
+
+    ``'fusion'``
+        at the first iteration of rounds :math:`r \ge 1` the fusion net is
+        re-initialised (published: ``F = FusionNet()`` every round) and its
+        optimiser state cleared (a new Adam); then the fusion net learns
+
+        .. math::
+            L = L_{content}(F(x)) + \beta_r L_{sem}(S(\mathrm{rgb}(F(x))), y)
+
+        with the **frozen** task model :math:`S` (eval mode, no parameter
+        gradients, no updates); :math:`L_{sem}` is the task's own loss
+        (through :class:`TaskAdapter`, fed the fused Y recombined with the VIS
+        chroma), optionally with its terms rescaled (published: OHEM CE of
+        the main head + 0.1 x the auxiliary head's, while the segmenter
+        itself trains with 0.75 x aux). :math:`\beta_r = r` as published; no
+        task forward when :math:`\beta_r = 0`.
+    ``'task'``
+        the task model **continues** training (never re-initialised) on the
+        images the frozen current fusion net produces from the training pairs.
+        The released code writes them to PNG and trains the segmenter on the
+        files; here they are fused on the fly. Without augmentation that is
+        the same function of the same pairs (the fusion net does not change
+        during the phase, and the released code fuses with the final weights
+        of the round too). Differences: the segmenter's geometric
+        augmentation (scale, crop, flip) runs on the IR/VIS pair *before*
+        fusion instead of on the fused image (equal for crops away from the
+        borders; not for flips and rescaling, since the learnt net is
+        neither flip- nor scale-equivariant); the photometric jitter
+        (``task_colour_jitter``) is applied to the fused RGB in the step;
+        the images are neither quantised to uint8 nor min-max normalised per
+        batch (the task sees the clamped fused RGB, exactly what it sees in
+        the semantic loss).
+
+    Args:
+        fusion_net / fusion_loss / data_preprocessor / colour / output_norm:
+            see :class:`FusionModel` (published: ``SeAFusionNet`` and
+            ``MaxIntensityTextureLoss``).
+        task: config of a :class:`TaskAdapter` (any mmseg segmentor; the
+            published one is a BiSeNet with OHEM CE main + aux heads).
+        semantic_weights: :math:`\beta_r` for each round, or ``None`` for
+            :math:`\beta_r = r` (published). A round without an entry raises.
+        semantic_loss_scale: multipliers for the task's loss terms in
+            :math:`L_{sem}`, by name prefix, e.g. ``dict(aux=0.1 / 0.75)``
+            turns a task trained with ``0.75 x aux`` into a semantic loss with
+            ``0.1 x aux``. ``None``: the task's loss as it trains.
+        reinit_fusion_net: re-initialise the fusion net at the start of
+            rounds ``r >= 1`` (published). ``False`` fine-tunes it across
+            rounds instead. Round 0 uses the Runner's initialisation (or
+            ``load_from``). Re-initialisation is seeded by ``(seed, r)``, so
+            every DDP rank and every resumed run draws the same weights.
+        reset_fusion_optimizer: clear the fusion optimiser's state (Adam
+            moments) at the start of rounds ``r >= 1`` (published: a new
+            Adam every round). The lr restart per round is the schedule's
+            (:class:`PhasedParamSchedulerHook` with ``restart``).
+        task_colour_jitter: ``dict(brightness=, contrast=, saturation=)``
+            for :func:`colour_jitter` on the fused RGB in the task phase
+            (published: 0.5 each), or ``None``.
+        predict_task: also run the task on the fused images in ``predict``
+            (for ``mmseg.IoUMetric`` in validation).
+        seed: base of the re-initialisation and jitter generators.
+    """
+
+    def __init__(self,
+                 fusion_net: ConfigType,
+                 fusion_loss: Union[ConfigType, List[ConfigType]],
+                 task: ConfigType,
+                 data_preprocessor: Optional[ConfigType] = None,
+                 semantic_weights: Optional[Sequence[float]] = None,
+                 semantic_loss_scale: Optional[Dict[str, float]] = None,
+                 reinit_fusion_net: bool = True,
+                 reset_fusion_optimizer: bool = True,
+                 task_colour_jitter: Optional[dict] = None,
+                 predict_task: bool = True,
+                 seed: int = 0,
+                 **kwargs):
+        super().__init__(
+            fusion_net=fusion_net,
+            fusion_loss=fusion_loss,
+            data_preprocessor=data_preprocessor,
+            **kwargs)
+        self.fusion_net_cfg = copy.deepcopy(fusion_net)
+        self.task = MODELS.build(task)
+        self.semantic_weights = (None if semantic_weights is None else
+                                 [float(b) for b in semantic_weights])
+        self.semantic_loss_scale = dict(semantic_loss_scale or {})
+        self.reinit_fusion_net = reinit_fusion_net
+        self.reset_fusion_optimizer = reset_fusion_optimizer
+        if task_colour_jitter is not None:
+            unknown = set(task_colour_jitter) - {
+                'brightness', 'contrast', 'saturation'
+            }
+            if unknown:
+                raise KeyError(
+                    f'task_colour_jitter: unknown keys {sorted(unknown)}')
+        self.task_colour_jitter = task_colour_jitter
+        self.predict_task = predict_task
+        self.seed = seed
+
+    # ------------------------------------------------------------ schedule
+    def semantic_weight(self, round_idx: int) -> float:
+        """:math:`\\beta_r`."""
+        if self.semantic_weights is None:
+            return float(round_idx)
+        if round_idx >= len(self.semantic_weights):
+            raise IndexError(
+                f'round {round_idx} has no semantic weight: semantic_weights '
+                f'has {len(self.semantic_weights)} entries; max_iters must '
+                'be (number of rounds) x (iterations per round)')
+        return self.semantic_weights[round_idx]
+
+    def seeded_fusion_state(self, round_idx: int) -> Dict[str, Tensor]:
+        """State dict of a newly built fusion net for round ``round_idx``.
+
+        Drawn from a private RNG stream seeded by ``(seed, round)``: the
+        same on every DDP rank and in resumed runs, and the global stream
+        (dropout, ...) is left untouched.
+        """
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed * 1000003 + round_idx)
+            fresh = MODELS.build(self.fusion_net_cfg)
+            if hasattr(fresh, 'init_weights'):
+                fresh.init_weights()
+        return fresh.state_dict()
+
+    def start_round(self, round_idx: int, ow: OptimWrapperDict) -> None:
+        """New fusion net (:meth:`seeded_fusion_state`) and fresh optimiser
+        state, as the released code's per-round ``FusionNet()`` and Adam."""
+        if self.reinit_fusion_net:
+            # copy in place: the optimiser and the DDP wrapper keep
+            # referencing the same parameter tensors
+            unwrap(self.fusion_net).load_state_dict(
+                self.seeded_fusion_state(round_idx))
+        if self.reset_fusion_optimizer:
+            ow['fusion_net'].optimizer.state.clear()
+        ow['fusion_net'].zero_grad()
+
+    # ------------------------------------------------------------ steps
+    def train_step(self, data, optim_wrapper: OptimWrapperDict
+                   ) -> Dict[str, Tensor]:
+        hub = MessageHub.get_current_instance()
+        phase, round_idx = hub.get_info('phase'), hub.get_info('cycle')
+        if phase not in PHASES or round_idx is None:
+            raise RuntimeError(
+                f'SeAFusion got phase {phase!r} (round {round_idx}); train it '
+                "with train_cfg=dict(type='PhasedTrainLoop', phases=[dict("
+                "name='fusion', iters=...), dict(name='task', iters=..., "
+                "batches_per_iter=0, extra_batches=dict(task=1))], "
+                'max_iters=(R + 1) x (fusion + task iterations), ...)')
+        if phase == 'fusion':
+            if hub.get_info('phase_iter') == 0 and round_idx > 0:
+                self.start_round(round_idx, optim_wrapper)
+            beta = self.semantic_weight(round_idx)
+            log_vars = _prefixed(
+                fusion=self.fusion_step(data, optim_wrapper, beta))
+            log_vars['beta'] = torch.tensor(beta)
+        else:
+            log_vars = _prefixed(task=self.task_step(data, optim_wrapper))
+        log_vars['round'] = torch.tensor(float(round_idx))
+        log_vars['nonfinite_skipped'] = torch.tensor(
+            float(self.nonfinite_guard.skipped))
+        return log_vars
+
+    def semantic_loss(self, fused_y: Tensor, inputs: Dict[str, Tensor],
+                      samples: Sequence, beta: float) -> Dict[str, Tensor]:
+        """:math:`\\beta L_{sem}` as named terms (``sem.<task term>``) from
+        the frozen task, plus ``sem_raw``: the unweighted total (log
+        only)."""
+        with frozen(unwrap(self.task)) as task:
+            # the unwrapped task: no DDP reducer is involved, as no task
+            # gradient is wanted
+            losses = task(fused_y, inputs['vis_cbcr'], samples, mode='loss')
+        out, raw = {}, 0.
+        for name, value in losses.items():
+            if 'loss' not in name:
+                out[f'sem.{name}'] = value  # e.g. accuracy, logged only
+                continue
+            scale = 1.
+            for prefix, s in self.semantic_loss_scale.items():
+                if name.startswith(prefix):
+                    scale *= s
+            value = _sum(value) * scale
+            raw = raw + value.detach()
+            out[f'sem.{name}'] = beta * value
+        out['sem_raw'] = torch.as_tensor(raw)
+        return out
+
+    def fusion_step(self, data: dict, ow: OptimWrapperDict,
+                    beta: float) -> Dict[str, Tensor]:
+        data = self.data_preprocessor(data, True)
+        inputs, samples = data['inputs'], data['data_samples']
+        fused = self.fusion_net(inputs['ir'], inputs['vis_y'])
+        losses = self.compute_fusion_loss(fused, inputs)
+        if beta != 0:  # round 0 trains on the content loss alone
+            losses.update(self.semantic_loss(fused, inputs, samples, beta))
+        return self.guarded_update(ow['fusion_net'], losses, 'fusion')
+
+    def fused_for_task(self, inputs: Dict[str, Tensor]):
+        """Fused Y and the chroma the task sees in its phase: the frozen
+        fusion net's output, photometrically jittered when configured."""
+        with torch.no_grad(), frozen(unwrap(self.fusion_net)) as net:
+            fused_y = net(inputs['ir'], inputs['vis_y'])
+        cbcr = inputs['vis_cbcr']
+        if self.task_colour_jitter:
+            it = MessageHub.get_current_instance().get_info('iter', 0)
+            gen = torch.Generator().manual_seed(self.seed * 1000003 +
+                                                int(it))
+            rgb = colour_jitter(
+                ycbcr_to_rgb(fused_y.clamp(0, 1), cbcr),
+                generator=gen,
+                **self.task_colour_jitter)
+            fused_y, cbcr = rgb_to_ycbcr(rgb)
+        return fused_y, cbcr
+
+    def task_step(self, data: dict, ow: OptimWrapperDict
+                  ) -> Dict[str, Tensor]:
+        data = self.data_preprocessor(data, True)
+        inputs, samples = data['inputs'], data['data_samples']
+        fused_y, cbcr = self.fused_for_task(inputs)
+        # through the task's DDP wrapper: its gradients are all-reduced
+        return self.guarded_update(
+            ow['task'], self.task(fused_y, cbcr, samples, mode='loss'),
+            'task')
+
+    # ------------------------------------------------------------ predict
+    def predict(self, inputs: Dict[str, Tensor],
+                data_samples: Optional[List] = None) -> List:
+        fused_y = self.fuse(inputs)
+        samples = self.attach_fused(fused_y, inputs, data_samples)
+        if self.predict_task and data_samples is not None:
+            self.task(fused_y, inputs['vis_cbcr'], samples, mode='predict')
+        return samples
+
+
+def _sum(value) -> Tensor:
+    """A loss term as one tensor (mmseg may return lists of terms)."""
+    if isinstance(value, (list, tuple)):
+        return sum(v.mean() for v in value)
+    return value.mean()
