@@ -16,8 +16,8 @@ class PixelDiscriminator(BaseModule):
     (no bias) + BatchNorm + LeakyReLU(0.2), 1x1 conv ``2 base -> 1`` (no
     bias). 8,704 parameters for ``in_channels=1, base_channels=64``.
 
-    ``forward(img)`` maps ``(N, C, H, W)`` to logits ``(N, 1, H, W)``; BDLFusion
-    feeds it the fused Y (fake) and the saliency pseudo-target (real) and uses
+    ``forward(img)`` maps ``(N, C, H, W)`` to logits ``(N, 1, H, W)``;
+    BDLFusion feeds it the fused Y (fake) and the saliency pseudo-target (real) and uses
     mean logits (:class:`~mmfusion.models.MeanLogitGANLoss`).
     """
 

@@ -7,8 +7,8 @@ formulas in PyTorch. That makes the modules usable with fast weights through
 :func:`torch.func.functional_call` and lets a meta step differentiate through
 their backward pass (second order), which TDFusion's loss generator needs.
 Attention is *transposed* (across channels, Restormer Eq. 2): its map is
-``(C/heads) x (C/heads)``, so the cost is linear in ``H * W`` and any image size
-works without padding.
+``(C/heads) x (C/heads)``, so the cost is linear in ``H * W`` and any image
+size works without padding.
 
 The order of channels produced by each conv (``q, k, v`` chunks of the qkv
 conv; ``gate, value`` halves of the GDFN input projection) follows the

@@ -12,9 +12,9 @@ other pixel of the image, computed from the 256-bin histogram,
     V(p) = sum_j H(j) |I_p - j|,
 
 normalised to [0, 1], and the two saliency maps give the weight
-``m = 0.5 + 0.5 (V_ir - V_vis)`` (their base-layer weight). The authors distribute precomputed
-maps; computing them on the fly needs no extra files and follows crops and
-flips automatically.
+``m = 0.5 + 0.5 (V_ir - V_vis)`` (their base-layer weight). The authors
+distribute precomputed maps; computing them on the fly needs no extra files
+and follows crops and flips automatically.
 """
 import torch
 from torch import Tensor
