@@ -1,3 +1,12 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-"""Visualizers and backends (mmengine's are reachable through the registry
-parents until mmfusion adds its own)."""
+"""Visualisation helpers: VIS | IR | fused grids and metric plots.
+mmengine's visualizers and backends stay reachable through the registry
+parents."""
+from .fusion_grid import (make_fusion_grid, render_task_prediction,
+                          sample_fusion_grid)
+from .metric_plots import plot_metric_distribution
+
+__all__ = [
+    'make_fusion_grid', 'sample_fusion_grid', 'render_task_prediction',
+    'plot_metric_distribution'
+]

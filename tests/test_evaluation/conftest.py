@@ -20,7 +20,7 @@ def seafusion_reference():
     values and the folders of the fused / IR / VIS images."""
     path = osp.join(SEAFUSION, 'metrics_msrs_mini_test.json')
     if not osp.isfile(path) or not osp.isdir(MSRS_TEST):
-        pytest.skip(f'shared reference data not found at {SEAFUSION}')
+        pytest.fail(f'shared reference data not found at {SEAFUSION}')
     with open(path) as f:
         ref = json.load(f)
     dirs = dict(

@@ -1,7 +1,6 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 """Parity with the de facto evaluator on real data: the official SeAFusion
 fused images of msrs_mini/test against the evaluator's per-image values."""
-import numpy as np
 import torch
 
 from mmfusion.evaluation.functional import (DE_FACTO_METRICS,

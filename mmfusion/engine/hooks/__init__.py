@@ -2,5 +2,6 @@
 from .fused_image_save_hook import FusedImageSaveHook
 from .phased_param_scheduler_hook import PhasedParamSchedulerHook
 from .rng_state_hook import RNGStateHook
+from .visualization_hook import FusionVisualizationHook  # noqa: F401
 
 __all__ = ['FusedImageSaveHook', 'PhasedParamSchedulerHook', 'RNGStateHook']

@@ -17,7 +17,8 @@ from .image_io import bgr_to_gray, fused_to_gray, read_gray, rgb_to_gray
 __all__ = [
     'ALL_METRICS', 'DE_FACTO_METRICS', 'DEFAULT_OPTIONS', 'LOWER_IS_BETTER',
     'REFERENCE_FREE_METRICS', 'compute_fusion_metrics',
-    'canonical_metric_name', 'parse_metric_names', 'entropy', 'standard_deviation',
+    'canonical_metric_name', 'parse_metric_names', 'entropy',
+    'standard_deviation',
     'spatial_frequency', 'average_gradient', 'mutual_information',
     'sum_of_correlation_differences', 'correlation_coefficient',
     'mean_squared_error', 'psnr', 'vif', 'qabf', 'nabf', 'ssim', 'mef_ssim',

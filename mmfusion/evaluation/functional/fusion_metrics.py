@@ -28,7 +28,7 @@ SCD               ``r(A, F-B) + r(B, F-A)``
 CC                ``(r(A,F) + r(B,F)) / 2``
 MSE               ``(mean((A-F)^2) + mean((B-F)^2)) / 2``
 PSNR              ``10 log10(max(F)^2 / MSE)``                 ``psnr_peak``
-VIF               ``VIFp(A,F) + VIFp(B,F)`` (Sheikh-Bovik)     ``vif_reduction``
+VIF               ``VIFp(A,F) + VIFp(B,F)`` (Sheikh-Bovik)     ``vif_*``
 Qabf              Xydeas-Petrovic edge preservation
 SSIM              ``SSIM(F,A) + SSIM(F,B)``, skimage legacy    ``ssim_*``
 Nabf              Kumar's modified artefact measure            ``nabf_scale``
@@ -36,13 +36,15 @@ MS_SSIM           MEF-MS-SSIM of F against {A, B} (Ma 2015)
 ================  ==========================================  ==============
 """
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from .filters import box_mean_valid, filter_valid, gaussian_kernel1d
+from .filters import (box_mean_valid, box_sum_valid, filter_valid,
+                      gaussian_kernel1d)
 
 __all__ = [
     'ALL_METRICS', 'DE_FACTO_METRICS', 'REFERENCE_FREE_METRICS',
@@ -281,8 +283,12 @@ def _vifp_scales(refs: Tensor, dist: Tensor, sigma_nsq: float = 2.,
         if scale > 1:
             both = filter_valid(torch.cat([refs, dist], 1), win, stride=2)
             refs, dist = both[:, :k], both[:, k:]
-        maps = torch.cat([refs, dist, refs * refs, dist * dist, refs * dist],
-                         1)
+        maps = refs.new_empty(refs.shape[0], 3 * k + 2, *refs.shape[2:])
+        maps[:, :k] = refs
+        maps[:, k] = dist[:, 0]
+        torch.mul(refs, refs, out=maps[:, k + 1:2 * k + 1])
+        torch.mul(dist, dist, out=maps[:, 2 * k + 1:2 * k + 2])
+        torch.mul(refs, dist, out=maps[:, 2 * k + 2:])
         stats = filter_valid(maps, win)
         mu1, mu2 = stats[:, :k], stats[:, k:k + 1]
         s1 = (stats[:, k + 1:2 * k + 1] - mu1 * mu1).clamp_min_(0).float()
@@ -291,9 +297,10 @@ def _vifp_scales(refs: Tensor, dist: Tensor, sigma_nsq: float = 2.,
         # The evaluator's case analysis, folded: the numerator term is
         # non-zero only where sigma1^2, sigma2^2 >= eps and g > 0; the
         # denominator term only where sigma1^2 >= eps.
-        s1 = s1.masked_fill_(s1 < eps, 0)
+        # (masks by multiplication: boolean selection kernels are slow on CPU)
+        s1 = s1 * (s1 >= eps)
         g = s12 / (s1 + eps)
-        g = g.masked_fill_((g <= 0) | (s1 == 0) | (s2 < eps), 0)
+        g = g * ((g > 0) & (s1 > 0) & (s2 >= eps))
         sv = (s2 - g * s12).clamp_min_(eps)
         num += _sum_hw(torch.log1p(g * g * s1 / (sv + sigma_nsq))) / ln10
         den += _sum_hw(torch.log1p(s1 / sigma_nsq)) / ln10
@@ -349,6 +356,14 @@ def _sobel_sep(x: Tensor, smooth_dim: int, pad_mode: str) -> Tensor:
     return s[..., 2:, :] - s[..., :-2, :]
 
 
+def _atan_ratio(y: Tensor, x: Tensor, at_zero: Tensor) -> Tensor:
+    """``atan(y / x)`` in (-pi/2, pi/2] where ``x != 0`` and ``at_zero``
+    where ``x == 0``, through ``atan2`` (several times faster than ``atan``
+    on CPU) and mask arithmetic."""
+    zero = x == 0
+    return torch.atan2(y * torch.sign(x), x.abs()) + zero * at_zero
+
+
 def _qabf_edges(x: Tensor) -> tuple:
     # true convolution with Sx = [[-1,0,1],[-2,0,2],[-1,0,1]] is correlation
     # with its flip: x[j-1] - x[j+1] horizontally, [1,2,1] vertically; Sy =
@@ -356,19 +371,18 @@ def _qabf_edges(x: Tensor) -> tuple:
     sx = -_sobel_sep(x, -2, 'zeros')
     sy = _sobel_sep(x, -1, 'zeros')
     mag2 = sx * sx + sy * sy
-    alpha = torch.where(sx == 0, math.pi / 2,
-                        torch.atan(sy / torch.where(sx == 0, 1., sx)))
+    alpha = _atan_ratio(sy, sx, torch.full_like(sx, math.pi / 2))
     return mag2, torch.sqrt(mag2), alpha
 
 
 def _qabf_preservation(m_x, g_x, a_x, m_f, g_f, a_f) -> Tensor:
-    ratio = torch.where(m_x > m_f, g_f / torch.where(m_x > m_f, g_x, 1.),
-                        torch.where(m_x < m_f,
-                                    g_x / torch.where(m_x < m_f, g_f, 1.),
-                                    g_f))
-    orient = 1 - (a_x - a_f).abs() / (math.pi / 2)
-    return (0.9994 * torch.sigmoid(15 * (ratio - 0.5)) * 0.9879 *
-            torch.sigmoid(22 * (orient - 0.8)))
+    # min/max ratio where the strengths differ, g_F where they are equal
+    equal = m_x == m_f
+    ratio = torch.minimum(g_x, g_f) / torch.maximum(g_x, g_f).clamp_min(1)
+    ratio = ratio * ~equal + g_f * equal
+    orient = 1 - (a_x - a_f).abs() * (2 / math.pi)
+    return (0.9994 * 0.9879) * torch.sigmoid(15 * (ratio - 0.5)) * \
+        torch.sigmoid(22 * (orient - 0.8))
 
 
 def qabf(f: Tensor, a: Tensor, b: Tensor) -> Tensor:
@@ -394,7 +408,7 @@ def qabf(f: Tensor, a: Tensor, b: Tensor) -> Tensor:
     q_bf = _qabf_preservation(m[2], g[2], alpha[2], m[0], g[0], alpha[0])
     num = _sum_hw(q_af * g[1] + q_bf * g[2])
     den = _sum_hw(g[1] + g[2])
-    return torch.where(den > 0, num / torch.where(den > 0, den, 1.), 0.)
+    return num / den.clamp_min(1)  # 0 when the sources have no gradient
 
 
 def nabf(f: Tensor, a: Tensor, b: Tensor, scale: str = 'unit') -> Tensor:
@@ -421,25 +435,25 @@ def nabf(f: Tensor, a: Tensor, b: Tensor, scale: str = 'unit') -> Tensor:
     gv = _sobel_sep(fa, -2, 'reflect')  # d/dx, 8x the MATLAB response
     gh = _sobel_sep(fa, -1, 'reflect')  # d/dy
     m = (gv * gv + gh * gh).view(3, *f.shape)
-    alpha = torch.where((gv == 0) & (gh == 0), 0., torch.atan(gv / gh))
+    alpha = _atan_ratio(gv, gh, torch.sign(gv) * (math.pi / 2))
     alpha = alpha.view(3, *f.shape)
-    g = torch.sqrt(m) / (8. * (255. if scale == 'unit' else 1.))
-    weight = torch.where(g >= 2, g.double()**1.5, 0.001)
+    g = torch.sqrt(m) * (1 / (8. * (255. if scale == 'unit' else 1.)))
+    strong = g >= 2
+    weight = 0.001 + strong * (g * torch.sqrt(g) - 0.001)
 
     def preservation(i):
-        lo = torch.minimum(m[i], m[0])
-        hi = torch.maximum(m[i], m[0])
-        ratio = torch.where(lo > 0, torch.sqrt(lo / torch.where(
-            hi > 0, hi, 1.)), 0.)
+        # m are integers: the ratio is 0 where either strength is 0
+        ratio = torch.sqrt(
+            torch.minimum(m[i], m[0]) / torch.maximum(m[i], m[0]).clamp_min(1))
         orient = ((alpha[i] - alpha[0]).abs() - math.pi / 2).abs() * (
             2 / math.pi)
-        return torch.sqrt(0.9999 * torch.sigmoid(19 * (ratio - 0.5)) *
-                          0.9995 * torch.sigmoid(22 * (orient - 0.5)))
+        return torch.sqrt((0.9999 * 0.9995) *
+                          torch.sigmoid(19 * (ratio - 0.5)) *
+                          torch.sigmoid(22 * (orient - 0.5)))
 
     artefact = (m[0] > m[1]) & (m[0] > m[2])
     num = (1 - preservation(1)) * weight[1] + (1 - preservation(2)) * weight[2]
-    num = _sum_hw(num.masked_fill(~artefact, 0))
-    return num / _sum_hw(weight[1] + weight[2])
+    return _sum_hw(num * artefact) / _sum_hw(weight[1] + weight[2])
 
 
 def _ssim_pairwise(f: Tensor, refs: Tensor, data_range: float,
@@ -469,59 +483,78 @@ def _ssim_pairwise(f: Tensor, refs: Tensor, data_range: float,
     return _mean_hw((a1 * a2) / (b1 * b2))
 
 
+def _products(n_maps: int, base: Tensor, pairs: Sequence[tuple],
+              ) -> Tensor:
+    """``(N, len(base planes) + len(pairs), H, W)``: the planes of ``base``
+    followed by the products ``base[:, i] * base[:, j]`` of ``pairs``,
+    written into one preallocated tensor (no concatenation copies)."""
+    k = base.shape[1]
+    out = base.new_empty(base.shape[0], n_maps, *base.shape[2:])
+    out[:, :k] = base
+    for idx, (i, j) in enumerate(pairs):
+        torch.mul(base[:, i], base[:, j], out=out[:, k + idx])
+    return out
+
+
 def _mef_ssim_single(seq: Tensor, f: Tensor, win: Tensor, size: int,
                      c: float) -> Tensor:
     """MEF-SSIM of ``f (N, H, W)`` against the source stack ``seq
-    (N, K, H, W)`` at one scale; returns ``(N,)``."""
+    (N, K, H, W)`` at one scale (float64, centred data); returns ``(N,)``.
+
+    Box statistics (MATLAB's sWindow) are exact sums; every quantity is
+    written with ``ncov = size^2 cov`` (the squared norms of centred
+    patches that the definition uses).
+    """
     n, k = seq.shape[:2]
     eps = float(np.finfo(np.float64).eps)
-    # box statistics of the sources (MATLAB's sWindow, sums / size^2)
-    pairs = [(i, j) for i in range(k) for j in range(i, k)]
-    box = box_mean_valid(
-        torch.cat([seq] + [seq[:, i:i + 1] * seq[:, j:j + 1]
-                           for i, j in pairs], 1), size)
-    mu_box = box[:, :k]
-    bcov = {}
-    for idx, (i, j) in enumerate(pairs):
-        bcov[i, j] = bcov[j, i] = box[:, k + idx] - mu_box[:, i] * mu_box[:, j]
     area = float(size * size)
-    ed = torch.stack([
-        torch.sqrt((area * bcov[i, i]).clamp_min(0)) + 0.001 for i in range(k)
-    ], 1)
-    numerator = torch.sqrt(
-        (area * sum(bcov[i, j] for i in range(k)
-                    for j in range(k))).clamp_min(0))
-    denominator = sum(
-        torch.sqrt((area * bcov[i, i]).clamp_min(0)) for i in range(k))
-    r = (numerator + eps) / (denominator + eps)
-    r = torch.where(r > 1, 1 - eps, r)
-    r = torch.where(r < 0, eps, r)
-    p = torch.tan(math.pi / 2 * r).clamp_max(10)
-    wmap = (ed / size)**p[:, None] + eps
-    wmap = wmap / wmap.sum(1, keepdim=True)
-    coef = wmap / ed  # the structure of the desired patch: sum c_k (X_k-mu_k)
-    # Gaussian-window statistics of the sources and the fused image
-    gauss = filter_valid(
-        torch.cat([seq, f[:, None], f[:, None] * f[:, None]] +
-                  [seq[:, i:i + 1] * seq[:, j:j + 1] for i, j in pairs] +
-                  [seq * f[:, None]], 1), win)
-    mu_g = gauss[:, :k]
-    mu_f = gauss[:, k]
-    var_f = gauss[:, k + 1] - mu_f * mu_f
-    gcov = {}
+    pairs = [(i, j) for i in range(k) for j in range(i, k)]
+    pair_idx = {}
     for idx, (i, j) in enumerate(pairs):
-        gcov[i, j] = gcov[j, i] = (gauss[:, k + 2 + idx] -
-                                   mu_g[:, i] * mu_g[:, j])
-    cross = gauss[:, k + 2 + len(pairs):] - mu_g * mu_f[:, None]
-    var_r = sum(coef[:, i] * coef[:, j] * gcov[i, j] for i in range(k)
-                for j in range(k))
-    cov_rf = (coef * cross).sum(1)
-    norm2 = area * sum(coef[:, i] * coef[:, j] * bcov[i, j]
-                       for i in range(k) for j in range(k))
-    # MATLAB rescales the patch to norm max(ed) where its norm is > 0
-    norm = torch.sqrt(norm2.clamp_min(0))
-    scale = torch.where(norm > 0,
-                        ed.amax(1) / torch.where(norm > 0, norm, 1.), 1.)
+        pair_idx[i, j] = pair_idx[j, i] = idx
+    # box sums of the sources and their products
+    sums = box_sum_valid(_products(k + len(pairs), seq, pairs), size)
+    s1 = sums[:, :k]
+    ncov = {}
+    for (i, j), idx in ((p, pair_idx[p]) for p in pairs):
+        ncov[i, j] = ncov[j, i] = (sums[:, k + idx] - s1[:, i] * s1[:, j] /
+                                   area)
+    norms = [torch.sqrt(ncov[i, i].clamp_min(0)) for i in range(k)]
+    ed = torch.stack(norms, 1) + 0.001
+    numerator = torch.sqrt(
+        sum(ncov[i, j] for i in range(k) for j in range(k)).clamp_min(0))
+    r = (numerator + eps) / (sum(norms) + eps)
+    # tan in float64: float32(pi/2) lies beyond pi/2, its tangent negative
+    p = torch.tan((math.pi / 2) * r.clamp(max=1 - eps)).clamp_max(10).float()
+    wmap = (ed.float() / size)**p[:, None] + eps
+    coef = (wmap / wmap.sum(1, keepdim=True)).double() / ed
+    # Gaussian-window statistics of sources and fused image: planes
+    # [X_0..X_k-1, F, X_i X_j (pairs), F^2, X_k F]
+    stack = seq.new_empty(n, 2 * k + 2 + len(pairs), *seq.shape[2:])
+    stack[:, :k] = seq
+    stack[:, k] = f
+    for idx, (i, j) in enumerate(pairs):
+        torch.mul(seq[:, i], seq[:, j], out=stack[:, k + 1 + idx])
+    torch.mul(f, f, out=stack[:, k + 1 + len(pairs)])
+    torch.mul(seq, f[:, None], out=stack[:, k + 2 + len(pairs):])
+    g = filter_valid(stack, win)
+    mu = g[:, :k]
+    mu_f = g[:, k]
+    var_f = g[:, k + 1 + len(pairs)] - mu_f * mu_f
+    var_r = 0.
+    norm2 = 0.
+    cov_rf = 0.
+    for i in range(k):
+        cross = g[:, k + 2 + len(pairs) + i] - mu[:, i] * mu_f
+        cov_rf = cov_rf + coef[:, i] * cross
+        for j in range(k):
+            gcov = g[:, k + 1 + pair_idx[i, j]] - mu[:, i] * mu[:, j]
+            cc = coef[:, i] * coef[:, j]
+            var_r = var_r + cc * gcov
+            norm2 = norm2 + cc * ncov[i, j]
+    # MATLAB rescales the desired patch to norm max(ed) where its norm is
+    # > 0; where it is 0, var_r and cov_rf are 0 and the scale is moot
+    scale = ed.amax(1) / torch.sqrt(norm2.clamp_min(0)).clamp_min(1e-150)
     q = (2 * scale * cov_rf + c) / (scale * scale * var_r + var_f + c)
     return _mean_hw(q)
 
@@ -646,6 +679,8 @@ def compute_fusion_metrics(fused,
                            metrics: Sequence[str] = ALL_METRICS,
                            device: Optional[Union[str,
                                                   torch.device]] = None,
+                           chunk_size: Optional[int] = None,
+                           num_workers: Optional[int] = None,
                            **options) -> Dict[str, Tensor]:
     """Compute fusion metrics of a batch of gray images.
 
@@ -654,15 +689,21 @@ def compute_fusion_metrics(fused,
             tensors or arrays on the 0-255 scale, the same shape; use
             :mod:`~mmfusion.evaluation.functional.image_io` to get them from
             files or from the model's output exactly as the de facto
-            evaluator does.
+            evaluator does. ``ir``/``vis`` may be ``None`` when only EN, SD,
+            SF and AG are requested.
         metrics: names from :data:`ALL_METRICS` (aliases such as
             ``'MS-SSIM'`` accepted).
-        device: where to compute (default: where the inputs are).
+        device: where to compute (default: where ``fused`` is).
+        chunk_size: images computed together; default 1 on CPU (the working
+            set of one 640x480 image fits the caches, larger chunks run
+            slower per image) and all of them on GPU.
+        num_workers: CPU threads computing chunks in parallel (default: torch's
+            intra-op thread count); each runs single-threaded torch ops.
         **options: convention switches, see :data:`DEFAULT_OPTIONS` and
             ``docs/evaluation.md``.
 
     Returns:
-        dict: metric name -> ``(N,)`` float64 tensor.
+        dict: metric name -> ``(N,)`` float64 tensor (on ``device``).
     """
     unknown = set(options) - set(DEFAULT_OPTIONS)
     if unknown:
@@ -671,14 +712,44 @@ def compute_fusion_metrics(fused,
     opts = {**DEFAULT_OPTIONS, **options}
     names = [canonical_metric_name(m) for m in metrics]
     f = _as_batch(fused, 'fused', device)
-    need_refs = any(m not in REFERENCE_FREE_METRICS for m in names)
-    if need_refs:
+    a = b = None
+    if any(m not in REFERENCE_FREE_METRICS for m in names):
         a = _as_batch(ir, 'ir', f.device)
         b = _as_batch(vis, 'vis', f.device)
         if a.shape != f.shape or b.shape != f.shape:
             raise ValueError(
                 f'fused {tuple(f.shape)}, IR {tuple(a.shape)} and VIS '
                 f'{tuple(b.shape)} images must have the same shape')
+    if chunk_size is None:
+        chunk_size = len(f) if f.is_cuda else 1
+    slices = [
+        slice(i, i + max(1, chunk_size))
+        for i in range(0, len(f), max(1, chunk_size))
+    ]
+
+    def run(sl):
+        return _compute(f[sl], None if a is None else a[sl],
+                        None if b is None else b[sl], names, opts)
+
+    if num_workers is None:
+        num_workers = 1 if f.is_cuda else torch.get_num_threads()
+    if num_workers > 1 and len(slices) > 1:
+        # images in parallel threads, one intra-op thread each: no per-op
+        # synchronisation between cores (torch releases the GIL in ops)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(min(num_workers, len(slices))) as pool:
+                chunks = list(pool.map(run, slices))
+        finally:
+            torch.set_num_threads(threads)
+    else:
+        chunks = [run(sl) for sl in slices]
+    return {m: torch.cat([c[m] for c in chunks]) for m in names}
+
+
+def _compute(f: Tensor, a: Optional[Tensor], b: Optional[Tensor],
+             names: Sequence[str], opts: dict) -> Dict[str, Tensor]:
     fns = dict(
         EN=lambda: entropy(f),
         SD=lambda: standard_deviation(f),

@@ -4,7 +4,7 @@ import json
 import os
 import os.path as osp
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -12,9 +12,9 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from mmfusion.registry import METRICS
-from ..functional import (ALL_METRICS, DEFAULT_OPTIONS,
-                          REFERENCE_FREE_METRICS, canonical_metric_name,
-                          compute_fusion_metrics, fused_to_gray, read_gray)
+from ..functional import (DEFAULT_OPTIONS, REFERENCE_FREE_METRICS,
+                          compute_fusion_metrics, fused_to_gray,
+                          parse_metric_names, read_gray)
 
 
 def _sample_get(sample, key, default=None):
@@ -59,8 +59,10 @@ class FusionMetric(BaseMetric):
     the images at their original size (no resize or crop).
 
     Args:
-        metrics: metric names (aliases such as ``'MS-SSIM'`` accepted).
-            Default: all 14.
+        fusion_metrics: metric names (aliases such as ``'MS-SSIM'``
+            accepted) or ``'all'`` (default). Not called ``metrics``: mmengine
+            reads an evaluator dict with a ``metrics`` key as a whole custom
+            evaluator (mmseg's IoUMetric avoids it the same way).
         rounding: quantisation of the fused image, ``'round'`` or
             ``'floor'`` (use what the fused images are saved with).
         device: ``'auto'`` (CUDA when available, else CPU), ``'cpu'``,
@@ -79,7 +81,7 @@ class FusionMetric(BaseMetric):
     default_prefix: Optional[str] = 'fusion'
 
     def __init__(self,
-                 metrics: Sequence[str] = ALL_METRICS,
+                 fusion_metrics: Union[str, Sequence[str]] = 'all',
                  rounding: str = 'round',
                  device: str = 'auto',
                  per_image_file: Optional[str] = None,
@@ -88,9 +90,7 @@ class FusionMetric(BaseMetric):
                  prefix: Optional[str] = None,
                  **options):
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if isinstance(metrics, str):
-            metrics = [metrics]
-        self.metrics = tuple(canonical_metric_name(m) for m in metrics)
+        self.metrics = parse_metric_names(fusion_metrics)
         if rounding not in ('round', 'floor'):
             raise ValueError(f"rounding must be 'round' or 'floor', got "
                              f'{rounding!r}')

@@ -1,0 +1,384 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""Fuse IR/VIS pairs with a trained model from Python (and ``tools/fuse.py``).
+"""
+import copy
+import os
+import os.path as osp
+import warnings
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import mmcv
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform, Compose
+from mmengine.config import Config, ConfigDict
+from mmengine.infer import BaseInferencer
+from mmengine.utils import ProgressBar
+
+from mmfusion.registry import INFERENCERS, TRANSFORMS
+from mmfusion.utils import to_uint8
+
+ImageInput = Union[str, np.ndarray]
+PairInput = Union[ImageInput, Sequence[ImageInput]]
+
+__all__ = ['FusionInferencer', 'collect_pairs']
+
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+RAW_FORMATS = ('npy', 'png16')
+
+
+def _stems(folder: str) -> Dict[str, str]:
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        stem, ext = osp.splitext(name)
+        if ext.lower() in IMAGE_EXTENSIONS and (stem not in out or
+                                                ext.lower() == '.png'):
+            out[stem] = osp.join(folder, name)
+    return out
+
+
+def collect_pairs(ir: str, vis: str) -> List[Tuple[str, str, str]]:
+    """``[(name, ir_path, vis_path)]`` from two files or two folders (pairs
+    are the image names present in both folders)."""
+    if osp.isfile(ir) and osp.isfile(vis):
+        return [(osp.splitext(osp.basename(ir))[0], ir, vis)]
+    for path in (ir, vis):
+        if not osp.exists(path):
+            raise FileNotFoundError(f'{path} does not exist')
+    if not (osp.isdir(ir) and osp.isdir(vis)):
+        raise ValueError(f'--ir {ir} and --vi {vis} must both be files or '
+                         'both be folders')
+    ir_files, vis_files = _stems(ir), _stems(vis)
+    names = sorted(set(ir_files) & set(vis_files))
+    if not names:
+        raise ValueError(f'no IR/VIS pairs: no image name is in both {ir} '
+                         f'and {vis}')
+    unpaired = sorted(set(ir_files) ^ set(vis_files))
+    if unpaired:
+        warnings.warn(f'{len(unpaired)} image(s) without a partner in the '
+                      f'other folder are ignored, e.g. {unpaired[0]!r}')
+    return [(n, ir_files[n], vis_files[n]) for n in names]
+
+
+class _LoadPairFromArrays(BaseTransform):
+    """In-memory counterpart of ``LoadPairedImageFromFile``: ``ir_img``
+    (H, W[, 1|3]) and ``vis_img`` (H, W, 3 BGR, or gray) uint8 arrays ->
+    the same ``img`` (VIS BGR + IR) and keys."""
+
+    def transform(self, results: dict) -> dict:
+        ir = np.asarray(results.pop('ir_img'))
+        vis = np.asarray(results.pop('vis_img'))
+        for name, img in (('IR', ir), ('VIS', vis)):
+            if img.dtype != np.uint8:
+                raise ValueError(f'{name} array must be uint8, got '
+                                 f'{img.dtype}')
+        if ir.ndim == 3:
+            ir = ir[..., :1] if ir.shape[2] == 1 or (
+                np.array_equal(ir[..., 0], ir[..., 1])
+                and np.array_equal(ir[..., 1], ir[..., 2])) else \
+                mmcv.bgr2gray(ir[..., :3])[..., None]
+        else:
+            ir = ir[..., None]
+        gray = vis.ndim == 2 or vis.shape[2] == 1
+        vis = np.repeat(vis.reshape(*vis.shape[:2], 1), 3, 2) if gray \
+            else vis[..., :3]
+        if ir.shape[:2] != vis.shape[:2]:
+            raise ValueError(
+                f'pair {results.get("img_id")!r}: the IR array is '
+                f'{ir.shape[1]}x{ir.shape[0]} but the VIS array is '
+                f'{vis.shape[1]}x{vis.shape[0]}')
+        results['img'] = np.ascontiguousarray(np.concatenate([vis, ir], 2))
+        results['img_shape'] = results['ori_shape'] = results['img'].shape[:2]
+        results['vis_is_gray'] = gray
+        return results
+
+
+@INFERENCERS.register_module(name='fusion')
+@INFERENCERS.register_module()
+class FusionInferencer(BaseInferencer):
+    """Fuse infrared/visible pairs with a trained fusion model.
+
+    The model's own test pipeline (``LoadPairedImageFromFile`` ...
+    ``PackFusionInputs``, annotation loading dropped) and data preprocessor
+    run exactly as in validation, so inference gives the images validation
+    measures.
+
+    Examples:
+        >>> fuser = FusionInferencer('configs/seafusion/seafusion_msrs.py',
+        ...                          'iter_680.pth', device='cpu')
+        >>> out = fuser('ir/00001D.png', 'vi/00001D.png')
+        >>> out['predictions'][0]['fused'].shape     # RGB uint8
+        (480, 640, 3)
+        >>> fuser('data/MSRS/test/ir', 'data/MSRS/test/vi', out_dir='out')
+
+    Args:
+        model: config file, ``Config`` or dict of the model.
+        weights: checkpoint path.
+        device: ``'cpu'``, ``'cuda:0'`` ... (default: the best available).
+        colour: override the model's colour policy (``'vis'``,
+            ``'saturation'``, ``'gray'``).
+        output_norm: override the model's output normalisation (``'clip'``,
+            ``'minmax'``).
+        scope: registry scope (``'mmfusion'``).
+        show_progress: progress bar over the pairs.
+    """
+
+    preprocess_kwargs: set = set()
+    forward_kwargs: set = set()
+    visualize_kwargs: set = {'vis_out_dir'}
+    postprocess_kwargs: set = {
+        'out_dir', 'rounding', 'raw', 'raw_channels', 'return_images'
+    }
+
+    def __init__(self,
+                 model: Union[str, Config, ConfigDict, dict],
+                 weights: Optional[str] = None,
+                 device: Optional[str] = None,
+                 colour: Optional[str] = None,
+                 output_norm: Optional[str] = None,
+                 scope: Optional[str] = 'mmfusion',
+                 show_progress: bool = True) -> None:
+        import mmfusion  # noqa: F401  (checkpoint loading on recent torch)
+        super().__init__(
+            model=model,
+            weights=weights,
+            device=device,
+            scope=scope,
+            show_progress=show_progress)
+        if colour is not None:
+            self._override('colour', colour)
+        if output_norm is not None:
+            from mmfusion.utils import normalize_output
+            normalize_output(torch.zeros(1, 1, 1, 1), output_norm)
+            self._override('output_norm', output_norm)
+
+    def _override(self, attr: str, value: str) -> None:
+        if not hasattr(self.model, attr):
+            raise ValueError(f'{type(self.model).__name__} has no `{attr}` '
+                             'setting to override')
+        if attr == 'colour':
+            from mmfusion.utils.colour import COLOUR_POLICIES
+            if value not in COLOUR_POLICIES:
+                raise ValueError(f'colour must be one of {COLOUR_POLICIES}, '
+                                 f'got {value!r}')
+        setattr(self.model, attr, value)
+
+    # ------------------------------------------------------------------
+    # initialisation
+    # ------------------------------------------------------------------
+    def _init_pipeline(self, cfg: Config) -> Compose:
+        pipeline_cfg = None
+        for key in ('test_dataloader', 'val_dataloader'):
+            loader = cfg.get(key)
+            if loader and loader.get('dataset', {}).get('pipeline'):
+                pipeline_cfg = loader.dataset.pipeline
+                break
+        if pipeline_cfg is None:
+            pipeline_cfg = cfg.get('test_pipeline') or [
+                dict(type='LoadPairedImageFromFile'),
+                dict(type='PackFusionInputs')
+            ]
+        # no labels at inference time
+        pipeline_cfg = [
+            copy.deepcopy(t) for t in pipeline_cfg
+            if not str(t['type']).split('.')[-1].startswith('LoadAnnotation')
+        ]
+        if not str(pipeline_cfg[0]['type']).endswith(
+                'LoadPairedImageFromFile'):
+            raise ValueError(
+                'the test pipeline of the config must start with '
+                f'LoadPairedImageFromFile, got {pipeline_cfg[0]["type"]}')
+        self._file_pipeline = Compose(
+            [TRANSFORMS.build(t) for t in pipeline_cfg])
+        self._array_pipeline = Compose(
+            [_LoadPairFromArrays()] +
+            [TRANSFORMS.build(t) for t in pipeline_cfg[1:]])
+        return self._run_pipeline
+
+    def _run_pipeline(self, item: dict) -> dict:
+        item = dict(item)
+        if 'ir_img' in item:
+            return self._array_pipeline(item)
+        return self._file_pipeline(item)
+
+    def _init_collate(self, cfg: Config):
+        from mmengine.dataset import pseudo_collate
+        from mmengine.registry import FUNCTIONS
+        collate = cfg.get('test_dataloader', {}).get('collate_fn')
+        if collate is None:
+            return pseudo_collate
+        name = collate['type'] if isinstance(collate, dict) else collate
+        return FUNCTIONS.get(name)
+
+    def _init_visualizer(self, cfg: Config):
+        return None  # grids are drawn by mmfusion.visualization
+
+    # ------------------------------------------------------------------
+    # inputs
+    # ------------------------------------------------------------------
+    @staticmethod
+    def _pair_list(ir: PairInput, vis: PairInput) -> List[dict]:
+        if isinstance(ir, str) and isinstance(vis, str):
+            return [
+                dict(ir_path=i, vis_path=v, img_id=n)
+                for n, i, v in collect_pairs(ir, vis)
+            ]
+        if isinstance(ir, np.ndarray) and isinstance(vis, np.ndarray):
+            ir, vis = [ir], [vis]
+        if not isinstance(ir, (list, tuple)) or not isinstance(
+                vis, (list, tuple)) or len(ir) != len(vis):
+            raise TypeError('ir and vis must be two paths (files or '
+                            'folders), two arrays, or two lists of the same '
+                            'length')
+        items = []
+        for k, (i, v) in enumerate(zip(ir, vis)):
+            if isinstance(i, str) and isinstance(v, str):
+                items.append(
+                    dict(
+                        ir_path=i,
+                        vis_path=v,
+                        img_id=osp.splitext(osp.basename(i))[0]))
+            elif isinstance(i, np.ndarray) and isinstance(v, np.ndarray):
+                items.append(dict(ir_img=i, vis_img=v, img_id=f'{k:06d}'))
+            else:
+                raise TypeError(f'pair {k}: give two paths or two uint8 '
+                                'arrays (VIS in BGR order)')
+        return items
+
+    # ------------------------------------------------------------------
+    # running
+    # ------------------------------------------------------------------
+    def __call__(self,
+                 ir: PairInput,
+                 vis: PairInput,
+                 return_datasamples: bool = False,
+                 batch_size: int = 1,
+                 **kwargs) -> dict:
+        """Fuse pairs.
+
+        Args:
+            ir, vis: two image files, two folders (pairs by file name), two
+                uint8 arrays (VIS in BGR order, as OpenCV reads it) or two
+                lists of either.
+            return_datasamples: return the predicted
+                :class:`~mmfusion.structures.FusionDataSample` objects
+                instead of arrays.
+            batch_size: pairs per forward (same-size pairs only).
+            out_dir: write ``{img_id}.png`` (8-bit, RGB; 1 channel with the
+                ``'gray'`` colour policy) there.
+            rounding: 8-bit quantisation, ``'round'`` or ``'floor'``.
+            raw: also write the unquantised result to ``{out_dir}/raw/``:
+                ``'npy'`` (float32) or ``'png16'`` (16-bit PNG).
+            raw_channels: ``'rgb'`` (the fused colour image) or ``'y'`` (the
+                fused luminance before colour restoration).
+            vis_out_dir: write VIS | IR | fused grids there.
+            return_images: keep the fused arrays in the result (default
+                True; set False for large folders written to ``out_dir``).
+
+        Returns:
+            dict: ``predictions`` (one dict per pair: ``img_id``, ``fused``
+            RGB uint8, ``fused_y`` float32 ``(H, W)`` in [0, 1], and
+            ``out_file`` when written) and ``visualization`` (grid paths).
+        """
+        pre_kwargs, fwd_kwargs, vis_kwargs, post_kwargs = \
+            self._dispatch_kwargs(**kwargs)
+        items = self._pair_list(ir, vis)
+        bar = ProgressBar(len(items)) if self.show_progress and len(
+            items) > 1 else None
+        preds = []
+        for data in self.preprocess(items, batch_size=batch_size):
+            batch_preds = self.forward(data, **fwd_kwargs)
+            preds.extend(batch_preds)
+            if bar is not None:
+                for _ in batch_preds:
+                    bar.update()
+        if bar is not None:
+            print()
+        visualization = self.visualize(items, preds, **vis_kwargs)
+        return self.postprocess(preds, visualization, return_datasamples,
+                                **post_kwargs)
+
+    def visualize(self,
+                  inputs: list,
+                  preds: list,
+                  vis_out_dir: Optional[str] = None) -> Optional[List[str]]:
+        if not vis_out_dir:
+            return None
+        from mmfusion.visualization import make_fusion_grid, \
+            sample_fusion_grid
+        paths = []
+        for item, pred in zip(inputs, preds):
+            name = pred.metainfo.get('img_id')
+            if 'ir_img' in item:
+                fused = to_uint8(pred.pred_fused.data)
+                vis = item['vis_img']
+                vis = vis[..., ::-1] if vis.ndim == 3 and vis.shape[2] >= 3 \
+                    else vis
+                grid = make_fusion_grid([vis, item['ir_img'], fused],
+                                        ['VIS', 'IR', 'fused'])
+            else:
+                grid = sample_fusion_grid(pred)
+            path = osp.join(vis_out_dir, f'{name}.png')
+            mmcv.imwrite(grid[..., ::-1], path)
+            paths.append(path)
+        return paths
+
+    def postprocess(self,
+                    preds: list,
+                    visualization: Optional[List[str]] = None,
+                    return_datasamples: bool = False,
+                    out_dir: Optional[str] = None,
+                    rounding: str = 'round',
+                    raw: Optional[str] = None,
+                    raw_channels: str = 'rgb',
+                    return_images: bool = True) -> dict:
+        if raw is not None and raw not in RAW_FORMATS:
+            raise ValueError(f'raw must be one of {RAW_FORMATS}, got {raw!r}')
+        if raw is not None and not out_dir:
+            raise ValueError('raw output needs an out_dir')
+        if raw_channels not in ('rgb', 'y'):
+            raise ValueError(f"raw_channels must be 'rgb' or 'y', got "
+                             f'{raw_channels!r}')
+        gray = getattr(self.model, 'colour', None) == 'gray'
+        results = []
+        for pred in preds:
+            name = pred.metainfo.get('img_id')
+            fused = to_uint8(pred.pred_fused.data, rounding)
+            if gray:
+                fused = fused[..., :1]
+            entry = dict(img_id=name)
+            if out_dir:
+                path = osp.join(out_dir, f'{name}.png')
+                mmcv.imwrite(
+                    fused[..., 0] if gray else fused[..., ::-1], path)
+                entry['out_file'] = path
+                if raw:
+                    entry['raw_file'] = self._write_raw(
+                        pred, osp.join(out_dir, 'raw', name), raw,
+                        raw_channels)
+            if return_images:
+                entry['fused'] = fused[..., 0] if gray else fused
+                entry['fused_y'] = pred.pred_fused_y.data[0].float().cpu(
+                ).numpy()
+            results.append(entry)
+        return dict(
+            predictions=preds if return_datasamples else results,
+            visualization=visualization)
+
+    @staticmethod
+    def _write_raw(pred, stem: str, raw: str, channels: str) -> str:
+        if channels == 'y':
+            img = pred.pred_fused_y.data[0]
+        else:
+            img = pred.pred_fused.data.permute(1, 2, 0)
+        img = img.detach().float().clamp(0, 1).cpu().numpy()
+        os.makedirs(osp.dirname(stem), exist_ok=True)
+        if raw == 'npy':
+            np.save(stem + '.npy', img.astype(np.float32))
+            return stem + '.npy'
+        img16 = np.round(img * 65535).astype(np.uint16)
+        if img16.ndim == 3:
+            img16 = img16[..., ::-1]  # OpenCV writes BGR
+        cv2.imwrite(stem + '.png', np.ascontiguousarray(img16))
+        return stem + '.png'

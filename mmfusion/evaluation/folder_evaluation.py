@@ -1,0 +1,323 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""Evaluate folders of fused images, from any method (VIFB-style).
+
+``tools/analysis_tools/eval_fused.py`` is a thin command line over
+:func:`evaluate_fused_folders` and :func:`write_fusion_report`.
+"""
+import csv
+import math
+import os
+import os.path as osp
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from mmengine.utils import ProgressBar
+
+from .functional import (ALL_METRICS, LOWER_IS_BETTER, compute_fusion_metrics,
+                         parse_metric_names, read_gray)
+
+__all__ = [
+    'IMAGE_EXTENSIONS', 'FolderEvaluation', 'index_images', 'find_pairs',
+    'evaluate_fused_folders', 'write_fusion_report', 'markdown_table'
+]
+
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+
+
+def index_images(folder: str) -> Dict[str, str]:
+    """``{stem: path}`` of the images directly in ``folder``. When a stem
+    exists with several extensions the PNG (else the first by name) wins."""
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'folder {folder} does not exist')
+    index: Dict[str, str] = {}
+    for name in sorted(os.listdir(folder)):
+        stem, ext = osp.splitext(name)
+        if ext.lower() not in IMAGE_EXTENSIONS:
+            continue
+        if stem in index and not name.lower().endswith('.png'):
+            continue
+        index[stem] = osp.join(folder, name)
+    return index
+
+
+def find_pairs(ir_dir: str, vis_dir: str) -> Tuple[List[str], List[str]]:
+    """Stems present in both source folders (sorted), and the stems found in
+    only one of them."""
+    ir = index_images(ir_dir)
+    vis = index_images(vis_dir)
+    pairs = sorted(set(ir) & set(vis))
+    unpaired = sorted(set(ir) ^ set(vis))
+    if not pairs:
+        raise ValueError(f'no IR/VIS pairs: no image name is in both {ir_dir} '
+                         f'and {vis_dir}')
+    return pairs, unpaired
+
+
+@dataclass
+class FolderEvaluation:
+    """Result of :func:`evaluate_fused_folders`."""
+    metrics: Tuple[str, ...]
+    methods: Dict[str, str]
+    ir_dir: str
+    vis_dir: str
+    num_pairs: int
+    #: one dict per (method, image): ``method``, ``image`` and the metrics
+    rows: List[dict] = field(default_factory=list)
+    #: method -> [(image, reason)] of the images left out (--skip-missing)
+    skipped: Dict[str, List[Tuple[str, str]]] = field(
+        default_factory=lambda: defaultdict(list))
+    #: source images without a partner in the other modality
+    unpaired: List[str] = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+
+    def values(self, method: str, metric: str) -> List[float]:
+        return [r[metric] for r in self.rows if r['method'] == method]
+
+    def means(self) -> Dict[str, Dict[str, float]]:
+        """method -> metric -> mean over the method's evaluated images."""
+        return {
+            m: {
+                k: float(np.mean(self.values(m, k)))
+                if self.values(m, k) else math.nan
+                for k in self.metrics
+            }
+            for m in self.methods
+        }
+
+
+class _Skip(Exception):
+    pass
+
+
+def evaluate_fused_folders(methods: Dict[str, str],
+                           ir_dir: str,
+                           vis_dir: str,
+                           metrics: Sequence[str] = ALL_METRICS,
+                           skip_missing: bool = False,
+                           batch_size: int = 8,
+                           device: Optional[str] = None,
+                           progress: bool = True,
+                           **options) -> FolderEvaluation:
+    """Measure the fused images of several methods against their sources.
+
+    Pairs are the image names present in both ``ir_dir`` and ``vis_dir``;
+    each method's folder must hold a fused image of the same name (any image
+    extension). Images are read as the de facto evaluator reads them
+    (:func:`~mmfusion.evaluation.functional.read_gray`) and measured in
+    batches with :func:`~mmfusion.evaluation.functional.
+    compute_fusion_metrics`.
+
+    Args:
+        methods: method name -> folder of its fused images.
+        ir_dir, vis_dir: source folders.
+        metrics: metric names or ``'all'``.
+        skip_missing: leave out (with a warning, counted in the report)
+            images whose fused file is missing, unreadable or of another size
+            than its pair, instead of raising.
+        batch_size: images measured together.
+        device: torch device (default CPU).
+        progress: show a progress bar.
+        **options: metric convention options.
+
+    Raises:
+        ValueError: naming the file, for a missing, unreadable or wrongly
+            sized image (unless ``skip_missing``).
+    """
+    metrics = parse_metric_names(metrics)
+    pairs, unpaired = find_pairs(ir_dir, vis_dir)
+    ir_index, vis_index = index_images(ir_dir), index_images(vis_dir)
+    fused_index = {m: index_images(d) for m, d in methods.items()}
+    result = FolderEvaluation(
+        metrics=metrics,
+        methods=dict(methods),
+        ir_dir=ir_dir,
+        vis_dir=vis_dir,
+        num_pairs=len(pairs),
+        unpaired=unpaired,
+        options=dict(options))
+    if unpaired:
+        warnings.warn(f'{len(unpaired)} source image(s) have no partner in '
+                      f'the other modality and are ignored, e.g. '
+                      f'{unpaired[0]!r}')
+
+    def problem(method_list, name, reason):
+        if not skip_missing:
+            raise ValueError(reason)
+        warnings.warn(f'skipped: {reason}')
+        for m in method_list:
+            result.skipped[m].append((name, reason))
+        raise _Skip
+
+    queue: List[tuple] = []
+
+    def flush():
+        groups = defaultdict(list)
+        for item in queue:
+            groups[item[2].shape].append(item)
+        for items in groups.values():
+            values = compute_fusion_metrics(
+                np.stack([i[2] for i in items]),
+                np.stack([i[3] for i in items]),
+                np.stack([i[4] for i in items]),
+                metrics,
+                device=device,
+                **options)
+            for j, (method, name, *_) in enumerate(items):
+                row = dict(method=method, image=name)
+                row.update({k: float(values[k][j]) for k in metrics})
+                result.rows.append(row)
+        queue.clear()
+
+    bar = ProgressBar(len(pairs)) if progress else None
+    for name in pairs:
+        try:
+            ir = _read(ir_index[name], list(methods), name, problem)
+            vis = _read(vis_index[name], list(methods), name, problem)
+            if ir.shape != vis.shape:
+                problem(
+                    list(methods), name,
+                    f'IR image {ir_index[name]} is {_size(ir)} but its VIS '
+                    f'pair {vis_index[name]} is {_size(vis)}')
+        except _Skip:
+            ir = None
+        if ir is not None:
+            for method in methods:
+                try:
+                    path = fused_index[method].get(name)
+                    if path is None:
+                        problem([method], name,
+                                f'no fused image of pair {name!r} for method '
+                                f'{method!r}: expected '
+                                f'{osp.join(methods[method], name)}.png (or '
+                                'another image extension)')
+                    fused = _read(path, [method], name, problem)
+                    if fused.shape != ir.shape:
+                        problem([method], name,
+                                f'fused image {path} is {_size(fused)} but '
+                                f'its sources ({ir_index[name]}) are '
+                                f'{_size(ir)}')
+                except _Skip:
+                    continue
+                queue.append((method, name, fused, ir, vis))
+        if len(queue) >= batch_size:
+            flush()
+        if bar is not None:
+            bar.update()
+    flush()
+    if bar is not None:
+        print()
+    order = {m: i for i, m in enumerate(methods)}
+    result.rows.sort(key=lambda r: (order[r['method']], r['image']))
+    return result
+
+
+def _size(img: np.ndarray) -> str:
+    return f'{img.shape[1]}x{img.shape[0]}'
+
+
+def _read(path, method_list, name, problem):
+    try:
+        return read_gray(path)
+    except ValueError as e:
+        problem(method_list, name, str(e))
+
+
+def _fmt(value: float) -> str:
+    if math.isinf(value) or math.isnan(value):
+        return str(value)
+    return f'{value:.4f}'
+
+
+def markdown_table(evaluation: FolderEvaluation) -> str:
+    """The mean of every metric per method as a markdown table (arrows: the
+    better direction; the best mean of each column in bold)."""
+    means = evaluation.means()
+    metrics = evaluation.metrics
+    best = {}
+    for k in metrics:
+        col = [means[m][k] for m in means if math.isfinite(means[m][k])]
+        if col:
+            best[k] = min(col) if k in LOWER_IS_BETTER else max(col)
+    head = ['method', 'images'] + [
+        f'{k} {"↓" if k in LOWER_IS_BETTER else "↑"}' for k in metrics
+    ]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for m in evaluation.methods:
+        n = len(evaluation.values(m, metrics[0]))
+        cells = []
+        for k in metrics:
+            text = _fmt(means[m][k])
+            if len(means) > 1 and best.get(k) == means[m][k]:
+                text = f'**{text}**'
+            cells.append(text)
+        lines.append('| ' + ' | '.join([m, str(n)] + cells) + ' |')
+    return '\n'.join(lines)
+
+
+def write_fusion_report(evaluation: FolderEvaluation,
+                        out_dir: str,
+                        plots: bool = True,
+                        plot_format: str = 'png') -> str:
+    """Write ``per_image.csv``, ``summary.csv``, ``summary.md`` and (with
+    ``plots``) ``plots/<metric>.<plot_format>`` to ``out_dir``; returns the
+    markdown report."""
+    os.makedirs(out_dir, exist_ok=True)
+    metrics = list(evaluation.metrics)
+    with open(osp.join(out_dir, 'per_image.csv'), 'w', newline='') as f:
+        writer = csv.DictWriter(f, ['method', 'image'] + metrics)
+        writer.writeheader()
+        writer.writerows(evaluation.rows)
+    means = evaluation.means()
+    with open(osp.join(out_dir, 'summary.csv'), 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['method', 'images', 'skipped'] + metrics)
+        for m in evaluation.methods:
+            writer.writerow([
+                m,
+                len(evaluation.values(m, metrics[0])),
+                len(evaluation.skipped.get(m, []))
+            ] + [means[m][k] for k in metrics])
+    lines = [
+        '# Fusion metrics', '',
+        f'Sources: IR `{evaluation.ir_dir}`, VIS `{evaluation.vis_dir}`, '
+        f'{evaluation.num_pairs} pairs.', ''
+    ]
+    for m, d in evaluation.methods.items():
+        lines.append(f'- {m}: `{d}`')
+    options = ', '.join(f'{k}={v}' for k, v in evaluation.options.items())
+    lines += [
+        '', 'Convention: mmfusion default (the de facto evaluator)' +
+        (f' with {options}' if options else '') + '; means over the images '
+        'of each method.', '',
+        markdown_table(evaluation), ''
+    ]
+    skipped = {m: s for m, s in evaluation.skipped.items() if s}
+    if skipped:
+        lines.append('Skipped images (--skip-missing):')
+        lines.append('')
+        for m, items in skipped.items():
+            lines.append(f'- {m}: {len(items)} skipped')
+            lines.extend(f'  - {name}: {reason}' for name, reason in items)
+        lines.append('')
+    if evaluation.unpaired:
+        lines.append(f'{len(evaluation.unpaired)} source image(s) without a '
+                     f'partner were ignored: '
+                     f'{", ".join(evaluation.unpaired[:10])}'
+                     f'{" ..." if len(evaluation.unpaired) > 10 else ""}')
+        lines.append('')
+    report = '\n'.join(lines)
+    with open(osp.join(out_dir, 'summary.md'), 'w') as f:
+        f.write(report)
+    if plots:
+        from mmfusion.visualization.metric_plots import \
+            plot_metric_distribution
+        for k in metrics:
+            plot_metric_distribution(
+                {m: evaluation.values(m, k)
+                 for m in evaluation.methods}, k,
+                osp.join(out_dir, 'plots', f'{k}.{plot_format}'),
+                higher_is_better=k not in LOWER_IS_BETTER)
+    return report
