@@ -5,17 +5,19 @@ Everything a data pipeline would otherwise trip over in the middle of
 training is checked when the dataset is built, and every error names the
 offending file:
 
-* images are opened from their header (size, format) and, by default,
-  structurally verified without decoding pixels (PNG chunk CRCs, JPEG
-  end-of-image marker): ~0.1 ms (header) / ~0.5-1 ms (verify) per file;
-* segmentation masks are decoded once to collect their class ids (~2 ms for
+* images are opened from their header (size, format) and their end marker
+  is checked (PNG ``IEND``, JPEG end-of-image), which catches unreadable,
+  non-image and truncated files with two small reads per file;
+  ``'verify'`` adds the PNG chunk CRCs (reads every byte), ``'decode'``
+  decodes the pixels;
+* segmentation masks are decoded once to collect their class ids (~1 ms for
   a 640x480 mask);
 * label files are parsed (see :mod:`mmfusion.datasets.annotations`).
 
 Per-file results are cached in-process, keyed by path, size and
 modification time, so building the same split twice (train/val/test
 loaders, a tool after training) costs only ``os.stat`` calls. Pairs are
-checked by a thread pool (PIL/zlib/cv2 release the GIL).
+checked by a thread pool (OpenCV decoding releases the GIL).
 """
 import os
 import os.path as osp
@@ -73,36 +75,42 @@ def list_images(folder: str, what: str) -> Dict[str, str]:
     return stems
 
 
-def _verify_jpeg_end(path: str) -> None:
+_END_MARKERS = {
     # Inside JPEG entropy-coded data every 0xFF is followed by 0x00 or a
     # restart marker, so 0xFFD9 near the end can only be the end-of-image
     # marker (some writers pad a few bytes after it).
+    'JPEG': (b'\xff\xd9', 'no end-of-image marker'),
+    'PNG': (b'IEND\xaeB`\x82', 'no IEND chunk'),
+}
+
+
+def _verify_end(path: str, fmt: str) -> None:
+    """Raise if a JPEG/PNG file lacks its end marker (a truncated file);
+    reads the last KiB only."""
+    if fmt not in _END_MARKERS:
+        return
+    marker, what = _END_MARKERS[fmt]
     with open(path, 'rb') as f:
         f.seek(0, os.SEEK_END)
-        size = f.tell()
-        f.seek(max(0, size - 1024))
+        f.seek(max(0, f.tell() - 1024))
         tail = f.read()
-    if b'\xff\xd9' not in tail:
-        raise ValueError('truncated JPEG (no end-of-image marker)')
+    if marker not in tail:
+        raise ValueError(f'truncated {fmt} ({what})')
 
 
 def _image_size(path: str, level: str) -> Tuple[int, int]:
     try:
+        with Image.open(path) as img:
+            size, fmt = img.size, img.format
+            if level == 'verify' and fmt == 'PNG':
+                img.verify()  # reads all chunks, checks CRCs, no inflate
+        _verify_end(path, fmt)  # OpenCV decodes truncated JPEGs silently
         if level == 'decode':
             import cv2
             img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
             if img is None:
                 raise ValueError('OpenCV cannot decode it')
-            if osp.splitext(path)[1].lower() in ('.jpg', '.jpeg'):
-                _verify_jpeg_end(path)  # cv2 decodes truncated JPEGs
-            return img.shape[1], img.shape[0]
-        with Image.open(path) as img:
-            size = img.size
-            fmt = img.format
-            if level == 'verify' and fmt == 'PNG':
-                img.verify()  # walks all chunks, checks CRCs, no inflate
-        if level == 'verify' and fmt == 'JPEG':
-            _verify_jpeg_end(path)
+            size = (img.shape[1], img.shape[0])
         return size
     except Exception as e:  # PIL raises many types for bad files
         raise ValueError(f'cannot read image {path} (unreadable or corrupt '
@@ -114,10 +122,11 @@ def image_size(path: str, level: str = 'header') -> Tuple[int, int]:
 
     Args:
         path: image file.
-        level: ``'header'`` reads the header only; ``'verify'`` also walks the
-            file structure without decoding pixels (PNG chunk CRCs, JPEG
-            end-of-image marker), which catches truncated or damaged files;
-            ``'decode'`` decodes the pixels.
+        level: ``'header'`` reads the header and, for PNG/JPEG, checks that
+            the file ends with its end marker (catches unreadable,
+            non-image and truncated files; reads two small blocks);
+            ``'verify'`` also checks every PNG chunk CRC (reads the whole
+            file, no pixel decoding); ``'decode'`` decodes the pixels.
 
     Raises:
         ValueError: naming ``path`` if it cannot be read.
@@ -130,10 +139,18 @@ def image_size(path: str, level: str = 'header') -> Tuple[int, int]:
 
 
 def _mask_info(path: str) -> Tuple[int, int, Tuple[int, ...]]:
+    import cv2
     try:
-        # Pillow, like mmseg's LoadAnnotations: palette PNGs give indices
         with Image.open(path) as img:
-            mask = np.asarray(img)
+            if img.mode == 'L':  # the usual 8-bit mask: decoded below
+                mask = None
+            else:  # Pillow, like mmseg's LoadAnnotations: palette -> ids
+                mask = np.asarray(img)
+        if mask is None:
+            # OpenCV releases the GIL (the checks run on threads)
+            mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if mask is None:
+                raise ValueError('OpenCV cannot decode it')
     except Exception as e:
         raise ValueError(f'cannot read segmentation label {path} '
                          f'(unreadable or corrupt file): {e}') from e
@@ -144,7 +161,8 @@ def _mask_info(path: str) -> Tuple[int, int, Tuple[int, ...]]:
             f'segmentation label {path} has shape {mask.shape}: expected a '
             'single-channel class-index image (not a colour rendering)')
     if mask.dtype == np.uint8:
-        ids = np.flatnonzero(np.bincount(mask.ravel(), minlength=256))
+        hist = cv2.calcHist([mask], [0], None, [256], [0, 256]).ravel()
+        ids = np.flatnonzero(hist)
     else:
         ids = np.unique(mask)
     return mask.shape[1], mask.shape[0], tuple(int(i) for i in ids)
@@ -169,12 +187,11 @@ def check_mask_ids(path: str, ids: Iterable[int], num_classes: int,
     bad = [i for i in ids if not (low <= i <= high or i == ignore_index
                                   or (reduce_zero_label and i == 0))]
     if bad:
+        zero = ', 0 = ignore (reduce_zero_label)' if reduce_zero_label else ''
         raise ValueError(
             f'segmentation label {path} holds class id(s) {bad} outside the '
             f'dataset\'s {num_classes} classes (valid: {low}..{high}, '
-            f'{ignore_index} = ignore'
-            f'{", 0 = ignore (reduce_zero_label)" if reduce_zero_label else ""}'
-            ')')
+            f'{ignore_index} = ignore{zero})')
 
 
 def parallel_map(fn: Callable, items: Sequence,
@@ -259,3 +276,10 @@ def check_pipeline_moves_labels(transforms: Sequence, with_seg: bool,
                 raise ValueError(
                     f'{owner} loads segmentation masks but its pipeline uses '
                     f'{key[0]}.{key[1]}, which does not move masks')
+
+
+__all__ = [
+    'IMG_EXTENSIONS', 'CHECK_LEVELS', 'clear_check_cache', 'cached_file_call',
+    'list_images', 'image_size', 'mask_info', 'check_mask_ids',
+    'parallel_map', 'check_pipeline_moves_labels'
+]

@@ -61,9 +61,10 @@ class PairedImageDataset(BaseDataset):
         resize_vis_to_ir: allow pairs whose VIS size differs from IR; the
             loader then resizes VIS to the IR size (labels must be at the IR
             size).
-        check_images: how images are checked: ``'header'``, ``'verify'``
-            (header + file structure, no pixel decoding; default) or
-            ``'decode'``.
+        check_images: how images are checked: ``'header'`` (default: header
+            and PNG/JPEG end marker, which catches unreadable and truncated
+            files with two small reads), ``'verify'`` (also every PNG chunk
+            CRC: reads whole files) or ``'decode'`` (decodes the pixels).
         check_sizes: compare IR, VIS and mask sizes.
         check_labels: decode masks and check their class ids.
         check_pipeline: reject geometric transforms that would not move the
@@ -88,7 +89,7 @@ class PairedImageDataset(BaseDataset):
                  ignore_index: int = 255,
                  ignore_unknown_classes: bool = False,
                  resize_vis_to_ir: bool = False,
-                 check_images: str = 'verify',
+                 check_images: str = 'header',
                  check_sizes: bool = True,
                  check_labels: bool = True,
                  check_pipeline: bool = True,

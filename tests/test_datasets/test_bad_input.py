@@ -61,7 +61,8 @@ def test_size_mismatch_unless_resize_is_asked(msrs_copy):
     assert vis_path in str(e.value) and '320x240' in str(e.value)
     assert 'resize_vis_to_ir=True' in str(e.value)
     ds = _build(root, resize_vis_to_ir=True)
-    assert ds[0]['resize_vis_to_ir'] is True and 'resize_vis_to_ir' not in ds[1]
+    assert ds[0]['resize_vis_to_ir'] is True
+    assert 'resize_vis_to_ir' not in ds[1]
 
 
 @pytest.mark.parametrize('damage', ['garbage', 'truncated_png', 'empty'])
@@ -79,6 +80,22 @@ def test_unreadable_or_corrupt_image(msrs_copy, damage):
     with pytest.raises(ValueError) as e:
         _build(root)
     assert path in str(e.value) and 'corrupt' in str(e.value)
+
+
+def test_damaged_png_data_is_caught_by_verify(msrs_copy):
+    """A flipped byte inside the pixel data keeps header and end marker:
+    ``check_images='verify'`` (chunk CRCs) catches it, 'header' does not."""
+    root, stems = msrs_copy
+    path = osp.join(root, 'test', 'vi', stems[1] + '.png')
+    data = bytearray(open(path, 'rb').read())
+    data[len(data) // 2] ^= 0xFF
+    open(path, 'wb').write(bytes(data))
+    assert len(_build(root)) == 3
+    with pytest.raises(ValueError) as e:
+        _build(root, check_images='verify')
+    assert path in str(e.value) and 'corrupt' in str(e.value)
+    with pytest.raises(ValueError, match=stems[1]):
+        _build(root, check_images='decode')
 
 
 def test_truncated_jpeg_is_caught_without_decoding(msrs_copy):
@@ -268,3 +285,24 @@ def test_pipeline_that_leaves_boxes_behind_is_refused(msrs_copy):
             data_root=root,
             data_prefix=seg_only,
             pipeline=[dict(type='mmdet.RandomAffine')])
+
+
+def test_palette_mask_ids_are_its_indices(msrs_copy):
+    """A palette PNG stores ids as palette indices (mmseg reads them so);
+    its RGB rendering must not be mistaken for a colour mask."""
+    from PIL import Image
+    root, stems = msrs_copy
+    path = osp.join(root, 'test', 'Segmentation_labels', stems[0] + '.png')
+    ids = np.zeros((480, 640), np.uint8)
+    ids[100:200, 100:300] = 2
+    img = Image.fromarray(ids, mode='P')
+    img.putpalette([0, 0, 0, 64, 0, 128, 64, 64, 0] + [0] * (256 * 3 - 9))
+    img.save(path)
+    _build(root)
+    ids[0:10, 0:10] = 12
+    img = Image.fromarray(ids, mode='P')
+    img.putpalette([0, 0, 0, 64, 0, 128, 64, 64, 0] + [0] * (256 * 3 - 9))
+    img.save(path)
+    with pytest.raises(ValueError) as e:
+        _build(root)
+    assert path in str(e.value) and '[12]' in str(e.value)

@@ -1,8 +1,9 @@
 # LLVIP (ICCVW 2021) in its released layout:
 # data/LLVIP/{infrared,visible}/{train,test}/*.jpg + Annotations/*.xml (VOC,
 # shared by both splits), one class: person. For mmdet's CocoMetric:
-#   python tools/dataset_converters/voc2coco.py data/LLVIP --dataset LLVIPDataset \
-#       --ir infrared/test --vis visible/test --out data/LLVIP/annotations/test_coco.json
+#   python tools/dataset_converters/voc2coco.py data/LLVIP \
+#       --dataset LLVIPDataset --ir infrared/test --vis visible/test \
+#       --out data/LLVIP/annotations/test_coco.json
 dataset_type = 'LLVIPDataset'
 data_root = 'data/LLVIP'
 

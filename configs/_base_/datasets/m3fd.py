@@ -3,7 +3,7 @@
 #   python tools/dataset_converters/make_split.py data/M3FD --val 600 --seed 0
 # (meta/train.txt + meta/val.txt; TarDAL's own meta/*.txt work as well) and,
 # for mmdet's CocoMetric:
-#   python tools/dataset_converters/voc2coco.py data/M3FD --dataset M3FDDataset \
+#   python tools/dataset_converters/voc2coco.py data/M3FD \
 #       --split-file meta/val.txt --out data/M3FD/annotations/val_coco.json
 dataset_type = 'M3FDDataset'
 data_root = 'data/M3FD'

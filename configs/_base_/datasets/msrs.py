@@ -1,4 +1,7 @@
-# MSRS in its official layout: data/MSRS/{train,test}/{ir,vi,Segmentation_labels}
+# MSRS in its official layout:
+# data/MSRS/{train,test}/{ir,vi,Segmentation_labels} (9 segmentation classes).
+# Detection boxes ({split}/Detection_labels): msrs_det.py; both at once:
+# docs/datasets.md section 3.
 dataset_type = 'MSRSDataset'
 data_root = 'data/MSRS'
 
