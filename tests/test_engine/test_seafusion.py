@@ -261,3 +261,111 @@ def test_colour_jitter():
     a = colour_jitter(rgb, 0.5, 0.5, 0.5, torch.Generator().manual_seed(3))
     b = colour_jitter(rgb, 0.5, 0.5, 0.5, torch.Generator().manual_seed(3))
     assert torch.equal(a, b) and not torch.equal(a, rgb)
+
+
+@pytest.mark.filterwarnings('ignore:Detected call of')
+def test_full_config_is_the_published_setup(repo_root):
+    """configs/seafusion/seafusion_joint_msrs.py builds (no weights are
+    downloaded before init_weights) into the published setup, and its task
+    schedule is the released warm-up + poly over the task iterations."""
+    init_default_scope('mmfusion')
+    cfg = Config.fromfile(
+        f'{repo_root}/configs/seafusion/seafusion_joint_msrs.py')
+    model = MODELS.build(cfg.model)
+    seg = model.task.model
+    assert type(model.fusion_net).__name__ == 'SeAFusionNet'
+    assert type(seg.backbone).__name__ == 'BiSeNetV1'
+    assert type(seg.backbone.context_path.backbone).__name__ == 'ResNet'
+    assert seg.backbone.context_path.backbone.depth == 18
+    assert [model.semantic_weight(r) for r in range(4)] == [0., 1., 2., 3.]
+    for head, weight in ((seg.decode_head, 1.), (seg.auxiliary_head, .75)):
+        assert type(head.sampler).__name__ == 'OHEMPixelSampler'
+        assert head.sampler.thresh == 0.7
+        assert head.sampler.min_kept == 480 * 640 // 16
+        assert head.num_classes == 9
+        assert head.loss_decode.loss_weight == weight
+    assert model.semantic_loss_scale['aux'] * 0.75 == pytest.approx(0.1)
+    phases = cfg.train_cfg.phases
+    assert [p['iters'] for p in phases] == [680, 20000]
+    assert cfg.train_cfg.max_iters == 4 * 20680
+    assert cfg.train_cfg.extra_dataloaders.task.batch_size == 16
+
+    # the task schedulers, stepped only in task iterations
+    # (PhasedParamSchedulerHook), give the released BiSeNet lr at task
+    # iteration t: 1e-5 * 1000^(t / 1000) up to t = 1000, then
+    # 1e-2 * (1 - (t - 1000) / 79000)^0.9
+    from mmengine.optim import OptimWrapper
+    from mmfusion.registry import PARAM_SCHEDULERS
+    param = torch.nn.Parameter(torch.zeros(1))
+    ow = OptimWrapper(
+        torch.optim.SGD([param], lr=cfg.optim_wrapper.task.optimizer.lr))
+    schedulers = [
+        PARAM_SCHEDULERS.build(c, default_args=dict(optimizer=ow))
+        for c in cfg.param_scheduler.task
+    ]
+    checks = {0: 1e-5, 500: 1e-5 * 1000**0.5, 1000: 1e-2,
+              1001: 1e-2 * (1 - 1 / 79000)**0.9,
+              40000: 1e-2 * (1 - 39000 / 79000)**0.9,
+              79999: 1e-2 * (1 - 78999 / 79000)**0.9}
+    for t in range(80000):
+        if t in checks:
+            assert ow.get_lr()['lr'][0] == pytest.approx(checks[t], rel=1e-6)
+        for s in schedulers:
+            s.step()
+    hook = cfg.default_hooks.param_scheduler
+    assert hook.type == 'PhasedParamSchedulerHook'
+    assert hook.phases == dict(fusion_net='fusion', task='task')
+    assert hook.restart == ['fusion_net']
+
+
+def test_phased_scheduler_hook_arguments():
+    from mmfusion.engine import PhasedParamSchedulerHook
+    hook = PhasedParamSchedulerHook(
+        phases=dict(fusion_net='fusion', task=['task', 'meta']),
+        restart=['fusion_net'])
+    assert hook.phases == dict(fusion_net={'fusion'}, task={'task', 'meta'})
+    with pytest.raises(KeyError, match='no phases'):
+        PhasedParamSchedulerHook(phases=dict(task='task'), restart=['fusion'])
+
+
+def test_ohem_loss_is_the_released_ohem_ce():
+    """mmseg's OHEMPixelSampler + OHEMCrossEntropyLoss equal the released
+    OhemCELoss: CE over the pixels with loss > -ln 0.7, or the n_min hardest
+    ones when fewer, averaged over the kept pixels."""
+    from types import SimpleNamespace
+
+    from mmseg.structures.sampler import OHEMPixelSampler
+
+    from mmfusion.models.algorithms.seafusion import OHEMCrossEntropyLoss
+    torch.manual_seed(0)
+    label = torch.randint(0, 9, (2, 12, 16))
+    label[:, :2] = 255  # ignored
+    loss_fn = OHEMCrossEntropyLoss(loss_weight=0.75)
+    branches = set()
+    onehot = torch.nn.functional.one_hot(label.clamp(max=8), 9).permute(
+        0, 3, 1, 2).float()
+    easy = (torch.rand(2, 1, 12, 16) < 0.8).float()
+    for n_min in (20, 150):
+        # 80% of the pixels confidently right: with n_min = 20 per image the
+        # hard ones (> -ln 0.7) are more than n_min, with 150 fewer
+        logits = torch.randn(2, 9, 12, 16) + 8 * onehot * easy
+        sampler = OHEMPixelSampler(
+            SimpleNamespace(ignore_index=255), thresh=0.7, min_kept=n_min)
+        weight = sampler.sample(logits, label[:, None])
+        got = loss_fn(logits, label, weight=weight, ignore_index=255)
+
+        ce = torch.nn.functional.cross_entropy(
+            logits, label, ignore_index=255, reduction='none')
+        ce = ce[label != 255].sort(descending=True).values
+        batch_min = 2 * n_min  # mmseg's min_kept is per image
+        thresh = -torch.log(torch.tensor(0.7))
+        by_thresh = bool(ce[batch_min] > thresh)
+        branches.add(by_thresh)
+        kept = ce[ce > thresh] if by_thresh else ce[:batch_min]
+        assert got == pytest.approx(0.75 * float(kept.mean()), rel=1e-5)
+    assert branches == {True, False}
+    assert loss_fn.loss_name == 'loss_ce'
+    # without a sampler: mean CE over non-ignored pixels
+    plain = torch.nn.functional.cross_entropy(logits, label, ignore_index=255)
+    assert loss_fn(logits, label) == pytest.approx(0.75 * float(plain),
+                                                   rel=1e-5)

@@ -7,8 +7,10 @@
 # released `conv_out16`): 1 x main + 0.75 x aux when it trains, 1 x main +
 # 0.1 x aux inside the fusion net's semantic loss (semantic_loss_scale).
 # OHEM: keep pixels with p(gt) < 0.7 (loss > -ln 0.7), at least
-# n_min = 480 x 640 / 16 per image (published: 307,200 per batch of 16);
-# label 0 (unlabelled) is a trained class, 255 is ignored.
+# n_min = 480 x 640 / 16 per image (published: 307,200 per batch of 16), and
+# average the CE over the kept pixels (OHEMCrossEntropyLoss; mmseg's
+# CrossEntropyLoss would divide by all pixels); label 0 (unlabelled) is a
+# trained class, 255 is ignored.
 num_classes = 9
 norm_cfg = dict(type='SyncBN', requires_grad=True)  # BN on CPU (TaskAdapter)
 ohem = dict(type='OHEMPixelSampler', thresh=0.7, min_kept=480 * 640 // 16)
@@ -60,8 +62,8 @@ segmenter = dict(
         norm_cfg=norm_cfg,
         align_corners=False,
         sampler=ohem,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        loss_decode=dict(type='mmfusion.OHEMCrossEntropyLoss',
+                         loss_weight=1.0)),
     auxiliary_head=dict(
         type='FCNHead',
         in_channels=128,
@@ -73,8 +75,8 @@ segmenter = dict(
         norm_cfg=norm_cfg,
         align_corners=False,
         sampler=ohem,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.75)),
+        loss_decode=dict(type='mmfusion.OHEMCrossEntropyLoss',
+                         loss_weight=0.75)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 
