@@ -174,3 +174,34 @@ def test_fusion_only_sets(name, count):
     # TNO stores both modalities as 3 identical channels: IR becomes one
     # channel, VIS is flagged gray; RoadScene VIS is colour
     assert sample.vis_is_gray is (name == 'tno')
+
+
+def test_ir_and_vis_from_any_two_folders(msrs_mini, tmp_path):
+    """Absolute folders under different roots, names matched across
+    extensions (PNG infrared, JPEG visible)."""
+    import shutil
+
+    import cv2
+    ir_dir, vis_dir = tmp_path / 'cam_a' / 'thermal', tmp_path / 'rgb'
+    ir_dir.mkdir(parents=True)
+    vis_dir.mkdir()
+    for stem in ('00004N', '00012N'):
+        shutil.copy(osp.join(msrs_mini, 'train', 'ir', stem + '.png'),
+                    ir_dir / (stem + '.png'))
+        cv2.imwrite(
+            str(vis_dir / (stem + '.jpg')),
+            cv2.imread(osp.join(msrs_mini, 'train', 'vi', stem + '.png')))
+    init_default_scope('mmfusion')
+    ds = DATASETS.build(
+        dict(
+            type='PairedImageDataset',
+            data_root='/nonexistent/root',  # absolute prefixes win
+            data_prefix=dict(ir=str(ir_dir), vis=str(vis_dir)),
+            pipeline=[
+                dict(type='LoadPairedImageFromFile'),
+                dict(type='PackFusionInputs')
+            ]))
+    assert len(ds) == 2
+    out = ds[1]
+    assert out['data_samples'].vis_path == str(vis_dir / '00012N.jpg')
+    assert out['inputs'].shape == (4, 480, 640)

@@ -53,11 +53,10 @@ def test_preprocessor_batches_pairs_of_different_sizes_keeping_boxes(
         msrs_mini):
     _, data = _batch(
         msrs_mini,
-        [dict(type='mmdet.Resize', scale=(160, 120), keep_ratio=True)],
-        with_seg=False)
+        [dict(type='mmdet.Resize', scale=(160, 120), keep_ratio=True)])
     # make the second pair smaller: it gets padded bottom/right
     small = dict(type='mmdet.Resize', scale=(96, 72), keep_ratio=True)
-    _, data2 = _batch(msrs_mini, [small], indices=(1, ), with_seg=False)
+    _, data2 = _batch(msrs_mini, [small], indices=(1, ))
     data['inputs'][1] = data2['inputs'][0]
     data['data_samples'][1] = data2['data_samples'][0]
     boxes = [
@@ -75,6 +74,10 @@ def test_preprocessor_batches_pairs_of_different_sizes_keeping_boxes(
         assert sample.batch_input_shape == (120, 160)
         assert sample.pad_shape == (120, 160)
         assert len(sample.gt_instances.labels) == len(before)
+        assert sample.gt_sem_seg.data.shape == (1, 120, 160)
+    seg = out['data_samples'][1].gt_sem_seg.data[0]
+    assert (seg[72:] == 255).all() and (seg[:, 96:] == 255).all()
+    assert (seg[:72, :96] != 255).all()
     # the boxes of the small pair were scaled with it (0.15 of 640x480)
     assert boxes[1][:, 2].max() <= 96 and boxes[1][:, 3].max() <= 72
 
