@@ -16,7 +16,10 @@ model = dict(
         type='TaskAdapter',
         cfg_path='mmseg::_base_/models/segformer_mit-b0.py',
         model=dict(
-            data_preprocessor=dict(mean=[127.5], std=[127.5]),
+            # 1-channel input; pad to a multiple of 32 (the referenced
+            # config sets neither `size` nor `size_divisor`)
+            data_preprocessor=dict(
+                mean=[127.5], std=[127.5], size_divisor=32),
             backbone=dict(in_channels=1),
             decode_head=dict(num_classes=num_classes)),
         input_format='y'),
