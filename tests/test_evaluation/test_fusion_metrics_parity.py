@@ -1,6 +1,7 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 """Parity with the de facto evaluator on real data: the official SeAFusion
 fused images of msrs_mini/test against the evaluator's per-image values."""
+import pytest
 import torch
 
 from mmfusion.evaluation.functional import (DE_FACTO_METRICS,
@@ -58,3 +59,19 @@ def test_batched_equals_one_by_one(seafusion_gray):
             torch.testing.assert_close(
                 values[i:i + 1], single[metric], rtol=1e-9, atol=1e-12,
                 msg=metric)
+
+
+def test_nabf_and_ms_ssim_on_full_images(seafusion_reference, seafusion_gray):
+    """Nabf and MS-SSIM are not in the de facto evaluator: the torch values
+    equal the plain numpy transcription of the MATLAB definitions on full
+    real images (00111D has windows where both sources are flat)."""
+    names, _, _ = seafusion_reference
+    fused, ir, vis = seafusion_gray
+    idx = [names.index('00111D'), names.index('01222N')]
+    got = compute_fusion_metrics(fused[idx], ir[idx], vis[idx],
+                                 ['Nabf', 'MS_SSIM'])
+    for j, i in enumerate(idx):
+        ref = nr.compute_all(fused[i], ir[i], vis[i], ['Nabf', 'MS_SSIM'])
+        for metric in ('Nabf', 'MS_SSIM'):
+            assert float(got[metric][j]) == pytest.approx(
+                ref[metric], rel=1e-6), (names[i], metric)

@@ -55,10 +55,15 @@ def parse_args():
         help='images for the (slow) numpy reference')
     parser.add_argument(
         '--batch-size', type=int, default=None,
-        help='images per call (default: 1 on CPU, all on GPU)')
+        help='images per call (default: all; compute_fusion_metrics chunks '
+        'them itself)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
-        '--threads', type=int, default=None, help='torch CPU threads')
+        '--threads',
+        type=int,
+        default=None,
+        help='CPU threads (images computed in parallel; default: torch\'s '
+        'thread count)')
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument(
         '--per-metric', action='store_true', help='time every metric alone')
@@ -113,9 +118,9 @@ def main():
     f, a, b = (np.stack([read_gray(osp.join(d, n)) for n in names])
                for d in (args.fused, args.ir, args.vi))
     h, w = f.shape[1:]
-    batch = args.batch_size or (1 if args.device == 'cpu' else len(names))
+    batch = args.batch_size or len(names)
     print(f'{len(names)} real pairs of {w}x{h}, device {args.device}, '
-          f'torch threads {torch.get_num_threads()}, batch {batch}')
+          f'{torch.get_num_threads()} CPU thread(s), batch {batch}')
 
     sets = [('de facto (12)', tuple(m for m in DE_FACTO_METRICS
                                     if m in metrics)),

@@ -99,12 +99,16 @@ def _window_sum(x: Tensor, size: int, dim: int) -> Tensor:
         n = prev.shape[dim] - p
         powers[p * 2] = prev.narrow(dim, 0, n) + prev.narrow(dim, p, n)
         p *= 2
-    out, offset = None, 0
+    parts, offset = [], 0
     for p in sorted(powers, reverse=True):
         if size - offset >= p:
-            part = powers[p].narrow(dim, offset, n_out)
-            out = part.clone() if out is None else out.add_(part)
+            parts.append(powers[p].narrow(dim, offset, n_out))
             offset += p
+    if len(parts) == 1:
+        return parts[0].clone()
+    out = parts[0] + parts[1]
+    for part in parts[2:]:
+        out.add_(part)
     return out
 
 
@@ -126,10 +130,10 @@ def box_mean_valid(x: Tensor, size: int, scipy_float32: bool = False
                          f'smaller than the {size}x{size} window of the '
                          'metric')
     if not scipy_float32:
-        return _window_sum(_window_sum(x, size, -1), size, -2) / float(
-            size * size)
-    y = _window_sum(x, size, -2) / float(size)
-    z = _window_sum(y.double(), size, -1) / float(size)
+        return _window_sum(_window_sum(x, size, -1), size,
+                           -2).div_(float(size * size))
+    y = _window_sum(x, size, -2).div_(float(size))
+    z = _window_sum(y.double(), size, -1).div_(float(size))
     return z.float()
 
 

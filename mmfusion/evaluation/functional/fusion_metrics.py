@@ -460,12 +460,18 @@ def _ssim_pairwise(f: Tensor, refs: Tensor, data_range: float,
                    dtype: torch.dtype) -> Tensor:
     """skimage's legacy SSIM of ``f (N, H, W)`` against each plane of
     ``refs (N, K, H, W)``; returns ``(N, K)``."""
-    x = f[:, None].to(dtype)
+    k = refs.shape[1]
+    x = f.to(dtype)
     y = refs.to(dtype)
     emulate = dtype == torch.float32
-    k = y.shape[1]
-    stats = box_mean_valid(
-        torch.cat([x, y, x * x, y * y, x * y], 1), 7, scipy_float32=emulate)
+    # planes [x, y_1..k, x^2, y_1..k^2, x y_1..k], products exact for 8-bit
+    maps = x.new_empty(x.shape[0], 3 * k + 2, *x.shape[1:])
+    maps[:, 0] = x
+    maps[:, 1:k + 1] = y
+    torch.mul(x, x, out=maps[:, k + 1])
+    torch.mul(y, y, out=maps[:, k + 2:2 * k + 2])
+    torch.mul(y, x[:, None], out=maps[:, 2 * k + 2:])
+    stats = box_mean_valid(maps, 7, scipy_float32=emulate)
     ux, uy = stats[:, :1], stats[:, 1:k + 1]
     uxx, uyy = stats[:, k + 1:k + 2], stats[:, k + 2:2 * k + 2]
     uxy = stats[:, 2 * k + 2:]
@@ -541,16 +547,21 @@ def _mef_ssim_single(seq: Tensor, f: Tensor, win: Tensor, size: int,
     mu = g[:, :k]
     mu_f = g[:, k]
     var_f = g[:, k + 1 + len(pairs)] - mu_f * mu_f
+    # A source that is constant in a window contributes exactly 0 there (the
+    # box sums are exact, so its ncov is exactly 0); zeroing its Gaussian
+    # covariances removes their rounding noise, which the rescaling below
+    # would otherwise blow up where every source is flat.
+    live = [(ncov[i, i] > 0).to(g.dtype) for i in range(k)]
     var_r = 0.
     norm2 = 0.
     cov_rf = 0.
     for i in range(k):
         cross = g[:, k + 2 + len(pairs) + i] - mu[:, i] * mu_f
-        cov_rf = cov_rf + coef[:, i] * cross
+        cov_rf = cov_rf + coef[:, i] * live[i] * cross
         for j in range(k):
             gcov = g[:, k + 1 + pair_idx[i, j]] - mu[:, i] * mu[:, j]
             cc = coef[:, i] * coef[:, j]
-            var_r = var_r + cc * gcov
+            var_r = var_r + cc * live[i] * live[j] * gcov
             norm2 = norm2 + cc * ncov[i, j]
     # MATLAB rescales the desired patch to norm max(ed) where its norm is
     # > 0; where it is 0, var_r and cov_rf are 0 and the scale is moot
@@ -697,8 +708,9 @@ def compute_fusion_metrics(fused,
         chunk_size: images computed together; default 1 on CPU (the working
             set of one 640x480 image fits the caches, larger chunks run
             slower per image) and all of them on GPU.
-        num_workers: CPU threads computing chunks in parallel (default: torch's
-            intra-op thread count); each runs single-threaded torch ops.
+        num_workers: CPU threads computing chunks in parallel (default:
+            torch's intra-op thread count); on CPU the torch ops themselves
+            run single-threaded during the call.
         **options: convention switches, see :data:`DEFAULT_OPTIONS` and
             ``docs/evaluation.md``.
 
@@ -731,20 +743,24 @@ def compute_fusion_metrics(fused,
         return _compute(f[sl], None if a is None else a[sl],
                         None if b is None else b[sl], names, opts)
 
-    if num_workers is None:
-        num_workers = 1 if f.is_cuda else torch.get_num_threads()
-    if num_workers > 1 and len(slices) > 1:
-        # images in parallel threads, one intra-op thread each: no per-op
-        # synchronisation between cores (torch releases the GIL in ops)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with ThreadPoolExecutor(min(num_workers, len(slices))) as pool:
-                chunks = list(pool.map(run, slices))
-        finally:
-            torch.set_num_threads(threads)
-    else:
+    if f.is_cuda:
         chunks = [run(sl) for sl in slices]
+        return {m: torch.cat([c[m] for c in chunks]) for m in names}
+    # CPU: single-threaded torch ops, images in parallel threads. One image
+    # is too small for intra-op threads to pay off, and their per-op
+    # synchronisation is very costly on a busy machine; whole images in
+    # separate threads need none (torch releases the GIL in its ops).
+    threads = torch.get_num_threads()
+    workers = min(num_workers or threads, len(slices))
+    torch.set_num_threads(1)
+    try:
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                chunks = list(pool.map(run, slices))
+        else:
+            chunks = [run(sl) for sl in slices]
+    finally:
+        torch.set_num_threads(threads)
     return {m: torch.cat([c[m] for c in chunks]) for m in names}
 
 
