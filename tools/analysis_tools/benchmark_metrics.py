@@ -133,21 +133,25 @@ def main():
             per_metric = json.load(fh).get('seconds_per_image', {})
         evaluator_s = sum(per_metric.values()) or None
 
+    # mmfusion: the sets timed in interleaved rounds, best round kept (the
+    # machine may be shared; a slow round says nothing about the code)
+    n = args.num_images
+    best = {label: (float('inf'), float('inf')) for label, _ in sets}
+    for _ in range(args.repeat):
+        for label, subset in sets:
+            t = time_mmfusion(f[:n], a[:n], b[:n], subset, batch, args.device,
+                              1)
+            best[label] = (min(best[label][0], t[0]),
+                           min(best[label][1], t[1]))
     rows = []
+    m = args.num_ref_images
     for label, subset in sets:
-        mm = time_mmfusion(f[:args.num_images], a[:args.num_images],
-                           b[:args.num_images], subset, batch, args.device,
-                           args.repeat)
-        ref, ref_values = time_numpy(f[:args.num_ref_images],
-                                     a[:args.num_ref_images],
-                                     b[:args.num_ref_images], subset)
-        got = compute_fusion_metrics(f[:args.num_ref_images],
-                                     a[:args.num_ref_images],
-                                     b[:args.num_ref_images], subset)
+        ref, ref_values = time_numpy(f[:m], a[:m], b[:m], subset)
+        got = compute_fusion_metrics(f[:m], a[:m], b[:m], subset)
         err = max(
-            abs(float(got[m][i]) - v[m]) / max(abs(v[m]), 1e-12)
-            for i, v in enumerate(ref_values) for m in subset)
-        rows.append((label, mm, ref, err))
+            abs(float(got[k][i]) - v[k]) / max(abs(v[k]), 1e-12)
+            for i, v in enumerate(ref_values) for k in subset)
+        rows.append((label, best[label], ref, err))
 
     print()
     print('| metrics | mmfusion s/img (wall / CPU) | numpy reference s/img '

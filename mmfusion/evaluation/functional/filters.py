@@ -9,7 +9,7 @@ multiply-adds of shifted views, several times faster than an im2col
 convolution in float64, and with a fixed operation order (the float32
 emulation of scikit-image's SSIM relies on it).
 """
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -43,10 +43,12 @@ def _pass(x: Tensor,
           weights: Sequence[float],
           dim: int,
           stride: int = 1,
-          impl: str = 'auto') -> Tensor:
+          impl: str = 'auto',
+          out: Optional[Tensor] = None) -> Tensor:
     """'valid' 1-D correlation along ``dim`` (-1 or -2), optionally keeping
     every ``stride``-th output: ``conv2d`` on CUDA (``impl='conv'``),
-    shifted multiply-adds on CPU (``impl='shift'``)."""
+    shifted multiply-adds on CPU (``impl='shift'``), written to ``out`` when
+    given."""
     k = len(weights)
     n_out = x.shape[dim] - k + 1
     if impl == 'conv' or (impl == 'auto' and x.is_cuda):
@@ -55,14 +57,19 @@ def _pass(x: Tensor,
         kernel = torch.tensor(weights, dtype=x.dtype, device=x.device)
         y = F.conv2d(x.reshape(-1, 1, *x.shape[-2:]), kernel.view(shape),
                      stride=strides)
-        return y.reshape(*x.shape[:-2], *y.shape[-2:])
-    out = None
+        y = y.reshape(*x.shape[:-2], *y.shape[-2:])
+        return y if out is None else out.copy_(y)
     for i, w in enumerate(weights):
         view = x.narrow(dim, i, n_out)
         if stride > 1:
             view = view[..., ::stride] if dim == -1 else view[..., ::stride, :]
-        if out is None:
-            out = view.clone() if w == 1 else view * w
+        if i == 0:
+            if out is None:
+                out = view.clone() if w == 1 else view * w
+            elif w == 1:
+                out.copy_(view)
+            else:
+                torch.mul(view, w, out=out)
         elif w == 1:
             out.add_(view)
         else:
@@ -76,13 +83,26 @@ def filter_valid(x: Tensor, kernel: Tensor, stride: int = 1) -> Tensor:
     keeping every ``stride``-th row and column from 0.
 
     Output ``(..., ceil((H - k + 1) / stride), ceil((W - k + 1) / stride))``.
+    On CPU the planes are filtered one after the other: a 640x480 float64
+    plane and its intermediate stay in cache, which is twice as fast as
+    streaming the whole stack through every tap.
     """
     k = kernel.numel()
     if x.shape[-2] < k or x.shape[-1] < k:
         raise ValueError(f'an image of {x.shape[-1]}x{x.shape[-2]} pixels is '
                          f'smaller than the {k}x{k} window of the metric')
     weights = kernel.tolist()
-    return _pass(_pass(x, weights, -1, stride), weights, -2, stride)
+    if x.is_cuda:
+        return _pass(_pass(x, weights, -1, stride), weights, -2, stride)
+    h, w = x.shape[-2:]
+    planes = x.reshape(-1, h, w)
+    out = x.new_empty(planes.shape[0], (h - k) // stride + 1,
+                      (w - k) // stride + 1)
+    for i in range(planes.shape[0]):
+        _pass(
+            _pass(planes[i], weights, -1, stride), weights, -2, stride,
+            out=out[i])
+    return out.reshape(*x.shape[:-2], *out.shape[-2:])
 
 
 def _window_sum(x: Tensor, size: int, dim: int) -> Tensor:
@@ -129,6 +149,17 @@ def box_mean_valid(x: Tensor, size: int, scipy_float32: bool = False
         raise ValueError(f'an image of {x.shape[-1]}x{x.shape[-2]} pixels is '
                          f'smaller than the {size}x{size} window of the '
                          'metric')
+    if x.is_cuda or x.dim() < 3:
+        return _box_mean_planes(x, size, scipy_float32)
+    h, w = x.shape[-2:]
+    planes = x.reshape(-1, h, w)
+    out = x.new_empty(planes.shape[0], h - size + 1, w - size + 1)
+    for i in range(planes.shape[0]):  # one plane at a time: cache friendly
+        out[i] = _box_mean_planes(planes[i], size, scipy_float32)
+    return out.reshape(*x.shape[:-2], *out.shape[-2:])
+
+
+def _box_mean_planes(x: Tensor, size: int, scipy_float32: bool) -> Tensor:
     if not scipy_float32:
         return _window_sum(_window_sum(x, size, -1), size,
                            -2).div_(float(size * size))
@@ -138,16 +169,18 @@ def box_mean_valid(x: Tensor, size: int, scipy_float32: bool = False
 
 
 def box_sum_valid(x: Tensor, size: int) -> Tensor:
-    """Sum over every ``size x size`` window that fits in ``x (..., H, W)``,
-    by running sums (two cumulative sums and differences); exact for
+    """Sum over every ``size x size`` window that fits in ``x (..., H, W)``
+    (doubling partial sums, plane by plane on CPU); exact for
     integer-valued float64 images."""
     if x.shape[-2] < size or x.shape[-1] < size:
         raise ValueError(f'an image of {x.shape[-1]}x{x.shape[-2]} pixels is '
                          f'smaller than the {size}x{size} window of the '
                          'metric')
-    c = x.cumsum(-1)
-    rows = torch.cat([c[..., size - 1:size], c[..., size:] - c[..., :-size]],
-                     -1)
-    c = rows.cumsum(-2)
-    return torch.cat(
-        [c[..., size - 1:size, :], c[..., size:, :] - c[..., :-size, :]], -2)
+    if x.is_cuda or x.dim() < 3:
+        return _window_sum(_window_sum(x, size, -1), size, -2)
+    h, w = x.shape[-2:]
+    planes = x.reshape(-1, h, w)
+    out = x.new_empty(planes.shape[0], h - size + 1, w - size + 1)
+    for i in range(planes.shape[0]):
+        out[i] = _window_sum(_window_sum(planes[i], size, -1), size, -2)
+    return out.reshape(*x.shape[:-2], *out.shape[-2:])

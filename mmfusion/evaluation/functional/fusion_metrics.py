@@ -546,28 +546,33 @@ def _mef_ssim_single(seq: Tensor, f: Tensor, win: Tensor, size: int,
     g = filter_valid(stack, win)
     mu = g[:, :k]
     mu_f = g[:, k]
-    var_f = g[:, k + 1 + len(pairs)] - mu_f * mu_f
+    var_f = torch.addcmul(g[:, k + 1 + len(pairs)], mu_f, mu_f, value=-1)
     # A source that is constant in a window contributes exactly 0 there (the
     # box sums are exact, so its ncov is exactly 0); zeroing its Gaussian
     # covariances removes their rounding noise, which the rescaling below
-    # would otherwise blow up where every source is flat.
-    live = [(ncov[i, i] > 0).to(g.dtype) for i in range(k)]
-    var_r = 0.
-    norm2 = 0.
-    cov_rf = 0.
+    # would otherwise blow up where every source is flat. The quadratic forms
+    # run over i <= j (symmetry), with fused multiply-adds.
+    cl = [coef[:, i] * (ncov[i, i] > 0) for i in range(k)]
+    var_r = norm2 = cov_rf = None
     for i in range(k):
-        cross = g[:, k + 2 + len(pairs) + i] - mu[:, i] * mu_f
-        cov_rf = cov_rf + coef[:, i] * live[i] * cross
-        for j in range(k):
-            gcov = g[:, k + 1 + pair_idx[i, j]] - mu[:, i] * mu[:, j]
-            cc = coef[:, i] * coef[:, j]
-            var_r = var_r + cc * live[i] * live[j] * gcov
-            norm2 = norm2 + cc * ncov[i, j]
+        cross = torch.addcmul(g[:, k + 2 + len(pairs) + i], mu[:, i], mu_f,
+                              value=-1)
+        cov_rf = cross.mul_(cl[i]) if cov_rf is None else \
+            cov_rf.addcmul_(cross, cl[i])
+        for j in range(i, k):
+            gcov = torch.addcmul(g[:, k + 1 + pair_idx[i, j]], mu[:, i],
+                                 mu[:, j], value=-1)
+            weight = cl[i] * cl[j] if i == j else cl[i] * (2 * cl[j])
+            var_r = gcov.mul_(weight) if var_r is None else \
+                var_r.addcmul_(gcov, weight)
+            norm2 = ncov[i, j] * weight if norm2 is None else \
+                norm2.addcmul_(ncov[i, j], weight)
     # MATLAB rescales the desired patch to norm max(ed) where its norm is
     # > 0; where it is 0, var_r and cov_rf are 0 and the scale is moot
-    scale = ed.amax(1) / torch.sqrt(norm2.clamp_min(0)).clamp_min(1e-150)
-    q = (2 * scale * cov_rf + c) / (scale * scale * var_r + var_f + c)
-    return _mean_hw(q)
+    scale = ed.amax(1) / torch.sqrt(norm2.clamp_min_(0)).clamp_min_(1e-150)
+    num = (2 * scale).mul_(cov_rf).add_(c)
+    den = (scale * scale).mul_(var_r).add_(var_f).add_(c)
+    return _mean_hw(num.div_(den))
 
 
 def _downsample2(x: Tensor) -> Tensor:
