@@ -144,12 +144,3 @@ def to_uint8(img: Tensor, rounding: str = 'round') -> np.ndarray:
                          f'{rounding!r}')
     return x.to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
-
-def rgb_to_gray(rgb: np.ndarray, out_dtype: Optional[type] = None):
-    """OpenCV's RGB->GRAY on uint8 (``.299 R + .587 G + .114 B`` in OpenCV's
-    fixed-point arithmetic). Close to, but not the same as, the de facto
-    metric evaluator's float conversion (one grey level apart on ~0.1 % of
-    pixels): the metrics use ``mmfusion.evaluation.functional.image_io``."""
-    import cv2
-    gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
-    return gray if out_dtype is None else gray.astype(out_dtype)

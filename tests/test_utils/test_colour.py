@@ -1,8 +1,7 @@
-import numpy as np
 import pytest
 import torch
 
-from mmfusion.utils import (normalize_output, rgb_to_gray, rgb_to_ycbcr,
+from mmfusion.utils import (normalize_output, rgb_to_ycbcr,
                             to_uint8, ycbcr_to_rgb)
 
 
@@ -48,5 +47,3 @@ def test_to_uint8_rounding_modes_and_gray():
     img = torch.full((3, 1, 2), 0.999)  # 254.745
     assert to_uint8(img, 'round')[0, 0, 0] == 255
     assert to_uint8(img, 'floor')[0, 0, 0] == 254
-    rgb = np.array([[[10, 200, 30]]], dtype=np.uint8)
-    assert rgb_to_gray(rgb)[0, 0] == round(.299 * 10 + .587 * 200 + .114 * 30)
