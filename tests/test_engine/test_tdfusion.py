@@ -9,7 +9,7 @@ from mmengine.logging import MessageHub
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
-from mmfusion.models.algorithms.tdfusion import unwrap
+from mmfusion.models.utils.misc import unwrap
 from mmfusion.registry import DATASETS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 
 PIPELINE = [

@@ -1,5 +1,5 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 from mmengine.dist import all_reduce
@@ -8,8 +8,9 @@ from mmengine.optim import OptimWrapperDict
 from torch import Tensor
 
 from mmfusion.registry import MODELS
+from ..utils.misc import prefix_log_vars as _prefixed
+from ..utils.misc import unwrap
 from .fusion_model import ConfigType, FusionModel
-from .tdfusion import _prefixed, unwrap
 
 AGGREGATIONS = ('min_norm', 'normalized', 'mean', 'random')
 
@@ -211,9 +212,7 @@ class BDLFusion(FusionModel):
                 "name='lower', iters=9), dict(name='upper', iters=1, "
                 "extra_batches=dict(upper=1))], extra_dataloaders=dict("
                 'upper=...), ...)')
-        log['nonfinite_skipped'] = torch.tensor(
-            float(self.nonfinite_guard.skipped))
-        return log
+        return self.with_nonfinite_count(log)
 
     def lower_step(self, data: dict,
                    ow: OptimWrapperDict) -> Dict[str, Tensor]:
@@ -305,16 +304,6 @@ class BDLFusion(FusionModel):
         fusion_ow.step()
         fusion_ow.zero_grad()
         return _prefixed(upper=log)
-
-    # ------------------------------------------------------------ predict
-    def predict(self, inputs: Dict[str, Tensor],
-                data_samples: Optional[List] = None) -> List:
-        fused_y = self.fuse(inputs)
-        samples = self.attach_fused(fused_y, inputs, data_samples)
-        if self.predict_task and data_samples is not None:
-            self.task(fused_y.clamp(0, 1), inputs['vis_cbcr'], samples,
-                      mode='predict')
-        return samples
 
 
 def _sync(vec: Tensor) -> Tensor:

@@ -97,7 +97,11 @@ class FusionModel(BaseModel):
         with optim_wrapper.optim_context(self):
             data = self.data_preprocessor(data, True)
             losses = self._run_forward(data, mode='loss')
-        log_vars = self.guarded_update(optim_wrapper, losses, 'fusion')
+        return self.with_nonfinite_count(
+            self.guarded_update(optim_wrapper, losses, 'fusion'))
+
+    def with_nonfinite_count(self, log_vars: dict) -> dict:
+        """Add the number of skipped non-finite updates to the log."""
         log_vars['nonfinite_skipped'] = torch.tensor(
             float(self.nonfinite_guard.skipped))
         return log_vars
@@ -148,8 +152,15 @@ class FusionModel(BaseModel):
                 data_samples: Optional[List[FusionDataSample]] = None
                 ) -> List[FusionDataSample]:
         """Fuse and attach ``pred_fused`` (RGB) and ``pred_fused_y`` to the data
-        samples, cropped back to each pair's ``img_shape``."""
-        return self.attach_fused(self.fuse(inputs), inputs, data_samples)
+        samples, cropped back to each pair's ``img_shape``. Algorithms with a
+        ``task`` and ``predict_task=True`` also run the task on the fused
+        images (for task metrics such as ``mmseg.IoUMetric``)."""
+        fused_y = self.fuse(inputs)
+        samples = self.attach_fused(fused_y, inputs, data_samples)
+        if getattr(self, 'predict_task', False) and data_samples is not None:
+            self.task(fused_y.clamp(0, 1), inputs['vis_cbcr'], samples,
+                      mode='predict')
+        return samples
 
     def attach_fused(self, fused_y: Tensor, inputs: Dict[str, Tensor],
                      data_samples: Optional[List[FusionDataSample]] = None

@@ -9,9 +9,10 @@ from mmengine.optim import OptimWrapperDict
 from torch import Tensor
 
 from mmfusion.registry import MODELS
+from ..utils.misc import prefix_log_vars as _prefixed
+from ..utils.misc import unwrap
 from mmfusion.utils import rgb_to_ycbcr, ycbcr_to_rgb
 from .fusion_model import ConfigType, FusionModel
-from .tdfusion import _prefixed, unwrap
 
 PHASES = ('fusion', 'task')
 
@@ -296,9 +297,7 @@ class SeAFusion(FusionModel):
         else:
             log_vars = _prefixed(task=self.task_step(data, optim_wrapper))
         log_vars['round'] = torch.tensor(float(round_idx))
-        log_vars['nonfinite_skipped'] = torch.tensor(
-            float(self.nonfinite_guard.skipped))
-        return log_vars
+        return self.with_nonfinite_count(log_vars)
 
     def semantic_loss(self, fused_y: Tensor, inputs: Dict[str, Tensor],
                       samples: Sequence, beta: float) -> Dict[str, Tensor]:
@@ -360,15 +359,6 @@ class SeAFusion(FusionModel):
         return self.guarded_update(
             ow['task'], self.task(fused_y, cbcr, samples, mode='loss'),
             'task')
-
-    # ------------------------------------------------------------ predict
-    def predict(self, inputs: Dict[str, Tensor],
-                data_samples: Optional[List] = None) -> List:
-        fused_y = self.fuse(inputs)
-        samples = self.attach_fused(fused_y, inputs, data_samples)
-        if self.predict_task and data_samples is not None:
-            self.task(fused_y, inputs['vis_cbcr'], samples, mode='predict')
-        return samples
 
 
 def _sum(value) -> Tensor:

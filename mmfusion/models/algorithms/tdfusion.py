@@ -4,18 +4,15 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.logging import MessageHub
-from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 from torch import Tensor
 from torch.func import functional_call
 
 from mmfusion.registry import MODELS
+from ..utils.misc import prefix_log_vars as _prefixed
+from ..utils.misc import unwrap
 from ..utils.views import random_crop_batch, resize_batch, swap_modalities
 from .fusion_model import ConfigType, FusionModel
-
-
-def unwrap(module: torch.nn.Module) -> torch.nn.Module:
-    return module.module if is_model_wrapper(module) else module
 
 
 @MODELS.register_module()
@@ -167,9 +164,7 @@ class TDFusion(FusionModel):
                 "train_cfg=dict(type='PhasedTrainLoop', phases=[dict("
                 "name='meta', iters=..., batches_per_iter=2), dict("
                 "name='fusion', iters='epoch')], ...)")
-        log_vars['nonfinite_skipped'] = torch.tensor(
-            float(self.nonfinite_guard.skipped))
-        return log_vars
+        return self.with_nonfinite_count(log_vars)
 
     def fusion_task_step(self, data: dict,
                          ow: OptimWrapperDict) -> Dict[str, Tensor]:
@@ -260,20 +255,3 @@ class TDFusion(FusionModel):
             if optim_state is not None:
                 ow['task'].load_state_dict(optim_state)
         return _prefixed(meta_inner=inner_log, task=task_log, meta=outer_log)
-
-    # ------------------------------------------------------------ predict
-    def predict(self, inputs: Dict[str, Tensor],
-                data_samples: Optional[List] = None) -> List:
-        fused_y = self.fuse(inputs)
-        samples = self.attach_fused(fused_y, inputs, data_samples)
-        if self.predict_task and data_samples is not None:
-            self.task(fused_y, inputs['vis_cbcr'], samples, mode='predict')
-        return samples
-
-
-def _prefixed(**groups: dict) -> Dict[str, Tensor]:
-    out = {}
-    for prefix, log in groups.items():
-        for k, v in log.items():
-            out[f'{prefix}.{k}'] = v
-    return out
