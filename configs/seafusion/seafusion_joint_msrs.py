@@ -43,6 +43,8 @@ train_cfg = dict(extra_dataloaders=dict(task=task_dataloader))
 
 val_evaluator = [
     dict(type='FusionMetric'),
-    dict(type='mmseg.IoUMetric', iou_metrics=['mIoU']),
+    # mIoU over all 9 MSRS classes incl. 'unlabelled', as papers report it;
+    # exclude_from_mean=('unlabelled',) gives the 8-class mean
+    dict(type='SegIoUMetric', iou_metrics=['mIoU'], exclude_from_mean=()),
 ]
 test_evaluator = val_evaluator

@@ -7,6 +7,8 @@ _base_ = [
 train_dataloader = dict(batch_size=1, num_workers=2)
 val_evaluator = [
     dict(type='FusionMetric'),
-    dict(type='mmseg.IoUMetric', iou_metrics=['mIoU']),
+    # mIoU over all 9 MSRS classes incl. 'unlabelled', as papers report it;
+    # exclude_from_mean=('unlabelled',) gives the 8-class mean
+    dict(type='SegIoUMetric', iou_metrics=['mIoU'], exclude_from_mean=()),
 ]
 test_evaluator = val_evaluator
