@@ -14,6 +14,7 @@ import torch
 from mmcv.transforms import BaseTransform, Compose
 from mmengine.config import Config, ConfigDict
 from mmengine.infer import BaseInferencer
+from mmengine.registry import DefaultScope
 from mmengine.utils import ProgressBar
 
 from mmfusion.registry import INFERENCERS, TRANSFORMS
@@ -140,12 +141,16 @@ class FusionInferencer(BaseInferencer):
                  scope: Optional[str] = 'mmfusion',
                  show_progress: bool = True) -> None:
         import mmfusion  # noqa: F401  (checkpoint loading on recent torch)
-        super().__init__(
-            model=model,
-            weights=weights,
-            device=device,
-            scope=scope,
-            show_progress=show_progress)
+        # mmengine's BaseInferencer builds the model, pipeline and collate
+        # function in whatever scope is current (none in a plain script):
+        # build them in ours, without changing the caller's default scope.
+        with DefaultScope.overwrite_default_scope(scope):
+            super().__init__(
+                model=model,
+                weights=weights,
+                device=device,
+                scope=scope,
+                show_progress=show_progress)
         if colour is not None:
             self._override('colour', colour)
         if output_norm is not None:

@@ -28,13 +28,19 @@ class PairedImageDataset(BaseDataset):
     - ``seg`` (optional): class-index masks named like the images.
     - ``det`` (optional): detection labels named like the images, YOLO txt
       (``det_format='yolo'``) or Pascal VOC xml (``'voc'``).
+    - ``fused`` (optional): fused images of the pairs, named like them (any
+      image extension), e.g. a fusion method's results; they become
+      ``fused_path`` for :class:`~mmfusion.datasets.transforms.
+      LoadModalityImage` (task-driven evaluation trains a task model on
+      them). Extra images in the folder are ignored; a pair without a
+      fused image, or with one of another size, is an error.
 
     Which labels are loaded is decided by the keys present, so one dataset
     class serves fusion-only, segmentation and detection configs. Data
     infos follow mmseg/mmdet: ``seg_map_path``/``reduce_zero_label`` for
     ``mmseg.LoadAnnotations`` and ``instances`` for
     ``mmdet.LoadAnnotations``; plus ``ir_path``, ``vis_path``, ``img_id``
-    (the file stem), ``width`` and ``height``.
+    (the file stem), ``width`` and ``height`` (and ``fused_path``).
 
     Everything that could fail mid-training is checked when the dataset is
     built, with the offending file named: a missing counterpart, an
@@ -78,6 +84,7 @@ class PairedImageDataset(BaseDataset):
 
     METAINFO: dict = dict(classes=(), palette=())
     DET_FORMAT: Optional[str] = None
+    PREFIX_KEYS = ('ir', 'vis', 'seg', 'det', 'fused')
 
     def __init__(self,
                  data_root: str = '',
@@ -99,10 +106,10 @@ class PairedImageDataset(BaseDataset):
                 'ir' not in data_prefix or 'vis' not in data_prefix:
             raise KeyError("data_prefix must name both folders, e.g. "
                            "dict(ir='train/ir', vis='train/vi')")
-        unknown = set(data_prefix) - {'ir', 'vis', 'seg', 'det'}
+        unknown = set(data_prefix) - set(self.PREFIX_KEYS)
         if unknown:
             raise KeyError(f'unknown data_prefix key(s) {sorted(unknown)}; '
-                           "expected 'ir', 'vis', 'seg', 'det'")
+                           f'expected {self.PREFIX_KEYS}')
         if check_images not in CHECK_LEVELS:
             raise ValueError(f'check_images must be one of {CHECK_LEVELS}, '
                              f'got {check_images!r}')
@@ -212,10 +219,17 @@ class PairedImageDataset(BaseDataset):
         return files
 
     def _check_pair(self, item: tuple) -> dict:
-        stem, ir_path, vis_path, seg_path, det_path = item
+        stem, ir_path, vis_path, seg_path, det_path, fused_path = item
         level = self.check_images
         info = dict(img_id=stem, ir_path=ir_path, vis_path=vis_path)
         w, h = image_size(ir_path, level)
+        if fused_path is not None:
+            fw, fh = image_size(fused_path, level)
+            if self.check_sizes and (fw, fh) != (w, h):
+                raise ValueError(
+                    f'fused image {fused_path} is {fw}x{fh} but its pair '
+                    f'({ir_path}) is {w}x{h}')
+            info['fused_path'] = fused_path
         vis_w, vis_h = image_size(vis_path, level)
         if self.check_sizes and (vis_w, vis_h) != (w, h):
             if not self.resize_vis_to_ir:
@@ -270,7 +284,10 @@ class PairedImageDataset(BaseDataset):
                 f'{owner} loads detection labels but has no classes: set '
                 'metainfo=dict(classes=..., palette=...)')
         pairs = self._pair_files()
-        seg_files = det_files = {}
+        seg_files = det_files = fused_files = {}
+        with_fused = bool(self.data_prefix.get('fused'))
+        if with_fused:
+            fused_files = list_images(self.data_prefix['fused'], 'fused image')
         if self.with_seg:
             seg_files = {
                 stem: osp.join(self.data_prefix['seg'], name)
@@ -283,7 +300,15 @@ class PairedImageDataset(BaseDataset):
                                           'detection label')
         items = []
         for stem, ir_path, vis_path in pairs:
-            seg_path = det_path = None
+            seg_path = det_path = fused_path = None
+            if with_fused:
+                name = fused_files.get(stem)
+                if name is None:
+                    raise FileNotFoundError(
+                        f'IR/VIS pair {ir_path} has no fused image '
+                        f'{stem}.png (or another image extension) in '
+                        f'{self.data_prefix["fused"]}')
+                fused_path = osp.join(self.data_prefix['fused'], name)
             if self.with_seg:
                 seg_path = seg_files.get(stem)
                 if seg_path is None:
@@ -298,7 +323,8 @@ class PairedImageDataset(BaseDataset):
                         f'{stem}{DET_FORMATS[self.det_format]} in '
                         f'{self.data_prefix["det"]} (an image without '
                         'objects needs an empty label file)')
-            items.append((stem, ir_path, vis_path, seg_path, det_path))
+            items.append(
+                (stem, ir_path, vis_path, seg_path, det_path, fused_path))
         return parallel_map(self._check_pair, items, self.num_check_workers)
 
     def filter_data(self) -> List[dict]:

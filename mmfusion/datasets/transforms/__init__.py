@@ -4,10 +4,11 @@
 import mmcv.transforms  # noqa: F401
 
 from .formatting import PackFusionInputs
-from .loading import LoadPairedImageFromFile, load_ir, load_vis
+from .loading import (LoadModalityImage, LoadPairedImageFromFile, load_ir,
+                      load_vis)
 from .wrappers import ApplyToVis
 
 __all__ = [
-    'LoadPairedImageFromFile', 'PackFusionInputs', 'ApplyToVis', 'load_ir',
+    'LoadPairedImageFromFile', 'LoadModalityImage', 'PackFusionInputs', 'ApplyToVis', 'load_ir',
     'load_vis'
 ]

@@ -107,3 +107,70 @@ class LoadPairedImageFromFile(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(backend={self.backend!r})'
+
+
+@TRANSFORMS.register_module()
+class LoadModalityImage(BaseTransform):
+    """Load one image of a pair as a plain 3-channel ``img``, so that an
+    ordinary mmseg/mmdet model trains and tests on one input source of a
+    paired dataset: the visible image, the infrared image or the fused image
+    of a fusion method (the dataset's ``data_prefix['fused']``).
+
+    This is the loader of task-driven evaluation
+    (:mod:`mmfusion.evaluation.task_driven`): the same dataset, labels and
+    pipeline serve every input source, and only ``modality`` changes.
+    Labels come from the dataset as for paired training
+    (``mmseg.LoadAnnotations`` / ``mmdet.LoadAnnotations`` after this).
+
+    Required keys: ``ir_path``, ``vis_path`` (and ``fused_path`` for
+    ``modality='fused'``).
+    Added keys: ``img`` ``(H, W, 3)`` uint8 BGR, ``img_path``, ``img_shape``,
+    ``ori_shape``, ``modality``.
+
+    IR becomes 3 identical channels (whatever its storage, 16-bit stretched
+    as in :func:`load_ir`); a gray VIS or fused image too. A VIS image of
+    another size than its IR partner is resized to the IR size when the
+    dataset allows it (``resize_vis_to_ir``), as the paired loader does, so
+    labels drawn on the IR geometry fit every source.
+
+    Args:
+        modality: ``'vis'``, ``'ir'`` or ``'fused'``.
+        backend: mmcv image backend.
+    """
+
+    MODALITIES = ('vis', 'ir', 'fused')
+
+    def __init__(self, modality: str = 'vis', backend: str = 'cv2'):
+        if modality not in self.MODALITIES:
+            raise ValueError(f'modality must be one of {self.MODALITIES}, '
+                             f'got {modality!r}')
+        self.modality = modality
+        self.backend = backend
+
+    def transform(self, results: dict) -> dict:
+        if self.modality == 'ir':
+            path = results['ir_path']
+            img = np.repeat(load_ir(path, self.backend), 3, axis=2)
+        else:
+            key = f'{self.modality}_path'
+            if key not in results:
+                raise KeyError(
+                    f'pair {results.get("img_id")!r} has no {key}: set the '
+                    "dataset's data_prefix['fused'] to the folder of fused "
+                    'images to load them')
+            path = results[key]
+            img, _ = load_vis(path, self.backend)
+            size = (results.get('width'), results.get('height'))
+            if self.modality == 'vis' and results.get('resize_vis_to_ir') \
+                    and None not in size and img.shape[1::-1] != size:
+                img = mmcv.imresize(img, size)
+        results['img'] = img
+        results['img_path'] = path
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        results['modality'] = self.modality
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(modality={self.modality!r}, '
+                f'backend={self.backend!r})')
