@@ -4,9 +4,9 @@ mmengine's visualizers and backends stay reachable through the registry
 parents."""
 from .fusion_grid import (make_fusion_grid, render_task_prediction,
                           sample_fusion_grid)
-from .metric_plots import plot_metric_distribution
+from .metric_plots import plot_metric_distribution, plot_task_metrics
 
 __all__ = [
     'make_fusion_grid', 'sample_fusion_grid', 'render_task_prediction',
-    'plot_metric_distribution'
+    'plot_metric_distribution', 'plot_task_metrics'
 ]

@@ -1,0 +1,672 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""Task-driven evaluation: how well does a downstream model do on the fused
+images of a method, compared with the visible and the infrared image alone?
+
+The protocol (SeAFusion's "task-driven evaluation", with the single-modality
+baselines a fair comparison needs):
+
+1. every input source gets the images of the dataset's pairs: the VIS or IR
+   image itself, the fused images an mmfusion checkpoint produces (written
+   once to ``work_dir/fused/<source>/``), or a folder of fused images from
+   any external method;
+2. a fresh task model (any mmseg/mmdet model, from the *task config*) is
+   trained on each source's images of the training split, with the same
+   seed, schedule and pipeline, and tested on the same source's images of
+   the test split;
+3. the task metrics are reported side by side (markdown, CSV, JSON and a
+   bar plot).
+
+The task config is an ordinary mmseg/mmdet config whose dataloaders read a
+paired mmfusion dataset (``MSRSDataset``, ``FMBDataset``, ``M3FDDataset``,
+``LLVIPDataset``, ``PairedImageDataset``) with
+:class:`~mmfusion.datasets.transforms.LoadModalityImage` first in the
+pipeline; the labels, pair list and pipeline are therefore identical for
+every source and only ``LoadModalityImage.modality`` (and the dataset's
+``data_prefix['fused']``) change. See ``configs/task_eval/`` and
+``docs/task_driven_evaluation.md``.
+
+Everything that can be checked is checked before the first training starts
+(configs, checkpoints, every pair's fused image: present, readable, of the
+pair's size), and a finished source is never trained twice: its metrics are
+kept in ``work_dir/<source>/task_metrics.json`` with a hash of the
+configuration that produced them, and an interrupted training resumes from
+its last checkpoint.
+"""
+import copy
+import csv
+import hashlib
+import json
+import math
+import os
+import os.path as osp
+import re
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from mmengine.config import Config, ConfigDict
+from mmengine.dist import barrier, get_rank, is_distributed
+from mmengine.logging import print_log
+from mmengine.registry import DefaultScope
+
+__all__ = [
+    'InputSource', 'TaskEvalResult', 'TaskDrivenEvaluation',
+    'modality_loaders', 'resolve_fused_folder', 'default_plot_metrics',
+    'write_task_report'
+]
+
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+RESULT_FILE = 'task_metrics.json'
+_FUSED_MARK = '.fused_by.json'
+
+
+@dataclass
+class InputSource:
+    """One row of the task-driven table: what the task model sees.
+
+    Args:
+        name: row label (``'VIS'``, ``'IR'``, a method name); must be unique.
+        modality: ``'vis'``, ``'ir'`` or ``'fused'``.
+        fused_dir: folder of an external method's fused images (``'fused'``
+            sources), flat or with one sub-folder per split (see
+            :func:`resolve_fused_folder`).
+        model_config, checkpoint: an mmfusion model that fuses the pairs
+            (``'fused'`` sources without ``fused_dir``).
+    """
+    name: str
+    modality: str
+    fused_dir: Optional[str] = None
+    model_config: Optional[str] = None
+    checkpoint: Optional[str] = None
+
+    def __post_init__(self):
+        if self.modality not in ('vis', 'ir', 'fused'):
+            raise ValueError(f'source {self.name!r}: modality must be vis, '
+                             f'ir or fused, got {self.modality!r}')
+        if self.modality == 'fused':
+            by_folder = self.fused_dir is not None
+            by_model = self.model_config is not None or \
+                self.checkpoint is not None
+            if by_folder == by_model:
+                raise ValueError(
+                    f'source {self.name!r}: give either a folder of fused '
+                    'images or a model config and checkpoint')
+            if by_model and (self.model_config is None
+                             or self.checkpoint is None):
+                raise ValueError(f'source {self.name!r}: a fusion model '
+                                 'needs both its config and its checkpoint')
+
+    @property
+    def slug(self) -> str:
+        """File-system-safe name (the work sub-folder)."""
+        return re.sub(r'[^A-Za-z0-9._-]+', '_', self.name).strip('_') or '_'
+
+    def describe(self) -> str:
+        if self.modality == 'vis':
+            return 'visible image only'
+        if self.modality == 'ir':
+            return 'infrared image only'
+        if self.fused_dir is not None:
+            return f'fused images in `{self.fused_dir}`'
+        return f'fused by `{self.model_config}` with `{self.checkpoint}`'
+
+    @classmethod
+    def baseline(cls, modality: str) -> 'InputSource':
+        return cls(name=modality.upper(), modality=modality)
+
+
+@dataclass
+class TaskEvalResult:
+    """Task metrics of every source (``rows[name] = {metric: value}``)."""
+    task_config: str
+    sources: List[InputSource]
+    rows: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    seed: Optional[int] = None
+    num_pairs: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> List[str]:
+        """Metric names in first-seen order over the sources."""
+        names: List[str] = []
+        for row in self.rows.values():
+            names += [k for k in row if k not in names]
+        return names
+
+
+# ----------------------------------------------------------------------
+# config handling
+# ----------------------------------------------------------------------
+def _leaf_datasets(dataset_cfg) -> List[ConfigDict]:
+    """The datasets that read files, under dataset wrappers
+    (``RepeatDataset``/``ClassBalancedDataset``: ``dataset``;
+    ``ConcatDataset``: ``datasets``)."""
+    if 'datasets' in dataset_cfg:
+        return [
+            leaf for d in dataset_cfg['datasets'] for leaf in _leaf_datasets(d)
+        ]
+    if 'dataset' in dataset_cfg:
+        return _leaf_datasets(dataset_cfg['dataset'])
+    return [dataset_cfg]
+
+
+def _modality_transforms(dataset_cfg) -> List[ConfigDict]:
+    return [
+        t for t in dataset_cfg.get('pipeline', [])
+        if isinstance(t, dict)
+        and str(t.get('type', '')).split('.')[-1] == 'LoadModalityImage'
+    ]
+
+
+def modality_loaders(cfg: Config) -> Dict[str, List[ConfigDict]]:
+    """``{loader key: [leaf dataset configs]}`` of the config's dataloaders.
+
+    Raises:
+        ValueError: if the config has no training dataloader, or a dataset
+            of a dataloader does not load its images with
+            ``LoadModalityImage`` (it would ignore the input source).
+    """
+    if not cfg.get('train_dataloader'):
+        raise ValueError('the task config has no train_dataloader: task-'
+                         'driven evaluation trains a fresh task model')
+    found = {}
+    for key in LOADERS:
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        leaves = _leaf_datasets(loader['dataset'])
+        for leaf in leaves:
+            if len(_modality_transforms(leaf)) != 1:
+                raise ValueError(
+                    f'{key}: the pipeline of dataset {leaf.get("type")} '
+                    f'(data_root={leaf.get("data_root")!r}) must load its '
+                    'image with exactly one '
+                    "dict(type='mmfusion.LoadModalityImage'), which selects "
+                    'the input source of each evaluated variant')
+            if 'data_prefix' not in leaf or 'vis' not in leaf['data_prefix']:
+                raise ValueError(
+                    f'{key}: dataset {leaf.get("type")} needs a paired '
+                    "data_prefix (dict(ir=..., vis=..., ...)); task-driven "
+                    'evaluation reads paired mmfusion datasets')
+        found[key] = leaves
+    return found
+
+
+def _vis_prefix(leaf: ConfigDict) -> str:
+    """The VIS folder of a dataset relative to its data root (as written in
+    the config, normalised)."""
+    return osp.normpath(leaf['data_prefix']['vis'])
+
+
+def resolve_fused_folder(fused_dir: str, vis_prefix: str) -> str:
+    """The folder holding an external method's fused images of the split
+    whose VIS images are in ``vis_prefix`` (relative to the data root).
+
+    In order: ``fused_dir/<vis_prefix>`` (a mirror of the dataset layout,
+    e.g. ``DIR/test/vi``), ``fused_dir/<a folder name of vis_prefix>``
+    (``DIR/test``, ``DIR/train``; the first existing one), else
+    ``fused_dir`` itself (one flat folder for all splits: extra images are
+    ignored, so it may hold every split's images).
+    """
+    if not osp.isdir(fused_dir):
+        raise FileNotFoundError(f'folder of fused images {fused_dir} does '
+                                'not exist')
+    if not osp.isabs(vis_prefix):
+        mirror = osp.join(fused_dir, vis_prefix)
+        if osp.isdir(mirror):
+            return mirror
+        for part in vis_prefix.split(os.sep):
+            if part not in ('', '.', '..') and osp.isdir(
+                    osp.join(fused_dir, part)):
+                return osp.join(fused_dir, part)
+    return fused_dir
+
+
+def _config_hash(cfg: Config) -> str:
+    cfg = copy.deepcopy(cfg)
+    for key in ('work_dir', 'experiment_name', 'resume', 'load_from',
+                'launcher'):
+        cfg.pop(key, None)
+    if isinstance(cfg.get('visualizer'), dict):
+        cfg.visualizer.pop('name', None)  # the run's timestamp
+    return hashlib.sha1(cfg.pretty_text.encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------
+# the protocol
+# ----------------------------------------------------------------------
+class TaskDrivenEvaluation:
+    """Train and test one task model per input source, and compare.
+
+    Args:
+        task_cfg: the task config (path or ``Config``), see module docs.
+        sources: input sources, in table order (baselines included by the
+            caller, e.g. ``InputSource.baseline('vis')``).
+        work_dir: everything is written there: ``fused/<source>/`` (images
+            of checkpoint sources), ``<source>/`` (each task run: logs,
+            checkpoints, ``task_metrics.json``) and the report.
+        seed: the seed of every task run (the same for all sources, so that
+            they differ by their input only); ``None`` keeps the config's.
+        launcher: ``'none'`` or the distributed launcher (the fusion images
+            are written by rank 0).
+        device: device of the fusion models (default: the best available).
+        fusion_batch_size: pairs per fusion forward.
+        rerun: ignore finished results and fused images and redo them.
+    """
+
+    def __init__(self,
+                 task_cfg,
+                 sources: Sequence[InputSource],
+                 work_dir: str,
+                 seed: Optional[int] = 0,
+                 launcher: str = 'none',
+                 device: Optional[str] = None,
+                 fusion_batch_size: int = 1,
+                 rerun: bool = False):
+        self.cfg_path = task_cfg if isinstance(task_cfg, str) else \
+            getattr(task_cfg, 'filename', None) or '<config>'
+        self.cfg = Config.fromfile(task_cfg) if isinstance(
+            task_cfg, str) else copy.deepcopy(task_cfg)
+        if not sources:
+            raise ValueError('no input source to evaluate')
+        names = [s.name for s in sources]
+        slugs = [s.slug for s in sources]
+        for what, values in (('name', names), ('folder name', slugs)):
+            dup = {v for v in values if values.count(v) > 1}
+            if dup:
+                raise ValueError(f'input sources must have distinct '
+                                 f'{what}s; repeated: {sorted(dup)}')
+        if 'fused' in slugs:
+            raise ValueError("'fused' is reserved for the fused-image "
+                             'folder; rename that source')
+        self.sources = list(sources)
+        self.work_dir = osp.abspath(work_dir)
+        self.seed = seed
+        self.launcher = launcher
+        self.device = device
+        self.fusion_batch_size = fusion_batch_size
+        self.rerun = rerun
+        self.loaders = modality_loaders(self.cfg)
+        self._fused_prefix: Dict[Tuple[str, str], str] = {}
+        self.num_pairs: Dict[str, int] = {}
+
+    # -- checks and preparation ------------------------------------------
+    def _scope(self):
+        return DefaultScope.overwrite_default_scope(
+            self.cfg.get('default_scope'))
+
+    def _build(self, leaf: ConfigDict, fused: Optional[str] = None):
+        """Build (and so check) one dataset, optionally with fused images."""
+        from mmengine.registry import DATASETS
+
+        from mmfusion.datasets import PairedImageDataset
+        leaf = copy.deepcopy(leaf)
+        if fused is not None:
+            leaf['data_prefix']['fused'] = fused
+        leaf['lazy_init'] = False
+        with self._scope():
+            dataset = DATASETS.build(leaf)
+        if not isinstance(dataset, PairedImageDataset):
+            raise TypeError(
+                f'{leaf["type"]} is not a paired mmfusion dataset '
+                '(PairedImageDataset or a subclass): task-driven evaluation '
+                'needs IR/VIS pairs')
+        return dataset
+
+    def check(self) -> None:
+        """Check every config, dataset, checkpoint and external fused
+        folder before anything is trained (errors name the file)."""
+        for key, leaves in self.loaders.items():
+            for leaf in leaves:
+                dataset = self._build(leaf)
+                self.num_pairs.setdefault(
+                    f'{key}:{_vis_prefix(leaf)}', len(dataset))
+        for source in self.sources:
+            if source.modality != 'fused':
+                continue
+            if source.fused_dir is not None:
+                for leaves in self.loaders.values():
+                    for leaf in leaves:
+                        folder = resolve_fused_folder(source.fused_dir,
+                                                      _vis_prefix(leaf))
+                        self._build(leaf, fused=folder)
+                        self._fused_prefix[(source.name,
+                                            _vis_prefix(leaf))] = \
+                            osp.abspath(folder)
+            else:
+                for path, what in ((source.model_config, 'model config'),
+                                   (source.checkpoint, 'checkpoint')):
+                    if not osp.isfile(path):
+                        raise FileNotFoundError(
+                            f'source {source.name!r}: {what} {path} does '
+                            'not exist')
+
+    def _fuse_with_model(self, source: InputSource) -> None:
+        """Write the fused image of every pair the dataloaders read to
+        ``work_dir/fused/<source>/<VIS folder>/`` (once: a folder whose
+        marker names the same checkpoint, unchanged, is reused)."""
+        root = osp.join(self.work_dir, 'fused', source.slug)
+        ckpt_stat = os.stat(source.checkpoint)
+        mark = dict(
+            config=osp.abspath(source.model_config),
+            checkpoint=osp.abspath(source.checkpoint),
+            checkpoint_size=ckpt_stat.st_size,
+            checkpoint_mtime_ns=ckpt_stat.st_mtime_ns)
+        todo: Dict[str, list] = {}
+        for leaves in self.loaders.values():
+            for leaf in leaves:
+                prefix = _vis_prefix(leaf)
+                out = osp.join(root, prefix if not osp.isabs(prefix) else
+                               prefix.strip(os.sep))
+                self._fused_prefix[(source.name, prefix)] = out
+                if out in todo:
+                    continue
+                done = osp.join(out, _FUSED_MARK)
+                if not self.rerun and osp.isfile(done):
+                    with open(done) as f:
+                        if json.load(f) == mark:
+                            todo[out] = []
+                            continue
+                dataset = self._build(leaf)
+                infos = (dataset.get_data_info(i)
+                         for i in range(len(dataset)))
+                todo[out] = [(info['ir_path'], info['vis_path'])
+                             for info in infos]
+        if get_rank() == 0 and any(todo.values()):
+            from mmfusion.apis import FusionInferencer
+            fuser = FusionInferencer(
+                source.model_config,
+                source.checkpoint,
+                device=self.device,
+                show_progress=True)
+            for out, pairs in todo.items():
+                if not pairs:
+                    continue
+                print_log(
+                    f'task-driven evaluation: fusing {len(pairs)} pairs with '
+                    f'{source.name!r} into {out}', logger='current')
+                done = osp.join(out, _FUSED_MARK)
+                if osp.exists(done):
+                    os.remove(done)
+                fuser([p[0] for p in pairs], [p[1] for p in pairs],
+                      batch_size=self.fusion_batch_size,
+                      out_dir=out,
+                      return_images=False)
+                with open(done, 'w') as f:
+                    json.dump(mark, f, indent=1)
+            del fuser
+        if is_distributed():
+            barrier()
+
+    def prepare(self) -> None:
+        """:meth:`check`, then write the fused images of checkpoint
+        sources and check them like external ones."""
+        self.check()
+        for source in self.sources:
+            if source.modality == 'fused' and source.fused_dir is None:
+                self._fuse_with_model(source)
+                for leaves in self.loaders.values():
+                    for leaf in leaves:
+                        self._build(
+                            leaf,
+                            fused=self._fused_prefix[(source.name,
+                                                      _vis_prefix(leaf))])
+
+    # -- one source --------------------------------------------------------
+    def variant_config(self, source: InputSource) -> Config:
+        """The task config for one source: its modality in every
+        ``LoadModalityImage``, its fused folder in every dataset, its own
+        work dir and experiment name, the common seed."""
+        cfg = copy.deepcopy(self.cfg)
+        cfg.pop('task_eval', None)
+        for key in self.loaders:
+            for leaf in _leaf_datasets(cfg[key]['dataset']):
+                _modality_transforms(leaf)[0]['modality'] = source.modality
+                if source.modality == 'fused':
+                    leaf['data_prefix']['fused'] = self._fused_prefix[(
+                        source.name, _vis_prefix(leaf))]
+                else:
+                    leaf['data_prefix'].pop('fused', None)
+        cfg.work_dir = osp.join(self.work_dir, source.slug)
+        cfg.launcher = self.launcher
+        if self.seed is not None:
+            cfg.randomness = dict(cfg.get('randomness') or {}, seed=self.seed)
+        cfg.experiment_name = f'{source.slug}_{time.strftime("%Y%m%d_%H%M%S")}'
+        if isinstance(cfg.get('visualizer'), dict):
+            # mmseg/mmdet name their visualizer 'visualizer'; a global
+            # instance of that name would be reused by every later run (and
+            # write into the first run's log dir)
+            cfg.visualizer.name = cfg.experiment_name
+        return cfg
+
+    def _result_file(self, source: InputSource) -> str:
+        return osp.join(self.work_dir, source.slug, RESULT_FILE)
+
+    def load_result(self, source: InputSource,
+                    cfg: Config) -> Optional[Dict[str, float]]:
+        """The saved metrics of a finished source, if made by this very
+        configuration."""
+        path = self._result_file(source)
+        if self.rerun or not osp.isfile(path):
+            return None
+        with open(path) as f:
+            saved = json.load(f)
+        if saved.get('config_hash') != _config_hash(cfg):
+            print_log(
+                f'{path} was made by another configuration: training '
+                f'{source.name!r} again', logger='current')
+            return None
+        return saved['metrics']
+
+    def run_source(self, source: InputSource) -> Dict[str, float]:
+        """Train the task model on one source's images and test it."""
+        from mmengine.runner import Runner
+
+        cfg = self.variant_config(source)
+        metrics = self.load_result(source, cfg)
+        if metrics is not None:
+            print_log(f'task-driven evaluation: {source.name!r} already '
+                      f'done ({self._result_file(source)})', logger='current')
+            return metrics
+        work_dir = cfg.work_dir
+        if not self.rerun and osp.isfile(
+                osp.join(work_dir, 'last_checkpoint')):
+            cfg.resume = True  # an interrupted run continues
+            cfg.load_from = None
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
+            _build_runner(cfg)
+        runner.train()
+        if runner._test_loop is not None or cfg.get('test_dataloader'):
+            metrics = runner.test()
+        else:
+            metrics = runner.val()
+        metrics = {k: _plain(v) for k, v in metrics.items()}
+        if get_rank() == 0:
+            os.makedirs(work_dir, exist_ok=True)
+            tmp = self._result_file(source) + '.tmp'
+            with open(tmp, 'w') as f:
+                json.dump(
+                    dict(
+                        source=source.name,
+                        input=source.describe(),
+                        config_hash=_config_hash(cfg),
+                        metrics=metrics),
+                    f,
+                    indent=1)
+            os.replace(tmp, self._result_file(source))
+        del runner
+        _free_accelerator()
+        return metrics
+
+    def run(self, prepared: bool = False) -> TaskEvalResult:
+        """:meth:`prepare` (unless already ``prepared``), then
+        :meth:`run_source` for every source."""
+        if not prepared:
+            self.prepare()
+        result = TaskEvalResult(
+            task_config=self.cfg_path,
+            sources=self.sources,
+            seed=self.seed,
+            num_pairs=dict(self.num_pairs))
+        for source in self.sources:
+            result.rows[source.name] = self.run_source(source)
+        return result
+
+
+def _build_runner(cfg: Config):
+    from mmengine.registry import RUNNERS
+    return RUNNERS.build(cfg)
+
+
+def _plain(value):
+    """A JSON-friendly number: metrics come as numpy/torch scalars, float32
+    ones written with their shortest exact decimal (``94.35``, not
+    ``94.3499984741211``)."""
+    if hasattr(value, 'detach'):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(())[()]
+    if isinstance(value, np.floating):
+        return float(np.format_float_positional(value, unique=True))
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _free_accelerator() -> None:
+    import gc
+
+    import torch
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+# ----------------------------------------------------------------------
+# the report
+# ----------------------------------------------------------------------
+_HEADLINE = re.compile(r'(^|/)(mIoU|mAP|bbox_mAP|bbox_mAP_50|AP50)$')
+
+
+def default_plot_metrics(metrics: Sequence[str]) -> List[str]:
+    """The headline metrics of a task (mIoU; mAP / bbox_mAP / mAP@0.5),
+    else the first metric."""
+    head = [m for m in metrics if _HEADLINE.search(m)]
+    return head or list(metrics[:1])
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if math.isnan(value):
+            return 'nan'
+        return f'{value:.2f}' if abs(value) >= 1 or value == 0 else \
+            f'{value:.4g}'
+    return str(value)
+
+
+def _markdown(result: TaskEvalResult, metrics: Sequence[str]) -> str:
+    best = {}
+    for k in metrics:
+        col = [r[k] for r in result.rows.values() if _finite(r.get(k))]
+        if col:
+            best[k] = max(col)
+    lines = [
+        '| input | ' + ' | '.join(metrics) + ' |',
+        '|---|' + '---|' * len(metrics)
+    ]
+    for source in result.sources:
+        row = result.rows.get(source.name, {})
+        cells = []
+        for k in metrics:
+            text = _fmt(row.get(k, float('nan')))
+            if len(result.rows) > 1 and k in best and row.get(k) == best[k]:
+                text = f'**{text}**'
+            cells.append(text)
+        lines.append(f'| {source.name} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def write_task_report(result: TaskEvalResult,
+                      out_dir: str,
+                      plot_metrics: Optional[Sequence[str]] = None,
+                      plot: bool = True,
+                      plot_format: str = 'png') -> str:
+    """Write ``task_eval.md``, ``task_eval.csv``, ``task_eval.json`` and
+    (with ``plot``) ``task_eval.<plot_format>`` (grouped bars of
+    ``plot_metrics``, default :func:`default_plot_metrics`) plus, when
+    per-class values were reported (``IoU.<class>`` ...),
+    ``task_eval_per_class.<plot_format>``. Returns the markdown report."""
+    os.makedirs(out_dir, exist_ok=True)
+    metrics = result.metrics
+    summary = [m for m in metrics if '.' not in m.split('/')[-1]]
+    per_class = [m for m in metrics if m not in summary]
+    with open(osp.join(out_dir, 'task_eval.csv'), 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['input', 'source'] + metrics)
+        for s in result.sources:
+            row = result.rows.get(s.name, {})
+            writer.writerow([s.name, s.describe()] +
+                            [row.get(k, '') for k in metrics])
+    with open(osp.join(out_dir, 'task_eval.json'), 'w') as f:
+        json.dump(
+            dict(
+                task_config=result.task_config,
+                seed=result.seed,
+                num_pairs=result.num_pairs,
+                sources=[
+                    dict(name=s.name, input=s.describe())
+                    for s in result.sources
+                ],
+                metrics=result.rows),
+            f,
+            indent=1)
+    lines = [
+        '# Task-driven evaluation', '',
+        f'Task config: `{result.task_config}`; one task model trained per '
+        f'input from the same initialisation seed ({result.seed}), schedule '
+        'and pipeline, tested on the same input of the test split.', ''
+    ]
+    if result.num_pairs:
+        lines.append('Pairs: ' + ', '.join(
+            f'{k} {v}' for k, v in result.num_pairs.items()) + '.')
+        lines.append('')
+    lines += [f'- **{s.name}**: {s.describe()}' for s in result.sources]
+    lines += ['', _markdown(result, summary), '']
+    if per_class:
+        # the per-class IoU is the table of the papers; CSV/JSON hold all
+        iou = [m for m in per_class if m.split('/')[-1].startswith('IoU.')]
+        lines += [
+            'Per class' + (' (IoU):' if iou else ':'), '',
+            _markdown(result, iou or per_class), ''
+        ]
+    report = '\n'.join(lines)
+    with open(osp.join(out_dir, 'task_eval.md'), 'w') as f:
+        f.write(report)
+    if plot and result.rows and metrics:
+        from mmfusion.visualization import plot_task_metrics
+        names = [s.name for s in result.sources if s.name in result.rows]
+        shown = list(plot_metrics or default_plot_metrics(summary))
+        unknown = [m for m in shown if m not in metrics]
+        if unknown:  # after hours of training: warn, plot the rest
+            warnings.warn(f'cannot plot {unknown}: the task reported '
+                          f'{metrics}')
+            shown = [m for m in shown if m in metrics]
+        plot_task_metrics({n: result.rows[n]
+                           for n in names}, shown,
+                          osp.join(out_dir, f'task_eval.{plot_format}'))
+        iou = [m for m in per_class if m.split('/')[-1].startswith('IoU.')]
+        # classes absent from the test split (NaN for every input) are left
+        # out of the plot
+        iou = [m for m in iou or per_class if any(
+            _finite(result.rows[n].get(m)) for n in names)]
+        if iou:
+            plot_task_metrics({n: result.rows[n]
+                               for n in names}, iou,
+                              osp.join(out_dir,
+                                       f'task_eval_per_class.{plot_format}'))
+    return report

@@ -1,0 +1,335 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""Task-driven evaluation (tools/task_eval.py): a fresh task model trained
+and tested per input source (VIS, IR, an mmfusion checkpoint, an external
+folder), reported side by side."""
+import copy
+import csv
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.runner import save_checkpoint
+
+from mmfusion.evaluation.task_driven import (InputSource, TaskDrivenEvaluation,
+                                             TaskEvalResult,
+                                             default_plot_metrics,
+                                             modality_loaders,
+                                             resolve_fused_folder,
+                                             write_task_report)
+from mmfusion.registry import MODELS
+
+SIZE = (160, 120)  # (w, h): msrs_mini pairs at 1/4 scale keep the test fast
+SPLITS = dict(train=8, test=4)
+FUSION_CONFIG = 'configs/seafusion/seafusion_content_demo.py'
+TASK_CONFIG = 'configs/task_eval/task_eval_demo.py'
+
+
+@pytest.fixture(scope='module')
+def small_msrs(msrs_mini, tmp_path_factory):
+    """Real MSRS pairs (official layout) at 160x120: the first pairs with
+    objects of each split; labels resized with nearest neighbour."""
+    root = str(tmp_path_factory.mktemp('msrs_small'))
+    for split, n in SPLITS.items():
+        src = osp.join(msrs_mini, split)
+        names = []
+        for name in sorted(os.listdir(osp.join(src, 'Segmentation_labels'))):
+            mask = cv2.imread(osp.join(src, 'Segmentation_labels', name), 0)
+            if mask.max() > 0:
+                names.append(name)
+            if len(names) == n:
+                break
+        for sub, flag, interp in (('ir', 0, cv2.INTER_AREA),
+                                  ('vi', 1, cv2.INTER_AREA),
+                                  ('Segmentation_labels', 0,
+                                   cv2.INTER_NEAREST)):
+            os.makedirs(osp.join(root, split, sub))
+            for name in names:
+                img = cv2.imread(osp.join(src, sub, name), flag)
+                cv2.imwrite(
+                    osp.join(root, split, sub, name),
+                    cv2.resize(img, SIZE, interpolation=interp))
+    return root
+
+
+def _max_fusion(root, out, flat=True):
+    """An 'external method': the pixel-wise maximum of IR and VIS gray,
+    in one flat folder (flat) or one sub-folder per split."""
+    for split in SPLITS:
+        folder = out if flat else osp.join(out, split)
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(osp.join(root, split, 'ir')):
+            ir = cv2.imread(osp.join(root, split, 'ir', name), 0)
+            vis = cv2.imread(osp.join(root, split, 'vi', name), 0)
+            cv2.imwrite(osp.join(folder, name), np.maximum(ir, vis))
+    return out
+
+
+def _task_config(repo_root, small_msrs, tmp_path):
+    """The shipped demo task config on the small pairs."""
+    path = str(tmp_path / 'task_small.py')
+    with open(path, 'w') as f:
+        f.write(f"""_base_ = [{osp.join(repo_root, TASK_CONFIG)!r}]
+data_root = {small_msrs!r}
+scale = {SIZE!r}
+train_pipeline = [
+    dict(type='mmfusion.LoadModalityImage', modality='vis'),
+    dict(type='mmseg.LoadAnnotations'),
+    dict(type='mmseg.RandomFlip', prob=0.5),
+    dict(type='mmseg.PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='mmfusion.LoadModalityImage', modality='vis'),
+    dict(type='mmseg.LoadAnnotations'),
+    dict(type='mmseg.PackSegInputs'),
+]
+model = dict(data_preprocessor=dict(size=(128, 160)))
+train_dataloader = dict(
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+train_cfg = dict(max_iters=6, val_interval=6)
+param_scheduler = [dict(type='PolyLR', power=0.9, begin=0, end=6,
+                        by_epoch=False)]
+default_hooks = dict(checkpoint=dict(interval=3), logger=dict(interval=1))
+""")
+    return path
+
+
+def _checkpoint(repo_root, tmp_path):
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmfusion'):
+        model = MODELS.build(
+            Config.fromfile(osp.join(repo_root, FUSION_CONFIG)).model)
+    path = str(tmp_path / 'seafusion_demo.pth')
+    save_checkpoint({'state_dict': model.state_dict()}, path)
+    return path
+
+
+def _run_tool(repo_root, args, cwd):
+    env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+    return subprocess.run(
+        [sys.executable, osp.join(repo_root, 'tools', 'task_eval.py')] +
+        args,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600)
+
+
+def _train_losses(work_dir):
+    """The task losses a run logged, in order."""
+    runs = sorted(d for d in os.listdir(work_dir) if d[:8].isdigit())
+    path = osp.join(work_dir, runs[0], 'vis_data', 'scalars.json')
+    with open(path) as f:
+        rows = [json.loads(line) for line in f]
+    return [r['loss'] for r in rows if 'loss' in r]
+
+
+def test_task_eval_end_to_end(repo_root, small_msrs, tmp_path):
+    """One command: VIS and IR baselines, a checkpoint and an external
+    folder; then a re-run reuses everything; then bad input is refused
+    before any training."""
+    cfg = _task_config(repo_root, small_msrs, tmp_path)
+    ckpt = _checkpoint(repo_root, tmp_path)
+    external = _max_fusion(small_msrs, str(tmp_path / 'max_rule'))
+    work = tmp_path / 'work'
+    args = [
+        cfg, '--model', 'SeAFusion',
+        osp.join(repo_root, FUSION_CONFIG), ckpt, '--fused', 'Max rule',
+        external, '--work-dir',
+        str(work), '--device', 'cpu'
+    ]
+    run = _run_tool(repo_root, args, str(tmp_path))
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    names = ['VIS', 'IR', 'SeAFusion', 'Max rule']
+    slugs = ['VIS', 'IR', 'SeAFusion', 'Max_rule']
+    # the checkpoint's fused images: every pair of both splits, pair size
+    for split, n in SPLITS.items():
+        folder = work / 'fused' / 'SeAFusion' / split / 'vi'
+        files = sorted(os.listdir(folder))
+        assert len([f for f in files if f.endswith('.png')]) == n
+        img = cv2.imread(str(folder / files[-1]), cv2.IMREAD_UNCHANGED)
+        assert img.shape[:2] == (SIZE[1], SIZE[0])
+    # one task run per source, each with its own metrics
+    saved = {}
+    for name, slug in zip(names, slugs):
+        with open(work / slug / 'task_metrics.json') as f:
+            saved[name] = json.load(f)
+        metrics = saved[name]['metrics']
+        assert 0 <= metrics['mIoU'] <= 100 and 0 < metrics['aAcc'] <= 100
+        assert {'IoU.unlabelled', 'IoU.car', 'IoU.person'} <= set(metrics)
+    # the inputs really differ: same seed, same data order, different losses
+    losses = {s: _train_losses(str(work / s)) for s in slugs}
+    assert all(len(v) == 6 for v in losses.values())
+    assert len({tuple(v) for v in losses.values()}) == 4
+    # the report: markdown, CSV, JSON and the bar plots
+    with open(work / 'task_eval.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert [r['input'] for r in rows] == names
+    for r in rows:
+        assert float(r['mIoU']) == pytest.approx(
+            saved[r['input']]['metrics']['mIoU'])
+    with open(work / 'task_eval.json') as f:
+        report = json.load(f)
+    assert report['metrics']['IR'] == saved['IR']['metrics']
+    assert report['seed'] == 0
+    md = (work / 'task_eval.md').read_text()
+    for name in names:
+        assert f'| {name} |' in md
+    assert 'IoU.person' in md and 'Acc.person' not in md
+    for plot in ('task_eval.png', 'task_eval_per_class.png'):
+        assert cv2.imread(str(work / plot)) is not None
+    assert run.stdout.count('| VIS |') == 2  # summary and per-class tables
+
+    # re-run: nothing is fused or trained again, same report
+    again = _run_tool(repo_root, args, str(tmp_path))
+    assert again.returncode == 0, again.stderr[-3000:]
+    log = again.stdout + again.stderr
+    assert log.count('already done') == 4 and 'fusing' not in log
+    with open(work / 'task_eval.json') as f:
+        assert json.load(f) == report
+
+    # an external folder missing one pair's image: refused before training,
+    # naming the file
+    broken = _max_fusion(small_msrs, str(tmp_path / 'broken'), flat=False)
+    victim = sorted(os.listdir(osp.join(broken, 'train')))[2]
+    os.remove(osp.join(broken, 'train', victim))
+    bad = _run_tool(repo_root, [
+        cfg, '--baselines', '--fused', 'Broken', broken, '--work-dir',
+        str(work)
+    ], str(tmp_path))
+    assert bad.returncode == 2
+    assert victim in bad.stderr and osp.join(broken, 'train') in bad.stderr
+    assert not osp.exists(work / 'Broken')
+
+
+def test_resolve_fused_folder(tmp_path):
+    flat = tmp_path / 'flat'
+    flat.mkdir()
+    assert resolve_fused_folder(str(flat), 'train/vi') == str(flat)
+    split = tmp_path / 'split'
+    (split / 'train').mkdir(parents=True)
+    (split / 'test').mkdir()
+    assert resolve_fused_folder(str(split), 'test/vi') == str(split / 'test')
+    assert resolve_fused_folder(str(split), 'Vis') == str(split)
+    mirror = tmp_path / 'mirror'
+    (mirror / 'test' / 'vi').mkdir(parents=True)
+    assert resolve_fused_folder(str(mirror),
+                                'test/vi') == str(mirror / 'test' / 'vi')
+    with pytest.raises(FileNotFoundError, match='nowhere'):
+        resolve_fused_folder(str(tmp_path / 'nowhere'), 'test/vi')
+
+
+def test_task_config_checks(repo_root, small_msrs, tmp_path):
+    cfg = Config.fromfile(_task_config(repo_root, small_msrs, tmp_path))
+    assert set(modality_loaders(cfg)) == {
+        'train_dataloader', 'val_dataloader', 'test_dataloader'
+    }
+    plain = copy.deepcopy(cfg)
+    plain.val_dataloader.dataset.pipeline = [
+        dict(type='mmseg.LoadImageFromFile'),
+        dict(type='mmseg.PackSegInputs')
+    ]
+    with pytest.raises(ValueError, match='val_dataloader.*LoadModalityImage'):
+        modality_loaders(plain)
+    no_train = copy.deepcopy(cfg)
+    no_train.pop('train_dataloader')
+    with pytest.raises(ValueError, match='train_dataloader'):
+        modality_loaders(no_train)
+    # sources
+    with pytest.raises(ValueError, match='either a folder'):
+        InputSource('x', 'fused')
+    with pytest.raises(ValueError, match='both its config and'):
+        InputSource('x', 'fused', model_config='a.py')
+    with pytest.raises(ValueError, match='modality'):
+        InputSource('x', 'rgb')
+    with pytest.raises(ValueError, match='distinct names'):
+        TaskDrivenEvaluation(cfg, [InputSource.baseline('vis')] * 2,
+                             str(tmp_path))
+    missing = TaskDrivenEvaluation(
+        cfg, [InputSource('m', 'fused', model_config='nope.py',
+                          checkpoint='x.pth')], str(tmp_path / 'w'))
+    with pytest.raises(FileNotFoundError, match='nope.py'):
+        missing.check()
+
+
+def test_variant_config(repo_root, small_msrs, tmp_path):
+    cfg = Config.fromfile(_task_config(repo_root, small_msrs, tmp_path))
+    folder = _max_fusion(small_msrs, str(tmp_path / 'split'), flat=False)
+    sources = [
+        InputSource.baseline('ir'),
+        InputSource('Max rule', 'fused', fused_dir=folder)
+    ]
+    evaluation = TaskDrivenEvaluation(cfg, sources, str(tmp_path / 'w'),
+                                      seed=7)
+    evaluation.check()
+    assert evaluation.num_pairs['train_dataloader:train/vi'] == 8
+    ir = evaluation.variant_config(sources[0])
+    fused = evaluation.variant_config(sources[1])
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert ir[key].dataset.pipeline[0].modality == 'ir'
+        assert 'fused' not in ir[key].dataset.data_prefix
+        assert fused[key].dataset.pipeline[0].modality == 'fused'
+    assert fused.train_dataloader.dataset.data_prefix.fused == osp.join(
+        folder, 'train')
+    assert fused.test_dataloader.dataset.data_prefix.fused == osp.join(
+        folder, 'test')
+    assert ir.work_dir == osp.join(str(tmp_path / 'w'), 'IR')
+    assert fused.work_dir == osp.join(str(tmp_path / 'w'), 'Max_rule')
+    assert ir.randomness.seed == fused.randomness.seed == 7
+    assert ir.experiment_name != fused.experiment_name
+    # the base config is untouched
+    assert cfg.train_dataloader.dataset.pipeline[0].modality == 'vis'
+
+
+def test_report(tmp_path):
+    sources = [InputSource.baseline('vis'), InputSource.baseline('ir'),
+               InputSource('M', 'fused', fused_dir='/some/dir')]
+    result = TaskEvalResult(
+        task_config='cfg.py',
+        sources=sources,
+        seed=0,
+        rows={
+            'VIS': {'aAcc': 90.0, 'mIoU': 40.0, 'IoU.car': 50.0,
+                    'IoU.bump': float('nan')},
+            'IR': {'aAcc': 88.0, 'mIoU': 35.5, 'IoU.car': 60.0,
+                   'IoU.bump': float('nan')},
+            'M': {'aAcc': 91.0, 'mIoU': 42.25, 'IoU.car': 55.0,
+                  'IoU.bump': float('nan')},
+        })
+    md = write_task_report(result, str(tmp_path))
+    assert '| M | **91.00** | **42.25** |' in md
+    assert '| IR | 88.00 | 35.50 |' in md
+    assert '| IR | **60.00** | nan |' in md
+    assert '`/some/dir`' in md
+    with open(tmp_path / 'task_eval.csv') as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ['input', 'source', 'aAcc', 'mIoU', 'IoU.car',
+                       'IoU.bump']
+    assert rows[3][:4] == ['M', 'fused images in `/some/dir`', '91.0',
+                           '42.25']
+    assert osp.isfile(tmp_path / 'task_eval.png')
+    assert osp.isfile(tmp_path / 'task_eval_per_class.png')
+    with pytest.warns(UserWarning, match='cannot plot'):
+        write_task_report(result, str(tmp_path), plot_metrics=['mAP'])
+    assert default_plot_metrics(['aAcc', 'mIoU', 'mAcc']) == ['mIoU']
+    assert default_plot_metrics(['pascal_voc/mAP',
+                                 'pascal_voc/AP50']) == [
+                                     'pascal_voc/mAP', 'pascal_voc/AP50'
+                                 ]
+    assert default_plot_metrics(['coco/bbox_mAP', 'coco/bbox_mAP_50',
+                                 'coco/bbox_mAP_l']) == [
+                                     'coco/bbox_mAP', 'coco/bbox_mAP_50'
+                                 ]
+    assert default_plot_metrics(['acc']) == ['acc']
