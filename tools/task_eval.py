@@ -12,12 +12,12 @@ Examples::
     # an mmfusion checkpoint and an external method, against VIS and IR
     python tools/task_eval.py configs/task_eval/segformer_mit-b0_msrs.py \\
         --model TDFusion configs/tdfusion/segformer_msrs.py tdf.pth \\
-        --fused SeAFusion results/SeAFusion \\
+        --fused SeAFusion=results/SeAFusion \\
         --work-dir work_dirs/task_eval_msrs
 
     # N GPUs: every task model trains on all of them
     bash tools/dist_task_eval.sh configs/task_eval/segformer_mit-b0_msrs.py \\
-        8 --fused CDDFuse results/CDDFuse
+        8 --fused CDDFuse=results/CDDFuse
 
 A folder of fused images holds one image per pair, named like the pair (any
 image extension): flat, or with one sub-folder per split named like the
@@ -36,6 +36,7 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import get_rank, init_dist
 
 import mmfusion  # noqa: F401  (compatibility patches)
+from mmfusion.evaluation.folder_evaluation import parse_named_folder
 from mmfusion.evaluation.task_driven import (InputSource,
                                              TaskDrivenEvaluation,
                                              write_task_report)
@@ -56,11 +57,11 @@ def parse_args(argv=None):
         'WORK_DIR/fused/NAME (repeatable)')
     parser.add_argument(
         '--fused',
-        nargs=2,
         action='append',
         default=[],
-        metavar=('NAME', 'DIR'),
-        help='a folder of fused images of another method (repeatable)')
+        metavar='[NAME=]DIR',
+        help='a folder of fused images of another method (repeatable); NAME '
+        'defaults to the folder name')
     parser.add_argument(
         '--baselines',
         nargs='*',
@@ -121,9 +122,9 @@ def main(argv=None):
             InputSource(name, 'fused', model_config=c, checkpoint=k)
             for name, c, k in args.model
         ]
-        sources += [
-            InputSource(name, 'fused', fused_dir=d) for name, d in args.fused
-        ]
+        for spec in args.fused:
+            name, folder = parse_named_folder(spec)
+            sources.append(InputSource(name, 'fused', fused_dir=folder))
         if args.launcher != 'none':
             init_dist(args.launcher,
                       **cfg.get('env_cfg', {}).get('dist_cfg', {}))

@@ -21,6 +21,7 @@ from .functional import (ALL_METRICS, LOWER_IS_BETTER, compute_fusion_metrics,
 
 __all__ = [
     'IMAGE_EXTENSIONS', 'FolderEvaluation', 'index_images', 'find_pairs',
+    'parse_named_folder',
     'evaluate_fused_folders', 'write_fusion_report', 'markdown_table'
 ]
 
@@ -41,6 +42,16 @@ def index_images(folder: str) -> Dict[str, str]:
             continue
         index[stem] = osp.join(folder, name)
     return index
+
+
+def parse_named_folder(spec: str) -> Tuple[str, str]:
+    """``'NAME=DIR'`` -> ``(NAME, DIR)``; a bare ``DIR`` (or an existing
+    folder whose name holds ``=``) is named after the folder. The command
+    lines' ``--fused [NAME=]DIR``."""
+    if '=' in spec and not osp.isdir(spec):
+        name, folder = spec.split('=', 1)
+        return name, folder
+    return osp.basename(osp.normpath(spec)) or spec, spec
 
 
 def find_pairs(ir_dir: str, vis_dir: str) -> Tuple[List[str], List[str]]:

@@ -145,8 +145,8 @@ def test_task_eval_end_to_end(repo_root, small_msrs, tmp_path):
     work = tmp_path / 'work'
     args = [
         cfg, '--model', 'SeAFusion',
-        osp.join(repo_root, FUSION_CONFIG), ckpt, '--fused', 'Max rule',
-        external, '--work-dir',
+        osp.join(repo_root, FUSION_CONFIG), ckpt, '--fused',
+        f'Max rule={external}', '--work-dir',
         str(work), '--device', 'cpu'
     ]
     run = _run_tool(repo_root, args, str(tmp_path))
@@ -200,18 +200,30 @@ def test_task_eval_end_to_end(repo_root, small_msrs, tmp_path):
     with open(work / 'task_eval.json') as f:
         assert json.load(f) == report
 
+    # an interrupted training resumes from its last checkpoint
+    ir = work / 'IR'
+    os.remove(ir / 'task_metrics.json')
+    os.remove(ir / 'iter_6.pth')
+    (ir / 'last_checkpoint').write_text(str(ir / 'iter_3.pth'))
+    resumed = _run_tool(repo_root, args, str(tmp_path))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    log = resumed.stdout + resumed.stderr
+    assert log.count('already done') == 3 and 'resumed epoch: 0, iter: 3' in log
+    with open(ir / 'task_metrics.json') as f:
+        assert set(json.load(f)['metrics']) == set(saved['IR']['metrics'])
+
     # an external folder missing one pair's image: refused before training,
     # naming the file
     broken = _max_fusion(small_msrs, str(tmp_path / 'broken'), flat=False)
     victim = sorted(os.listdir(osp.join(broken, 'train')))[2]
     os.remove(osp.join(broken, 'train', victim))
     bad = _run_tool(repo_root, [
-        cfg, '--baselines', '--fused', 'Broken', broken, '--work-dir',
+        cfg, '--baselines', '--fused', broken, '--work-dir',
         str(work)
     ], str(tmp_path))
     assert bad.returncode == 2
     assert victim in bad.stderr and osp.join(broken, 'train') in bad.stderr
-    assert not osp.exists(work / 'Broken')
+    assert not osp.exists(work / 'broken')  # named after the folder
 
 
 def test_resolve_fused_folder(tmp_path):

@@ -14,20 +14,13 @@ also printed) and ``plots/<metric>.png`` (SeAFusion-style cumulative
 distributions) to ``--out-dir``.
 """
 import argparse
-import os.path as osp
 import sys
 
 import mmfusion  # noqa: F401  (compatibility patches)
 from mmfusion.evaluation.folder_evaluation import (evaluate_fused_folders,
+                                                   parse_named_folder,
                                                    write_fusion_report)
 from mmfusion.evaluation.functional import DEFAULT_OPTIONS
-
-
-def _method(spec: str):
-    if '=' in spec and not osp.isdir(spec):
-        name, folder = spec.split('=', 1)
-        return name, folder
-    return osp.basename(osp.normpath(spec)) or spec, spec
 
 
 def parse_args(argv=None):
@@ -81,7 +74,7 @@ def main(argv=None):
     args = parse_args(argv)
     methods = {}
     for spec in args.fused:
-        name, folder = _method(spec)
+        name, folder = parse_named_folder(spec)
         base, i = name, 2
         while name in methods:
             name, i = f'{base}_{i}', i + 1
