@@ -5,7 +5,7 @@ import copy
 import os
 import os.path as osp
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import mmcv
@@ -25,23 +25,14 @@ PairInput = Union[ImageInput, Sequence[ImageInput]]
 
 __all__ = ['FusionInferencer', 'collect_pairs']
 
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 RAW_FORMATS = ('npy', 'png16')
-
-
-def _stems(folder: str) -> Dict[str, str]:
-    out = {}
-    for name in sorted(os.listdir(folder)):
-        stem, ext = osp.splitext(name)
-        if ext.lower() in IMAGE_EXTENSIONS and (stem not in out or
-                                                ext.lower() == '.png'):
-            out[stem] = osp.join(folder, name)
-    return out
 
 
 def collect_pairs(ir: str, vis: str) -> List[Tuple[str, str, str]]:
     """``[(name, ir_path, vis_path)]`` from two files or two folders (pairs
-    are the image names present in both folders)."""
+    are the image names present in both folders, see
+    :func:`mmfusion.evaluation.folder_evaluation.find_pairs`)."""
+    from mmfusion.evaluation.folder_evaluation import find_pairs, index_images
     if osp.isfile(ir) and osp.isfile(vis):
         return [(osp.splitext(osp.basename(ir))[0], ir, vis)]
     for path in (ir, vis):
@@ -50,15 +41,11 @@ def collect_pairs(ir: str, vis: str) -> List[Tuple[str, str, str]]:
     if not (osp.isdir(ir) and osp.isdir(vis)):
         raise ValueError(f'--ir {ir} and --vi {vis} must both be files or '
                          'both be folders')
-    ir_files, vis_files = _stems(ir), _stems(vis)
-    names = sorted(set(ir_files) & set(vis_files))
-    if not names:
-        raise ValueError(f'no IR/VIS pairs: no image name is in both {ir} '
-                         f'and {vis}')
-    unpaired = sorted(set(ir_files) ^ set(vis_files))
+    names, unpaired = find_pairs(ir, vis)
     if unpaired:
         warnings.warn(f'{len(unpaired)} image(s) without a partner in the '
                       f'other folder are ignored, e.g. {unpaired[0]!r}')
+    ir_files, vis_files = index_images(ir), index_images(vis)
     return [(n, ir_files[n], vis_files[n]) for n in names]
 
 

@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mmengine.utils import ProgressBar
 
+from mmfusion.datasets.checks import IMG_EXTENSIONS as IMAGE_EXTENSIONS
 from .functional import (ALL_METRICS, LOWER_IS_BETTER, compute_fusion_metrics,
                          parse_metric_names, read_gray)
 
@@ -25,7 +26,6 @@ __all__ = [
     'evaluate_fused_folders', 'write_fusion_report', 'markdown_table'
 ]
 
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
 
 def index_images(folder: str) -> Dict[str, str]:
