@@ -7,7 +7,9 @@
 # mIoU (9 classes incl. unlabelled) and per-class IoU.
 # Schedule: 20k iterations of batch 8 (~150 epochs of the 1083 training
 # pairs), AdamW as mmseg's SegFormer recipe, ImageNet-pretrained MiT-B0
-# (downloaded; set `checkpoint = None` offline).
+# (downloaded; set `checkpoint = None` below, or pass
+# `--cfg-options model.backbone.init_cfg=None`, to start from scratch
+# offline).
 _base_ = [
     'mmseg::_base_/models/segformer_mit-b0.py',
     '../_base_/datasets/msrs_task_seg.py', 'mmseg::_base_/default_runtime.py',
@@ -17,7 +19,11 @@ crop_size = (480, 640)
 checkpoint = 'https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segformer/mit_b0_20220624-7e0fe6dd.pth'  # noqa
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
+    # no Pretrained init without a checkpoint (mmengine's PretrainedInit
+    # fails on checkpoint=None)
+    backbone=dict(
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint)
+        if checkpoint else None),
     decode_head=dict(num_classes=9))
 optim_wrapper = dict(
     _delete_=True,
