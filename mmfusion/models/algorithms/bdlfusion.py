@@ -9,7 +9,7 @@ from torch import Tensor
 
 from mmfusion.registry import MODELS
 from ..utils.misc import prefix_log_vars as _prefixed
-from ..utils.misc import unwrap
+from ..utils.misc import seeded_generator, unwrap
 from .fusion_model import ConfigType, FusionModel
 
 AGGREGATIONS = ('min_norm', 'normalized', 'mean', 'random')
@@ -278,10 +278,8 @@ class BDLFusion(FusionModel):
             if self.eta == 'task' else float(self.eta)
         h_d, c_d = self.hypergradient('discriminator', train, upper)
         h_t, c_t = self.hypergradient('task', train, upper)
-        it = MessageHub.get_current_instance().get_info('iter', 0)
-        gen = torch.Generator().manual_seed(self.seed * 1000003 + int(it))
         h, weights = aggregate_hypergradients([h_d, h_t], self.aggregation,
-                                              gen)
+                                              seeded_generator(self.seed))
         # the hypergradients' autograd passes also filled no .grad, but the
         # followers' BN statistics moved: that is the released behaviour
         log = dict(

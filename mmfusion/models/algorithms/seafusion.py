@@ -10,7 +10,7 @@ from torch import Tensor
 
 from mmfusion.registry import MODELS
 from ..utils.misc import prefix_log_vars as _prefixed
-from ..utils.misc import unwrap
+from ..utils.misc import seeded_generator, stream_seed, unwrap
 from mmfusion.utils import rgb_to_ycbcr, ycbcr_to_rgb
 from .fusion_model import ConfigType, FusionModel
 
@@ -257,7 +257,7 @@ class SeAFusion(FusionModel):
         (dropout, ...) is left untouched.
         """
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed * 1000003 + round_idx)
+            torch.manual_seed(stream_seed(self.seed, round_idx))
             fresh = MODELS.build(self.fusion_net_cfg)
             if hasattr(fresh, 'init_weights'):
                 fresh.init_weights()
@@ -340,9 +340,7 @@ class SeAFusion(FusionModel):
             fused_y = net(inputs['ir'], inputs['vis_y'])
         cbcr = inputs['vis_cbcr']
         if self.task_colour_jitter:
-            it = MessageHub.get_current_instance().get_info('iter', 0)
-            gen = torch.Generator().manual_seed(self.seed * 1000003 +
-                                                int(it))
+            gen = seeded_generator(self.seed)
             rgb = colour_jitter(
                 ycbcr_to_rgb(fused_y.clamp(0, 1), cbcr),
                 generator=gen,

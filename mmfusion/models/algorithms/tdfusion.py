@@ -10,7 +10,7 @@ from torch.func import functional_call
 
 from mmfusion.registry import MODELS
 from ..utils.misc import prefix_log_vars as _prefixed
-from ..utils.misc import unwrap
+from ..utils.misc import seeded_generator, unwrap
 from ..utils.views import random_crop_batch, resize_batch, swap_modalities
 from .fusion_model import ConfigType, FusionModel
 
@@ -122,8 +122,7 @@ class TDFusion(FusionModel):
 
     # ------------------------------------------------------------ views
     def _generator(self) -> torch.Generator:
-        it = MessageHub.get_current_instance().get_info('iter', 0)
-        return torch.Generator().manual_seed(self.seed * 1000003 + int(it))
+        return seeded_generator(self.seed)
 
     def _views(self, data: dict, generator: torch.Generator):
         """Preprocess a batch into the fusion-loss view (crops) and the task
