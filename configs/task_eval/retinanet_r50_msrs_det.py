@@ -1,5 +1,6 @@
 # Task-driven evaluation on MSRS detection (person, bicycle, car) with
-# RetinaNet-R50-FPN (ImageNet-pretrained backbone), 24 epochs, mAP@0.5.
+# RetinaNet-R50-FPN (ImageNet-pretrained backbone), 24 epochs, VOC mAP@0.5
+# and COCO mAP@.5:.95.
 #   python tools/task_eval.py configs/task_eval/retinanet_r50_msrs_det.py \
 #       --model TDFusion configs/tdfusion/retinanet_msrs_det.py TDF.pth
 _base_ = [

@@ -1,7 +1,7 @@
 # MSRS detection (person, bicycle, car; YOLO labels) for task-driven
 # evaluation: an ordinary mmdet pipeline that loads ONE image of each pair
 # with mmfusion.LoadModalityImage (tools/task_eval.py sets the modality and
-# the fused folder per evaluated input). mAP@0.5 as in the fusion papers.
+# the fused folder per evaluated input).
 dataset_type = 'mmfusion.MSRSDataset'
 data_root = 'data/MSRS'
 train_pipeline = [
@@ -15,10 +15,12 @@ test_pipeline = [
     dict(type='mmfusion.LoadModalityImage', modality='vis'),
     dict(type='mmdet.Resize', scale=(640, 480), keep_ratio=True),
     dict(type='mmdet.LoadAnnotations', with_bbox=True),
+    # 'instances' lets CocoMetric build its ground truth from the dataset
+    # (no COCO json needed)
     dict(
         type='mmdet.PackDetInputs',
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor')),
+                   'scale_factor', 'instances')),
 ]
 train_dataloader = dict(
     batch_size=8,
@@ -47,6 +49,11 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(
-    type='mmdet.VOCMetric', metric='mAP', iou_thrs=[0.5], eval_mode='area')
+# mAP@0.5 (VOC, area) as the fusion papers, and COCO mAP@.5:.95
+val_evaluator = [
+    dict(
+        type='mmdet.VOCMetric', metric='mAP', iou_thrs=[0.5],
+        eval_mode='area'),
+    dict(type='mmdet.CocoMetric', metric='bbox'),
+]
 test_evaluator = val_evaluator
