@@ -40,7 +40,6 @@ import math
 import os
 import os.path as osp
 import re
-import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -50,6 +49,8 @@ from mmengine.config import Config, ConfigDict
 from mmengine.dist import barrier, get_rank, is_distributed
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
+
+from mmfusion.utils.runner_names import set_unique_run_name
 
 __all__ = [
     'InputSource', 'TaskEvalResult', 'TaskDrivenEvaluation',
@@ -432,12 +433,7 @@ class TaskDrivenEvaluation:
         cfg.launcher = self.launcher
         if self.seed is not None:
             cfg.randomness = dict(cfg.get('randomness') or {}, seed=self.seed)
-        cfg.experiment_name = f'{source.slug}_{time.strftime("%Y%m%d_%H%M%S")}'
-        if isinstance(cfg.get('visualizer'), dict):
-            # mmseg/mmdet name their visualizer 'visualizer'; a global
-            # instance of that name would be reused by every later run (and
-            # write into the first run's log dir)
-            cfg.visualizer.name = cfg.experiment_name
+        set_unique_run_name(cfg, source.slug)  # runs follow one another
         return cfg
 
     def _result_file(self, source: InputSource) -> str:

@@ -1,4 +1,5 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
+from ._dist import free_port, spawn_ranks
 from ._models import tiny_detector, tiny_segmentor
 
-__all__ = ['tiny_segmentor', 'tiny_detector']
+__all__ = ['tiny_segmentor', 'tiny_detector', 'free_port', 'spawn_ranks']

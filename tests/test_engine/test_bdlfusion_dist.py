@@ -3,21 +3,15 @@ upper-level iterations every parameter (leader and both followers) is
 identical on both ranks, which saw different pairs."""
 import os
 import os.path as osp
-import socket
-import uuid
 
 import torch
-import torch.multiprocessing as mp
 
 import mmfusion  # noqa: F401  (safe loading of mmengine checkpoints)
+from mmfusion.testing import spawn_ranks
+from mmfusion.utils import set_unique_run_name
 
 DEMO = 'configs/bdlfusion/bdlfusion_demo.py'
 
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def bdl_test_cfg(repo_root, msrs_mini, work_dir, max_iters, **extra):
@@ -52,19 +46,12 @@ def bdl_test_cfg(repo_root, msrs_mini, work_dir, max_iters, **extra):
     cfg.default_hooks.logger.interval = 1
     cfg.custom_hooks = [dict(type='RNGStateHook')]
     cfg.randomness = dict(seed=11)
-    name = f'{osp.basename(str(work_dir))}_{uuid.uuid4().hex[:8]}'
-    cfg.experiment_name = name
-    cfg.visualizer.name = name
+    set_unique_run_name(cfg, osp.basename(str(work_dir)))
     cfg.merge_from_dict(extra)
     return cfg
 
 
-def _worker(rank, world_size, port, repo_root, msrs_mini, work_dir):
-    os.environ.update(
-        MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
-        LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size))
-    torch.set_num_threads(1)
-    import mmfusion  # noqa: F401
+def _worker(rank, repo_root, msrs_mini, work_dir):
     from mmengine.runner import Runner
     runner = Runner.from_cfg(
         bdl_test_cfg(repo_root, msrs_mini, work_dir, 6, launcher='pytorch'))
@@ -76,11 +63,7 @@ def _worker(rank, world_size, port, repo_root, msrs_mini, work_dir):
 
 def test_bdlfusion_demo_ddp_identical_across_ranks(repo_root, msrs_mini,
                                                   tmp_path):
-    mp.spawn(
-        _worker,
-        args=(2, _free_port(), repo_root, msrs_mini, str(tmp_path)),
-        nprocs=2,
-        join=True)
+    spawn_ranks(_worker, 2, repo_root, msrs_mini, str(tmp_path))
     r0 = torch.load(tmp_path / 'rank0.pth')['params']
     r1 = torch.load(tmp_path / 'rank1.pth')['params']
     assert r0.keys() == r1.keys()

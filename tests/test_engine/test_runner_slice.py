@@ -4,7 +4,6 @@ import glob
 import json
 import os
 import os.path as osp
-import uuid
 
 import pytest
 import torch
@@ -12,6 +11,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmfusion.models import FusionModel, SeAFusionNet
+from mmfusion.utils import set_unique_run_name
 
 DEMO = 'configs/seafusion/seafusion_content_demo.py'
 
@@ -31,9 +31,7 @@ def _cfg(repo_root, msrs_mini, work_dir, max_iters, **extra):
     cfg.randomness = dict(seed=42)
     # mmengine keeps global Visualizer/MessageHub instances by name: give
     # every runner of the session its own
-    name = f'{osp.basename(str(work_dir))}_{uuid.uuid4().hex[:8]}'
-    cfg.experiment_name = name
-    cfg.visualizer.name = name
+    set_unique_run_name(cfg, osp.basename(str(work_dir)))
     cfg.merge_from_dict(extra)
     return cfg
 

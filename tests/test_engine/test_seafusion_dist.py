@@ -6,24 +6,14 @@ identical on both ranks. Each rank saw different pairs, so this holds only if
 both networks' gradients were all-reduced and the re-initialisation drew the
 same weights on both ranks."""
 import os
-import socket
 
 import torch
-import torch.multiprocessing as mp
+
+from mmfusion.testing import spawn_ranks
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
-
-def _worker(rank, world_size, port, repo_root, msrs_mini, work_dir):
-    os.environ.update(
-        MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
-        LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size))
-    torch.set_num_threads(1)
-    import mmfusion  # noqa: F401  (CPU/gloo support of the launcher)
+def _worker(rank, repo_root, msrs_mini, work_dir):
     from mmengine.runner import Runner
     from test_seafusion_runner import ROUND, seafusion_test_cfg
     cfg = seafusion_test_cfg(repo_root, msrs_mini, work_dir, 2 * ROUND,
@@ -43,11 +33,7 @@ def _worker(rank, world_size, port, repo_root, msrs_mini, work_dir):
 
 def test_all_parameters_identical_across_ranks(repo_root, msrs_mini,
                                               tmp_path):
-    mp.spawn(
-        _worker,
-        args=(2, _free_port(), repo_root, msrs_mini, str(tmp_path)),
-        nprocs=2,
-        join=True)
+    spawn_ranks(_worker, 2, repo_root, msrs_mini, str(tmp_path))
     r0 = torch.load(tmp_path / 'rank0.pth', weights_only=False)
     r1 = torch.load(tmp_path / 'rank1.pth', weights_only=False)
     assert set(r0['wrapped'].values()) == {'MMDistributedDataParallel'}

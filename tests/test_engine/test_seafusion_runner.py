@@ -5,7 +5,6 @@ across rounds, each network frozen in the other's phase, the two lr
 schedules), and ``N`` + resume + ``N`` == ``2N`` with the resume point inside
 a round."""
 import os.path as osp
-import uuid
 
 import pytest
 import torch
@@ -15,6 +14,7 @@ from mmengine.logging import MessageHub
 from mmengine.runner import Runner
 
 from mmfusion.engine import PhasedTrainLoop
+from mmfusion.utils import set_unique_run_name
 
 DEMO = 'configs/seafusion/seafusion_joint_demo.py'
 FUSION_ITERS, TASK_ITERS = 2, 2  # per round
@@ -83,9 +83,7 @@ def seafusion_test_cfg(repo_root, msrs_mini, work_dir, max_iters, **extra):
     cfg.default_hooks.logger.interval = 1
     cfg.custom_hooks = [dict(type='RNGStateHook')]
     cfg.randomness = dict(seed=7)
-    name = f'{osp.basename(str(work_dir))}_{uuid.uuid4().hex[:8]}'
-    cfg.experiment_name = name
-    cfg.visualizer.name = name
+    set_unique_run_name(cfg, osp.basename(str(work_dir)))
     cfg.merge_from_dict(extra)
     return cfg
 

@@ -1,12 +1,13 @@
 """TDFusion through the real Runner: the phased loop, checkpoints with all
 three networks and the phase, exact resume."""
 import os.path as osp
-import uuid
 
 import torch
-from mmfusion.testing import tiny_segmentor
 from mmengine.config import Config
 from mmengine.runner import Runner
+
+from mmfusion.testing import tiny_segmentor
+from mmfusion.utils import set_unique_run_name
 
 DEMO = 'configs/tdfusion/tdfusion_demo.py'
 
@@ -33,9 +34,7 @@ def tdfusion_test_cfg(repo_root, msrs_mini, work_dir, max_iters, **extra):
     cfg.default_hooks.logger.interval = 1
     cfg.custom_hooks = [dict(type='RNGStateHook')]
     cfg.randomness = dict(seed=7)
-    name = f'{osp.basename(str(work_dir))}_{uuid.uuid4().hex[:8]}'
-    cfg.experiment_name = name
-    cfg.visualizer.name = name
+    set_unique_run_name(cfg, osp.basename(str(work_dir)))
     cfg.merge_from_dict(extra)
     return cfg
 

@@ -2,23 +2,18 @@
 import glob
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
 import torch
 
 import mmfusion  # noqa: F401  (safe loading of mmengine checkpoints)
+from mmfusion.testing import free_port
 
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def test_dist_train_demo_two_processes(repo_root, msrs_mini, tmp_path):
-    env = dict(os.environ, PORT=str(_free_port()), OMP_NUM_THREADS='1')
+    env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1')
     env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
     cmd = [
         'bash', 'tools/dist_train.sh',
