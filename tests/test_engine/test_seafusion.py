@@ -336,7 +336,7 @@ def test_ohem_loss_is_the_released_ohem_ce():
 
     from mmseg.structures.sampler import OHEMPixelSampler
 
-    from mmfusion.models.algorithms.seafusion import OHEMCrossEntropyLoss
+    from mmfusion.models.losses import OHEMCrossEntropyLoss
     torch.manual_seed(0)
     label = torch.randint(0, 9, (2, 12, 16))
     label[:, :2] = 255  # ignored
