@@ -138,8 +138,8 @@ def test_shape_errors(crops):
 
 @pytest.mark.parametrize('stride', [1, 2])
 def test_cpu_shift_add_equals_convolution(stride):
-    """The CPU path (shifted multiply-adds) and the CUDA path (conv2d) of
-    the separable filter compute the same valid correlation."""
+    """The CPU path (OpenCV), the shifted multiply-adds and the CUDA path
+    (conv2d) of the separable filter compute the same valid correlation."""
     x = torch.rand(2, 3, 41, 37, dtype=torch.float64) * 255
     win = gaussian_kernel1d(9, 1.8)
     got = filter_valid(x, win, stride=stride)
@@ -150,6 +150,37 @@ def test_cpu_shift_add_equals_convolution(stride):
     by_conv = _pass(_pass(x, win.tolist(), -1, stride, impl='conv'),
                     win.tolist(), -2, stride, impl='conv')
     torch.testing.assert_close(by_conv, full)
+    by_shift = _pass(_pass(x, win.tolist(), -1, stride, impl='shift'),
+                     win.tolist(), -2, stride, impl='shift')
+    torch.testing.assert_close(by_shift, full)
+
+
+def test_torch_code_path_equals_cpu_path(crops, monkeypatch):
+    """On CPU the filters, Sobel responses, downsampling and transcendental
+    functions go through OpenCV and numpy; on CUDA through torch. Forcing
+    the torch code on CPU gives the same metrics (this machine has no GPU
+    in CI)."""
+    from mmfusion.evaluation.functional import filters
+    from mmfusion.evaluation.functional import fusion_metrics as fm
+    fused, ir, vis = crops
+    expected = compute_fusion_metrics(fused, ir, vis, chunk_size=1)
+    monkeypatch.setattr(filters, '_CV2_DTYPES', ())
+    monkeypatch.setattr(
+        fm, '_ufunc',
+        lambda name, *xs: getattr(torch, fm._TORCH_UFUNCS.get(name, name))
+        (*xs))
+    monkeypatch.setattr(fm, '_dot_hw', lambda x, y: fm._sum_hw(x * y))
+    average_gradient = fm.average_gradient
+    monkeypatch.setattr(fm, 'average_gradient',
+                        lambda f: average_gradient(f.float()))
+    got = compute_fusion_metrics(fused, ir, vis, chunk_size=3)
+    for metric, values in expected.items():
+        torch.testing.assert_close(
+            got[metric], values, rtol=1e-7, atol=0, msg=metric)
+    # OpenCV's 2x2 area downsampling (one image) and torch's (a batch)
+    x = torch.from_numpy(fused[:2]).double()
+    torch.testing.assert_close(
+        fm._downsample2(x[:1]), fm._downsample2(x)[:1], rtol=0, atol=0)
 
 
 def test_gray_conversion_follows_the_evaluator():

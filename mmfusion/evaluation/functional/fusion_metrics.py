@@ -35,16 +35,21 @@ Nabf              Kumar's modified artefact measure            ``nabf_scale``
 MS_SSIM           MEF-MS-SSIM of F against {A, B} (Ma 2015)
 ================  ==========================================  ==============
 """
+import ctypes
 import math
+import os
+import platform
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Optional, Sequence, Union
 
+import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .filters import (box_mean_valid, box_sum_valid, filter_valid,
-                      gaussian_kernel1d)
+                      gaussian_kernel1d, sobel3)
 
 __all__ = [
     'ALL_METRICS', 'DE_FACTO_METRICS', 'REFERENCE_FREE_METRICS',
@@ -120,18 +125,89 @@ def _mean_hw(x: Tensor) -> Tensor:
 
 
 def _is_8bit(*xs: Tensor) -> bool:
-    return all(
-        bool(((x >= 0) & (x <= 255) & (x == x.round())).all()) for x in xs)
+    """Integer valued in [0, 255] (three cheap passes per image, no boolean
+    maps)."""
+    for x in xs:
+        if x.numel():
+            lo, hi = torch.aminmax(x)
+            if lo < 0 or hi > 255 or not torch.equal(x, x.round()):
+                return False
+    return True
 
 
-def _pearson(x: Tensor, y: Tensor) -> Tensor:
-    """Pearson correlation of each image pair over all pixels; 0 where
-    either image is constant."""
-    x = x - _mean_hw(x)[:, None, None]
-    y = y - _mean_hw(y)[:, None, None]
-    den = torch.sqrt(_sum_hw(x * x) * _sum_hw(y * y))
-    num = _sum_hw(x * y)
-    return torch.where(den > 0, num / torch.where(den > 0, den, 1.), 0.)
+def _dot_hw(x: Tensor, y: Tensor) -> Tensor:
+    """``sum(x * y)`` over each image (float64), one BLAS dot per image."""
+    if x.shape[0] == 1 and x.dtype == y.dtype == torch.float64 and \
+            not x.is_cuda:
+        return torch.dot(x.reshape(-1), y.reshape(-1)).view(1).double()
+    return _sum_hw(x * y)
+
+
+class _Shared:
+    """Intermediate results that several metrics of one call use (centred
+    images, their inner products, the 8-bit test, MSE), computed once, when
+    first asked for. Every metric function takes one (``None``: its own)."""
+
+    def __init__(self, f: Tensor, a: Optional[Tensor], b: Optional[Tensor]):
+        self.images = dict(f=f, a=a, b=b)
+        self._memo = {}
+
+    def get(self, key, fn):
+        if key not in self._memo:
+            self._memo[key] = fn()
+        return self._memo[key]
+
+    def centred(self, name: str) -> Tensor:
+        """The image minus its mean (``name``: 'f', 'a' or 'b')."""
+        x = self.images[name]
+        return self.get(('centred', name),
+                        lambda: x - _mean_hw(x)[:, None, None])
+
+    def inner(self, x: str, y: str) -> Tensor:
+        """``sum((X - mean X)(Y - mean Y))`` per image."""
+        key = ('inner', ) + tuple(sorted((x, y)))
+        return self.get(key,
+                        lambda: _dot_hw(self.centred(x), self.centred(y)))
+
+    def window_images(self) -> tuple:
+        """F, A, B in float64 minus a common integer (:func:`_centre`), for
+        the window statistics of VIF and MEF-SSIM."""
+        return self.get('window_images', lambda: _centre(
+            *(self.images[n].double() for n in 'fab')))
+
+    def mul(self, x: Tensor, y: Tensor) -> Tensor:
+        """``x * y``, computed once per pair of tensors."""
+        key = ('mul', ) + tuple(sorted((id(x), id(y))))
+        return self.get(key, lambda: (x, y, x * y))[2]  # x, y kept alive
+
+    def float32(self, name: str) -> Tensor:
+        """The image in float32 (exact for 8-bit images)."""
+        return self.get(('float32', name), lambda: self.images[name].float())
+
+    def is_8bit(self, *names: str) -> bool:
+        return all(
+            self.get(('8bit', n), lambda n=n: _is_8bit(self.images[n]))
+            for n in names)
+
+
+def _shared(shared: Optional[_Shared], f, a=None, b=None) -> _Shared:
+    return _Shared(f, a, b) if shared is None else shared
+
+
+def _correlation(sxy: Tensor, sxx: Tensor, syy: Tensor) -> Tensor:
+    """Pearson correlation from centred sums; 0 where either image is
+    constant."""
+    den = torch.sqrt(sxx * syy)
+    return torch.where(den > 0, sxy / torch.where(den > 0, den, 1.), 0.)
+
+
+def _pearson_diff(sh: _Shared, x: str, y: str, z: str) -> Tensor:
+    """``r(X, Y - Z)``: ``Y - Z`` is centred itself (exactly 0 where it is
+    constant)."""
+    d = sh.images[y] - sh.images[z]
+    d -= _mean_hw(d)[:, None, None]
+    xc = sh.centred(x)
+    return _correlation(_dot_hw(xc, d), sh.inner(x, x), _dot_hw(d, d))
 
 
 # --------------------------------------------------------------------------
@@ -141,25 +217,31 @@ def _plogp_sum(p: Tensor, dim) -> Tensor:
     return torch.special.xlogy(p, p).sum(dim)
 
 
-def entropy(f: Tensor) -> Tensor:
+def entropy(f: Tensor, shared: Optional[_Shared] = None) -> Tensor:
     r"""EN :math:`= -\sum_l p_l \log_2 p_l`, ``p`` the histogram of
     ``round(F)`` over its integer levels divided by ``H W`` (0 for a
     constant image)."""
     n = f.shape[0]
-    levels = f.round().long()
-    lo = int(levels.min()) if levels.numel() else 0
-    levels = levels - lo
-    nbins = int(levels.max()) + 1 if levels.numel() else 1
-    offset = torch.arange(n, device=f.device).view(-1, 1, 1) * nbins
-    hist = torch.bincount((levels + offset).flatten(), minlength=n * nbins)
+    if _shared(shared, f).is_8bit('f'):
+        levels, nbins = f.to(torch.int32 if n < 2**23 else torch.int64), 256
+    else:
+        levels = f.round().long()
+        lo = int(levels.min()) if levels.numel() else 0
+        levels = levels - lo
+        nbins = int(levels.max()) + 1 if levels.numel() else 1
+    if n > 1:
+        levels = levels + torch.arange(
+            n, device=f.device, dtype=levels.dtype).view(-1, 1, 1) * nbins
+    hist = torch.bincount(levels.flatten(), minlength=n * nbins)
     p = hist.view(n, nbins).double() / (f.shape[-2] * f.shape[-1])
     return -_plogp_sum(p, 1) / math.log(2)
 
 
-def standard_deviation(f: Tensor) -> Tensor:
+def standard_deviation(f: Tensor,
+                       shared: Optional[_Shared] = None) -> Tensor:
     r"""SD :math:`= \sqrt{\frac{1}{HW}\sum (F-\mu)^2}` (population)."""
-    d = f - _mean_hw(f)[:, None, None]
-    return torch.sqrt(_mean_hw(d * d))
+    return torch.sqrt(
+        _shared(shared, f).inner('f', 'f') / (f.shape[-2] * f.shape[-1]))
 
 
 def spatial_frequency(f: Tensor, scale: str = '255') -> Tensor:
@@ -177,26 +259,51 @@ def average_gradient(f: Tensor) -> Tensor:
     r"""AG :math:`= \frac{1}{HW}\sum\sqrt{(G_x^2+G_y^2)/2}` with central
     differences ``(F[j+1] - F[j-1]) / 2`` inside and one-sided differences
     at the first and last column (row)."""
-    gx = torch.cat([
-        f[..., :, 1:2] - f[..., :, 0:1], (f[..., :, 2:] - f[..., :, :-2]) / 2,
-        f[..., :, -1:] - f[..., :, -2:-1]
-    ], -1)
-    gy = torch.cat([
-        f[..., 1:2, :] - f[..., 0:1, :], (f[..., 2:, :] - f[..., :-2, :]) / 2,
-        f[..., -1:, :] - f[..., -2:-1, :]
-    ], -2)
-    return _mean_hw(torch.sqrt((gx * gx + gy * gy) / 2))
+    if f.is_cuda or f.dtype != torch.float64:
+        gx = torch.cat([
+            f[..., :, 1:2] - f[..., :, 0:1],
+            (f[..., :, 2:] - f[..., :, :-2]) / 2,
+            f[..., :, -1:] - f[..., :, -2:-1]
+        ], -1)
+        gy = torch.cat([
+            f[..., 1:2, :] - f[..., 0:1, :],
+            (f[..., 2:, :] - f[..., :-2, :]) / 2,
+            f[..., -1:, :] - f[..., -2:-1, :]
+        ], -2)
+        return _mean_hw(torch.sqrt((gx * gx + gy * gy) / 2))
+    # CPU: d = F[j+1] - F[j-1] with replicated borders, i.e. 2 Gx inside and
+    # Gx at the borders (doubled there): (Gx^2 + Gy^2) / 2 = (dx^2 + dy^2) / 8
+    values = []
+    for x in f:
+        x = x.contiguous().numpy()
+        border = cv2.BORDER_REPLICATE
+        dx = cv2.Sobel(x, -1, 1, 0, ksize=1, borderType=border)
+        dy = cv2.Sobel(x, -1, 0, 1, ksize=1, borderType=border)
+        dx[:, [0, -1]] *= 2
+        dy[[0, -1]] *= 2
+        np.multiply(dx, dx, out=dx)
+        dx += dy * dy
+        dx *= 1 / 8
+        values.append(np.sqrt(dx, out=dx).sum(dtype=np.float64))
+    return torch.tensor(values, dtype=torch.float64) / (f.shape[-2] *
+                                                       f.shape[-1])
 
 
 # --------------------------------------------------------------------------
 # metrics against the sources
 # --------------------------------------------------------------------------
-def _mi_8bit(f: Tensor, x: Tensor) -> Tensor:
-    n = f.shape[0]
-    hw = f.shape[-2] * f.shape[-1]
-    offset = torch.arange(n, device=f.device).view(-1, 1, 1) * 65536
-    idx = (f.long() * 256 + x.long() + offset).flatten()
-    joint = torch.bincount(idx, minlength=n * 65536).view(n, 256, 256)
+def _mi_8bit(f256: Tensor, x: Tensor) -> Tensor:
+    """``I(F; X)`` of 8-bit images from ``f256 = 256 F``: the joint
+    histogram by one ``bincount`` of ``256 F + X`` (exact in float64,
+    converted once)."""
+    n = f256.shape[0]
+    hw = f256.shape[-2] * f256.shape[-1]
+    idx = (f256 + x).to(torch.int32 if n < 32768 else torch.int64)
+    if n > 1:
+        idx += torch.arange(n, device=idx.device, dtype=idx.dtype).view(
+            -1, 1, 1) * 65536
+    joint = torch.bincount(idx.flatten(), minlength=n * 65536).view(
+        n, 256, 256)
     joint = joint.double() / hw
     return (_plogp_sum(joint.flatten(1), 1) - _plogp_sum(joint.sum(2), 1) -
             _plogp_sum(joint.sum(1), 1))
@@ -218,44 +325,61 @@ def _mi_general(f: Tensor, x: Tensor) -> Tensor:
 
 
 def mutual_information(f: Tensor, a: Tensor, b: Tensor,
-                       base: Union[str, float] = 'e') -> Tensor:
+                       base: Union[str, float] = 'e',
+                       shared: Optional[_Shared] = None) -> Tensor:
     r"""MI :math:`= I(F;A) + I(F;B)`, :math:`I(X;Y) = \sum p_{xy}
     \log\frac{p_{xy}}{p_x p_y}` from the joint histogram in which every
     distinct value is a bin (sklearn's ``mutual_info_score``). ``base='e'``
     gives nats (the de facto evaluator), ``base=2`` bits (MATLAB lineage)."""
     if base not in ('e', 2, '2'):
         raise ValueError(f"mi_base must be 'e' or 2, got {base!r}")
-    fn = _mi_8bit if _is_8bit(f, a, b) else _mi_general
-    value = fn(f, a) + fn(f, b)
+    if _shared(shared, f, a, b).is_8bit('f', 'a', 'b'):
+        f256 = f * 256
+        value = _mi_8bit(f256, a) + _mi_8bit(f256, b)
+    else:
+        value = _mi_general(f, a) + _mi_general(f, b)
     return value / math.log(2) if base in (2, '2') else value
 
 
-def sum_of_correlation_differences(f: Tensor, a: Tensor,
-                                   b: Tensor) -> Tensor:
+def sum_of_correlation_differences(f: Tensor, a: Tensor, b: Tensor,
+                                   shared: Optional[_Shared] = None
+                                   ) -> Tensor:
     """SCD ``= r(A, F - B) + r(B, F - A)`` (``r`` Pearson; 0 for a constant
     image)."""
-    return _pearson(a, f - b) + _pearson(b, f - a)
+    sh = _shared(shared, f, a, b)
+    return _pearson_diff(sh, 'a', 'f', 'b') + _pearson_diff(sh, 'b', 'f', 'a')
 
 
-def correlation_coefficient(f: Tensor, a: Tensor, b: Tensor) -> Tensor:
+def correlation_coefficient(f: Tensor, a: Tensor, b: Tensor,
+                            shared: Optional[_Shared] = None) -> Tensor:
     """CC ``= (r(A, F) + r(B, F)) / 2`` (``r`` is 0 for a constant
     image)."""
-    return (_pearson(a, f) + _pearson(b, f)) / 2
+    sh = _shared(shared, f, a, b)
+    ff = sh.inner('f', 'f')
+    return (_correlation(sh.inner('a', 'f'), sh.inner('a', 'a'), ff) +
+            _correlation(sh.inner('b', 'f'), sh.inner('b', 'b'), ff)) / 2
 
 
-def mean_squared_error(f: Tensor, a: Tensor, b: Tensor) -> Tensor:
+def mean_squared_error(f: Tensor, a: Tensor, b: Tensor,
+                       shared: Optional[_Shared] = None) -> Tensor:
     """MSE ``= (mean((A - F)^2) + mean((B - F)^2)) / 2``."""
-    da = a - f
-    db = b - f
-    return (_mean_hw(da * da) + _mean_hw(db * db)) / 2
+
+    def mse():
+        da = a - f
+        db = b - f
+        return (_dot_hw(da, da) + _dot_hw(db, db)) / (
+            2 * f.shape[-2] * f.shape[-1])
+
+    return _shared(shared, f, a, b).get('MSE', mse)
 
 
 def psnr(f: Tensor, a: Tensor, b: Tensor,
-         peak: Union[str, float] = 'max') -> Tensor:
+         peak: Union[str, float] = 'max',
+         shared: Optional[_Shared] = None) -> Tensor:
     """PSNR ``= 10 log10(P^2 / MSE)`` with ``P = max(F)`` (de facto) or a
     fixed ``peak`` such as 255. ``+inf`` when MSE is 0, ``-inf`` when
     ``P = 0`` (an all-black fused image)."""
-    m = mean_squared_error(f, a, b)
+    m = mean_squared_error(f, a, b, shared)
     if peak == 'max':
         p = f.flatten(1).amax(1).double()
     else:
@@ -264,47 +388,55 @@ def psnr(f: Tensor, a: Tensor, b: Tensor,
     return torch.where(m == 0, math.inf, value)
 
 
-def _vifp_scales(refs: Tensor, dist: Tensor, sigma_nsq: float = 2.,
-                 eps: float = 1e-10) -> Tensor:
-    """VIFp of every reference plane ``refs (N, K, H, W)`` against
-    ``dist (N, 1, H, W)``, 4 scales; returns ``(N, K)``.
+def _vifp_scales(refs: Sequence[Tensor], dist: Tensor, sigma_nsq: float = 2.,
+                 eps: float = 1e-10, mul=torch.mul) -> Tensor:
+    """VIFp of every reference ``refs`` (K planes ``(N, H, W)``) against
+    ``dist (N, H, W)``, 4 scales; returns ``(N, K)``.
 
     Window statistics are float64 (``E[x^2] - E[x]^2`` needs it); the
     per-pixel terms that follow are float32, which changes VIF by < 1e-6
-    relative and halves the time.
+    relative and halves the time. ``mul`` forms the products at the first
+    scale (shared with MEF-SSIM).
     """
-    num = refs.new_zeros(refs.shape[:2])
-    den = refs.new_zeros(refs.shape[:2])
-    k = refs.shape[1]
+    k = len(refs)
+    # the float32 number below float32(eps): for float32 x, x > it <=>
+    # x >= eps
+    eps_below = float(np.nextafter(np.float32(eps), np.float32(0)))
+    num = [0.] * k
+    den = [0.] * k
     ln10 = math.log(10)
     for scale in range(1, 5):
         size = 2**(5 - scale) + 1
         win = gaussian_kernel1d(size, size / 5.)
         if scale > 1:
-            both = filter_valid(torch.cat([refs, dist], 1), win, stride=2)
-            refs, dist = both[:, :k], both[:, k:]
-        maps = refs.new_empty(refs.shape[0], 3 * k + 2, *refs.shape[2:])
-        maps[:, :k] = refs
-        maps[:, k] = dist[:, 0]
-        torch.mul(refs, refs, out=maps[:, k + 1:2 * k + 1])
-        torch.mul(dist, dist, out=maps[:, 2 * k + 1:2 * k + 2])
-        torch.mul(refs, dist, out=maps[:, 2 * k + 2:])
-        stats = filter_valid(maps, win)
-        mu1, mu2 = stats[:, :k], stats[:, k:k + 1]
-        s1 = (stats[:, k + 1:2 * k + 1] - mu1 * mu1).clamp_min_(0).float()
-        s2 = (stats[:, 2 * k + 1:2 * k + 2] - mu2 * mu2).clamp_min_(0).float()
-        s12 = (stats[:, 2 * k + 2:] - mu1 * mu2).float()
-        # The evaluator's case analysis, folded: the numerator term is
-        # non-zero only where sigma1^2, sigma2^2 >= eps and g > 0; the
-        # denominator term only where sigma1^2 >= eps.
-        # (masks by multiplication: boolean selection kernels are slow on CPU)
-        s1 = s1 * (s1 >= eps)
-        g = s12 / (s1 + eps)
-        g = g * ((g > 0) & (s1 > 0) & (s2 >= eps))
-        sv = (s2 - g * s12).clamp_min_(eps)
-        num += _sum_hw(torch.log1p(g * g * s1 / (sv + sigma_nsq))) / ln10
-        den += _sum_hw(torch.log1p(s1 / sigma_nsq)) / ln10
-    value = num / den
+            refs = [filter_valid(x, win, stride=2).contiguous() for x in refs]
+            dist = filter_valid(dist, win, stride=2).contiguous()
+            mul = torch.mul
+        mu2 = filter_valid(dist, win)
+        s2 = filter_valid(mul(dist, dist), win).addcmul_(
+            mu2, mu2, value=-1).clamp_min_(0).float()
+        s2_ok = (s2 >= eps).float()
+        for i, ref in enumerate(refs):
+            mu1 = filter_valid(ref, win)
+            s1 = filter_valid(mul(ref, ref), win).addcmul_(
+                mu1, mu1, value=-1).clamp_min_(0).float()
+            s12 = filter_valid(mul(ref, dist), win).addcmul_(
+                mu1, mu2, value=-1).float()
+            del mu1
+            # The evaluator's case analysis, folded: the numerator term is
+            # non-zero only where sigma1^2, sigma2^2 >= eps and g > 0 (where
+            # sigma1^2 < eps it is zeroed with sigma1^2, whatever g); the
+            # denominator term only where sigma1^2 >= eps. (No boolean
+            # masks in the per-reference work: their kernels are slow on
+            # CPU; threshold keeps x > t, i.e. x >= eps.)
+            s1 = F.threshold(s1, eps_below, 0.)
+            g = torch.relu(s12).mul_(s2_ok).div_(s1 + eps)
+            sv = torch.addcmul(s2, g, s12, value=-1).clamp_min_(eps)
+            term = g.mul_(g).mul_(s1).div_(sv.add_(sigma_nsq))
+            num[i] = num[i] + _sum_hw(_ufunc('log1p', term)) / ln10
+            den[i] = den[i] + _sum_hw(_ufunc('log1p',
+                                             s1.div_(sigma_nsq))) / ln10
+    value = torch.stack([n / d for n, d in zip(num, den)], 1)
     return torch.where(torch.isnan(value), 1., value)
 
 
@@ -317,7 +449,8 @@ def _centre(*xs: Tensor) -> tuple:
     return tuple(x - c for x in xs)
 
 
-def vif(f: Tensor, a: Tensor, b: Tensor, reduction: str = 'sum') -> Tensor:
+def vif(f: Tensor, a: Tensor, b: Tensor, reduction: str = 'sum',
+        shared: Optional[_Shared] = None) -> Tensor:
     r"""VIF ``= VIFp(A, F) + VIFp(B, F)`` (``reduction='mean'``: half).
 
     Pixel-domain VIF (Sheikh & Bovik 2006), sigma_n^2 = 2, eps = 1e-10,
@@ -336,56 +469,42 @@ def vif(f: Tensor, a: Tensor, b: Tensor, reduction: str = 'sum') -> Tensor:
     reference) -> 1.
     """
     _check_option('vif_reduction', reduction, ('sum', 'mean'))
-    f, a, b = _centre(f.double(), a.double(), b.double())
-    value = _vifp_scales(torch.stack([a, b], 1), f[:, None]).sum(1)
+    sh = _shared(shared, f, a, b)
+    f, a, b = sh.window_images()
+    value = _vifp_scales([a, b], f, mul=sh.mul).sum(1)
     return value / 2 if reduction == 'mean' else value
 
 
-def _sobel_sep(x: Tensor, smooth_dim: int, pad_mode: str) -> Tensor:
-    """``x`` correlated with ``[1, 2, 1]`` along ``smooth_dim`` and with
-    ``[-1, 0, 1]`` along the other axis, 'same' size (integer exact)."""
-    if pad_mode == 'zeros':
-        xp = torch.nn.functional.pad(x, (1, 1, 1, 1))
+def _orientation(y: Tensor, x: Tensor, zero_x: str) -> Tensor:
+    """``atan(y / x)`` in [-pi/2, pi/2] where ``x != 0``; where ``x == 0``:
+    ``pi/2`` (``zero_x='pi/2'``) or ``atan2(y, 0)``, i.e. ``sign(y) pi/2``
+    (``zero_x='sign'``). One ``atan2`` of ``y sign(x)`` (or of 1 /
+    ``y`` where ``x == 0``) and ``|x|``; no boolean masks (their kernels are
+    slow on CPU): ``1 - sign(x)^2`` is the indicator of ``x == 0``."""
+    s = torch.sign(x)
+    zero = 1 - s * s
+    if zero_x == 'pi/2':
+        y = torch.addcmul(zero, y, s)
     else:
-        xp = torch.nn.functional.pad(x[:, None], (1, 1, 1, 1),
-                                     mode='reflect')[:, 0]
-    if smooth_dim == -2:
-        s = xp[..., :-2, :] + 2 * xp[..., 1:-1, :] + xp[..., 2:, :]
-        return s[..., :, 2:] - s[..., :, :-2]
-    s = xp[..., :, :-2] + 2 * xp[..., :, 1:-1] + xp[..., :, 2:]
-    return s[..., 2:, :] - s[..., :-2, :]
-
-
-def _atan_ratio(y: Tensor, x: Tensor, at_zero: Tensor) -> Tensor:
-    """``atan(y / x)`` in (-pi/2, pi/2] where ``x != 0`` and ``at_zero``
-    where ``x == 0``, through ``atan2`` (several times faster than ``atan``
-    on CPU) and mask arithmetic."""
-    zero = x == 0
-    return torch.atan2(y * torch.sign(x), x.abs()) + zero * at_zero
-
-
-def _qabf_edges(x: Tensor) -> tuple:
-    # true convolution with Sx = [[-1,0,1],[-2,0,2],[-1,0,1]] is correlation
-    # with its flip: x[j-1] - x[j+1] horizontally, [1,2,1] vertically; Sy =
-    # [[1,2,1],[0,0,0],[-1,-2,-1]] flipped: x[i+1] - x[i-1], [1,2,1]
-    sx = -_sobel_sep(x, -2, 'zeros')
-    sy = _sobel_sep(x, -1, 'zeros')
-    mag2 = sx * sx + sy * sy
-    alpha = _atan_ratio(sy, sx, torch.full_like(sx, math.pi / 2))
-    return mag2, torch.sqrt(mag2), alpha
+        y = y * s.add_(zero)
+    return _ufunc('arctan2', y, x.abs())
 
 
 def _qabf_preservation(m_x, g_x, a_x, m_f, g_f, a_f) -> Tensor:
     # min/max ratio where the strengths differ, g_F where they are equal
-    equal = m_x == m_f
-    ratio = torch.minimum(g_x, g_f) / torch.maximum(g_x, g_f).clamp_min(1)
-    ratio = ratio * ~equal + g_f * equal
-    orient = 1 - (a_x - a_f).abs() * (2 / math.pi)
-    return (0.9994 * 0.9879) * torch.sigmoid(15 * (ratio - 0.5)) * \
-        torch.sigmoid(22 * (orient - 0.8))
+    # (m are integers: |m_x - m_f| clamped at 1 is the indicator of
+    # 'differ'; lerp with weight 0 / 1 gives exactly g_F / the ratio)
+    differ = (m_x - m_f).abs_().clamp_max_(1)
+    ratio = torch.minimum(g_x, g_f).div_(torch.maximum(g_x, g_f).clamp_min_(1))
+    ratio = torch.lerp(g_f, ratio, differ)
+    orient = 1 - (a_x - a_f).abs_().mul_(2 / math.pi)
+    q = torch.sigmoid(ratio.sub_(0.5).mul_(15))
+    return q.mul_(torch.sigmoid(orient.sub_(0.8).mul_(22))).mul_(
+        0.9994 * 0.9879)
 
 
-def qabf(f: Tensor, a: Tensor, b: Tensor) -> Tensor:
+def qabf(f: Tensor, a: Tensor, b: Tensor,
+         shared: Optional[_Shared] = None) -> Tensor:
     r"""Q^{AB/F} (Xydeas & Petrovic 2000), as the de facto evaluator.
 
     Sobel responses by true 2-D convolution ('same', zero padding):
@@ -401,17 +520,26 @@ def qabf(f: Tensor, a: Tensor, b: Tensor) -> Tensor:
     """
     # Sobel responses of 8-bit images are exact in float32; the per-pixel
     # maths runs in float32 like the evaluator, the sums in float64.
-    fa = torch.stack([f, a, b]).float()
-    m, g, alpha = _qabf_edges(fa.flatten(0, 1))
-    m, g, alpha = (t.view(fa.shape) for t in (m, g, alpha))
-    q_af = _qabf_preservation(m[1], g[1], alpha[1], m[0], g[0], alpha[0])
-    q_bf = _qabf_preservation(m[2], g[2], alpha[2], m[0], g[0], alpha[0])
-    num = _sum_hw(q_af * g[1] + q_bf * g[2])
-    den = _sum_hw(g[1] + g[2])
+    # True convolution with Sx = [[-1,0,1],[-2,0,2],[-1,0,1]] is correlation
+    # with its flip, i.e. S_x = -d/dx; Sy = [[1,2,1],[0,0,0],[-1,-2,-1]]
+    # flipped is d/dy: alpha = atan(d/dy / -d/dx).
+    sh = _shared(shared, f, a, b)
+    edges = []
+    for x in 'fab':
+        dx, dy = sobel3(sh.float32(x), 'zeros')
+        m = dx * dx
+        m.addcmul_(dy, dy)
+        edges.append((m, _ufunc('sqrt', m),
+                      _orientation(dy.neg_(), dx, 'pi/2')))
+    (_, g_a, _), (_, g_b, _) = edges[1:]
+    num = _sum_hw(_qabf_preservation(*edges[1], *edges[0]).mul_(g_a)) + \
+        _sum_hw(_qabf_preservation(*edges[2], *edges[0]).mul_(g_b))
+    den = _sum_hw(g_a) + _sum_hw(g_b)
     return num / den.clamp_min(1)  # 0 when the sources have no gradient
 
 
-def nabf(f: Tensor, a: Tensor, b: Tensor, scale: str = 'unit') -> Tensor:
+def nabf(f: Tensor, a: Tensor, b: Tensor, scale: str = 'unit',
+         shared: Optional[_Shared] = None) -> Tensor:
     r"""N^{AB/F}, Kumar's modified fusion-artefact measure (as
     ``analysis_nabf.m`` of the MATLAB evaluation scripts).
 
@@ -431,153 +559,180 @@ def nabf(f: Tensor, a: Tensor, b: Tensor, scale: str = 'unit') -> Tensor:
     measures 0-255 images, where the edge-strength weights take effect.
     """
     _check_option('nabf_scale', scale, ('unit', '255'))
-    fa = torch.stack([f, a, b]).float().flatten(0, 1)
-    gv = _sobel_sep(fa, -2, 'reflect')  # d/dx, 8x the MATLAB response
-    gh = _sobel_sep(fa, -1, 'reflect')  # d/dy
-    m = (gv * gv + gh * gh).view(3, *f.shape)
-    alpha = _atan_ratio(gv, gh, torch.sign(gv) * (math.pi / 2))
-    alpha = alpha.view(3, *f.shape)
-    g = torch.sqrt(m) * (1 / (8. * (255. if scale == 'unit' else 1.)))
-    strong = g >= 2
-    weight = 0.001 + strong * (g * torch.sqrt(g) - 0.001)
+    unit = 255. if scale == 'unit' else 1.
+    sh = _shared(shared, f, a, b)
+    m, alpha = [], []
+    for x in 'fab':
+        gv, gh = sobel3(sh.float32(x), 'reflect')  # d/dx, d/dy: 8x MATLAB's
+        mx = gv * gv
+        m.append(mx.addcmul_(gh, gh))
+        alpha.append(_orientation(gv, gh, 'sign'))
+    # the artefact indicator n = [m_F > max(m_A, m_B)] (integers: the
+    # difference clamped to [0, 1]; no boolean kernels)
+    artefact = (m[0] - torch.maximum(m[1], m[2])).clamp_(0, 1)
+    # g >= 2 <=> m >= (16 unit)^2 (m, the squared 8x strength, is exact)
+    strong = [bool(mx.max() >= (16 * unit)**2) for mx in m[1:]]
 
-    def preservation(i):
-        # m are integers: the ratio is 0 where either strength is 0
-        ratio = torch.sqrt(
-            torch.minimum(m[i], m[0]) / torch.maximum(m[i], m[0]).clamp_min(1))
-        orient = ((alpha[i] - alpha[0]).abs() - math.pi / 2).abs() * (
+    def loss(i):
+        """``1 - Q_XF``; ``m`` are integers: the ratio is 0 where either
+        strength is 0."""
+        ratio = _ufunc('sqrt', torch.minimum(m[i], m[0]).div_(
+            torch.maximum(m[i], m[0]).clamp_min_(1)))
+        orient = (alpha[i] - alpha[0]).abs_().sub_(math.pi / 2).abs_().mul_(
             2 / math.pi)
-        return torch.sqrt((0.9999 * 0.9995) *
-                          torch.sigmoid(19 * (ratio - 0.5)) *
-                          torch.sigmoid(22 * (orient - 0.5)))
+        q = torch.sigmoid(ratio.sub_(0.5).mul_(19))
+        q.mul_(torch.sigmoid(orient.sub_(0.5).mul_(22))).mul_(0.9999 * 0.9995)
+        return 1 - _ufunc('sqrt', q)
 
-    artefact = (m[0] > m[1]) & (m[0] > m[2])
-    num = (1 - preservation(1)) * weight[1] + (1 - preservation(2)) * weight[2]
-    return _sum_hw(num * artefact) / _sum_hw(weight[1] + weight[2])
+    if not any(strong):
+        # every weight is 0.001 (always so for scale='unit'): they cancel
+        num = loss(1).add_(loss(2)).mul_(artefact)
+        return _sum_hw(num) / (2 * f.shape[-2] * f.shape[-1])
+    weights = []
+    for mx in m[1:]:
+        g = _ufunc('sqrt', mx).mul_(1 / (8. * unit))
+        strong_x = (mx >= (16 * unit)**2).float()
+        weights.append(torch.addcmul(torch.full_like(g, 0.001), strong_x,
+                                     g * _ufunc('sqrt', g) - 0.001))
+    num = loss(1).mul_(weights[0]).addcmul_(loss(2), weights[1])
+    return _sum_hw(num.mul_(artefact)) / _sum_hw(weights[0] + weights[1])
 
 
-def _ssim_pairwise(f: Tensor, refs: Tensor, data_range: float,
+def _ssim_pairwise(f: Tensor, refs: Sequence[Tensor], data_range: float,
                    dtype: torch.dtype) -> Tensor:
-    """skimage's legacy SSIM of ``f (N, H, W)`` against each plane of
-    ``refs (N, K, H, W)``; returns ``(N, K)``."""
-    k = refs.shape[1]
+    """skimage's legacy SSIM of ``f (N, H, W)`` against each of the planes
+    ``refs`` (``(N, H, W)`` each); returns ``(N, K)``."""
     x = f.to(dtype)
-    y = refs.to(dtype)
     emulate = dtype == torch.float32
-    # planes [x, y_1..k, x^2, y_1..k^2, x y_1..k], products exact for 8-bit
-    maps = x.new_empty(x.shape[0], 3 * k + 2, *x.shape[1:])
-    maps[:, 0] = x
-    maps[:, 1:k + 1] = y
-    torch.mul(x, x, out=maps[:, k + 1])
-    torch.mul(y, y, out=maps[:, k + 2:2 * k + 2])
-    torch.mul(y, x[:, None], out=maps[:, 2 * k + 2:])
-    stats = box_mean_valid(maps, 7, scipy_float32=emulate)
-    ux, uy = stats[:, :1], stats[:, 1:k + 1]
-    uxx, uyy = stats[:, k + 1:k + 2], stats[:, k + 2:2 * k + 2]
-    uxy = stats[:, 2 * k + 2:]
+
+    def box(v):  # products are exact for 8-bit images
+        return box_mean_valid(v, 7, scipy_float32=emulate)
+
     # skimage's operation order, so that float32 rounds as it does
     cov_norm = 49. / 48.
-    vx = cov_norm * (uxx - ux * ux)
-    vy = cov_norm * (uyy - uy * uy)
-    vxy = cov_norm * (uxy - ux * uy)
     c1 = (0.01 * data_range)**2
     c2 = (0.03 * data_range)**2
-    a1 = 2 * ux * uy + c1
-    a2 = 2 * vxy + c2
-    b1 = ux * ux + uy * uy + c1
-    b2 = vx + vy + c2
-    return _mean_hw((a1 * a2) / (b1 * b2))
+    ux = box(x)
+    uxux = ux * ux
+    vx = box(x * x).sub_(uxux).mul_(cov_norm)
+    ux2 = 2 * ux
+    values = []
+    for ref in refs:
+        y = ref.to(dtype)
+        uy = box(y)
+        uyuy = uy * uy
+        vy = box(y * y).sub_(uyuy).mul_(cov_norm)
+        vxy = box(x * y).sub_(ux * uy).mul_(cov_norm)
+        a1 = uy.mul_(ux2).add_(c1)
+        a2 = vxy.mul_(2).add_(c2)
+        b1 = uyuy.add_(uxux).add_(c1)
+        b2 = vy.add_(vx).add_(c2)
+        values.append(_mean_hw(a1.mul_(a2).div_(b1.mul_(b2))))
+    return torch.stack(values, 1)
 
 
-def _products(n_maps: int, base: Tensor, pairs: Sequence[tuple],
-              ) -> Tensor:
-    """``(N, len(base planes) + len(pairs), H, W)``: the planes of ``base``
-    followed by the products ``base[:, i] * base[:, j]`` of ``pairs``,
-    written into one preallocated tensor (no concatenation copies)."""
-    k = base.shape[1]
-    out = base.new_empty(base.shape[0], n_maps, *base.shape[2:])
-    out[:, :k] = base
-    for idx, (i, j) in enumerate(pairs):
-        torch.mul(base[:, i], base[:, j], out=out[:, k + idx])
-    return out
+def _ufunc(name: str, *xs: Tensor) -> Tensor:
+    """numpy's ufunc ``name`` on CPU tensors (its SIMD transcendentals are
+    3-5x faster than torch's on CPU, float64 included), torch's on CUDA."""
+    if xs[0].is_cuda:
+        return getattr(torch, _TORCH_UFUNCS.get(name, name))(*xs)
+    return torch.from_numpy(getattr(np, name)(*(x.numpy() for x in xs)))
 
 
-def _mef_ssim_single(seq: Tensor, f: Tensor, win: Tensor, size: int,
-                     c: float) -> Tensor:
-    """MEF-SSIM of ``f (N, H, W)`` against the source stack ``seq
-    (N, K, H, W)`` at one scale (float64, centred data); returns ``(N,)``.
+_TORCH_UFUNCS = dict(power='pow', arctan2='atan2')
 
-    Box statistics (MATLAB's sWindow) are exact sums; every quantity is
-    written with ``ncov = size^2 cov`` (the squared norms of centred
-    patches that the definition uses).
+
+def _mef_ssim_single(seq: Sequence[Tensor], f: Tensor, win: Tensor,
+                     size: int, c: float, mul=torch.mul) -> Tensor:
+    """MEF-SSIM of ``f (N, H, W)`` against the sources ``seq`` (K planes
+    ``(N, H, W)``) at one scale (float64, centred data); returns ``(N,)``.
+
+    Box statistics (MATLAB's sWindow) are exact: ``m_ij = size^2 S_ij -
+    s_i s_j`` (``s``, ``S``: box sums of ``X_i`` and ``X_i X_j``) are
+    integers for 8-bit images, ``size^2`` times the inner products of the
+    centred patches that the definition uses. The desired patch only enters
+    through its direction (it is rescaled to norm ``max(ed)``), so the
+    source weights need no normalisation. No boolean masks (their kernels
+    are slow on CPU): ``sign`` of a non-negative quantity is its indicator.
+    ``mul`` forms the products (shared with VIF at the first scale).
     """
-    n, k = seq.shape[:2]
+    k = len(seq)
     eps = float(np.finfo(np.float64).eps)
-    area = float(size * size)
     pairs = [(i, j) for i in range(k) for j in range(i, k)]
-    pair_idx = {}
-    for idx, (i, j) in enumerate(pairs):
-        pair_idx[i, j] = pair_idx[j, i] = idx
-    # box sums of the sources and their products
-    sums = box_sum_valid(_products(k + len(pairs), seq, pairs), size)
-    s1 = sums[:, :k]
-    ncov = {}
-    for (i, j), idx in ((p, pair_idx[p]) for p in pairs):
-        ncov[i, j] = ncov[j, i] = (sums[:, k + idx] - s1[:, i] * s1[:, j] /
-                                   area)
-    norms = [torch.sqrt(ncov[i, i].clamp_min(0)) for i in range(k)]
-    ed = torch.stack(norms, 1) + 0.001
-    numerator = torch.sqrt(
-        sum(ncov[i, j] for i in range(k) for j in range(k)).clamp_min(0))
-    r = (numerator + eps) / (sum(norms) + eps)
-    # tan in float64: float32(pi/2) lies beyond pi/2, its tangent negative
-    p = torch.tan((math.pi / 2) * r.clamp(max=1 - eps)).clamp_max(10).float()
-    wmap = (ed.float() / size)**p[:, None] + eps
-    coef = (wmap / wmap.sum(1, keepdim=True)).double() / ed
-    # Gaussian-window statistics of sources and fused image: planes
-    # [X_0..X_k-1, F, X_i X_j (pairs), F^2, X_k F]
-    stack = seq.new_empty(n, 2 * k + 2 + len(pairs), *seq.shape[2:])
-    stack[:, :k] = seq
-    stack[:, k] = f
-    for idx, (i, j) in enumerate(pairs):
-        torch.mul(seq[:, i], seq[:, j], out=stack[:, k + 1 + idx])
-    torch.mul(f, f, out=stack[:, k + 1 + len(pairs)])
-    torch.mul(seq, f[:, None], out=stack[:, k + 2 + len(pairs):])
-    g = filter_valid(stack, win)
-    mu = g[:, :k]
-    mu_f = g[:, k]
-    var_f = torch.addcmul(g[:, k + 1 + len(pairs)], mu_f, mu_f, value=-1)
-    # A source that is constant in a window contributes exactly 0 there (the
-    # box sums are exact, so its ncov is exactly 0); zeroing its Gaussian
-    # covariances removes their rounding noise, which the rescaling below
-    # would otherwise blow up where every source is flat. The quadratic forms
-    # run over i <= j (symmetry), with fused multiply-adds.
-    cl = [coef[:, i] * (ncov[i, i] > 0) for i in range(k)]
-    var_r = norm2 = cov_rf = None
+    prod = {(i, j): mul(seq[i], seq[j]) for i, j in pairs}
+    # exact box statistics (in-place on the filters' fresh outputs)
+    s = [box_sum_valid(x, size) for x in seq]
+    m = {}
+    for i, j in pairs:
+        m[i, j] = box_sum_valid(prod[i, j], size).mul_(size * size).addcmul_(
+            s[i], s[j], value=-1)
+    del s
     for i in range(k):
-        cross = torch.addcmul(g[:, k + 2 + len(pairs) + i], mu[:, i], mu_f,
-                              value=-1)
-        cov_rf = cross.mul_(cl[i]) if cov_rf is None else \
-            cov_rf.addcmul_(cross, cl[i])
-        for j in range(i, k):
-            gcov = torch.addcmul(g[:, k + 1 + pair_idx[i, j]], mu[:, i],
-                                 mu[:, j], value=-1)
-            weight = cl[i] * cl[j] if i == j else cl[i] * (2 * cl[j])
-            var_r = gcov.mul_(weight) if var_r is None else \
-                var_r.addcmul_(gcov, weight)
-            norm2 = ncov[i, j] * weight if norm2 is None else \
-                norm2.addcmul_(ncov[i, j], weight)
-    # MATLAB rescales the desired patch to norm max(ed) where its norm is
-    # > 0; where it is 0, var_r and cov_rf are 0 and the scale is moot
-    scale = ed.amax(1) / torch.sqrt(norm2.clamp_min_(0)).clamp_min_(1e-150)
-    num = (2 * scale).mul_(cov_rf).add_(c)
-    den = (scale * scale).mul_(var_r).add_(var_f).add_(c)
+        m[i, i].clamp_min_(0)
+    # per-window source weights: contrast ed_i = |X_i - mu_i| + 0.001 and
+    # consistency R = |sum_i (X_i - mu_i)| / sum_i |X_i - mu_i| (norms are
+    # size times the square roots of m)
+    roots = [_ufunc('sqrt', m[i, i]) for i in range(k)]
+    total = sum(m[i, j] if i == j else 2 * m[i, j] for i, j in pairs)
+    den = roots[0] + size * eps
+    for root in roots[1:]:
+        den.add_(root)
+    r = _ufunc('sqrt', total.clamp_min_(0)).add_(size * eps).div_(den)
+    p = _ufunc('tan', r.clamp_(max=1 - eps).mul_(math.pi / 2)).clamp_max_(10)
+    del total, den, r
+    ed = [root.div_(size).add_(0.001) for root in roots]
+    # u_i ~ w_i / ed_i, zero where X_i is constant (m_ii is exactly 0; this
+    # removes the rounding noise of its Gaussian statistics, which the
+    # rescaling below would blow up where every source is flat)
+    u = [
+        _ufunc('power', e / size, p).add_(eps).div_(e).mul_(
+            torch.sign(m[i, i])) for i, e in enumerate(ed)
+    ]
+    del p
+    ed_max = ed[0]
+    for e in ed[1:]:
+        ed_max = torch.maximum(ed_max, e)
+    del ed
+    # Gaussian-window statistics; the quadratic forms run over i <= j
+    mu = [filter_valid(x, win) for x in seq]
+    mu_f = filter_valid(f, win)
+    var_f = filter_valid(mul(f, f), win).addcmul_(mu_f, mu_f, value=-1)
+    cov_rf = var_r = q = None
+    for i in range(k):
+        cross = filter_valid(mul(seq[i], f), win).addcmul_(
+            mu[i], mu_f, value=-1)
+        cov_rf = cross.mul_(u[i]) if cov_rf is None else \
+            cov_rf.addcmul_(cross, u[i])
+    del mu_f
+    for i, j in pairs:
+        gcov = filter_valid(prod[i, j], win).addcmul_(mu[i], mu[j], value=-1)
+        weight = u[i] * u[i] if i == j else u[i] * u[j] * 2
+        var_r = gcov.mul_(weight) if var_r is None else \
+            var_r.addcmul_(gcov, weight)
+        q = m[i, j].mul_(weight) if q is None else q.addcmul_(m[i, j], weight)
+    del mu, m, prod, u
+    # MATLAB rescales the desired patch to norm max(ed) where its norm
+    # sqrt(q) / size is > 0, i.e. by size * ed_max / sqrt(q); where q is 0,
+    # var_r and cov_rf are 0 too and any finite scale will do (1e-290 keeps
+    # scale^2 finite)
+    scale = q.clamp_min_(1e-290).pow_(-0.5).mul_(ed_max)
+    num = cov_rf.mul_(scale).mul_(2 * size).add_(c)
+    den = var_f.add_(c).addcmul_(var_r, scale.mul_(scale), value=size * size)
     return _mean_hw(num.div_(den))
 
 
 def _downsample2(x: Tensor) -> Tensor:
     """MATLAB ``imfilter(x, ones(2)/4, 'symmetric', 'same')`` then every
     second row and column from the first."""
+    if not x.is_cuda and x.dtype in (torch.float32, torch.float64) and \
+            x.dim() == 3 and len(x) == 1 and not x.shape[-1] % 2 and \
+            not x.shape[-2] % 2:
+        # OpenCV's 2x2 area mean, one pass: the same sums (exact on the
+        # dyadic values of 8-bit images) times 1/4
+        return torch.from_numpy(
+            cv2.resize(x[0].contiguous().numpy(),
+                       (x.shape[-1] // 2, x.shape[-2] // 2),
+                       interpolation=cv2.INTER_AREA))[None]
     if x.shape[-1] % 2:
         x = torch.cat([x, x[..., -1:]], -1)
     if x.shape[-2] % 2:
@@ -592,7 +747,8 @@ _MEF_K = 0.03
 _MS_WEIGHTS = (0.0448, 0.2856, 0.3001)
 
 
-def mef_ssim(f: Tensor, a: Tensor, b: Tensor) -> Tensor:
+def mef_ssim(f: Tensor, a: Tensor, b: Tensor,
+             shared: Optional[_Shared] = None) -> Tensor:
     r"""MEF-SSIM (Ma, Zeng & Wang, TIP 2015) of F against the source stack
     {A, B}, as SeAFusion's ``mef_ssim.m``.
 
@@ -605,14 +761,16 @@ def mef_ssim(f: Tensor, a: Tensor, b: Tensor) -> Tensor:
     :math:`(2\sigma_{rF}+C)/(\sigma_r^2+\sigma_F^2+C)`, Gaussian-weighted
     (11, sigma 1.5) statistics, :math:`C = (0.03 \cdot 255)^2`.
     """
-    f, a, b = _centre(f.double(), a.double(), b.double())
+    sh = _shared(shared, f, a, b)
+    f, a, b = sh.window_images()
     win = gaussian_kernel1d(_MEF_WIN, _MEF_SIGMA)
-    return _mef_ssim_single(
-        torch.stack([a, b], 1), f, win, _MEF_WIN, (_MEF_K * 255)**2)
+    return _mef_ssim_single([a, b], f, win, _MEF_WIN, (_MEF_K * 255)**2,
+                            sh.mul)
 
 
 def ms_ssim(f: Tensor, a: Tensor, b: Tensor,
-            weights: Sequence[float] = _MS_WEIGHTS) -> Tensor:
+            weights: Sequence[float] = _MS_WEIGHTS,
+            shared: Optional[_Shared] = None) -> Tensor:
     r"""MS-SSIM of the fusion literature: the multi-scale MEF-SSIM of F
     against {A, B} (SeAFusion's ``analysis_ms_ssim.m``, defaults): 3 scales,
     each the :func:`mef_ssim` score, the images halved between scales by a
@@ -623,15 +781,17 @@ def ms_ssim(f: Tensor, a: Tensor, b: Tensor,
     """
     w = torch.tensor(weights, dtype=torch.float64, device=f.device)
     w = w / w.sum()
-    f, a, b = _centre(f.double(), a.double(), b.double())
-    seq = torch.stack([a, b], 1)
+    sh = _shared(shared, f, a, b)
+    f, a, b = sh.window_images()
+    seq = [a, b]
     win = gaussian_kernel1d(_MEF_WIN, _MEF_SIGMA)
     result = torch.ones(f.shape[0], dtype=torch.float64, device=f.device)
     for level in range(len(weights)):
         if level:
-            seq = _downsample2(seq)
+            seq = [_downsample2(x) for x in seq]
             f = _downsample2(f)
-        q = _mef_ssim_single(seq, f, win, _MEF_WIN, (_MEF_K * 255)**2)
+        q = _mef_ssim_single(seq, f, win, _MEF_WIN, (_MEF_K * 255)**2,
+                             torch.mul if level else sh.mul)
         result = result * q.clamp_min(0)**w[level]
     return result
 
@@ -642,7 +802,8 @@ def ssim(f: Tensor,
          mode: str = 'pairwise',
          reduction: str = 'sum',
          data_range: float = 2.0,
-         dtype: str = 'float32') -> Tensor:
+         dtype: str = 'float32',
+         shared: Optional[_Shared] = None) -> Tensor:
     r"""SSIM.
 
     ``mode='pairwise'`` (default): ``SSIM(F, A) + SSIM(F, B)``
@@ -664,10 +825,12 @@ def ssim(f: Tensor,
     _check_option('ssim_reduction', reduction, ('sum', 'mean'))
     _check_option('ssim_dtype', dtype, ('float32', 'float64'))
     if mode == 'mef':
-        return mef_ssim(f, a, b)
+        return mef_ssim(f, a, b, shared)
+    if dtype == 'float32':
+        sh = _shared(shared, f, a, b)
+        f, a, b = (sh.float32(x) for x in 'fab')
     torch_dtype = torch.float32 if dtype == 'float32' else torch.float64
-    value = _ssim_pairwise(f, torch.stack([a, b], 1), float(data_range),
-                           torch_dtype).sum(1)
+    value = _ssim_pairwise(f, [a, b], float(data_range), torch_dtype).sum(1)
     return value / 2 if reduction == 'mean' else value
 
 
@@ -751,13 +914,16 @@ def compute_fusion_metrics(fused,
     if f.is_cuda:
         chunks = [run(sl) for sl in slices]
         return {m: torch.cat([c[m] for c in chunks]) for m in names}
+    _keep_freed_memory()
     # CPU: single-threaded torch ops, images in parallel threads. One image
     # is too small for intra-op threads to pay off, and their per-op
     # synchronisation is very costly on a busy machine; whole images in
     # separate threads need none (torch releases the GIL in its ops).
     threads = torch.get_num_threads()
+    cv_threads = cv2.getNumThreads()
     workers = min(num_workers or threads, len(slices))
     torch.set_num_threads(1)
+    cv2.setNumThreads(1)  # OpenCV filters large images in parallel too
     try:
         if workers > 1:
             with ThreadPoolExecutor(workers) as pool:
@@ -766,25 +932,61 @@ def compute_fusion_metrics(fused,
             chunks = [run(sl) for sl in slices]
     finally:
         torch.set_num_threads(threads)
+        cv2.setNumThreads(cv_threads)
     return {m: torch.cat([c[m] for c in chunks]) for m in names}
+
+
+_MALLOC_TUNED = False
+_TRIM_THRESHOLD = 256 << 20
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc keep freed memory for reuse instead of returning it to the
+    system (once per process; set ``MMFUSION_KEEP_FREED_MEMORY=0`` to
+    leave malloc alone).
+
+    One image's metrics allocate and free many planes of 0.3-2.5 MB.
+    glibc's adaptive defaults return freed memory above twice the largest
+    freed block to the kernel, so every image gets most of its memory
+    afresh, page by page: ~10k page faults per 640x480 image for the 14
+    metrics, ~20 % of their CPU time. With blocks below 32 MB served from
+    the heap and up to 256 MB of free heap kept per arena, the metrics
+    fault (almost) no page after the first images. The cost: a process may
+    hold up to 256 MB per thread arena that it no longer uses, the usual
+    trade of ``MALLOC_TRIM_THRESHOLD_``/``MALLOC_MMAP_THRESHOLD_`` tuning.
+    """
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    if os.environ.get('MMFUSION_KEEP_FREED_MEMORY', '1') == '0' or \
+            platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc':
+        return
+    try:
+        libc = ctypes.CDLL('libc.so.6')
+        libc.mallopt(-1, _TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD (glibc's maximum)
+    except (OSError, AttributeError):  # pragma: no cover
+        pass
 
 
 def _compute(f: Tensor, a: Optional[Tensor], b: Optional[Tensor],
              names: Sequence[str], opts: dict) -> Dict[str, Tensor]:
+    sh = _Shared(f, a, b)
     fns = dict(
-        EN=lambda: entropy(f),
-        SD=lambda: standard_deviation(f),
+        EN=lambda: entropy(f, sh),
+        SD=lambda: standard_deviation(f, sh),
         SF=lambda: spatial_frequency(f, opts['sf_scale']),
         AG=lambda: average_gradient(f),
-        MI=lambda: mutual_information(f, a, b, opts['mi_base']),
-        SCD=lambda: sum_of_correlation_differences(f, a, b),
-        CC=lambda: correlation_coefficient(f, a, b),
-        MSE=lambda: mean_squared_error(f, a, b),
-        PSNR=lambda: psnr(f, a, b, opts['psnr_peak']),
-        VIF=lambda: vif(f, a, b, opts['vif_reduction']),
-        Qabf=lambda: qabf(f, a, b),
-        Nabf=lambda: nabf(f, a, b, opts['nabf_scale']),
+        MI=lambda: mutual_information(f, a, b, opts['mi_base'], sh),
+        SCD=lambda: sum_of_correlation_differences(f, a, b, sh),
+        CC=lambda: correlation_coefficient(f, a, b, sh),
+        MSE=lambda: mean_squared_error(f, a, b, sh),
+        PSNR=lambda: psnr(f, a, b, opts['psnr_peak'], sh),
+        VIF=lambda: vif(f, a, b, opts['vif_reduction'], sh),
+        Qabf=lambda: qabf(f, a, b, sh),
+        Nabf=lambda: nabf(f, a, b, opts['nabf_scale'], sh),
         SSIM=lambda: ssim(f, a, b, opts['ssim_mode'], opts['ssim_reduction'],
-                          opts['ssim_data_range'], opts['ssim_dtype']),
-        MS_SSIM=lambda: ms_ssim(f, a, b))
+                          opts['ssim_data_range'], opts['ssim_dtype'], sh),
+        MS_SSIM=lambda: ms_ssim(f, a, b, shared=sh))
     return {name: fns[name]().double() for name in names}
