@@ -941,9 +941,10 @@ _TRIM_THRESHOLD = 256 << 20
 
 
 def _keep_freed_memory() -> None:
-    """Let glibc keep freed memory for reuse instead of returning it to the
-    system (once per process; set ``MMFUSION_KEEP_FREED_MEMORY=0`` to
-    leave malloc alone).
+    """With ``MMFUSION_KEEP_FREED_MEMORY=1`` (opt-in: a library does not
+    change a process's allocator behind its back), let glibc keep freed
+    memory for reuse instead of returning it to the system (once per
+    process).
 
     One image's metrics allocate and free many planes of 0.3-2.5 MB.
     glibc's adaptive defaults return freed memory above twice the largest
@@ -959,7 +960,7 @@ def _keep_freed_memory() -> None:
     if _MALLOC_TUNED:
         return
     _MALLOC_TUNED = True
-    if os.environ.get('MMFUSION_KEEP_FREED_MEMORY', '1') == '0' or \
+    if os.environ.get('MMFUSION_KEEP_FREED_MEMORY', '0') != '1' or \
             platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc':
         return
     try:
