@@ -26,5 +26,6 @@ val_evaluator = [
     dict(type='FusionMetric'),
     dict(type='mmdet.VOCMetric', metric='mAP', iou_thrs=[0.5],
          eval_mode='area'),
+    dict(type='mmdet.CocoMetric', metric='bbox'),  # mAP@.5:.95
 ]
 test_evaluator = val_evaluator

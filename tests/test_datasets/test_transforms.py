@@ -401,3 +401,44 @@ def test_no_image_is_decoded_twice(msrs_mini, monkeypatch):
         ds[i]
     assert len(decodes) == 4 * 3, decodes
     assert len(reads) == 4 * 3 and len(set(reads)) == 4 * 3, reads
+
+
+def test_packed_boxes_feed_coco_metric_without_json(msrs_mini):
+    """PackFusionInputs keeps the dataset's ``instances``, so mmdet's
+    CocoMetric scores fusion-model detections without an annotation file:
+    the ground truth itself as predictions scores 1.0, one box fewer per
+    image scores less."""
+    from mmengine.evaluator import Evaluator
+    init_default_scope('mmfusion')
+    ds = MSRSDataset(
+        data_root=msrs_mini,
+        data_prefix=dict(
+            ir='test/ir', vis='test/vi', det='test/Detection_labels'),
+        indices=list(range(12)),
+        test_mode=True,
+        pipeline=[
+            dict(type='LoadPairedImageFromFile'),
+            dict(type='mmdet.LoadAnnotations', with_bbox=True),
+            dict(type='PackFusionInputs')
+        ])
+    scores = []
+    for drop in (0, 1):
+        evaluator = Evaluator(dict(type='mmdet.CocoMetric', metric='bbox'))
+        evaluator.dataset_meta = ds.metainfo
+        boxes = 0
+        for i in range(len(ds)):
+            sample = ds[i]['data_samples']
+            assert len(sample.instances) == len(sample.gt_instances) + len(
+                sample.ignored_instances)
+            gt = sample.gt_instances
+            keep = max(len(gt) - drop, 0)
+            pred = gt[:keep].clone()
+            pred.bboxes = gt.bboxes.tensor[:keep]
+            pred.scores = torch.ones(keep)
+            sample.pred_instances = pred
+            boxes += len(gt)
+            evaluator.process([sample])
+        assert boxes > len(ds)
+        scores.append(evaluator.evaluate(len(ds))['coco/bbox_mAP'])
+    assert scores[0] == pytest.approx(1.0)
+    assert scores[1] < 0.99

@@ -1,6 +1,7 @@
 # LLVIP (ICCVW 2021) in its released layout:
 # data/LLVIP/{infrared,visible}/{train,test}/*.jpg + Annotations/*.xml (VOC,
-# shared by both splits), one class: person. For mmdet's CocoMetric:
+# shared by both splits), one class: person. mmdet's CocoMetric works from
+# the packed boxes (no ann_file), or from a json:
 #   python tools/dataset_converters/voc2coco.py data/LLVIP \
 #       --dataset LLVIPDataset --ir infrared/test --vis visible/test \
 #       --out data/LLVIP/annotations/test_coco.json

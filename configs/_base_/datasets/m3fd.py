@@ -1,9 +1,9 @@
 # M3FD (TarDAL, CVPR 2022), detection release: data/M3FD/{Ir,Vis,Annotation}
 # with VOC xml; M3FD has no official split, write one first:
 #   python tools/dataset_converters/make_split.py data/M3FD --val 600 --seed 0
-# (meta/train.txt + meta/val.txt; TarDAL's own meta/*.txt work as well) and,
-# for mmdet's CocoMetric:
-#   python tools/dataset_converters/voc2coco.py data/M3FD \
+# (meta/train.txt + meta/val.txt; TarDAL's own meta/*.txt work as well).
+# mmdet's CocoMetric works from the packed boxes (no ann_file), or from a
+# json: python tools/dataset_converters/voc2coco.py data/M3FD \
 #       --split-file meta/val.txt --out data/M3FD/annotations/val_coco.json
 dataset_type = 'M3FDDataset'
 data_root = 'data/M3FD'

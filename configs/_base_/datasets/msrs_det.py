@@ -2,10 +2,10 @@
 # 1 bicycle, 2 car) next to the images. Geometric transforms are mmdet's, which
 # move the stacked IR+VIS image, the boxes (and masks, if loaded) together;
 # photometric ones touch VIS only (ApplyToVis).
-# For mmdet's CocoMetric, convert the labels once:
-#   python tools/dataset_converters/yolo2coco.py data/MSRS --split test
-# and use dict(type='mmdet.CocoMetric', metric='bbox',
-#              ann_file='data/MSRS/annotations/test_det_coco.json').
+# mmdet's CocoMetric works from the packed boxes:
+#   dict(type='mmdet.CocoMetric', metric='bbox')
+# or from a json (tools/dataset_converters/yolo2coco.py data/MSRS --split
+# test) with ann_file='data/MSRS/annotations/test_det_coco.json'.
 dataset_type = 'MSRSDataset'
 data_root = 'data/MSRS'
 

@@ -29,7 +29,9 @@ class PackFusionInputs(BaseTransform):
       (boxes with ``gt_ignore_flags``) when boxes were loaded
       (``mmdet.LoadAnnotations``), as mmdet's ``PackDetInputs``: boxes stay
       mmdet box objects (``HorizontalBoxes``), labels become int64 tensors;
-    - the ``meta_keys`` found in the results as metainfo.
+    - the ``meta_keys`` found in the results as metainfo; ``instances``
+      (the dataset's boxes in the original image frame) lets mmdet's
+      ``CocoMetric`` build its ground truth without a COCO json.
     """
 
     def __init__(self,
@@ -37,7 +39,8 @@ class PackFusionInputs(BaseTransform):
                             'seg_map_path', 'ori_shape', 'img_shape',
                             'pad_shape', 'scale_factor', 'flip',
                             'flip_direction', 'homography_matrix',
-                            'vis_is_gray', 'reduce_zero_label')):
+                            'vis_is_gray', 'reduce_zero_label',
+                            'instances')):
         self.meta_keys = meta_keys
 
     def _pack_instances(self, results: dict, sample: FusionDataSample):
