@@ -79,3 +79,33 @@ def test_resume_mid_cycle_equals_uninterrupted(repo_root, msrs_mini,
     for part in ('fusion_net.', 'loss_generator.', 'task.'):
         assert any(not torch.equal(init[k], expected[k])
                    for k in expected if k.startswith(part)), part
+
+
+def test_detection_metrics_through_the_test_loop(repo_root, msrs_mini,
+                                                 tmp_path):
+    """``tools/test.py`` on a detection config: the fused images are scored
+    by the fusion metrics and the task's detections by VOC mAP@0.5 and COCO
+    mAP (from the packed boxes, no json), all from the config's
+    ``test_evaluator`` list."""
+    from mmfusion.testing import tiny_detector
+    cfg = Config.fromfile(
+        osp.join(repo_root, 'configs/tdfusion/retinanet_msrs_det.py'))
+    cfg.work_dir = str(tmp_path)
+    detector = tiny_detector(3)
+    detector['test_cfg']['score_thr'] = 0.0  # untrained: keep every box
+    cfg.model.task = dict(
+        type='TaskAdapter', model=detector, input_format='rgb')
+    cfg.test_dataloader.dataset.data_root = msrs_mini
+    cfg.test_dataloader.dataset.indices = 3
+    cfg.test_dataloader.num_workers = 0
+    cfg.test_dataloader.persistent_workers = False
+    cfg.custom_hooks = []
+    set_unique_run_name(cfg, 'det_test_loop')
+    torch.manual_seed(0)
+    metrics = Runner.from_cfg(cfg).test()
+    for key in ('fusion/EN', 'fusion/VIF', 'fusion/Qabf', 'pascal_voc/mAP',
+                'coco/bbox_mAP',
+                'coco/bbox_mAP_50'):
+        assert key in metrics, (key, sorted(metrics))
+    assert 0 <= metrics['pascal_voc/mAP'] < 1  # an untrained detector
+    assert 0 <= metrics['coco/bbox_mAP'] < 1
