@@ -224,14 +224,37 @@ def resolve_fused_folder(fused_dir: str, vis_prefix: str) -> str:
     return fused_dir
 
 
+def _folder_signature(folder: str) -> str:
+    """Names, sizes and modification times of a folder's images: changes
+    when its images do."""
+    from mmfusion.datasets.checks import IMG_EXTENSIONS
+    digest = hashlib.sha1()
+    for name in sorted(os.listdir(folder)):
+        if osp.splitext(name)[1].lower() in IMG_EXTENSIONS:
+            st = os.stat(osp.join(folder, name))
+            digest.update(f'{name}:{st.st_size}:{st.st_mtime_ns};'.encode())
+    return digest.hexdigest()
+
+
 def _config_hash(cfg: Config) -> str:
+    """Identity of one source's task run: the resolved config (without
+    run-specific names) and, for fused inputs, the state of the fused
+    images it reads (re-fused or replaced images invalidate the result)."""
+    folders = sorted({
+        leaf['data_prefix']['fused']
+        for key in LOADERS if cfg.get(key)
+        for leaf in _leaf_datasets(cfg[key]['dataset'])
+        if leaf.get('data_prefix', {}).get('fused')
+    })
     cfg = copy.deepcopy(cfg)
     for key in ('work_dir', 'experiment_name', 'resume', 'load_from',
                 'launcher'):
         cfg.pop(key, None)
     if isinstance(cfg.get('visualizer'), dict):
         cfg.visualizer.pop('name', None)  # the run's timestamp
-    return hashlib.sha1(cfg.pretty_text.encode()).hexdigest()[:16]
+    text = cfg.pretty_text + ''.join(
+        _folder_signature(f) for f in folders if osp.isdir(f))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 # ----------------------------------------------------------------------
@@ -346,11 +369,15 @@ class TaskDrivenEvaluation:
     def _fuse_with_model(self, source: InputSource) -> None:
         """Write the fused image of every pair the dataloaders read to
         ``work_dir/fused/<source>/<VIS folder>/`` (once: a folder whose
-        marker names the same checkpoint, unchanged, is reused)."""
+        marker names the same config content and checkpoint, unchanged, is
+        reused)."""
         root = osp.join(self.work_dir, 'fused', source.slug)
         ckpt_stat = os.stat(source.checkpoint)
         mark = dict(
             config=osp.abspath(source.model_config),
+            config_hash=hashlib.sha1(
+                Config.fromfile(source.model_config).pretty_text.encode()
+            ).hexdigest()[:16],
             checkpoint=osp.abspath(source.checkpoint),
             checkpoint_size=ckpt_stat.st_size,
             checkpoint_mtime_ns=ckpt_stat.st_mtime_ns)

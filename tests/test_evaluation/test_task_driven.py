@@ -205,10 +205,15 @@ def test_task_eval_end_to_end(repo_root, small_msrs, tmp_path):
     os.remove(ir / 'task_metrics.json')
     os.remove(ir / 'iter_6.pth')
     (ir / 'last_checkpoint').write_text(str(ir / 'iter_3.pth'))
+    # ... and an input whose fused images changed is trained again
+    victim = osp.join(external, sorted(os.listdir(external))[0])
+    cv2.imwrite(victim, 255 - cv2.imread(victim, 0))
     resumed = _run_tool(repo_root, args, str(tmp_path))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     log = resumed.stdout + resumed.stderr
-    assert log.count('already done') == 3 and 'resumed epoch: 0, iter: 3' in log
+    assert 'resumed epoch: 0, iter: 3' in log
+    assert log.count('already done') == 2
+    assert "'VIS' already done" in log and "'SeAFusion' already done" in log
     with open(ir / 'task_metrics.json') as f:
         assert set(json.load(f)['metrics']) == set(saved['IR']['metrics'])
 
