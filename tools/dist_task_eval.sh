@@ -16,5 +16,5 @@ torchrun \
     --nproc_per_node=$GPUS \
     --master_port=$PORT \
     $(dirname "$0")/task_eval.py \
-    $CONFIG \
-    --launcher pytorch ${@:3}
+    "$CONFIG" \
+    --launcher pytorch "${@:3}"

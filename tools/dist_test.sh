@@ -16,6 +16,6 @@ torchrun \
     --nproc_per_node=$GPUS \
     --master_port=$PORT \
     $(dirname "$0")/test.py \
-    $CONFIG \
-    $CHECKPOINT \
-    --launcher pytorch ${@:4}
+    "$CONFIG" \
+    "$CHECKPOINT" \
+    --launcher pytorch "${@:4}"

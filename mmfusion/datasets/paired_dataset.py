@@ -174,8 +174,9 @@ class PairedImageDataset(BaseDataset):
     # ------------------------------------------------------------------
     # loading
     # ------------------------------------------------------------------
-    def _pair_files(self) -> List[Tuple[str, str, str]]:
-        """``(stem, ir_path, vis_path)`` of every pair, sorted by stem."""
+    def pair_files(self) -> List[Tuple[str, str, str]]:
+        """``(stem, ir_path, vis_path)`` of every pair (the split file
+        applied, before any filtering or ``indices``), sorted by stem."""
         ir_dir, vis_dir = self.data_prefix['ir'], self.data_prefix['vis']
         ir_files = list_images(ir_dir, 'IR')
         vis_files = list_images(vis_dir, 'VIS')
@@ -283,7 +284,7 @@ class PairedImageDataset(BaseDataset):
             raise ValueError(
                 f'{owner} loads detection labels but has no classes: set '
                 'metainfo=dict(classes=..., palette=...)')
-        pairs = self._pair_files()
+        pairs = self.pair_files()
         seg_files = det_files = fused_files = {}
         with_fused = bool(self.data_prefix.get('fused'))
         if with_fused:

@@ -40,14 +40,16 @@ import math
 import os
 import os.path as osp
 import re
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.config import Config, ConfigDict
-from mmengine.dist import barrier, get_rank, is_distributed
-from mmengine.logging import print_log
+from mmengine.dist import (barrier, broadcast_object_list, get_dist_info,
+                           get_rank, get_world_size, is_distributed)
+from mmengine.logging import MMLogger, print_log
 from mmengine.registry import DefaultScope
 
 from mmfusion.utils.runner_names import set_unique_run_name
@@ -61,6 +63,7 @@ __all__ = [
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 RESULT_FILE = 'task_metrics.json'
 _FUSED_MARK = '.fused_by.json'
+_IDENTITY_FILE = 'run_identity.json'
 
 
 @dataclass
@@ -252,7 +255,9 @@ def _config_hash(cfg: Config) -> str:
         cfg.pop(key, None)
     if isinstance(cfg.get('visualizer'), dict):
         cfg.visualizer.pop('name', None)  # the run's timestamp
-    text = cfg.pretty_text + ''.join(
+    # the world size sets the effective batch: a 1-GPU result is not an
+    # 8-GPU one
+    text = cfg.pretty_text + f'world_size={get_world_size()}' + ''.join(
         _folder_signature(f) for f in folders if osp.isdir(f))
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
@@ -314,11 +319,21 @@ class TaskDrivenEvaluation:
         self.loaders = modality_loaders(self.cfg)
         self._fused_prefix: Dict[Tuple[str, str], str] = {}
         self.num_pairs: Dict[str, int] = {}
+        # the protocol's own log (WORK_DIR/task_eval.log), apart from the
+        # runs' logs
+        os.makedirs(self.work_dir, exist_ok=True)
+        self.logger = MMLogger.get_instance(
+            f'task_eval_{id(self)}_{time.time_ns()}',
+            log_file=osp.join(self.work_dir, 'task_eval.log'),
+            file_mode='a')
 
     # -- checks and preparation ------------------------------------------
     def _scope(self):
         return DefaultScope.overwrite_default_scope(
             self.cfg.get('default_scope'))
+
+    def _log(self, msg: str) -> None:
+        print_log(f'task-driven evaluation: {msg}', logger=self.logger)
 
     def _build(self, leaf: ConfigDict, fused: Optional[str] = None):
         """Build (and so check) one dataset, optionally with fused images."""
@@ -338,26 +353,51 @@ class TaskDrivenEvaluation:
                 'needs IR/VIS pairs')
         return dataset
 
+    def _leaves(self):
+        return [leaf for leaves in self.loaders.values() for leaf in leaves]
+
+    def _eval_keys(self) -> Tuple[str, str]:
+        """The dataloader and evaluator whose metrics are reported: the
+        test ones when the config has a test loop (as ``runner.test()``),
+        else the validation ones."""
+        for mode in ('test', 'val'):
+            keys = (f'{mode}_dataloader', f'{mode}_cfg', f'{mode}_evaluator')
+            if all(self.cfg.get(k) is not None for k in keys):
+                return keys[0], keys[2]
+        raise ValueError('the task config has neither a test nor a val '
+                         'dataloader + cfg + evaluator: nothing to report')
+
     def check(self) -> None:
-        """Check every config, dataset, checkpoint and external fused
-        folder before anything is trained (errors name the file)."""
+        """Check every config, dataset, evaluator, checkpoint and external
+        fused folder before anything is trained (errors name the file)."""
+        from mmengine.evaluator import Evaluator
         for key, leaves in self.loaders.items():
             for leaf in leaves:
                 dataset = self._build(leaf)
                 self.num_pairs.setdefault(
                     f'{key}:{_vis_prefix(leaf)}', len(dataset))
+        loader_key, evaluator_key = self._eval_keys()
+        # the reported evaluator is built with the dataset's classes now:
+        # a typo there would otherwise surface after the training
+        with self._scope():
+            evaluator = Evaluator(copy.deepcopy(self.cfg[evaluator_key]))
+            evaluator.dataset_meta = self._build(
+                _leaf_datasets(self.cfg[loader_key]['dataset'])[0]).metainfo
+        if self.cfg.get('val_evaluator') is not None and \
+                evaluator_key == 'test_evaluator' and \
+                self.cfg.val_evaluator != self.cfg.test_evaluator:
+            self._log('val_evaluator and test_evaluator differ; the report '
+                      'gives test_evaluator\'s metrics')
         for source in self.sources:
             if source.modality != 'fused':
                 continue
             if source.fused_dir is not None:
-                for leaves in self.loaders.values():
-                    for leaf in leaves:
-                        folder = resolve_fused_folder(source.fused_dir,
-                                                      _vis_prefix(leaf))
-                        self._build(leaf, fused=folder)
-                        self._fused_prefix[(source.name,
-                                            _vis_prefix(leaf))] = \
-                            osp.abspath(folder)
+                for leaf in self._leaves():
+                    folder = resolve_fused_folder(source.fused_dir,
+                                                  _vis_prefix(leaf))
+                    self._build(leaf, fused=folder)
+                    self._fused_prefix[(source.name, _vis_dir(leaf))] = \
+                        osp.abspath(folder)
             else:
                 for path, what in ((source.model_config, 'model config'),
                                    (source.checkpoint, 'checkpoint')):
@@ -366,14 +406,17 @@ class TaskDrivenEvaluation:
                             f'source {source.name!r}: {what} {path} does '
                             'not exist')
 
-    def _fuse_with_model(self, source: InputSource) -> None:
-        """Write the fused image of every pair the dataloaders read to
-        ``work_dir/fused/<source>/<VIS folder>/`` (once: a folder whose
-        marker names the same config content and checkpoint, unchanged, is
-        reused)."""
+    def _fusion_plan(self, source: InputSource) -> Dict[str, dict]:
+        """``{output folder: {'pairs': [(stem, ir, vis)], 'todo': [...],
+        'mark': {...}}}`` of a checkpoint source: one folder per VIS folder
+        the dataloaders read (named by its path below the VIS folders'
+        common parent, so splits never share one), holding every pair of
+        those folders (split files applied, before filtering). A folder
+        whose marker names the same fusion config content, checkpoint and
+        source images is only completed; any other is fused again."""
         root = osp.join(self.work_dir, 'fused', source.slug)
         ckpt_stat = os.stat(source.checkpoint)
-        mark = dict(
+        base = dict(
             config=osp.abspath(source.model_config),
             config_hash=hashlib.sha1(
                 Config.fromfile(source.model_config).pretty_text.encode()
@@ -381,51 +424,86 @@ class TaskDrivenEvaluation:
             checkpoint=osp.abspath(source.checkpoint),
             checkpoint_size=ckpt_stat.st_size,
             checkpoint_mtime_ns=ckpt_stat.st_mtime_ns)
-        todo: Dict[str, list] = {}
-        for leaves in self.loaders.values():
-            for leaf in leaves:
-                prefix = _vis_prefix(leaf)
-                out = osp.join(root, prefix if not osp.isabs(prefix) else
-                               prefix.strip(os.sep))
-                self._fused_prefix[(source.name, prefix)] = out
-                if out in todo:
-                    continue
+        rel = _relative_vis_dirs(self._leaves())
+        plan: Dict[str, dict] = {}
+        for leaf in self._leaves():
+            out = osp.join(root, rel[_vis_dir(leaf)])
+            self._fused_prefix[(source.name, _vis_dir(leaf))] = out
+            pairs = plan.setdefault(out, dict(pairs={}))['pairs']
+            for stem, ir, vis in self._build(leaf).pair_files():
+                if pairs.setdefault(stem, (ir, vis)) != (ir, vis):
+                    raise ValueError(
+                        f'pair {stem!r} of {vis} and {pairs[stem][1]} '
+                        f'would share the fused image {out}/{stem}.png')
+        for out, item in plan.items():
+            pairs = item['pairs']
+            sources = sorted({osp.dirname(p) for v in pairs.values()
+                              for p in v})
+            item['mark'] = mark = dict(
+                base,
+                source_images=hashlib.sha1(''.join(
+                    _folder_signature(d) for d in sources).encode()
+                                           ).hexdigest()[:16])
+            done = osp.join(out, _FUSED_MARK)
+            reuse = False
+            if not self.rerun and osp.isfile(done):
+                with open(done) as f:
+                    reuse = json.load(f) == mark
+            item['reuse'] = reuse
+            item['todo'] = [(stem, ir, vis)
+                            for stem, (ir, vis) in sorted(pairs.items())
+                            if not reuse or
+                            not osp.isfile(osp.join(out, f'{stem}.png'))]
+        return plan
+
+    def _fuse_with_model(self, source: InputSource) -> None:
+        """Write the fused image of every pair the dataloaders read (see
+        :meth:`_fusion_plan`), the pairs shared among the ranks."""
+        plan = self._fusion_plan(source) if get_rank() == 0 else None
+        if is_distributed():  # rank 0 decides, from its view of the disk
+            box = [plan]
+            broadcast_object_list(box)
+            plan = box[0]
+        rank, world = get_dist_info()
+        if rank == 0:
+            for out, item in plan.items():
                 done = osp.join(out, _FUSED_MARK)
-                if not self.rerun and osp.isfile(done):
-                    with open(done) as f:
-                        if json.load(f) == mark:
-                            todo[out] = []
-                            continue
-                dataset = self._build(leaf)
-                infos = (dataset.get_data_info(i)
-                         for i in range(len(dataset)))
-                todo[out] = [(info['ir_path'], info['vis_path'])
-                             for info in infos]
-        if get_rank() == 0 and any(todo.values()):
+                if item['todo'] and osp.exists(done) and not item['reuse']:
+                    os.remove(done)
+        if is_distributed():
+            barrier()
+        mine = [(out, p) for out, item in plan.items()
+                for p in item['todo']][rank::world]
+        if mine:
             from mmfusion.apis import FusionInferencer
             fuser = FusionInferencer(
                 source.model_config,
                 source.checkpoint,
                 device=self.device,
-                show_progress=True)
-            for out, pairs in todo.items():
-                if not pairs:
-                    continue
-                print_log(
-                    f'task-driven evaluation: fusing {len(pairs)} pairs with '
-                    f'{source.name!r} into {out}', logger='current')
-                done = osp.join(out, _FUSED_MARK)
-                if osp.exists(done):
-                    os.remove(done)
-                fuser([p[0] for p in pairs], [p[1] for p in pairs],
+                show_progress=rank == 0)
+            for out in dict.fromkeys(o for o, _ in mine):
+                todo = [p for o, p in mine if o == out]
+                self._log(f'fusing {len(todo)} pairs with {source.name!r} '
+                          f'into {out}')
+                fuser([p[1] for p in todo], [p[2] for p in todo],
                       batch_size=self.fusion_batch_size,
                       out_dir=out,
                       return_images=False)
-                with open(done, 'w') as f:
-                    json.dump(mark, f, indent=1)
             del fuser
         if is_distributed():
             barrier()
+        if rank == 0:
+            for out, item in plan.items():
+                os.makedirs(out, exist_ok=True)
+                _write_json(osp.join(out, _FUSED_MARK), item['mark'])
+        if is_distributed():
+            barrier()
+        if rank != 0:  # rank 0 recorded them in _fusion_plan
+            rel = _relative_vis_dirs(self._leaves())
+            root = osp.join(self.work_dir, 'fused', source.slug)
+            for leaf in self._leaves():
+                self._fused_prefix[(source.name, _vis_dir(leaf))] = \
+                    osp.join(root, rel[_vis_dir(leaf)])
 
     def prepare(self) -> None:
         """:meth:`check`, then write the fused images of checkpoint
@@ -434,12 +512,11 @@ class TaskDrivenEvaluation:
         for source in self.sources:
             if source.modality == 'fused' and source.fused_dir is None:
                 self._fuse_with_model(source)
-                for leaves in self.loaders.values():
-                    for leaf in leaves:
-                        self._build(
-                            leaf,
-                            fused=self._fused_prefix[(source.name,
-                                                      _vis_prefix(leaf))])
+                for leaf in self._leaves():
+                    self._build(
+                        leaf,
+                        fused=self._fused_prefix[(source.name,
+                                                  _vis_dir(leaf))])
 
     # -- one source --------------------------------------------------------
     def variant_config(self, source: InputSource) -> Config:
@@ -453,7 +530,7 @@ class TaskDrivenEvaluation:
                 _modality_transforms(leaf)[0]['modality'] = source.modality
                 if source.modality == 'fused':
                     leaf['data_prefix']['fused'] = self._fused_prefix[(
-                        source.name, _vis_prefix(leaf))]
+                        source.name, _vis_dir(leaf))]
                 else:
                     leaf['data_prefix'].pop('fused', None)
         cfg.work_dir = osp.join(self.work_dir, source.slug)
@@ -467,57 +544,87 @@ class TaskDrivenEvaluation:
         return osp.join(self.work_dir, source.slug, RESULT_FILE)
 
     def load_result(self, source: InputSource,
-                    cfg: Config) -> Optional[Dict[str, float]]:
+                    identity: str) -> Optional[Dict[str, float]]:
         """The saved metrics of a finished source, if made by this very
-        configuration."""
+        run identity (see :func:`_config_hash`)."""
         path = self._result_file(source)
         if self.rerun or not osp.isfile(path):
             return None
         with open(path) as f:
             saved = json.load(f)
-        if saved.get('config_hash') != _config_hash(cfg):
-            print_log(
-                f'{path} was made by another configuration: training '
-                f'{source.name!r} again', logger='current')
+        if saved.get('config_hash') != identity:
+            self._log(f'{path} was made by another configuration or other '
+                      f'images: training {source.name!r} again')
             return None
-        return saved['metrics']
+        return {
+            k: float('nan') if v is None else v
+            for k, v in saved['metrics'].items()
+        }
+
+    def _decide(self, source: InputSource, identity: str) -> tuple:
+        """``('done', metrics)``, ``('resume', None)`` (an interrupted run of
+        this identity) or ``('fresh', None)``; for a fresh run an existing
+        work dir of the source is moved aside (nothing is deleted) and the
+        identity recorded, so that only a run of the same identity is ever
+        resumed."""
+        metrics = self.load_result(source, identity)
+        if metrics is not None:
+            return 'done', metrics
+        work_dir = osp.join(self.work_dir, source.slug)
+        id_file = osp.join(work_dir, _IDENTITY_FILE)
+        if not self.rerun and osp.isfile(
+                osp.join(work_dir, 'last_checkpoint')) and osp.isfile(id_file):
+            with open(id_file) as f:
+                if json.load(f).get('config_hash') == identity:
+                    return 'resume', None
+        if osp.isdir(work_dir) and os.listdir(work_dir):
+            aside = f'{work_dir}.replaced-{time.strftime("%Y%m%d_%H%M%S")}'
+            os.replace(work_dir, aside)
+            self._log(f'{work_dir} held a run of another configuration: '
+                      f'moved to {aside}')
+        os.makedirs(work_dir, exist_ok=True)
+        _write_json(id_file, dict(source=source.name, config_hash=identity))
+        return 'fresh', None
 
     def run_source(self, source: InputSource) -> Dict[str, float]:
         """Train the task model on one source's images and test it."""
         from mmengine.runner import Runner
 
         cfg = self.variant_config(source)
-        metrics = self.load_result(source, cfg)
-        if metrics is not None:
-            print_log(f'task-driven evaluation: {source.name!r} already '
-                      f'done ({self._result_file(source)})', logger='current')
+        identity = _config_hash(cfg)  # before training: what it read
+        decision = self._decide(source, identity) if get_rank() == 0 \
+            else None
+        if is_distributed():  # rank 0 decides for all (one view of disk)
+            box = [decision]
+            broadcast_object_list(box)
+            decision = box[0]
+        state, metrics = decision
+        if state == 'done':
+            self._log(f'{source.name!r} already done '
+                      f'({self._result_file(source)})')
             return metrics
-        work_dir = cfg.work_dir
-        if not self.rerun and osp.isfile(
-                osp.join(work_dir, 'last_checkpoint')):
-            cfg.resume = True  # an interrupted run continues
-            cfg.load_from = None
+        cfg.resume = state == 'resume'
+        if cfg.resume:
+            cfg.load_from = None  # the latest checkpoint of the work dir
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
             _build_runner(cfg)
-        runner.train()
-        if runner._test_loop is not None or cfg.get('test_dataloader'):
-            metrics = runner.test()
-        else:
-            metrics = runner.val()
+        try:
+            runner.train()
+            if self._eval_keys()[0] == 'test_dataloader':
+                metrics = runner.test()
+            else:
+                metrics = runner.val()
+        finally:
+            _close_file_handlers(runner.logger)
         metrics = {k: _plain(v) for k, v in metrics.items()}
         if get_rank() == 0:
-            os.makedirs(work_dir, exist_ok=True)
-            tmp = self._result_file(source) + '.tmp'
-            with open(tmp, 'w') as f:
-                json.dump(
-                    dict(
-                        source=source.name,
-                        input=source.describe(),
-                        config_hash=_config_hash(cfg),
-                        metrics=metrics),
-                    f,
-                    indent=1)
-            os.replace(tmp, self._result_file(source))
+            _write_json(
+                self._result_file(source),
+                dict(
+                    source=source.name,
+                    input=source.describe(),
+                    config_hash=identity,
+                    metrics=_json_metrics(metrics)))
         del runner
         _free_accelerator()
         return metrics
@@ -535,6 +642,49 @@ class TaskDrivenEvaluation:
         for source in self.sources:
             result.rows[source.name] = self.run_source(source)
         return result
+
+
+def _vis_dir(leaf: ConfigDict) -> str:
+    """The absolute VIS folder of a dataset (data root joined)."""
+    prefix = leaf['data_prefix']['vis']
+    if not osp.isabs(prefix):
+        prefix = osp.join(leaf.get('data_root') or '', prefix)
+    return osp.normpath(osp.abspath(prefix))
+
+
+def _relative_vis_dirs(leaves) -> Dict[str, str]:
+    """Each VIS folder below the common parent of all of them
+    (``.../MSRS/train/vi`` -> ``train/vi``)."""
+    dirs = sorted({_vis_dir(leaf) for leaf in leaves})
+    base = osp.commonpath([osp.dirname(d) for d in dirs])
+    return {d: osp.relpath(d, base) for d in dirs}
+
+
+def _write_json(path: str, obj) -> None:
+    """Write atomically (a reader never sees half a file)."""
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def _json_metrics(metrics: dict) -> dict:
+    """NaN (a class absent from the test split) as ``null``: strict JSON."""
+    return {
+        k: None if isinstance(v, float) and math.isnan(v) else v
+        for k, v in metrics.items()
+    }
+
+
+def _close_file_handlers(logger) -> None:
+    """A finished run's log file is closed (mmengine keeps its logger
+    instance, and so the open file, for the life of the process)."""
+    import logging
+    for handler in list(getattr(logger, 'handlers', [])):
+        if isinstance(handler, logging.FileHandler):
+            handler.close()
+            logger.removeHandler(handler)
 
 
 def _build_runner(cfg: Config):
@@ -645,7 +795,10 @@ def write_task_report(result: TaskEvalResult,
                     dict(name=s.name, input=s.describe())
                     for s in result.sources
                 ],
-                metrics=result.rows),
+                metrics={
+                    name: _json_metrics(row)
+                    for name, row in result.rows.items()
+                }),
             f,
             indent=1)
     lines = [

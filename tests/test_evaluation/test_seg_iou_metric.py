@@ -9,7 +9,7 @@ import pytest
 import torch
 from mmengine.evaluator import Evaluator
 from mmengine.registry import METRICS as MMENGINE_METRICS
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 from mmseg.evaluation.metrics import IoUMetric
 
 from mmfusion.datasets import MSRSDataset
@@ -171,8 +171,8 @@ def test_unknown_class_raises_when_the_classes_are_set():
     msg = str(e.value)
     assert "'unlabeled'" in msg and 'unlabelled' in msg and 'color_cone' in msg
     # through an evaluator (an mmfusion config): before anything is processed
-    init_default_scope('mmfusion')
-    ev = Evaluator(dict(type='SegIoUMetric', exclude_from_mean=['bikes']))
+    with DefaultScope.overwrite_default_scope('mmfusion'):
+        ev = Evaluator(dict(type='SegIoUMetric', exclude_from_mean=['bikes']))
     with pytest.raises(ValueError, match='bikes'):
         ev.dataset_meta = META
     # and when the classes are set behind the setter's back

@@ -211,9 +211,16 @@ def test_task_eval_end_to_end(repo_root, small_msrs, tmp_path):
     resumed = _run_tool(repo_root, args, str(tmp_path))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     log = resumed.stdout + resumed.stderr
-    assert 'resumed epoch: 0, iter: 3' in log
+    assert log.count('resumed epoch: 0, iter: 3') == 1  # IR only
     assert log.count('already done') == 2
     assert "'VIS' already done" in log and "'SeAFusion' already done" in log
+    # the changed input trained anew (all 6 iterations, not a resume of its
+    # finished run); its old run was moved aside, not deleted
+    assert _train_losses(str(work / 'Max_rule')) != losses['Max_rule']
+    assert len(_train_losses(str(work / 'Max_rule'))) == 6
+    aside = [d for d in os.listdir(work) if d.startswith('Max_rule.replaced')]
+    assert len(aside) == 1
+    assert _train_losses(str(work / aside[0])) == losses['Max_rule']
     with open(ir / 'task_metrics.json') as f:
         assert set(json.load(f)['metrics']) == set(saved['IR']['metrics'])
 
@@ -305,7 +312,10 @@ def test_variant_config(repo_root, small_msrs, tmp_path):
     assert ir.work_dir == osp.join(str(tmp_path / 'w'), 'IR')
     assert fused.work_dir == osp.join(str(tmp_path / 'w'), 'Max_rule')
     assert ir.randomness.seed == fused.randomness.seed == 7
-    assert ir.experiment_name != fused.experiment_name
+    # two runs of the same source in one process get their own instances
+    assert evaluation.variant_config(
+        sources[0]).experiment_name != ir.experiment_name
+    assert ir.visualizer.name == ir.experiment_name
     # the base config is untouched
     assert cfg.train_dataloader.dataset.pipeline[0].modality == 'vis'
 
@@ -350,3 +360,49 @@ def test_report(tmp_path):
                                      'coco/bbox_mAP', 'coco/bbox_mAP_50'
                                  ]
     assert default_plot_metrics(['acc']) == ['acc']
+
+
+def test_fusion_plan_keeps_splits_apart(repo_root, small_msrs, tmp_path):
+    """Two splits under different data roots with the same VIS prefix and
+    the same file names get separate fused folders; every pair of a split
+    is fused, whatever the dataloader's ``indices``/filters keep."""
+    import shutil
+    roots = {}
+    names = sorted(os.listdir(osp.join(small_msrs, 'train', 'ir')))[:4]
+    for split in SPLITS:
+        root = str(tmp_path / f'root_{split}')
+        src_names = sorted(os.listdir(osp.join(small_msrs, split, 'ir')))[:4]
+        for sub in ('ir', 'vi', 'Segmentation_labels'):
+            os.makedirs(osp.join(root, sub))
+            for src, dst in zip(src_names, names):  # same names in both
+                shutil.copy(osp.join(small_msrs, split, sub, src),
+                            osp.join(root, sub, dst))
+        roots[split] = root
+    cfg = Config.fromfile(_task_config(repo_root, small_msrs, tmp_path))
+    prefix = dict(ir='ir', vis='vi', seg='Segmentation_labels')
+    cfg.train_dataloader.dataset.update(
+        data_root=roots['train'], data_prefix=prefix, indices=1)
+    cfg.val_dataloader.dataset.update(
+        data_root=roots['test'], data_prefix=prefix)
+    cfg.test_dataloader = cfg.val_dataloader
+    ckpt = tmp_path / 'model.pth'
+    ckpt.write_bytes(b'not read by the plan')
+    source = InputSource('m', 'fused',
+                         model_config=osp.join(repo_root, FUSION_CONFIG),
+                         checkpoint=str(ckpt))
+    evaluation = TaskDrivenEvaluation(cfg, [source], str(tmp_path / 'w'))
+    plan = evaluation._fusion_plan(source)
+    assert len(plan) == 2
+    by_root = {}
+    for out, item in plan.items():
+        irs = {osp.dirname(ir) for _, ir, _ in item['todo']}
+        assert len(irs) == 1 and len(item['todo']) == 4
+        by_root[irs.pop()] = out
+    assert set(by_root) == {
+        osp.join(roots['train'], 'ir'), osp.join(roots['test'], 'ir')}
+    assert len(set(by_root.values())) == 2
+    train_out = evaluation._fused_prefix[('m', osp.join(roots['train'],
+                                                        'vi'))]
+    test_out = evaluation._fused_prefix[('m', osp.join(roots['test'], 'vi'))]
+    assert train_out == by_root[osp.join(roots['train'], 'ir')]
+    assert test_out == by_root[osp.join(roots['test'], 'ir')]
