@@ -406,3 +406,43 @@ def test_fusion_plan_keeps_splits_apart(repo_root, small_msrs, tmp_path):
     test_out = evaluation._fused_prefix[('m', osp.join(roots['test'], 'vi'))]
     assert train_out == by_root[osp.join(roots['train'], 'ir')]
     assert test_out == by_root[osp.join(roots['test'], 'ir')]
+
+
+def test_dist_task_eval_two_processes(repo_root, small_msrs, tmp_path):
+    """``bash tools/dist_task_eval.sh CONFIG 2`` (gloo on CPU): the two
+    ranks share the fusion of a checkpoint's pairs, train each task model
+    together, and one report is written; a re-run reuses everything."""
+    from mmfusion.testing import free_port
+    cfg = _task_config(repo_root, small_msrs, tmp_path)
+    ckpt = _checkpoint(repo_root, tmp_path)
+    work = tmp_path / 'work'
+
+    def run():
+        env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1',
+                   PYTHONWARNINGS='ignore')
+        env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
+        return subprocess.run([
+            'bash', 'tools/dist_task_eval.sh', cfg, '2', '--baselines', 'ir',
+            '--model', 'SeAFusion',
+            osp.join(repo_root, FUSION_CONFIG), ckpt, '--device', 'cpu',
+            '--work-dir', str(work)
+        ], cwd=repo_root, env=env, capture_output=True, text=True,
+                              timeout=600)
+
+    first = run()
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    for split, n in SPLITS.items():
+        folder = work / 'fused' / 'SeAFusion' / split / 'vi'
+        assert len([f for f in os.listdir(folder) if f.endswith('.png')]) == n
+    # rank 0 fused half of each split (its log is the one printed)
+    log = (work / 'task_eval.log').read_text()
+    assert 'fusing 4 pairs' in log and 'fusing 2 pairs' in log
+    with open(work / 'task_eval.json') as f:
+        report = json.load(f)
+    assert list(report['metrics']) == ['IR', 'SeAFusion']
+    with open(work / 'SeAFusion' / 'task_metrics.json') as f:
+        assert json.load(f)['metrics'] == report['metrics']['SeAFusion']
+    second = run()
+    assert second.returncode == 0, second.stderr[-3000:]
+    out = second.stdout + second.stderr
+    assert out.count('already done') == 2 and 'fusing' not in out
