@@ -143,6 +143,9 @@ class BDLFusion(FusionModel):
             fusion_net=fusion_net,
             fusion_loss=fusion_loss,
             data_preprocessor=data_preprocessor,
+            task=task,
+            predict_task=predict_task,
+            seed=seed,
             **kwargs)
         if not hasattr(self.fusion_loss[0], 'pseudo_target'):
             raise TypeError('BDLFusion needs a fusion loss with a '
@@ -153,13 +156,10 @@ class BDLFusion(FusionModel):
         if not (eta == 'task' or isinstance(eta, (int, float))):
             raise ValueError(f"eta must be 'task' or a number, got {eta!r}")
         self.discriminator = MODELS.build(discriminator)
-        self.task = MODELS.build(task)
         self.adv_weights = dict(adv_weights)
         self.eta = eta
         self.tie_upper_lr = tie_upper_lr
         self.aggregation = aggregation
-        self.predict_task = predict_task
-        self.seed = seed
 
     # ------------------------------------------------------------ objectives
     def _enh(self, fused: Tensor, x: Dict[str, Tensor]) -> Tensor:

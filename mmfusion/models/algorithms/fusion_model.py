@@ -40,6 +40,15 @@ class FusionModel(BaseModel):
         max_consecutive_nonfinite: a non-finite loss or gradient skips the
             update (counted in the log as ``nonfinite_skipped``); this many in
             a row stop training with an error.
+        task: config of a :class:`TaskAdapter` (task-driven algorithms).
+        predict_task: with a ``task``, also run it on the fused images in
+            ``predict`` (for task metrics such as ``mmseg.IoUMetric`` in
+            validation).
+        seed: base of the algorithm's private random streams (crops, jitter,
+            re-initialisation, aggregation draws), which depend on (seed,
+            iteration or round) only, so resumed runs draw exactly as
+            uninterrupted ones (:func:`~mmfusion.models.utils.misc.
+            seeded_generator`).
         init_cfg: mmengine init config.
     """
 
@@ -50,6 +59,9 @@ class FusionModel(BaseModel):
                  colour: str = 'vis',
                  output_norm: str = 'clip',
                  max_consecutive_nonfinite: int = 10,
+                 task: Optional[ConfigType] = None,
+                 predict_task: bool = True,
+                 seed: int = 0,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='FusionDataPreprocessor')
@@ -67,6 +79,9 @@ class FusionModel(BaseModel):
         normalize_output(torch.zeros(1, 1, 1, 1), output_norm)  # validate
         self.output_norm = output_norm
         self.nonfinite_guard = NonFiniteGuard(max_consecutive_nonfinite)
+        self.task = None if task is None else MODELS.build(task)
+        self.predict_task = predict_task
+        self.seed = seed
 
     def guarded_update(self, optim_wrapper: OptimWrapper, losses: dict,
                        name: str) -> Dict[str, Tensor]:
@@ -152,12 +167,13 @@ class FusionModel(BaseModel):
                 data_samples: Optional[List[FusionDataSample]] = None
                 ) -> List[FusionDataSample]:
         """Fuse and attach ``pred_fused`` (RGB) and ``pred_fused_y`` to the data
-        samples, cropped back to each pair's ``img_shape``. Algorithms with a
-        ``task`` and ``predict_task=True`` also run the task on the fused
-        images (for task metrics such as ``mmseg.IoUMetric``)."""
+        samples, cropped back to each pair's ``img_shape``. With a ``task``
+        and ``predict_task=True`` the task also runs on the fused images
+        (for task metrics such as ``mmseg.IoUMetric``)."""
         fused_y = self.fuse(inputs)
         samples = self.attach_fused(fused_y, inputs, data_samples)
-        if getattr(self, 'predict_task', False) and data_samples is not None:
+        if self.task is not None and self.predict_task and \
+                data_samples is not None:
             self.task(fused_y.clamp(0, 1), inputs['vis_cbcr'], samples,
                       mode='predict')
         return samples

@@ -165,9 +165,11 @@ class SeAFusion(FusionModel):
             fusion_net=fusion_net,
             fusion_loss=fusion_loss,
             data_preprocessor=data_preprocessor,
+            task=task,
+            predict_task=predict_task,
+            seed=seed,
             **kwargs)
         self.fusion_net_cfg = copy.deepcopy(fusion_net)
-        self.task = MODELS.build(task)
         self.semantic_weights = (None if semantic_weights is None else
                                  [float(b) for b in semantic_weights])
         self.semantic_loss_scale = dict(semantic_loss_scale or {})
@@ -181,8 +183,6 @@ class SeAFusion(FusionModel):
                 raise KeyError(
                     f'task_colour_jitter: unknown keys {sorted(unknown)}')
         self.task_colour_jitter = task_colour_jitter
-        self.predict_task = predict_task
-        self.seed = seed
 
     # ------------------------------------------------------------ schedule
     def semantic_weight(self, round_idx: int) -> float:

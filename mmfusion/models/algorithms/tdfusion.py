@@ -100,9 +100,11 @@ class TDFusion(FusionModel):
             fusion_net=fusion_net,
             fusion_loss=fusion_loss,
             data_preprocessor=data_preprocessor,
+            task=task,
+            predict_task=predict_task,
+            seed=seed,
             **kwargs)
         self.loss_generator = MODELS.build(loss_generator)
-        self.task = MODELS.build(task)
         if not (inner_lr == 'fusion' or isinstance(inner_lr, (int, float))):
             raise ValueError(f"inner_lr must be 'fusion' or a number, got "
                              f'{inner_lr!r}')
@@ -117,8 +119,6 @@ class TDFusion(FusionModel):
         self.swap_modalities = swap_modalities
         self.fusion_crop_size = fusion_crop_size
         self.task_input_size = task_input_size
-        self.predict_task = predict_task
-        self.seed = seed
 
     # ------------------------------------------------------------ views
     def _generator(self) -> torch.Generator:
