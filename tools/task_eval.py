@@ -137,7 +137,6 @@ def main(argv=None):
             device=args.device,
             fusion_batch_size=args.fusion_batch_size,
             rerun=args.rerun)
-        evaluation.cfg_path = args.config
         evaluation.prepare()
     except (ValueError, FileNotFoundError, KeyError, TypeError) as e:
         print(f'error: {e}', file=sys.stderr)

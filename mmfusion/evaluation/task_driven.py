@@ -250,8 +250,7 @@ def _config_hash(cfg: Config) -> str:
         if leaf.get('data_prefix', {}).get('fused')
     })
     cfg = copy.deepcopy(cfg)
-    for key in ('work_dir', 'experiment_name', 'resume', 'load_from',
-                'launcher'):
+    for key in ('work_dir', 'experiment_name', 'resume', 'launcher'):
         cfg.pop(key, None)
     if isinstance(cfg.get('visualizer'), dict):
         cfg.visualizer.pop('name', None)  # the run's timestamp
@@ -277,8 +276,8 @@ class TaskDrivenEvaluation:
             checkpoints, ``task_metrics.json``) and the report.
         seed: the seed of every task run (the same for all sources, so that
             they differ by their input only); ``None`` keeps the config's.
-        launcher: ``'none'`` or the distributed launcher (the fusion images
-            are written by rank 0).
+        launcher: ``'none'`` or the distributed launcher (rank 0 decides
+            what to reuse, the ranks share the fusion of the pairs).
         device: device of the fusion models (default: the best available).
         fusion_batch_size: pairs per fusion forward.
         rerun: ignore finished results and fused images and redo them.
@@ -318,6 +317,7 @@ class TaskDrivenEvaluation:
         self.rerun = rerun
         self.loaders = modality_loaders(self.cfg)
         self._fused_prefix: Dict[Tuple[str, str], str] = {}
+        self._datasets: Dict[int, object] = {}
         self.num_pairs: Dict[str, int] = {}
         # the protocol's own log (WORK_DIR/task_eval.log), apart from the
         # runs' logs
@@ -353,6 +353,14 @@ class TaskDrivenEvaluation:
                 'needs IR/VIS pairs')
         return dataset
 
+    def _dataset(self, leaf: ConfigDict):
+        """The dataset of a leaf config of ``self.loaders`` (which hold
+        them for the object's life, so ``id`` is stable) as written (no
+        fused folder), built once."""
+        if id(leaf) not in self._datasets:
+            self._datasets[id(leaf)] = self._build(leaf)
+        return self._datasets[id(leaf)]
+
     def _leaves(self):
         return [leaf for leaves in self.loaders.values() for leaf in leaves]
 
@@ -373,7 +381,7 @@ class TaskDrivenEvaluation:
         from mmengine.evaluator import Evaluator
         for key, leaves in self.loaders.items():
             for leaf in leaves:
-                dataset = self._build(leaf)
+                dataset = self._dataset(leaf)
                 self.num_pairs.setdefault(
                     f'{key}:{_vis_prefix(leaf)}', len(dataset))
         loader_key, evaluator_key = self._eval_keys()
@@ -381,8 +389,8 @@ class TaskDrivenEvaluation:
         # a typo there would otherwise surface after the training
         with self._scope():
             evaluator = Evaluator(copy.deepcopy(self.cfg[evaluator_key]))
-            evaluator.dataset_meta = self._build(
-                _leaf_datasets(self.cfg[loader_key]['dataset'])[0]).metainfo
+            evaluator.dataset_meta = self._dataset(
+                self.loaders[loader_key][0]).metainfo
         if self.cfg.get('val_evaluator') is not None and \
                 evaluator_key == 'test_evaluator' and \
                 self.cfg.val_evaluator != self.cfg.test_evaluator:
@@ -406,15 +414,22 @@ class TaskDrivenEvaluation:
                             f'source {source.name!r}: {what} {path} does '
                             'not exist')
 
+    def _record_model_folders(self, source: InputSource) -> None:
+        """Where a checkpoint source's fused images go: one folder per VIS
+        folder the dataloaders read, named by its path below the VIS
+        folders' common parent (so splits never share one)."""
+        root = osp.join(self.work_dir, 'fused', source.slug)
+        rel = _relative_vis_dirs(self._leaves())
+        for vis_dir, sub in rel.items():
+            self._fused_prefix[(source.name, vis_dir)] = osp.join(root, sub)
+
     def _fusion_plan(self, source: InputSource) -> Dict[str, dict]:
         """``{output folder: {'pairs': [(stem, ir, vis)], 'todo': [...],
-        'mark': {...}}}`` of a checkpoint source: one folder per VIS folder
-        the dataloaders read (named by its path below the VIS folders'
-        common parent, so splits never share one), holding every pair of
-        those folders (split files applied, before filtering). A folder
-        whose marker names the same fusion config content, checkpoint and
-        source images is only completed; any other is fused again."""
-        root = osp.join(self.work_dir, 'fused', source.slug)
+        'mark': {...}}}`` of a checkpoint source (folders recorded by
+        :meth:`_record_model_folders`), each holding every pair of its VIS
+        folder (split files applied, before filtering). A folder whose
+        marker names the same fusion config content, checkpoint and source
+        images is only completed; any other is fused again."""
         ckpt_stat = os.stat(source.checkpoint)
         base = dict(
             config=osp.abspath(source.model_config),
@@ -424,13 +439,11 @@ class TaskDrivenEvaluation:
             checkpoint=osp.abspath(source.checkpoint),
             checkpoint_size=ckpt_stat.st_size,
             checkpoint_mtime_ns=ckpt_stat.st_mtime_ns)
-        rel = _relative_vis_dirs(self._leaves())
         plan: Dict[str, dict] = {}
         for leaf in self._leaves():
-            out = osp.join(root, rel[_vis_dir(leaf)])
-            self._fused_prefix[(source.name, _vis_dir(leaf))] = out
+            out = self._fused_prefix[(source.name, _vis_dir(leaf))]
             pairs = plan.setdefault(out, dict(pairs={}))['pairs']
-            for stem, ir, vis in self._build(leaf).pair_files():
+            for stem, ir, vis in self._dataset(leaf).pair_files():
                 if pairs.setdefault(stem, (ir, vis)) != (ir, vis):
                     raise ValueError(
                         f'pair {stem!r} of {vis} and {pairs[stem][1]} '
@@ -459,6 +472,7 @@ class TaskDrivenEvaluation:
     def _fuse_with_model(self, source: InputSource) -> None:
         """Write the fused image of every pair the dataloaders read (see
         :meth:`_fusion_plan`), the pairs shared among the ranks."""
+        self._record_model_folders(source)
         plan = self._fusion_plan(source) if get_rank() == 0 else None
         if is_distributed():  # rank 0 decides, from its view of the disk
             box = [plan]
@@ -498,12 +512,6 @@ class TaskDrivenEvaluation:
                 _write_json(osp.join(out, _FUSED_MARK), item['mark'])
         if is_distributed():
             barrier()
-        if rank != 0:  # rank 0 recorded them in _fusion_plan
-            rel = _relative_vis_dirs(self._leaves())
-            root = osp.join(self.work_dir, 'fused', source.slug)
-            for leaf in self._leaves():
-                self._fused_prefix[(source.name, _vis_dir(leaf))] = \
-                    osp.join(root, rel[_vis_dir(leaf)])
 
     def prepare(self) -> None:
         """:meth:`check`, then write the fused images of checkpoint

@@ -391,6 +391,7 @@ def test_fusion_plan_keeps_splits_apart(repo_root, small_msrs, tmp_path):
                          model_config=osp.join(repo_root, FUSION_CONFIG),
                          checkpoint=str(ckpt))
     evaluation = TaskDrivenEvaluation(cfg, [source], str(tmp_path / 'w'))
+    evaluation._record_model_folders(source)
     plan = evaluation._fusion_plan(source)
     assert len(plan) == 2
     by_root = {}
