@@ -15,6 +15,24 @@ _COLOURS = ('#228b22', '#ffd700', '#ff00ff', '#00cccc', '#800080', '#80ff00',
 _MARKERS = ('*', 'o', 'x', 's', 'd', 'h', '^', 'v', '+', 'p')
 
 
+def _pyplot():
+    """``matplotlib.pyplot`` on the file-only Agg backend (imported when a
+    plot is drawn, not with the package)."""
+    import matplotlib
+    matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, out_file: str) -> str:
+    """Lay out, write (creating the folder) and close a figure."""
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+    fig.savefig(out_file)
+    _pyplot().close(fig)
+    return out_file
+
+
 def plot_metric_distribution(values: Dict[str, Sequence[float]],
                              metric: str,
                              out_file: str,
@@ -36,9 +54,7 @@ def plot_metric_distribution(values: Dict[str, Sequence[float]],
     Returns:
         str: ``out_file``.
     """
-    import matplotlib
-    matplotlib.use('Agg', force=False)
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
     for i, (method, vals) in enumerate(values.items()):
@@ -65,11 +81,7 @@ def plot_metric_distribution(values: Dict[str, Sequence[float]],
     ax.set_xlim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc='best')
-    fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    fig.savefig(out_file)
-    plt.close(fig)
-    return out_file
+    return _save(fig, out_file)
 
 
 def plot_task_metrics(rows: Dict[str, Dict[str, float]],
@@ -89,9 +101,7 @@ def plot_task_metrics(rows: Dict[str, Dict[str, float]],
     Returns:
         str: ``out_file``.
     """
-    import matplotlib
-    matplotlib.use('Agg', force=False)
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     names = list(rows)
     n, m = len(names), len(metrics)
@@ -117,8 +127,4 @@ def plot_task_metrics(rows: Dict[str, Dict[str, float]],
     ax.set_ylabel('value')
     ax.grid(axis='y', alpha=0.3)
     ax.legend(fontsize=9, loc='best')
-    fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    fig.savefig(out_file)
-    plt.close(fig)
-    return out_file
+    return _save(fig, out_file)
