@@ -23,3 +23,9 @@ def msrs_mini():
 def repo_root():
     return REPO
 
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'slow: a longer check kept small enough for CI (e.g. a '
+        'handful of zoo task families per strategy)')

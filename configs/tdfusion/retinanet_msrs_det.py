@@ -1,7 +1,7 @@
 # TDFusion with an mmdet detector as the task: RetinaNet-R50 on the MSRS
 # boxes (person, bicycle, car), fed the fused Y with the VIS chroma.
 # The pipeline only loads and flips: the model crops the fusion-loss view and
-# sizes the task view itself (here: full resolution).
+# sizes the task view itself (TDFusion's default: 240x320; the boxes follow).
 _base_ = [
     '../_base_/models/tdfusion_refusion.py', '../_base_/datasets/msrs_det.py',
     '../_base_/schedules/tdfusion_40e.py', '../_base_/default_runtime.py'
@@ -12,8 +12,7 @@ model = dict(
         type='TaskAdapter',
         cfg_path='mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
         model=dict(bbox_head=dict(num_classes=3)),
-        input_format='rgb'),
-    task_input_size=None)
+        input_format='rgb'))
 train_pipeline = [
     dict(type='LoadPairedImageFromFile'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_label=True),

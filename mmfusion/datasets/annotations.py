@@ -3,7 +3,9 @@
 
 * **YOLO txt** (MSRS ``Detection_labels``, TarDAL's ``labels``): one object
   per line, ``class cx cy w h``, coordinates normalised to [0, 1] by the
-  image width/height; an empty file means no object.
+  image width/height; an empty file means no object. A line
+  ``class x1 y1 x2 y2 ... xn yn`` (n >= 3, YOLO's segmentation format) is an
+  object with an instance mask: its polygon, and the polygon's extent as box.
 * **Pascal VOC xml** (M3FD ``Annotation``, LLVIP ``Annotations``): one
   ``<object>`` per box with ``<name>``, optional ``<difficult>`` and a
   ``<bndbox>`` in 1-based inclusive pixel coordinates.
@@ -22,7 +24,8 @@ from typing import Dict, List, Sequence, Tuple
 
 from .checks import cached_file_call
 
-YoloRow = Tuple[int, int, float, float, float, float]  # line, cls, cx,cy,w,h
+# line, cls, cx, cy, w, h [, polygon (normalised x1, y1, x2, y2, ...)]
+YoloRow = tuple
 
 
 def _parse_yolo(path: str) -> List[YoloRow]:
@@ -36,8 +39,9 @@ def _parse_yolo(path: str) -> List[YoloRow]:
         fields = line.split()
         if not fields:
             continue  # blank line
+        polygon = None
         try:
-            if len(fields) != 5:
+            if len(fields) != 5 and (len(fields) < 7 or len(fields) % 2 == 0):
                 raise ValueError(f'{len(fields)} fields')
             cls = float(fields[0])
             if not cls.is_integer():
@@ -47,14 +51,21 @@ def _parse_yolo(path: str) -> List[YoloRow]:
                 raise ValueError('non-finite coordinate')
             if not all(0 <= v <= 1 for v in values):
                 raise ValueError('coordinates are not normalised to [0, 1]')
+            if len(fields) > 5:  # a polygon: its extent is the box
+                polygon = values
+                xs, ys = values[0::2], values[1::2]
+                values = [(min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2,
+                          max(xs) - min(xs), max(ys) - min(ys)]
             if values[2] <= 0 or values[3] <= 0:
                 raise ValueError('box width/height must be > 0')
         except ValueError as e:
             raise ValueError(
                 f'malformed detection label {path} line {lineno}: {line!r} '
                 f'({e}); expected "class cx cy w h" with cx, cy, w, h '
-                'normalised to [0, 1]') from None
-        rows.append((lineno, int(cls), *values))
+                'normalised to [0, 1] (or "class x1 y1 ... xn yn", a '
+                'normalised polygon of n >= 3 points)') from None
+        rows.append((lineno, int(cls), *values) +
+                    ((polygon, ) if polygon is not None else ()))
     return rows
 
 
@@ -72,7 +83,8 @@ def yolo_to_instances(rows: Sequence[YoloRow], width: int, height: int,
     """Convert YOLO rows to mmdet ``instances`` for a ``width x height``
     image, checking that class ids index the dataset's classes."""
     instances = []
-    for lineno, cls, cx, cy, w, h in rows:
+    for row in rows:
+        lineno, cls, cx, cy, w, h = row[:6]
         if not 0 <= cls < num_classes:
             raise ValueError(
                 f'detection label {path} line {lineno}: class id {cls} '
@@ -82,8 +94,14 @@ def yolo_to_instances(rows: Sequence[YoloRow], width: int, height: int,
         y1 = max(0., (cy - h / 2) * height)
         x2 = min(float(width), (cx + w / 2) * width)
         y2 = min(float(height), (cy + h / 2) * height)
-        instances.append(
-            dict(bbox=[x1, y1, x2, y2], bbox_label=cls, ignore_flag=0))
+        instance = dict(bbox=[x1, y1, x2, y2], bbox_label=cls, ignore_flag=0)
+        if len(row) > 6:  # instance mask (mmdet: a list of polygons)
+            polygon = [
+                v * (width if i % 2 == 0 else height)
+                for i, v in enumerate(row[6])
+            ]
+            instance['mask'] = [polygon]
+        instances.append(instance)
     return instances
 
 

@@ -19,6 +19,16 @@ Applied once when ``mmfusion`` is imported (idempotent).
 * **Distributed training on CPU.** ``--launcher pytorch`` without CUDA uses
   gloo instead of crashing in ``torch.cuda.set_device``, and the process group
   is destroyed at exit (see :func:`_patch_cpu_distributed`).
+* **Pretrained weights without torchvision and offline.** mmengine resolves
+  ``torchvision://NAME`` (the ImageNet backbones of most mmdet configs) by
+  importing torchvision, only to read the URL table mmengine itself ships
+  (``mmengine/hub/torchvision_0.12.json``). Without torchvision the name is
+  looked up in that table instead, so a missing optional package is never the
+  error a user sees; torchvision, when installed, is used as before. A
+  checkpoint URL that cannot be downloaded (``torchvision://``,
+  ``open-mmlab://``, ``http(s)://``) raises an error naming the URL, the
+  local cache file it would be read from offline and how to pass a local
+  checkpoint instead of a bare ``URLError`` (see :func:`_patch_url_loaders`).
 * **``pkg_resources``.** mmengine resolves ``mmseg::``/``mmdet::`` config paths
   with ``pkg_resources``, removed in setuptools 81: warn at import with the fix.
 """
@@ -118,6 +128,82 @@ def _patch_weights_only_load() -> None:
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
 
 
+def hub_checkpoint_dir() -> str:
+    """Where downloaded checkpoints are cached (and found offline)."""
+    return osp.join(torch.hub.get_dir(), 'checkpoints')
+
+
+def torchvision_url(name: str) -> str:
+    """The URL of ``torchvision://NAME`` from mmengine's own table."""
+    import mmengine
+    table = mmengine.load(
+        osp.join(mmengine.__path__[0], 'hub', 'torchvision_0.12.json'))
+    if name not in table:
+        raise KeyError(
+            f'torchvision://{name} is not in mmengine\'s table of torchvision '
+            f'weights (e.g. {", ".join(sorted(table)[:4])}, ...), and '
+            'torchvision is not installed to name newer ones: pass the '
+            'checkpoint file instead')
+    return table[name]
+
+
+def _download_error(name: str, url: str, err: Exception) -> RuntimeError:
+    fname = osp.basename(url.split('?')[0])
+    return RuntimeError(
+        f'cannot download the checkpoint {name} ({url}): {err}. Offline, put '
+        f'the file at {osp.join(hub_checkpoint_dir(), fname)} (it is read '
+        'from there without network), or give the model a local checkpoint '
+        'instead (e.g. TaskAdapter(pretrained=PATH), or init_cfg=dict('
+        "type='Pretrained', checkpoint=PATH)); TaskAdapter(pretrained=False) "
+        'downloads nothing.')
+
+
+def _patch_url_loaders() -> None:
+    from urllib.error import URLError
+
+    from mmengine.runner import checkpoint as ckpt
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    if getattr(ckpt, '_mmfusion_url_loaders', False):
+        return
+    load_from_http = ckpt.load_from_http
+    load_from_openmmlab = ckpt.load_from_openmmlab
+    load_from_torchvision = ckpt.load_from_torchvision
+
+    def fetch(name, url, map_location):
+        try:
+            return load_from_http(url, map_location=map_location)
+        except (URLError, ConnectionError, TimeoutError) as e:
+            raise _download_error(name, url, e) from e
+
+    def from_http(filename, map_location=None, model_dir=None):
+        try:
+            return load_from_http(
+                filename, map_location=map_location, model_dir=model_dir)
+        except (URLError, ConnectionError, TimeoutError) as e:
+            raise _download_error(filename, filename, e) from e
+
+    def from_torchvision(filename, map_location=None):
+        if importlib.util.find_spec('torchvision') is not None:
+            return load_from_torchvision(filename, map_location=map_location)
+        name = filename.split('://', 1)[1]
+        return fetch(filename, torchvision_url(name), map_location)
+
+    def from_openmmlab(filename, map_location=None):
+        try:
+            return load_from_openmmlab(filename, map_location=map_location)
+        except (URLError, ConnectionError, TimeoutError) as e:
+            raise _download_error(filename, 'its open-mmlab URL', e) from e
+
+    CheckpointLoader.register_scheme(
+        prefixes=('http://', 'https://'), force=True)(from_http)
+    CheckpointLoader.register_scheme(
+        prefixes='torchvision://', force=True)(from_torchvision)
+    CheckpointLoader.register_scheme(
+        prefixes=('open-mmlab://', 'openmmlab://'), force=True)(from_openmmlab)
+    ckpt._mmfusion_url_loaders = True
+
+
 def _check_pkg_resources() -> None:
     """Warn with the fix if ``pkg_resources`` (setuptools<81) is missing."""
     if importlib.util.find_spec('pkg_resources') is None:
@@ -133,6 +219,7 @@ def apply_compat_patches() -> None:
     if _APPLIED:
         return
     _patch_weights_only_load()
+    _patch_url_loaders()
     _patch_cpu_distributed()
     _check_pkg_resources()
     _APPLIED = True

@@ -6,9 +6,11 @@ import mmcv.transforms  # noqa: F401
 from .formatting import PackFusionInputs
 from .loading import (LoadModalityImage, LoadPairedImageFromFile, load_ir,
                       load_vis)
+from .targets import MasksFromBoxes
 from .wrappers import ApplyToVis
 
 __all__ = [
-    'LoadPairedImageFromFile', 'LoadModalityImage', 'PackFusionInputs', 'ApplyToVis', 'load_ir',
+    'LoadPairedImageFromFile', 'LoadModalityImage', 'PackFusionInputs', 'ApplyToVis', 'MasksFromBoxes',
+    'load_ir',
     'load_vis'
 ]

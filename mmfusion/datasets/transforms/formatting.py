@@ -16,23 +16,37 @@ def _to_tensor(value) -> torch.Tensor:
 
 @TRANSFORMS.register_module()
 class PackFusionInputs(BaseTransform):
-    """Pack a stacked IR/VIS image and its labels for the fusion model.
+    """Pack a stacked IR/VIS image and every label the pipeline produced.
 
     ``inputs``: ``(C, H, W)`` uint8 tensor (VIS BGR + IR, see
     :class:`LoadPairedImageFromFile`); :class:`FusionDataPreprocessor`
     splits the modalities. ``data_samples``: a :class:`FusionDataSample`
-    holding, under the names mmseg and mmdet read,
+    holding, under the names mmseg and mmdet read, every ``gt_*`` result:
 
-    - ``gt_sem_seg`` (``PixelData(data=(1, H, W) int64)``) when a mask was
-      loaded (``mmseg.LoadAnnotations``), as mmseg's ``PackSegInputs``;
-    - ``gt_instances`` (``bboxes``, ``labels``) and ``ignored_instances``
-      (boxes with ``gt_ignore_flags``) when boxes were loaded
-      (``mmdet.LoadAnnotations``), as mmdet's ``PackDetInputs``: boxes stay
-      mmdet box objects (``HorizontalBoxes``), labels become int64 tensors;
+    - pixel maps (``H x W`` arrays, as mmseg's ``PackSegInputs``):
+      ``gt_seg_map`` as ``gt_sem_seg``, and any other one under its own name
+      (``gt_edge_map`` from ``mmseg.GenerateEdge``, ``gt_depth_map`` ...),
+      ``PixelData(data=(1, H, W))``, int64 for integer maps;
+    - instances (as mmdet's ``PackDetInputs``): ``gt_bboxes`` (kept as mmdet
+      box objects, e.g. ``HorizontalBoxes``), ``gt_bboxes_labels`` (int64),
+      ``gt_masks`` (``BitmapMasks`` / ``PolygonMasks``) and any other
+      per-box ``gt_*`` array become ``gt_instances`` (``bboxes``, ``labels``,
+      ``masks``, ...); those with ``gt_ignore_flags`` set become
+      ``ignored_instances``;
     - the ``meta_keys`` found in the results as metainfo; ``instances``
       (the dataset's boxes in the original image frame) lets mmdet's
       ``CocoMetric`` build its ground truth without a COCO json.
+
+    A ``gt_*`` result that is neither is an error (naming the key), rather
+    than a label silently left behind.
     """
+
+    # results key -> InstanceData field, as mmdet's PackDetInputs
+    INSTANCE_FIELDS = {
+        'gt_bboxes': 'bboxes',
+        'gt_bboxes_labels': 'labels',
+        'gt_masks': 'masks',
+    }
 
     def __init__(self,
                  meta_keys=('img_id', 'img_path', 'ir_path', 'vis_path',
@@ -43,25 +57,64 @@ class PackFusionInputs(BaseTransform):
                             'instances')):
         self.meta_keys = meta_keys
 
-    def _pack_instances(self, results: dict, sample: FusionDataSample):
-        boxes = results['gt_bboxes']
-        labels = results.get('gt_bboxes_labels')
+    def _pack_instances(self, results: dict, sample: FusionDataSample,
+                        keys) -> None:
+        n = len(results['gt_bboxes'])
         ignore = results.get('gt_ignore_flags')
         if ignore is None:
-            ignore = np.zeros(len(boxes), dtype=bool)
+            ignore = np.zeros(n, dtype=bool)
         ignore = np.asarray(ignore, dtype=bool)
         for field, keep in (('gt_instances', np.flatnonzero(~ignore)),
                             ('ignored_instances', np.flatnonzero(ignore))):
             instances = InstanceData()
             index = torch.from_numpy(keep)
-            if isinstance(boxes, np.ndarray):
-                instances.bboxes = _to_tensor(boxes[keep]).float()
-            else:  # mmdet BaseBoxes
-                instances.bboxes = boxes[index]
-            if labels is not None:
-                instances.labels = _to_tensor(
-                    np.asarray(labels)[keep]).long()
+            for key in keys:
+                value = results[key]
+                name = self.INSTANCE_FIELDS.get(key, key[len('gt_'):])
+                if isinstance(value, (np.ndarray, list, tuple)):
+                    value = np.asarray(value)[keep]
+                    if key == 'gt_bboxes':
+                        value = _to_tensor(value).float()
+                    elif value.dtype.kind in 'iub':
+                        value = _to_tensor(value).long()
+                    else:
+                        value = _to_tensor(value)
+                elif isinstance(value, torch.Tensor):
+                    value = value[index]
+                else:  # mmdet BaseBoxes, BitmapMasks, PolygonMasks
+                    value = value[keep] if key == 'gt_masks' else \
+                        value[index]
+                instances[name] = value
             setattr(sample, field, instances)
+
+    def _pack_labels(self, results: dict, sample: FusionDataSample) -> None:
+        img = results.get('img')
+        img_hw = None if img is None else tuple(img.shape[:2])
+        n = len(results['gt_bboxes']) if 'gt_bboxes' in results else None
+        instance_keys = []
+        for key in sorted(results):
+            if not key.startswith('gt_') or key == 'gt_ignore_flags':
+                continue
+            value = results[key]
+            if key in self.INSTANCE_FIELDS or (
+                    n is not None and hasattr(value, '__len__')
+                    and not isinstance(value, str) and len(value) == n
+                    and np.ndim(value) in (1, 2) and
+                    (img_hw is None or np.shape(value)[:2] != img_hw)):
+                instance_keys.append(key)
+            elif isinstance(value, np.ndarray) and value.ndim == 2:
+                data = value[None]
+                data = data.astype(np.int64) if data.dtype.kind in 'iub' \
+                    else data
+                name = 'gt_sem_seg' if key == 'gt_seg_map' else key
+                sample.set_field(PixelData(data=_to_tensor(data)), name)
+            else:
+                raise TypeError(
+                    f'PackFusionInputs: do not know how to pack {key!r} '
+                    f'({type(value).__name__}); pixel maps are H x W arrays, '
+                    'per-instance labels need gt_bboxes')
+        if n is not None:
+            self._pack_instances(results, sample, instance_keys)
 
     def transform(self, results: dict) -> dict:
         packed = dict()
@@ -72,12 +125,7 @@ class PackFusionInputs(BaseTransform):
             packed['inputs'] = torch.from_numpy(
                 np.ascontiguousarray(img.transpose(2, 0, 1)))
         sample = FusionDataSample()
-        if 'gt_seg_map' in results:
-            seg = results['gt_seg_map']
-            sample.gt_sem_seg = PixelData(
-                data=torch.from_numpy(seg[None].astype(np.int64)))
-        if 'gt_bboxes' in results:
-            self._pack_instances(results, sample)
+        self._pack_labels(results, sample)
         sample.set_metainfo(
             {k: results[k]
              for k in self.meta_keys if k in results})

@@ -80,6 +80,40 @@ class PhasedTrainLoop(IterBasedTrainLoop):
             if unknown:
                 raise KeyError(f'phase {name!r} draws from dataloaders '
                                f'{sorted(unknown)} not in extra_dataloaders')
+        self._check_task_targets(runner)
+
+    def _check_task_targets(self, runner) -> None:
+        """Before the first step: the task model gets every target it needs
+        from each dataloader (e.g. instance masks for Mask R-CNN), checked on
+        the first sample of each dataset; the error names the task and the
+        missing field. The global random state is left as it was."""
+        model = getattr(runner.model, 'module', runner.model)
+        task = getattr(model, 'task', None)
+        task = getattr(task, 'module', task)
+        if task is None or not hasattr(task, 'check_targets'):
+            return
+        import random
+
+        import numpy as np
+        import torch
+        loaders = [('train', self.dataloader),
+                   *self.extra_dataloaders.items()]
+        for name, loader in loaders:
+            dataset = getattr(loader, 'dataset', None)
+            if dataset is None or len(dataset) == 0:
+                continue
+            state = (random.getstate(), np.random.get_state(),
+                     torch.get_rng_state())
+            try:
+                sample = dataset[0].get('data_samples')
+            finally:
+                random.setstate(state[0])
+                np.random.set_state(state[1])
+                torch.set_rng_state(state[2])
+            try:
+                task.check_targets([sample] if sample is not None else [])
+            except ValueError as e:
+                raise ValueError(f'{name} dataloader: {e}') from None
 
     def _parse_phases(self, phases: Sequence[dict]) -> None:
         if not phases:

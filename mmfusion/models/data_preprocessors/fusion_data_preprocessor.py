@@ -21,8 +21,9 @@ class FusionDataPreprocessor(BaseDataPreprocessor):
     (see :class:`PackFusionInputs`). This preprocessor
 
     1. pads the pairs of a batch to a common size (bottom/right, ``pad_val``;
-       optionally to a multiple of ``size_divisor``) and pads ``gt_sem_seg``
-       with ``seg_pad_val``, recording ``pad_shape`` and ``batch_input_shape``
+       optionally to a multiple of ``size_divisor``) and pads every pixel map
+       of the samples (``gt_sem_seg``, ``gt_edge_map``, ...) with
+       ``seg_pad_val``, recording ``pad_shape`` and ``batch_input_shape``
        in every sample's metainfo;
     2. scales to [0, 1] and splits the modalities;
     3. converts VIS to RGB and to Y/CbCr (``mmfusion.utils.rgb_to_ycbcr``).
@@ -80,13 +81,19 @@ class FusionDataPreprocessor(BaseDataPreprocessor):
             sample = data_samples[i]
             sample.set_metainfo(
                 dict(batch_input_shape=(h, w), pad_shape=(h, w)))
-            if 'gt_sem_seg' in sample and any(pad):
-                # a new PixelData: PixelData refuses a change of shape
-                sample.gt_sem_seg = PixelData(
-                    data=F.pad(
-                        sample.gt_sem_seg.data, pad,
-                        value=self.seg_pad_val),
-                    metainfo=sample.gt_sem_seg.metainfo)
+            if not any(pad):
+                continue
+            for key in list(sample.keys()):
+                # every pixel map (gt_sem_seg, gt_edge_map, gt_depth_map,
+                # ...), as mmseg's stack_batch pads them
+                value = getattr(sample, key)
+                if isinstance(value, PixelData):
+                    # a new PixelData: PixelData refuses a change of shape
+                    sample.set_field(
+                        PixelData(
+                            data=F.pad(value.data, pad,
+                                       value=self.seg_pad_val),
+                            metainfo=value.metainfo), key)
         return torch.stack(padded)
 
     def forward(self, data: dict, training: bool = False) -> dict:

@@ -1,18 +1,32 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 import copy
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Set, Union
 
+import numpy as np
 import torch
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 from mmengine.model import BaseModule, revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import load_checkpoint
+from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmfusion.registry import MODELS
 from mmfusion.utils import ycbcr_to_rgb
 
 INPUT_FORMATS = ('rgb', 'y', 'gray3')
+# pretrained='init_cfg': keep the task config's own pretrained initialisation
+KEEP_INIT_CFG = 'init_cfg'
+# weight initialisers that read a checkpoint (mmengine's PretrainedInit)
+_PRETRAINED_INITS = ('Pretrained', 'PretrainedInit')
+# string/True options of a model config that make it fetch weights itself
+_PRETRAINED_KEYS = ('pretrained', 'teacher_ckpt')
+# task data-preprocessor batch augments that change the input geometry: the
+# fusion algorithm decides the view the task sees (e.g. TDFusion's
+# task_input_size), the task's preprocessor only pads it
+_GEOMETRIC_BATCH_AUGMENTS = ('BatchFixedSizePad', 'BatchSyncRandomResize',
+                             'BatchResize')
 
 
 def _check_package_versions(package: str) -> None:
@@ -57,11 +71,34 @@ class TaskAdapter(BaseModule):
             (e.g. ``dict(decode_head=dict(num_classes=9))``).
         cfg_path: a config of the task's package, e.g.
             ``'mmseg::deeplabv3plus/deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024.py'``.
-        pretrained: ``True`` loads the weights listed for ``cfg_path`` in its
-            package's model index; a string is a checkpoint path or URL.
+        pretrained: where the task's weights come from.
+
+            - ``False`` (default): nowhere; nothing is downloaded. Every
+              ``init_cfg`` of type ``Pretrained`` and every ``pretrained=``
+              (and ``teacher_ckpt=``) in the model config (backbone, neck,
+              heads, nested backbones) is cleared, and what was cleared is
+              logged: the task trains from its random initialisation.
+            - ``True``: the weights listed for ``cfg_path`` in its package's
+              model index (the pretrained inits are cleared too: the full
+              checkpoint replaces them).
+            - a string: a checkpoint path or URL for the whole task.
+            - ``'init_cfg'``: keep the config's own pretrained initialisation
+              (e.g. its ImageNet backbone, applied by ``init_weights``).
+              ``torchvision://`` names resolve without torchvision (see
+              :mod:`mmfusion.utils.compat`).
+
+            A checkpoint that cannot be fetched names its URL and the local
+            file to pass instead.
         data_preprocessor: overrides merged into the task's data
-            preprocessor config (e.g. ``dict(size=None, size_divisor=32)``
-            to drop a fixed crop-size padding).
+            preprocessor config (e.g. ``dict(mean=[127.5], std=[127.5])``).
+        fit_preprocessor: make the task's preprocessor fit the fused input
+            (default): a segmentor's fixed ``size`` (mmseg configs pad every
+            image to their training crop, e.g. 512x1024) becomes padding to
+            ``size_divisor`` (the config's, else 32), also at test time, and
+            detector batch augments that resize or pad to a fixed size
+            (``BatchSyncRandomResize``, ``BatchFixedSizePad``) are dropped:
+            the fusion algorithm decides the view the task sees. A ``size``
+            given in ``data_preprocessor`` (or ``model``) is kept.
         input_format: what the task sees: ``'rgb'`` (fused Y recombined with
             the VIS chroma, as SeAFusion/BDLFusion), ``'y'`` (1-channel fused
             Y, as TDFusion's in-loop task nets; the task config must then take
@@ -75,6 +112,7 @@ class TaskAdapter(BaseModule):
                  pretrained: Union[bool, str] = False,
                  data_preprocessor: Optional[dict] = None,
                  input_format: str = 'rgb',
+                 fit_preprocessor: bool = True,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if input_format not in INPUT_FORMATS:
@@ -85,16 +123,24 @@ class TaskAdapter(BaseModule):
                              "_scope_='mmseg'/'mmdet') or `cfg_path` "
                              "('mmseg::...')")
         self.input_format = input_format
+        self.name = cfg_path or str((model or {}).get('type'))
         self.model = self._build(model, cfg_path, pretrained,
-                                 data_preprocessor)
+                                 data_preprocessor, fit_preprocessor)
+        self.needed_targets = needed_targets(self.model)
         if not torch.cuda.is_available():
             # SyncBN (common in mmseg configs) cannot run on CPU processes,
             # distributed or not
             self.model = revert_sync_batchnorm(self.model)
 
     @staticmethod
-    def _build(model, cfg_path, pretrained, dp_overrides) -> torch.nn.Module:
+    def _build(model, cfg_path, pretrained, dp_overrides,
+               fit_preprocessor=True) -> torch.nn.Module:
+        if not (isinstance(pretrained, (bool, str))):
+            raise TypeError('pretrained must be True, False, a checkpoint '
+                            f"path/URL or {KEEP_INIT_CFG!r}, got "
+                            f'{pretrained!r}')
         model_path = None
+        user = dict(model or {})
         if cfg_path is not None:
             from mmengine.hub import get_config
             package = cfg_path.split('::')[0]
@@ -108,6 +154,10 @@ class TaskAdapter(BaseModule):
                 model_cfg = _merge(model_cfg, model)
             model_cfg._scope_ = package
             model_path = cfg.get('model_path') if pretrained is True else None
+            if pretrained is True and not model_path:
+                raise ValueError(
+                    f'pretrained=True: the model index of {package} lists no '
+                    f'weights for {cfg_path}; pass a checkpoint path instead')
         else:
             model_cfg = ConfigDict(copy.deepcopy(model))
             package = model_cfg.get('_scope_') or str(
@@ -117,19 +167,63 @@ class TaskAdapter(BaseModule):
                 raise ValueError('pretrained=True needs `cfg_path` (its '
                                  'model index names the weights); pass a '
                                  'checkpoint path or URL instead')
+        name = cfg_path or str(model_cfg.get('type'))
+        if pretrained != KEEP_INIT_CFG:
+            cleared = clear_pretrained(model_cfg)
+            if cleared:
+                print_log(
+                    f'TaskAdapter({name}, pretrained={pretrained!r}): cleared '
+                    f'the config\'s own pretrained weights: '
+                    f'{", ".join(cleared)}',
+                    logger='current')
         if dp_overrides:
             model_cfg.data_preprocessor = _merge(
                 model_cfg.get('data_preprocessor', ConfigDict()),
                 dp_overrides)
+        if fit_preprocessor and model_cfg.get('data_preprocessor'):
+            keep_size = 'size' in (dp_overrides or {}) or 'size' in user.get(
+                'data_preprocessor', {})
+            changes = fit_data_preprocessor(model_cfg.data_preprocessor,
+                                            keep_size)
+            if changes:
+                print_log(
+                    f'TaskAdapter({name}): data_preprocessor fitted to the '
+                    f'fused input: {", ".join(changes)}',
+                    logger='current')
         scope = model_cfg.get('_scope_')
         with DefaultScope.overwrite_default_scope(scope):
             task = MODELS.build(model_cfg)
         checkpoint = model_path if pretrained is True else (
-            pretrained if isinstance(pretrained, str) else None)
+            pretrained if isinstance(pretrained, str)
+            and pretrained != KEEP_INIT_CFG else None)
         if checkpoint:
-            load_checkpoint(task, checkpoint, map_location='cpu')
+            load_task_checkpoint(task, checkpoint, name)
             task._is_init = True  # keep the weights through init_weights()
         return task
+
+    # ------------------------------------------------------------------
+    def check_targets(self, data_samples: Sequence) -> None:
+        """Raise if the samples lack a target the task needs and the
+        adapter cannot derive (e.g. instance masks for Mask R-CNN), naming
+        the task and the missing field."""
+        for sample in data_samples or ():
+            missing = missing_targets(self.needed_targets, sample)
+            if missing:
+                raise ValueError(
+                    f'the task {self.name} ({type(self.model).__name__}) '
+                    f'needs {" and ".join(missing)}, which the data samples '
+                    'do not have. ' + ' '.join(
+                        _HOW_TO_GET[m] for m in missing if m in _HOW_TO_GET))
+
+    def _with_derived_targets(self, data_samples: Sequence) -> Sequence:
+        """Targets the task's own pipeline would derive from the loaded
+        labels (PIDNet's edge map: mmseg's ``GenerateEdge``), when the
+        samples do not carry them already."""
+        if 'gt_edge_map' in self.needed_targets:
+            for sample in data_samples:
+                if 'gt_edge_map' not in sample and 'gt_sem_seg' in sample:
+                    sample.gt_edge_map = edge_map(sample.gt_sem_seg)
+        return data_samples
 
     # ------------------------------------------------------------------
     def to_task_inputs(self, fused_y: Tensor,
@@ -164,9 +258,15 @@ class TaskAdapter(BaseModule):
         often used twice in one step). ``mode='predict'``: the task's
         predictions written into ``data_samples``."""
         if mode == 'loss':
-            return self._run(fused_y, vis_cbcr, copy.deepcopy(data_samples),
-                             'loss', True)
+            samples = self._with_derived_targets(
+                copy.deepcopy(data_samples))
+            self.check_targets(samples)
+            return self._run(fused_y, vis_cbcr, samples, 'loss', True)
         if mode == 'predict':
+            for sample in data_samples or ():
+                if 'scale_factor' not in sample:
+                    # predictions are for the fused image as it is
+                    sample.set_metainfo(dict(scale_factor=(1., 1.)))
             results = self._run(fused_y, vis_cbcr, data_samples, 'predict',
                                 False)
             # the task's preprocessor moves samples with `.to()`, which
@@ -191,3 +291,166 @@ def _merge(base: ConfigDict, overrides: dict) -> ConfigDict:
                          dict(base)))
     merged.merge_from_dict(dict(x=overrides))
     return merged.x
+
+
+# ---------------------------------------------------------------- helpers
+def clear_pretrained(cfg, path: str = '') -> List[str]:
+    """Remove every pretrained-weight source from a model config, in place:
+    ``init_cfg`` of type ``Pretrained`` (also inside lists), and
+    ``pretrained`` / ``teacher_ckpt`` strings (``True`` flags become
+    ``False``), at any depth. Returns what was cleared (``path=value``)."""
+    cleared = []
+    if isinstance(cfg, (list, tuple)):
+        for i, item in enumerate(cfg):
+            cleared += clear_pretrained(item, f'{path}[{i}]')
+        return cleared
+    if not isinstance(cfg, dict):
+        return cleared
+    for key in list(cfg.keys()):
+        value = cfg[key]
+        where = f'{path}.{key}' if path else key
+        if key == 'init_cfg' and value:
+            inits = value if isinstance(value, (list, tuple)) else [value]
+            kept = [
+                v for v in inits if not (isinstance(v, dict) and v.get(
+                    'type') in _PRETRAINED_INITS)
+            ]
+            for v in inits:
+                if v not in kept:
+                    cleared.append(f'{where}={v.get("checkpoint")}')
+            if len(kept) != len(inits):
+                cfg[key] = (kept or None) if isinstance(
+                    value, (list, tuple)) else None
+        elif key in _PRETRAINED_KEYS and (isinstance(value, str)
+                                          or value is True):
+            cleared.append(f'{where}={value}')
+            cfg[key] = None if isinstance(value, str) else False
+        else:
+            cleared += clear_pretrained(value, where)
+    return cleared
+
+
+def fit_data_preprocessor(dp: dict, keep_size: bool = False) -> List[str]:
+    """Make a task's data preprocessor config pad the fused input instead of
+    resizing/padding it to the task's training size (in place); returns the
+    changes made."""
+    changes = []
+    if dp.get('size') is not None and not keep_size:
+        divisor = dp.get('size_divisor') or 32
+        changes.append(f'size={tuple(dp["size"])} -> None, size_divisor='
+                       f'{divisor}')
+        dp['size'] = None
+        dp['size_divisor'] = divisor
+        if dp.get('test_cfg') is None:
+            dp['test_cfg'] = dict(size_divisor=divisor)
+    augments = dp.get('batch_augments')
+    if augments:
+        kept = [
+            a for a in augments if str(a.get('type', '')).split('.')[-1]
+            not in _GEOMETRIC_BATCH_AUGMENTS
+        ]
+        if len(kept) != len(augments):
+            changes.append('batch_augments ' + ', '.join(
+                a['type'] for a in augments if a not in kept) + ' dropped')
+            dp['batch_augments'] = kept or None
+    return changes
+
+
+def needed_targets(task: torch.nn.Module) -> Set[str]:
+    """The targets a built mmseg/mmdet model reads: ``'gt_sem_seg'``
+    (segmentors) or ``'gt_instances'`` (detectors: boxes and labels), and
+    ``'gt_edge_map'`` (PIDNet's boundary head) and ``'gt_instances.masks'``
+    (instance segmentation: Mask R-CNN and family, SOLO, CondInst, YOLACT,
+    RTMDet-Ins, Mask2Former ...)."""
+    package = type(task).__module__.split('.')[0]
+    needs = {'gt_sem_seg'} if package == 'mmseg' else {'gt_instances'}
+    for module in task.modules():
+        name = type(module).__name__
+        if name == 'PIDHead':
+            needs.add('gt_edge_map')
+        if name == 'BoxInst':  # trains masks from boxes (its own pairwise
+            return needs       # affinity loss): no mask annotation needed
+    if package == 'mmdet':
+        with_mask = getattr(task, 'with_mask', False) or any(
+            getattr(task, attr, None) is not None
+            for attr in ('mask_head', 'panoptic_head'))
+        roi_head = getattr(task, 'roi_head', None)
+        if roi_head is not None and getattr(roi_head, 'with_mask', False):
+            with_mask = True
+        if with_mask:
+            needs.add('gt_instances.masks')
+    return needs
+
+
+def missing_targets(needs: Set[str], sample) -> List[str]:
+    """The ``needs`` (:func:`needed_targets`) a data sample lacks; an edge
+    map counts as present when the semantic map it is derived from is."""
+    missing = []
+    for need in sorted(needs):
+        if need == 'gt_sem_seg' and need not in sample:
+            missing.append(need)
+        elif need == 'gt_instances' and (
+                'gt_instances' not in sample
+                or 'bboxes' not in sample.gt_instances):
+            missing.append('gt_instances (boxes and labels)')
+        elif need == 'gt_edge_map':
+            if 'gt_edge_map' not in sample and 'gt_sem_seg' not in sample:
+                missing.append('gt_edge_map (or gt_sem_seg to derive it)')
+        elif need == 'gt_instances.masks':
+            instances = sample.get('gt_instances')
+            if instances is None or 'masks' not in instances:
+                missing.append('gt_instances.masks')
+    return missing
+
+
+_HOW_TO_GET = {
+    'gt_sem_seg':
+    'Load the masks: mmseg.LoadAnnotations in the pipeline of a dataset '
+    "with a 'seg' folder (configs/_base_/datasets/msrs.py).",
+    'gt_instances (boxes and labels)':
+    'Load the boxes: mmdet.LoadAnnotations(with_bbox=True, with_label=True) '
+    "in the pipeline of a dataset with a 'det' folder "
+    '(configs/_base_/datasets/msrs_det.py, m3fd.py).',
+    'gt_instances.masks':
+    'Load instance masks (mmdet.LoadAnnotations(with_mask=True) on a '
+    'dataset whose instances have masks, e.g. YOLO segmentation polygons), '
+    "or derive them from the boxes with dict(type='MasksFromBoxes') in the "
+    'pipeline (docs/task_models.md).',
+}
+
+
+def edge_map(sem_seg: PixelData, edge_width: int = 4,
+             ignore_index: int = 255) -> PixelData:
+    """PIDNet's boundary target of a semantic map, by mmseg's own
+    ``GenerateEdge`` (the transform of PIDNet's training pipeline)."""
+    from mmseg.datasets.transforms import GenerateEdge
+    seg = sem_seg.data[0].cpu().numpy().astype(np.uint8)
+    edge = GenerateEdge(edge_width=edge_width,
+                        ignore_index=ignore_index)(
+                            dict(gt_seg_map=seg, img_shape=seg.shape))
+    return PixelData(
+        data=torch.from_numpy(edge['gt_edge_map'][None].astype(
+            np.int64)).to(sem_seg.data.device))
+
+
+def load_task_checkpoint(task: torch.nn.Module, checkpoint: str,
+                         name: str) -> None:
+    """``load_checkpoint`` that says what to do when the file cannot be
+    fetched (no network) instead of a bare ``URLError``."""
+    from urllib.error import URLError
+    try:
+        load_checkpoint(task, checkpoint, map_location='cpu')
+    except (URLError, ConnectionError, TimeoutError) as e:
+        if not _is_remote(checkpoint):
+            raise
+        from mmfusion.utils.compat import hub_checkpoint_dir
+        raise RuntimeError(
+            f'the weights of the task {name} ({checkpoint}) cannot be '
+            f'downloaded ({e}). Download the file into '
+            f'{hub_checkpoint_dir()} (where it is then found offline), or '
+            'pass its local path: TaskAdapter(pretrained=PATH), or '
+            'train the task from scratch: pretrained=False.') from e
+
+
+def _is_remote(checkpoint: str) -> bool:
+    return '://' in checkpoint

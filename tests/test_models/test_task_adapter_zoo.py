@@ -1,0 +1,201 @@
+"""TaskAdapter with zoo configs by reference: nothing downloaded with
+pretrained=False (what was cleared is logged), torchvision:// weights
+without torchvision, the task's preprocessor fitted to the fused input,
+targets the task needs derived or named at build time."""
+import importlib.util
+import os
+import os.path as osp
+from urllib.error import URLError
+
+import pytest
+import torch
+from mmengine.config import ConfigDict
+from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData, PixelData
+
+from mmfusion.models.task_adapters.task_adapter import (clear_pretrained,
+                                                        edge_map)
+from mmfusion.registry import MODELS
+from mmfusion.structures import FusionDataSample
+from mmfusion.utils import compat
+
+
+def _adapter(**kwargs):
+    init_default_scope('mmfusion')
+    return MODELS.build(dict(type='TaskAdapter', **kwargs))
+
+
+def _logged(records):
+    return ' '.join(r.getMessage() for r in records)
+
+
+@pytest.fixture
+def log_records():
+    """What the adapter logs through mmengine's current logger."""
+    import logging
+
+    records = []
+
+    class Keep(logging.Handler):
+
+        def emit(self, record):
+            records.append(record)
+
+    logger = MMLogger.get_current_instance()
+    handler = Keep()
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+def test_pretrained_false_clears_every_source_and_downloads_nothing(
+        log_records, monkeypatch):
+    """RetinaNet's torchvision:// backbone init, PSPNet's open-mmlab://
+    pretrained=: cleared and logged; init_weights then fetches nothing."""
+    from mmengine.runner import checkpoint
+
+    def no_fetch(*args, **kwargs):
+        raise AssertionError(f'a download was attempted: {args}')
+
+    for name in ('load_from_http', 'load_from_torchvision',
+                 'load_from_openmmlab'):
+        monkeypatch.setattr(checkpoint, name, no_fetch)
+    det = _adapter(cfg_path='mmdet::retinanet/retinanet_r18_fpn_1x_coco.py')
+    seg = _adapter(
+        cfg_path='mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-'
+        '512x1024.py')
+    log = _logged(log_records)
+    assert 'backbone.init_cfg=torchvision://resnet18' in log
+    assert 'pretrained=open-mmlab://resnet18_v1c' in log
+    det.init_weights()
+    seg.init_weights()
+
+
+def test_clear_pretrained_finds_nested_and_listed_inits():
+    cfg = ConfigDict(
+        pretrained='open-mmlab://x',
+        backbone=dict(
+            backbone_cfg=dict(init_cfg=dict(type='Pretrained',
+                                            checkpoint='torchvision://r18')),
+            init_cfg=[dict(type='Kaiming', layer='Conv2d'),
+                      dict(type='Pretrained', checkpoint='a.pth')]),
+        decode_head=[dict(init_cfg=None), dict(pretrained=True)],
+        teacher_ckpt='https://t.pth')
+    cleared = clear_pretrained(cfg)
+    assert sorted(cleared) == sorted([
+        'pretrained=open-mmlab://x',
+        'backbone.backbone_cfg.init_cfg=torchvision://r18',
+        'backbone.init_cfg=a.pth', 'decode_head[1].pretrained=True',
+        'teacher_ckpt=https://t.pth'
+    ])
+    assert cfg.pretrained is None and cfg.teacher_ckpt is None
+    assert cfg.backbone.init_cfg == [dict(type='Kaiming', layer='Conv2d')]
+    assert cfg.backbone.backbone_cfg.init_cfg is None
+    assert cfg.decode_head[1].pretrained is False
+
+
+def test_torchvision_weights_without_torchvision(tmp_path, monkeypatch):
+    """torchvision:// resolves through mmengine's own URL table: a cached
+    file loads with no network and no torchvision; an uncached one names
+    the URL and the file to put offline, never a missing package."""
+    assert importlib.util.find_spec('torchvision') is None
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    url = compat.torchvision_url('resnet18')
+    assert url.startswith('https://download.pytorch.org/models/resnet18')
+    cache = osp.join(compat.hub_checkpoint_dir(), osp.basename(url))
+    assert cache.startswith(str(tmp_path))
+    os.makedirs(osp.dirname(cache))
+    torch.save({'conv1.weight': torch.ones(2)}, cache)
+    from mmengine.runner.checkpoint import CheckpointLoader
+    state = CheckpointLoader.load_checkpoint('torchvision://resnet18')
+    assert torch.equal(state['conv1.weight'], torch.ones(2))
+    os.remove(cache)
+    from mmengine.runner import checkpoint
+
+    def offline(*args, **kwargs):
+        raise URLError('no network')
+
+    monkeypatch.setattr(checkpoint, 'load_url', offline)
+    with pytest.raises(RuntimeError) as e:
+        CheckpointLoader.load_checkpoint('torchvision://resnet18')
+    assert url in str(e.value) and cache in str(e.value)
+    assert 'pretrained=False' in str(e.value)
+    with pytest.raises(KeyError, match='not in mmengine'):
+        CheckpointLoader.load_checkpoint('torchvision://no_such_net')
+
+
+def test_init_cfg_mode_keeps_the_config_init(log_records):
+    adapter = _adapter(
+        cfg_path='mmdet::retinanet/retinanet_r18_fpn_1x_coco.py',
+        pretrained='init_cfg')
+    backbone = adapter.model.backbone
+    assert backbone.init_cfg['checkpoint'] == 'torchvision://resnet18'
+    assert 'cleared' not in _logged(log_records)
+
+
+def test_segmentor_preprocessor_fits_the_fused_input(log_records):
+    """UPerNet's config pads to its 512x1024 crop: by default the adapter
+    pads to a multiple of 32 instead (also with a user's size_divisor, the
+    combination mmseg refuses); a user's `size` is kept."""
+    adapter = _adapter(
+        cfg_path='mmseg::upernet/upernet_r18_4xb2-40k_cityscapes-'
+        '512x1024.py')
+    dp = adapter.model.data_preprocessor
+    assert dp.size is None and dp.size_divisor == 32
+    assert 'size=(512, 1024) -> None' in _logged(log_records)
+    adapter = _adapter(
+        cfg_path='mmseg::upernet/upernet_r18_4xb2-40k_cityscapes-'
+        '512x1024.py',
+        data_preprocessor=dict(size_divisor=64))
+    assert adapter.model.data_preprocessor.size_divisor == 64
+    adapter = _adapter(
+        cfg_path='mmseg::upernet/upernet_r18_4xb2-40k_cityscapes-'
+        '512x1024.py',
+        data_preprocessor=dict(size=(64, 96), size_divisor=None))
+    assert tuple(adapter.model.data_preprocessor.size) == (64, 96)
+    # the fused image (any size) goes through, padded to 32
+    adapter.train()
+    sample = FusionDataSample(metainfo=dict(img_shape=(70, 90)))
+    sample.gt_sem_seg = PixelData(data=torch.zeros(1, 70, 90).long())
+    adapter = _adapter(
+        cfg_path='mmseg::upernet/upernet_r18_4xb2-40k_cityscapes-'
+        '512x1024.py', model=dict(decode_head=dict(num_classes=9),
+                                  auxiliary_head=dict(num_classes=9)))
+    adapter.train()
+    losses = adapter(torch.rand(2, 1, 70, 90), torch.rand(2, 2, 70, 90),
+                     [sample, sample.clone()])
+    assert torch.isfinite(sum(v for k, v in losses.items() if 'loss' in k))
+
+
+def test_pidnet_edge_map_is_derived_from_the_semantic_map():
+    seg = torch.zeros(1, 64, 64, dtype=torch.long)
+    seg[:, 16:48, 16:48] = 3
+    edge = edge_map(PixelData(data=seg)).data
+    assert edge.shape == seg.shape and edge.dtype == torch.long
+    assert edge[0, 16, 30] == 1 and edge[0, 32, 32] == 0
+    adapter = _adapter(
+        cfg_path='mmseg::pidnet/pidnet-s_2xb6-120k_1024x1024-cityscapes.py')
+    assert adapter.needed_targets == {'gt_sem_seg', 'gt_edge_map'}
+    adapter.train()
+    sample = FusionDataSample(metainfo=dict(img_shape=(64, 64)))
+    sample.gt_sem_seg = PixelData(data=seg)
+    losses = adapter(torch.rand(2, 1, 64, 64), torch.rand(2, 2, 64, 64),
+                     [sample, sample.clone()])
+    assert 'decode.loss_bd' in losses or any('bd' in k for k in losses)
+    assert 'gt_edge_map' not in sample  # the caller's samples untouched
+
+
+def test_instance_masks_missing_names_model_and_field():
+    adapter = _adapter(
+        cfg_path='mmdet::mask_rcnn/mask-rcnn_r18_fpn_8xb8-amp-lsj-200e_'
+        'coco.py')
+    assert adapter.needed_targets == {'gt_instances', 'gt_instances.masks'}
+    sample = FusionDataSample(metainfo=dict(img_shape=(64, 64)))
+    sample.gt_instances = InstanceData(
+        bboxes=torch.tensor([[1., 1., 9., 9.]]), labels=torch.tensor([0]))
+    with pytest.raises(ValueError) as e:
+        adapter.check_targets([sample])
+    assert 'mask-rcnn_r18' in str(e.value)
+    assert 'gt_instances.masks' in str(e.value)
+    assert 'MasksFromBoxes' in str(e.value)

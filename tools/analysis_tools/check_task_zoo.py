@@ -1,0 +1,533 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""Zoo-wide check: can every mmseg segmentor / mmdet detector family be the
+task of a fusion strategy, by config only?
+
+For each family folder of the installed mmseg and mmdet config zoos, one
+representative config is put into a shipped strategy config exactly as the
+README's "swap the task" example does::
+
+    model = dict(task=dict(_delete_=True, type='TaskAdapter',
+                           cfg_path='mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
+                           model=dict(bbox_head=dict(num_classes=3))))
+
+then the strategy is built and takes one step of every phase (TDFusion:
+meta, fusion; BDLFusion: lower, upper; SeAFusion: fusion with the semantic
+loss, task) and one prediction, on real MSRS pairs (``data/msrs_demo``),
+with the strategy's default views (TDFusion's ``task_input_size=(240,
+320)``). Nothing is downloaded (``pretrained=False``). Families that cannot
+be a task of image fusion are listed with the reason (text-prompted, video,
+tracking, dataset-only folders).
+
+    python tools/analysis_tools/check_task_zoo.py --strategy tdfusion \\
+        --families all --out work_dirs/zoo/tdfusion.json
+    python tools/analysis_tools/check_task_zoo.py --strategy bdlfusion \\
+        --families pspnet retinanet fcos
+
+The table (family, config, pass/fail, seconds, cause) is printed and written
+as JSON; with ``--out`` an existing JSON is resumed (families already in it
+are not run again).
+"""
+import argparse
+import gc
+import json
+import os
+import os.path as osp
+import re
+import signal
+import sys
+import time
+import traceback
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+STRATEGIES = {
+    # strategy: (shipped config whose task is swapped, phases)
+    'tdfusion': ('configs/tdfusion/segformer_msrs.py', ('meta', 'fusion')),
+    'bdlfusion': ('configs/bdlfusion/deeplab_msrs.py', ('lower', 'upper')),
+    'seafusion': ('configs/seafusion/seafusion_joint_msrs.py',
+                  ('fusion', 'task')),
+}
+
+# narrow variants (same classes, fewer channels) of the strategies' own
+# networks: the check is about the task in every phase, and on a CPU the
+# shipped fusion nets' second-order steps dominate the time (TDFusion's meta
+# step: ~45 s of ~55 s per family); --fusion-nets shipped keeps them
+NARROW = {
+    'tdfusion': dict(
+        fusion_net=dict(type='ReFusionNet', dim=8, num_blocks=1,
+                        num_heads=2),
+        loss_generator=dict(type='TDFusionLossGenerator', dim=8,
+                            num_blocks=1, num_heads=2)),
+    'bdlfusion': dict(
+        fusion_net=dict(type='DRDBFusionNet', channels=8, growth=8,
+                        num_blocks=1)),
+    'seafusion': dict(fusion_net=dict(type='SeAFusionNet',
+                                      channels=(4, 8, 12))),
+}
+
+# families that are not a (2-D, single-image, closed-set) segmentor or
+# detector, so cannot be the task of image fusion, and folders holding no
+# model
+SKIP = {
+    'mmseg': {
+        '_base_': 'base configs only (no model family)',
+        'san': 'text-prompted (open-vocabulary, CLIP text encoder)',
+        'vpd': 'depth estimation with a text-conditioned diffusion model',
+        'dsdl': 'dataset-only folder (DSDL dataset configs)',
+    },
+    'mmdet': {
+        '_base_': 'base configs only (no model family)',
+        'common': 'shared training settings only (no model family)',
+        'dsdl': 'dataset-only folder (DSDL dataset configs)',
+        'glip': 'text-prompted (grounding)',
+        'grounding_dino': 'text-prompted (grounding)',
+        'mm_grounding_dino': 'text-prompted (grounding)',
+        'detic': 'text-prompted (open-vocabulary, CLIP text classifier)',
+        'detic_new': 'text-prompted (open-vocabulary, CLIP text classifier)',
+        'bytetrack': 'video (multi-object tracking)',
+        'deepsort': 'video (multi-object tracking)',
+        'ocsort': 'video (multi-object tracking)',
+        'qdtrack': 'video (multi-object tracking)',
+        'sort': 'video (multi-object tracking)',
+        'strongsort': 'video (multi-object tracking)',
+        'masktrack_rcnn': 'video (instance segmentation and tracking)',
+        'mask2former_vis': 'video (instance segmentation)',
+        'reid': 'video (re-identification of tracked objects)',
+        'legacy_1.x': 'configs of mmdet 1.x (kept upstream for reference)',
+        'timm_example': 'example of an optional package (timm) backbone',
+        'lvis': 'dataset variants (LVIS) of families listed elsewhere',
+        'objects365': 'dataset variants (Objects365) of families listed '
+        'elsewhere',
+        'openimages': 'dataset variants (OpenImages) of families listed '
+        'elsewhere',
+        'cityscapes': 'dataset variants (Cityscapes) of families listed '
+        'elsewhere',
+        'pascal_voc': 'dataset variants (Pascal VOC) of families listed '
+        'elsewhere',
+        'wider_face': 'dataset variants (WIDER Face) of families listed '
+        'elsewhere',
+        'strong_baselines': 'training recipes (LSJ, copy-paste) of Mask '
+        'R-CNN, listed elsewhere',
+        'simple_copy_paste': 'training recipe (copy-paste augmentation) of '
+        'Mask R-CNN, listed elsewhere',
+        'selfsup_pretrain': 'self-supervised backbone weights for Mask '
+        'R-CNN, listed elsewhere',
+        'misc': 'miscellaneous demo configs',
+        'albu_example': 'training recipe (Albumentations) of Mask R-CNN, '
+        'listed elsewhere',
+        'instaboost': 'training recipe (InstaBoost augmentation) of Mask '
+        'R-CNN, listed elsewhere',
+        'deepfashion': 'dataset variant (DeepFashion) of Mask R-CNN, listed '
+        'elsewhere',
+        'soft_teacher': 'semi-supervised training framework (labelled + '
+        'unlabelled multi-branch batches), not a model',
+        'fast_rcnn': 'needs precomputed proposals (a dataset field) as '
+        'input',
+    },
+}
+
+# representative config where the generic choice (below) is not the
+# smallest plain model of the family
+REPRESENTATIVE = {}
+
+# size hints: the smaller the rank, the sooner a config is picked
+_SMALL = ('r18', 'mobilenet', 'b0', '-t_', '_t_', 'tiny', '-s_', '_s_',
+          'small', 'w18', 'hr18', 'r50', 'x50', 's50', 'r101', '-b_',
+          'base')
+# a detection family's config that needs more than boxes (or proposals)
+_NOT_BOX_ONLY = ('mask', 'htc', 'scnet', 'instance', 'panoptic', 'rpn',
+                 'fast-rcnn')
+_DATASET_RANK = {
+    'mmseg': ('cityscapes', 'ade20k', 'voc12', 'pascal', 'coco', 'context'),
+    'mmdet': ('_coco', 'voc', 'cityscapes', 'lvis'),
+}
+
+
+def zoo_dir(package: str) -> str:
+    import importlib
+    return osp.join(
+        osp.dirname(importlib.import_module(package).__file__), '.mim',
+        'configs')
+
+
+def _rank(package: str, family: str, name: str) -> tuple:
+    low = name.lower()
+    size = next((i for i, t in enumerate(_SMALL) if t in low), len(_SMALL))
+    data = next((i for i, t in enumerate(_DATASET_RANK[package]) if t in low),
+                len(_DATASET_RANK[package]))
+    # a detection family: box-only config first (its instance-segmentation
+    # variants need masks)
+    masks = sum(t in low and t not in family.replace('_', '-')
+                for t in _NOT_BOX_ONLY)
+    extras = sum(t in low for t in ('ms-', 'mstrain', 'lsj', '3x', '2x',
+                                    '20e', 'crop', 'giou', 'dcn', 'gn'))
+    return (masks, data, size, extras, len(name), name)
+
+
+def families(package: str):
+    """``[(family, representative config or None, skip reason)]``."""
+    root = zoo_dir(package)
+    out = []
+    for family in sorted(os.listdir(root)):
+        folder = osp.join(root, family)
+        if not osp.isdir(folder):
+            continue
+        if family in SKIP[package]:
+            out.append((family, None, SKIP[package][family]))
+            continue
+        configs = sorted(
+            f for f in os.listdir(folder)
+            if f.endswith('.py') and not f.startswith('_'))
+        if not configs:
+            out.append((family, None, 'no config in the folder'))
+            continue
+        chosen = REPRESENTATIVE.get((package, family)) or min(
+            configs, key=lambda n: _rank(package, family, n))
+        out.append((family, f'{family}/{chosen}', None))
+    return out
+
+
+# ------------------------------------------------------------------ data
+def _batches(kind: str, n_pairs: int, batch_size: int, with_masks: bool,
+             with_seg: bool, size=(320, 240)):
+    from mmengine.dataset import pseudo_collate
+
+    from mmfusion.registry import DATASETS
+    root = osp.join(REPO, 'data', 'msrs_demo')
+    prefix = dict(ir='train/ir', vis='train/vi')
+    labels = []
+    if kind == 'seg' or with_seg:
+        prefix['seg'] = 'train/Segmentation_labels'
+        labels.append(dict(type='mmseg.LoadAnnotations'))
+    if kind == 'det':
+        prefix['det'] = 'train/Detection_labels'
+        labels.append(
+            dict(type='mmdet.LoadAnnotations', with_bbox=True,
+                 with_label=True))
+        if with_masks:
+            labels.append(dict(type='MasksFromBoxes'))
+    ds = DATASETS.build(
+        dict(
+            type='MSRSDataset',
+            data_root=root,
+            data_prefix=prefix,
+            pipeline=[
+                dict(type='LoadPairedImageFromFile'), *labels,
+                dict(type='mmdet.Resize', scale=size, keep_ratio=True),
+                dict(type='PackFusionInputs')
+            ]))
+    items = [ds[i % len(ds)] for i in range(n_pairs * batch_size)]
+    return [
+        pseudo_collate(items[i * batch_size:(i + 1) * batch_size])
+        for i in range(n_pairs)
+    ]
+
+
+# ------------------------------------------------------------------ build
+def _num_classes(model_cfg, n: int) -> dict:
+    """Overrides setting every head's ``num_classes`` to ``n`` (by config:
+    what a user writes to put a zoo model on MSRS)."""
+
+    old = set()
+
+    def collect(cfg):
+        if isinstance(cfg, (list, tuple)):
+            for c in cfg:
+                collect(c)
+        elif isinstance(cfg, dict):
+            for key, value in cfg.items():
+                if key in ('num_classes', 'num_things_classes') and \
+                        isinstance(value, int):
+                    old.add(value)
+                collect(value)
+
+    collect(model_cfg)
+
+    def walk(cfg):
+        if isinstance(cfg, (list, tuple)):
+            items = [walk(c) for c in cfg]
+            return items if any(i is not None for i in items) else None
+        if not isinstance(cfg, dict):
+            return None
+        out = {}
+        for key, value in cfg.items():
+            if key == 'num_classes' and isinstance(value, int):
+                out[key] = n
+            elif key == 'num_things_classes':
+                out[key] = n
+            elif key == 'num_stuff_classes':
+                out[key] = 0
+            elif key == 'class_weight' and isinstance(value, list):
+                # per-class weights (PIDNet's), or classes + background
+                # (Mask2Former's)
+                if len(value) in old:
+                    out[key] = [1.0] * n
+                elif len(value) - 1 in old:
+                    out[key] = [1.0] * n + [value[-1]]
+            elif key in ('train_cfg', 'test_cfg', 'data_preprocessor'):
+                continue
+            else:
+                sub = walk(value)
+                if sub:
+                    out[key] = sub
+        return out or None
+
+    overrides = walk(model_cfg) or {}
+    # lists (cascade heads) must be given whole to be merged
+    return _lists_whole(model_cfg, overrides)
+
+
+def _lists_whole(base, overrides):
+    if isinstance(overrides, list):
+        merged = []
+        for b, o in zip(base, overrides):
+            if o is None:
+                merged.append(b)
+            else:
+                from mmfusion.models.task_adapters.task_adapter import _merge
+                merged.append(_merge(b, _lists_whole(b, o)).to_dict()
+                              if isinstance(b, dict) else o)
+        return merged
+    if isinstance(overrides, dict):
+        return {
+            k: _lists_whole(base.get(k), v) if isinstance(v, (dict, list))
+            and base is not None else v
+            for k, v in overrides.items()
+        }
+    return overrides
+
+
+def _kind(package: str) -> str:
+    return 'seg' if package == 'mmseg' else 'det'
+
+
+def build(strategy: str, package: str, config: str,
+          fusion_nets: str = 'narrow'):
+    """The strategy's shipped config with the task swapped for
+    ``package::config`` (num_classes set to MSRS's), its model and optim
+    wrapper."""
+    from mmengine.config import Config
+    from mmengine.hub import get_config
+    from mmengine.registry import init_default_scope
+
+    from mmfusion.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+    base, _ = STRATEGIES[strategy]
+    cfg = Config.fromfile(osp.join(REPO, base))
+    task_model = get_config(f'{package}::{config}').model
+    n = 9 if package == 'mmseg' else 3
+    cfg.merge_from_dict(
+        dict(model=dict(task=dict(
+            _delete_=True,
+            type='TaskAdapter',
+            cfg_path=f'{package}::{config}',
+            model=_num_classes(task_model, n),
+            input_format='rgb'))))
+    if fusion_nets == 'narrow':
+        cfg.merge_from_dict(dict(model=NARROW[strategy]))
+    init_default_scope('mmfusion')
+    model = MODELS.build(cfg.model)
+    ow_cfg = dict(cfg.optim_wrapper)
+    ow = OPTIM_WRAPPER_CONSTRUCTORS.build(
+        dict(type=ow_cfg.pop('constructor'), optim_wrapper_cfg=ow_cfg))(model)
+    return model, ow
+
+
+def one_step_each(strategy: str, model, ow, b1, b2) -> dict:
+    """One training step of every phase of ``strategy``, then a
+    prediction; returns the finite losses per phase."""
+    import torch
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 0)
+    hub.update_info('phase_iter', 1)
+    hub.update_info('cycle', 1)  # SeAFusion round 1: beta = 1
+    out = {}
+    for phase in STRATEGIES[strategy][1]:
+        hub.update_info('phase', phase)
+        data = [b1, b2] if phase in ('meta', 'upper') else b1
+        model.train()
+        log = model.train_step(data, ow)
+        losses = {k: float(v) for k, v in log.items() if 'loss' in k}
+        if not losses or not all(map(lambda v: v == v and abs(v) != float(
+                'inf'), losses.values())):
+            raise FloatingPointError(f'{phase}: non-finite losses {losses}')
+        if float(log.get('nonfinite_skipped', 0)):
+            raise FloatingPointError(f'{phase}: an update was skipped')
+        out[phase] = losses
+    model.eval()
+    with torch.no_grad():
+        results = model.val_step(b1)
+    key = 'pred_sem_seg' if 'gt_sem_seg' in results[0] else 'pred_instances'
+    if key not in results[0]:
+        raise RuntimeError(f'predict: the task wrote no {key}')
+    out['predict'] = key
+    return out
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout()
+
+
+def check(strategy: str, package: str, family: str, config: str,
+          timeout: int = 900, fusion_nets: str = 'narrow') -> dict:
+    import torch
+    from mmengine.logging import MMLogger
+    start = time.perf_counter()
+    row = dict(family=family, package=package, config=config)
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(timeout)
+    try:
+        torch.manual_seed(0)
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel('WARNING')
+        try:
+            model, ow = build(strategy, package, config, fusion_nets)
+        finally:
+            logger.setLevel(level)
+        needs = model.task.needed_targets
+        row['needs'] = sorted(needs)
+        # TDFusion doubles each batch (modality swap): one pair per batch
+        bs = 1 if getattr(model, 'swap_modalities', False) else 2
+        task = model.task.model
+        with_seg = type(task).__name__ in _PANOPTIC or getattr(
+            getattr(task, 'roi_head', None), 'with_semantic', False)
+        b1, b2 = _batches(_kind(package), 2, bs, 'gt_instances.masks' in
+                          needs, with_seg)
+        row['losses'] = one_step_each(strategy, model, ow, b1, b2)
+        row['status'] = 'pass'
+    except _Timeout:
+        row['status'] = 'fail'
+        row['cause'] = f'timeout ({timeout} s)'
+    except Exception as e:  # noqa: BLE001 - the table reports every failure
+        row['status'] = 'fail'
+        row['cause'] = _cause(e)
+    finally:
+        signal.alarm(0)
+    row['seconds'] = round(time.perf_counter() - start, 1)
+    gc.collect()
+    return row
+
+
+_PANOPTIC = ('PanopticFPN', 'MaskFormer', 'Mask2Former')
+
+
+def _cause(e: Exception) -> str:
+    """The error and where it was raised (the last frame outside torch),
+    so a cause reads as upstream (mmseg/mmdet/mmcv) or mmfusion."""
+    frames = traceback.extract_tb(e.__traceback__)
+    where = ''
+    for frame in reversed(frames):
+        path = frame.filename
+        if '/torch/' in path:
+            continue
+        m = re.search(r'(mmfusion|mmseg|mmdet|mmcv|mmengine)/.*', path)
+        where = f'{m.group(0) if m else osp.basename(path)}:{frame.lineno}'
+        break
+    msg = ' '.join(str(e).split())
+    if len(msg) > 300:
+        msg = msg[:300] + '...'
+    return f'{type(e).__name__}: {msg} [{where}]'
+
+
+def _table(rows) -> str:
+    lines = ['| family | config | result | s | cause |',
+             '|---|---|---|---|---|']
+    for r in rows:
+        cause = r.get('cause', '') or ''
+        lines.append(f"| {r['family']} | {r.get('config') or ''} | "
+                     f"{r['status']} | {r.get('seconds', '')} | "
+                     f"{cause.replace('|', '/')} |")
+    return '\n'.join(lines)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--strategy', choices=sorted(STRATEGIES),
+                        default='tdfusion')
+    parser.add_argument(
+        '--families', nargs='+', default=['all'],
+        help="'all', 'seg' (mmseg), 'det' (mmdet) or family folder names "
+        "(e.g. 'pspnet retinanet'; 'mmdet:yolox' when both zoos have it)")
+    parser.add_argument('--out', help='JSON to write (and resume from)')
+    parser.add_argument('--timeout', type=int, default=900,
+                        help='seconds per family')
+    parser.add_argument(
+        '--fusion-nets', choices=('narrow', 'shipped'), default='narrow',
+        help="the strategy's networks: narrow variants (default, CPU "
+        'budget) or as shipped')
+    parser.add_argument('--rerun-failed', action='store_true',
+                        help='with --out: run the failed families again')
+    parser.add_argument('--list', action='store_true',
+                        help='list the families and their configs only')
+    return parser.parse_args()
+
+
+def select(names):
+    rows = []
+    for package in ('mmseg', 'mmdet'):
+        for family, config, skip in families(package):
+            want = ('all' in names or _kind(package) in names
+                    or family in names or f'{package}:{family}' in names)
+            if want:
+                rows.append((package, family, config, skip))
+    known = {f for _, f, _, _ in rows} | {f'{p}:{f}' for p, f, _, _ in rows}
+    unknown = set(names) - known - {'all', 'seg', 'det'}
+    if unknown:
+        raise SystemExit(f'unknown families: {sorted(unknown)}')
+    return rows
+
+
+def main():
+    args = parse_args()
+    sys.path.insert(0, REPO)
+    import mmfusion  # noqa: F401  (registries, compat)
+    selected = select(args.families)
+    if args.list:
+        for package, family, config, skip in selected:
+            print(f'{package:6} {family:28} {config or "skip: " + skip}')
+        return
+    done = {}
+    if args.out and osp.isfile(args.out):
+        with open(args.out) as f:
+            done = {(r['package'], r['family']): r
+                    for r in json.load(f)['rows']
+                    if not (args.rerun_failed and r['status'] == 'fail')}
+    rows = []
+    for package, family, config, skip in selected:
+        if (package, family) in done:
+            rows.append(done[(package, family)])
+            continue
+        if skip:
+            row = dict(family=family, package=package, config=None,
+                       status='skip', cause=skip)
+        else:
+            row = check(args.strategy, package, family, config, args.timeout,
+                        args.fusion_nets)
+            print(f"{package} {family} {config}: {row['status']} "
+                  f"{row['seconds']} s {row.get('cause', '')}", flush=True)
+        rows.append(row)
+        if args.out:
+            _write(args.out, args.strategy, rows)
+    print(_table(rows))
+    counts = {s: sum(r['status'] == s for r in rows)
+              for s in ('pass', 'fail', 'skip')}
+    print(f'{args.strategy}: {counts}')
+    if args.out:
+        _write(args.out, args.strategy, rows)
+
+
+def _write(path, strategy, rows):
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(dict(strategy=strategy, rows=rows), f, indent=1)
+    os.replace(tmp, path)
+
+
+if __name__ == '__main__':
+    main()
