@@ -24,7 +24,6 @@ def repo_root():
     return REPO
 
 
-
 def pytest_configure(config):
     config.addinivalue_line(
         'markers', 'slow: a longer check kept small enough for CI (e.g. a '

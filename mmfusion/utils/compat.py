@@ -29,6 +29,10 @@ Applied once when ``mmfusion`` is imported (idempotent).
   ``open-mmlab://``, ``http(s)://``) raises an error naming the URL, the
   local cache file it would be read from offline and how to pass a local
   checkpoint instead of a bare ``URLError`` (see :func:`_patch_url_loaders`).
+* **mmdet 3.3.0's SSD cannot predict**: ``BaseDenseHead._predict_by_feat_single``
+  reads ``self.loss_cls``, which ``SSDHead`` (its own loss) never sets:
+  ``AttributeError`` at the first validation. ``SSDHead.loss_cls = None``
+  (:func:`patch_mmdet`, applied when an mmdet task is built).
 * **``pkg_resources``.** mmengine resolves ``mmseg::``/``mmdet::`` config paths
   with ``pkg_resources``, removed in setuptools 81: warn at import with the fix.
 """
@@ -193,7 +197,9 @@ def _patch_url_loaders() -> None:
         try:
             return load_from_openmmlab(filename, map_location=map_location)
         except (URLError, ConnectionError, TimeoutError) as e:
-            raise _download_error(filename, 'its open-mmlab URL', e) from e
+            name = filename.split('://', 1)[1]
+            url = ckpt.get_external_models().get(name, filename)
+            raise _download_error(filename, url, e) from e
 
     CheckpointLoader.register_scheme(
         prefixes=('http://', 'https://'), force=True)(from_http)
@@ -202,6 +208,13 @@ def _patch_url_loaders() -> None:
     CheckpointLoader.register_scheme(
         prefixes=('open-mmlab://', 'openmmlab://'), force=True)(from_openmmlab)
     ckpt._mmfusion_url_loaders = True
+
+
+def patch_mmdet() -> None:
+    """Fixes for mmdet 3.3.0 (see the module docstring); idempotent."""
+    from mmdet.models.dense_heads import SSDHead
+    if not hasattr(SSDHead, 'loss_cls'):
+        SSDHead.loss_cls = None
 
 
 def _check_pkg_resources() -> None:

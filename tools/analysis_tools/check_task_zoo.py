@@ -302,7 +302,7 @@ def _kind(package: str) -> str:
 
 
 def build(strategy: str, package: str, config: str,
-          fusion_nets: str = 'narrow'):
+          fusion_nets: str = 'narrow', task_input_size=None):
     """The strategy's shipped config with the task swapped for
     ``package::config`` (num_classes set to MSRS's), its model and optim
     wrapper."""
@@ -324,6 +324,8 @@ def build(strategy: str, package: str, config: str,
             input_format='rgb'))))
     if fusion_nets == 'narrow':
         cfg.merge_from_dict(dict(model=NARROW[strategy]))
+    if task_input_size and 'task_input_size' in cfg.model:
+        cfg.model.task_input_size = tuple(task_input_size)
     init_default_scope('mmfusion')
     model = MODELS.build(cfg.model)
     ow_cfg = dict(cfg.optim_wrapper)
@@ -373,7 +375,8 @@ def _alarm(signum, frame):
 
 
 def check(strategy: str, package: str, family: str, config: str,
-          timeout: int = 900, fusion_nets: str = 'narrow') -> dict:
+          timeout: int = 900, fusion_nets: str = 'narrow',
+          pair_size=(320, 240), task_input_size=None) -> dict:
     import torch
     from mmengine.logging import MMLogger
     start = time.perf_counter()
@@ -386,7 +389,8 @@ def check(strategy: str, package: str, family: str, config: str,
         level = logger.level
         logger.setLevel('WARNING')
         try:
-            model, ow = build(strategy, package, config, fusion_nets)
+            model, ow = build(strategy, package, config, fusion_nets,
+                              task_input_size)
         finally:
             logger.setLevel(level)
         needs = model.task.needed_targets
@@ -397,7 +401,7 @@ def check(strategy: str, package: str, family: str, config: str,
         with_seg = type(task).__name__ in _PANOPTIC or getattr(
             getattr(task, 'roi_head', None), 'with_semantic', False)
         b1, b2 = _batches(_kind(package), 2, bs, 'gt_instances.masks' in
-                          needs, with_seg)
+                          needs, with_seg, tuple(pair_size))
         row['losses'] = one_step_each(strategy, model, ow, b1, b2)
         row['status'] = 'pass'
     except _Timeout:
@@ -460,6 +464,12 @@ def parse_args():
         '--fusion-nets', choices=('narrow', 'shipped'), default='narrow',
         help="the strategy's networks: narrow variants (default, CPU "
         'budget) or as shipped')
+    parser.add_argument(
+        '--pair-size', type=int, nargs=2, default=(320, 240),
+        metavar=('W', 'H'), help='the pairs are resized to fit W x H')
+    parser.add_argument(
+        '--task-input-size', type=int, nargs=2, metavar=('H', 'W'),
+        help="TDFusion's task view (default: the config's, 240 x 320)")
     parser.add_argument('--rerun-failed', action='store_true',
                         help='with --out: run the failed families again')
     parser.add_argument('--list', action='store_true',
@@ -507,25 +517,30 @@ def main():
                        status='skip', cause=skip)
         else:
             row = check(args.strategy, package, family, config, args.timeout,
-                        args.fusion_nets)
+                        args.fusion_nets, args.pair_size,
+                        args.task_input_size)
             print(f"{package} {family} {config}: {row['status']} "
                   f"{row['seconds']} s {row.get('cause', '')}", flush=True)
         rows.append(row)
         if args.out:
-            _write(args.out, args.strategy, rows)
+            _write(args.out, args.strategy, rows, args)
     print(_table(rows))
     counts = {s: sum(r['status'] == s for r in rows)
               for s in ('pass', 'fail', 'skip')}
     print(f'{args.strategy}: {counts}')
     if args.out:
-        _write(args.out, args.strategy, rows)
+        _write(args.out, args.strategy, rows, args)
 
 
-def _write(path, strategy, rows):
+def _write(path, strategy, rows, args=None):
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     tmp = path + '.tmp'
+    settings = {} if args is None else dict(
+        fusion_nets=args.fusion_nets, pair_size=list(args.pair_size),
+        task_input_size=args.task_input_size)
     with open(tmp, 'w') as f:
-        json.dump(dict(strategy=strategy, rows=rows), f, indent=1)
+        json.dump(dict(strategy=strategy, settings=settings, rows=rows), f,
+                  indent=1)
     os.replace(tmp, path)
 
 

@@ -44,7 +44,9 @@ segmenter = dict(
             norm_eval=False,
             style='pytorch',
             contract_dilation=True,
-            # ImageNet weights, as the released Resnet18.init_weight
+            # ImageNet weights, as the released Resnet18.init_weight (kept
+            # by the adapter's pretrained='init_cfg' below; read from the
+            # torch hub cache offline, or pretrained=False: from scratch)
             init_cfg=dict(
                 type='Pretrained', checkpoint='torchvision://resnet18')),
         norm_cfg=norm_cfg,
@@ -86,7 +88,11 @@ model = dict(
     fusion_net=dict(type='SeAFusionNet'),
     fusion_loss=dict(
         type='MaxIntensityTextureLoss', int_weight=1.0, texture_weight=10.0),
-    task=dict(type='TaskAdapter', model=segmenter, input_format='rgb'),
+    task=dict(
+        type='TaskAdapter',
+        model=segmenter,
+        input_format='rgb',
+        pretrained='init_cfg'),  # the context path's ImageNet init
     semantic_weights=[0., 1., 2., 3.],  # beta_r = r, rounds r = 0..3
     semantic_loss_scale=dict(aux=0.1 / 0.75),  # 0.75 x aux -> 0.1 x aux
     reinit_fusion_net=True,  # published: a new FusionNet every round

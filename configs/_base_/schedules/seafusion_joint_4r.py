@@ -31,7 +31,9 @@ optim_wrapper = dict(
         paramwise_cfg=dict(
             custom_keys=dict(
                 decode_head=dict(lr_mult=10.),
-                auxiliary_head=dict(lr_mult=10.)))))
+                auxiliary_head=dict(lr_mult=10.)),
+            # tasks that share modules (e.g. RTMDet's heads across levels)
+            bypass_duplicate=True)))
 param_scheduler = dict(
     fusion_net=[
         dict(

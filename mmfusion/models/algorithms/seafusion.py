@@ -17,8 +17,18 @@ from .fusion_model import ConfigType, FusionModel
 PHASES = ('fusion', 'task')
 
 
+def _is_stochastic_or_stat_layer(module: torch.nn.Module) -> bool:
+    """Layers whose train/eval modes differ in computation: normalisation
+    with running statistics, dropout and drop-path."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+    from torch.nn.modules.dropout import _DropoutNd
+    from torch.nn.modules.instancenorm import _InstanceNorm
+    return isinstance(module, (_BatchNorm, _InstanceNorm, _DropoutNd)) or \
+        type(module).__name__ in ('DropPath', 'Dropout')
+
+
 @contextlib.contextmanager
-def frozen(module: torch.nn.Module):
+def frozen(module: torch.nn.Module, layers_only: bool = False):
     """Eval mode and ``requires_grad=False`` for ``module``'s parameters
     inside the block; both restored afterwards.
 
@@ -26,10 +36,22 @@ def frozen(module: torch.nn.Module):
     semantic loss reaches the fused image through the frozen segmenter), but
     none is accumulated in its parameters, and BatchNorm uses (and does not
     update) its running statistics, as the released code's ``S.eval()``.
+
+    ``layers_only``: only the layers whose modes compute differently
+    (normalisation with running statistics, dropout, drop-path) go to eval
+    mode; the rest keeps its mode, so a model whose heads produce their
+    training outputs only in training mode (PIDNet, DDRNet: the auxiliary
+    and boundary branches) can still give its loss. For every other model
+    this equals ``eval()``.
     """
-    training = module.training
+    modes = [(m, m.training) for m in module.modules()]
     flags = [(p, p.requires_grad) for p in module.parameters()]
-    module.eval()
+    if layers_only:
+        for m, _ in modes:
+            if _is_stochastic_or_stat_layer(m):
+                m.eval()
+    else:
+        module.eval()
     for p, _ in flags:
         p.requires_grad_(False)
     try:
@@ -37,7 +59,8 @@ def frozen(module: torch.nn.Module):
     finally:
         for p, flag in flags:
             p.requires_grad_(flag)
-        module.train(training)
+        for m, training in modes:
+            m.training = training
 
 
 def colour_jitter(rgb: Tensor,
@@ -95,8 +118,9 @@ class SeAFusion(FusionModel):
         .. math::
             L = L_{content}(F(x)) + \beta_r L_{sem}(S(\mathrm{rgb}(F(x))), y)
 
-        with the **frozen** task model :math:`S` (eval mode, no parameter
-        gradients, no updates); :math:`L_{sem}` is the task's own loss
+        with the **frozen** task model :math:`S` (normalisation and dropout
+        in eval mode, no parameter gradients, no updates; see
+        :func:`frozen`); :math:`L_{sem}` is the task's own loss
         (through :class:`TaskAdapter`, fed the fused Y recombined with the VIS
         chroma), optionally with its terms rescaled (published: OHEM CE of
         the main head + 0.1 x the auxiliary head's, while the segmenter
@@ -251,7 +275,7 @@ class SeAFusion(FusionModel):
         """:math:`\\beta L_{sem}` as named terms (``sem.<task term>``) from
         the frozen task, plus ``sem_raw``: the unweighted total (log
         only)."""
-        with frozen(unwrap(self.task)) as task:
+        with frozen(unwrap(self.task), layers_only=True) as task:
             # the unwrapped task: no DDP reducer is involved, as no task
             # gradient is wanted
             losses = task(fused_y, inputs['vis_cbcr'], samples, mode='loss')

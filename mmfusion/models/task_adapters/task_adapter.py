@@ -27,6 +27,9 @@ _PRETRAINED_KEYS = ('pretrained', 'teacher_ckpt')
 # task_input_size), the task's preprocessor only pads it
 _GEOMETRIC_BATCH_AUGMENTS = ('BatchFixedSizePad', 'BatchSyncRandomResize',
                              'BatchResize')
+# backbones whose position tables are fixed to their training input (no
+# interpolation upstream): the fused image is padded to the config's size
+_FIXED_INPUT_BACKBONES = ('BEiT', 'MAE')
 
 
 def _check_package_versions(package: str) -> None:
@@ -48,6 +51,9 @@ def _check_package_versions(package: str) -> None:
         raise AssertionError(
             f'{dist}=={version} is used but mmfusion supports {dist}>={low}, '
             f'<{high}; run `bash tools/install.sh`.')
+    if package == 'mmdet':
+        from mmfusion.utils.compat import patch_mmdet
+        patch_mmdet()
 
 
 @MODELS.register_module()
@@ -98,7 +104,9 @@ class TaskAdapter(BaseModule):
             detector batch augments that resize or pad to a fixed size
             (``BatchSyncRandomResize``, ``BatchFixedSizePad``) are dropped:
             the fusion algorithm decides the view the task sees. A ``size``
-            given in ``data_preprocessor`` (or ``model``) is kept.
+            given in ``data_preprocessor`` (or ``model``) is kept, and so is
+            the config's for backbones whose position tables are fixed to it
+            (BEiT, MAE: the fused image is padded to that size).
         input_format: what the task sees: ``'rgb'`` (fused Y recombined with
             the VIS chroma, as SeAFusion/BDLFusion), ``'y'`` (1-channel fused
             Y, as TDFusion's in-loop task nets; the task config must then take
@@ -181,8 +189,10 @@ class TaskAdapter(BaseModule):
                 model_cfg.get('data_preprocessor', ConfigDict()),
                 dp_overrides)
         if fit_preprocessor and model_cfg.get('data_preprocessor'):
+            backbone = str(model_cfg.get('backbone', {}).get('type', ''))
             keep_size = 'size' in (dp_overrides or {}) or 'size' in user.get(
-                'data_preprocessor', {})
+                'data_preprocessor', {}) or backbone.split(
+                    '.')[-1] in _FIXED_INPUT_BACKBONES
             changes = fit_data_preprocessor(model_cfg.data_preprocessor,
                                             keep_size)
             if changes:
