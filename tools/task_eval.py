@@ -77,6 +77,12 @@ def parse_args(argv=None):
         default=0,
         help='seed of every task training (the same for all inputs)')
     parser.add_argument(
+        '--seeds',
+        type=int,
+        nargs='+',
+        help='several seeds: every input is trained once per seed and the '
+        'report gives mean +- std over them (replaces --seed)')
+    parser.add_argument(
         '--device', help='device of the fusion models (default: best)')
     parser.add_argument(
         '--fusion-batch-size', type=int, default=1,
@@ -133,6 +139,7 @@ def main(argv=None):
             sources,
             work_dir,
             seed=args.seed,
+            seeds=args.seeds,
             launcher=args.launcher,
             device=args.device,
             fusion_batch_size=args.fusion_batch_size,

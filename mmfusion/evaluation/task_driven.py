@@ -123,12 +123,40 @@ class InputSource:
 
 @dataclass
 class TaskEvalResult:
-    """Task metrics of every source (``rows[name] = {metric: value}``)."""
+    """Task metrics of every source.
+
+    ``rows[name] = {metric: value}`` holds the value of the single seed, or
+    the mean over the seeds when several were run; then ``std`` holds the
+    sample standard deviation over the seeds (``ddof=1``) and ``runs`` every
+    seed's own metrics (``runs[name][seed] = {metric: value}``).
+    """
     task_config: str
     sources: List[InputSource]
     rows: Dict[str, Dict[str, float]] = field(default_factory=dict)
     seed: Optional[int] = None
     num_pairs: Dict[str, int] = field(default_factory=dict)
+    seeds: List[Optional[int]] = field(default_factory=list)
+    std: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    runs: Dict[str, Dict[Optional[int], Dict[str, float]]] = field(
+        default_factory=dict)
+
+    def __post_init__(self):
+        if not self.seeds:
+            self.seeds = [self.seed]
+        elif self.seed is None:
+            self.seed = self.seeds[0]
+
+    @property
+    def multi_seed(self) -> bool:
+        return len(self.seeds) > 1
+
+    def add(self, name: str, runs: Dict[Optional[int], Dict[str, float]]
+            ) -> None:
+        """Record one source's metrics of every seed: ``rows`` gets their
+        mean (a class absent from the test split stays NaN), ``std`` their
+        sample standard deviation (NaN with one seed)."""
+        self.runs[name] = dict(runs)
+        self.rows[name], self.std[name] = aggregate_seeds(list(runs.values()))
 
     @property
     def metrics(self) -> List[str]:
@@ -137,6 +165,30 @@ class TaskEvalResult:
         for row in self.rows.values():
             names += [k for k in row if k not in names]
         return names
+
+
+def aggregate_seeds(runs: Sequence[Dict[str, float]]) -> tuple:
+    """``(mean, std)`` of each metric over several runs (seeds): the mean of
+    the finite values (NaN when none is, e.g. a class absent from the test
+    split) and their sample standard deviation (``ddof=1``; NaN for fewer
+    than two finite values). Non-numeric values are taken from the first
+    run."""
+    names: List[str] = []
+    for run in runs:
+        names += [k for k in run if k not in names]
+    mean, std = {}, {}
+    for k in names:
+        values = [r.get(k) for r in runs]
+        numbers = [float(v) for v in values
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(numbers) != len([v for v in values if v is not None]):
+            mean[k], std[k] = values[0], float('nan')
+            continue
+        finite = [v for v in numbers if math.isfinite(v)]
+        mean[k] = float(np.mean(finite)) if finite else float('nan')
+        std[k] = float(np.std(finite, ddof=1)) if len(finite) > 1 else \
+            float('nan')
+    return mean, std
 
 
 # ----------------------------------------------------------------------
@@ -276,6 +328,9 @@ class TaskDrivenEvaluation:
             checkpoints, ``task_metrics.json``) and the report.
         seed: the seed of every task run (the same for all sources, so that
             they differ by their input only); ``None`` keeps the config's.
+        seeds: several seeds instead of ``seed``: every source is trained
+            once per seed (each run in ``<source>/seed_<seed>/``) and the
+            report gives the mean and standard deviation over the seeds.
         launcher: ``'none'`` or the distributed launcher (rank 0 decides
             what to reuse, the ranks share the fusion of the pairs).
         device: device of the fusion models (default: the best available).
@@ -291,7 +346,8 @@ class TaskDrivenEvaluation:
                  launcher: str = 'none',
                  device: Optional[str] = None,
                  fusion_batch_size: int = 1,
-                 rerun: bool = False):
+                 rerun: bool = False,
+                 seeds: Optional[Sequence[int]] = None):
         self.cfg_path = task_cfg if isinstance(task_cfg, str) else \
             getattr(task_cfg, 'filename', None) or '<config>'
         self.cfg = Config.fromfile(task_cfg) if isinstance(
@@ -310,7 +366,13 @@ class TaskDrivenEvaluation:
                              'folder; rename that source')
         self.sources = list(sources)
         self.work_dir = osp.abspath(work_dir)
-        self.seed = seed
+        if seeds is not None:
+            seeds = [int(x) for x in seeds]
+            if not seeds or len(set(seeds)) != len(seeds):
+                raise ValueError(f'seeds must be distinct and at least one, '
+                                 f'got {seeds}')
+        self.seeds: List[Optional[int]] = list(seeds) if seeds else [seed]
+        self.seed = self.seeds[0]
         self.launcher = launcher
         self.device = device
         self.fusion_batch_size = fusion_batch_size
@@ -423,6 +485,19 @@ class TaskDrivenEvaluation:
         for vis_dir, sub in rel.items():
             self._fused_prefix[(source.name, vis_dir)] = osp.join(root, sub)
 
+    def fused_folder(self, source: InputSource, vis_dir: str) -> str:
+        """The folder of a fused source's images of the split whose VIS
+        images are in ``vis_dir`` (after :meth:`check` for external folders,
+        after :meth:`prepare` for checkpoints)."""
+        key = (source.name, osp.normpath(osp.abspath(vis_dir)))
+        if key not in self._fused_prefix:
+            if source.modality == 'fused' and source.fused_dir is None:
+                self._record_model_folders(source)
+            if key not in self._fused_prefix:
+                raise KeyError(f'no fused folder of {source.name!r} for the '
+                               f'split of {vis_dir}')
+        return self._fused_prefix[key]
+
     def _fusion_plan(self, source: InputSource) -> Dict[str, dict]:
         """``{output folder: {'pairs': [(stem, ir, vis)], 'todo': [...],
         'mark': {...}}}`` of a checkpoint source (folders recorded by
@@ -527,10 +602,26 @@ class TaskDrivenEvaluation:
                                                   _vis_dir(leaf))])
 
     # -- one source --------------------------------------------------------
-    def variant_config(self, source: InputSource) -> Config:
-        """The task config for one source: its modality in every
-        ``LoadModalityImage``, its fused folder in every dataset, its own
-        work dir and experiment name, the common seed."""
+    @property
+    def multi_seed(self) -> bool:
+        return len(self.seeds) > 1
+
+    def run_dir(self, source: InputSource, seed: Optional[int] = None) -> str:
+        """Work dir of one task run: ``<source>/`` with a single seed,
+        ``<source>/seed_<seed>/`` with several."""
+        folder = osp.join(self.work_dir, source.slug)
+        if self.multi_seed:
+            seed = self.seeds[0] if seed is None else seed
+            folder = osp.join(folder, f'seed_{seed}')
+        return folder
+
+    def variant_config(self, source: InputSource,
+                       seed: Optional[int] = None) -> Config:
+        """The task config for one source and seed (default: the first):
+        its modality in every ``LoadModalityImage``, its fused folder in
+        every dataset, its own work dir and experiment name, the seed common
+        to all sources."""
+        seed = self.seeds[0] if seed is None else seed
         cfg = copy.deepcopy(self.cfg)
         cfg.pop('task_eval', None)
         for key in self.loaders:
@@ -541,21 +632,26 @@ class TaskDrivenEvaluation:
                         source.name, _vis_dir(leaf))]
                 else:
                     leaf['data_prefix'].pop('fused', None)
-        cfg.work_dir = osp.join(self.work_dir, source.slug)
+        cfg.work_dir = self.run_dir(source, seed)
         cfg.launcher = self.launcher
-        if self.seed is not None:
-            cfg.randomness = dict(cfg.get('randomness') or {}, seed=self.seed)
-        set_unique_run_name(cfg, source.slug)  # runs follow one another
+        if seed is not None:
+            cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
+        # runs follow one another in one process
+        set_unique_run_name(
+            cfg, source.slug +
+            (f'_seed{seed}' if self.multi_seed else ''))
         return cfg
 
-    def _result_file(self, source: InputSource) -> str:
-        return osp.join(self.work_dir, source.slug, RESULT_FILE)
+    def _result_file(self, source: InputSource,
+                     seed: Optional[int] = None) -> str:
+        return osp.join(self.run_dir(source, seed), RESULT_FILE)
 
-    def load_result(self, source: InputSource,
-                    identity: str) -> Optional[Dict[str, float]]:
-        """The saved metrics of a finished source, if made by this very
+    def load_result(self, source: InputSource, identity: str,
+                    seed: Optional[int] = None
+                    ) -> Optional[Dict[str, float]]:
+        """The saved metrics of a finished run, if made by this very
         run identity (see :func:`_config_hash`)."""
-        path = self._result_file(source)
+        path = self._result_file(source, seed)
         if self.rerun or not osp.isfile(path):
             return None
         with open(path) as f:
@@ -569,16 +665,17 @@ class TaskDrivenEvaluation:
             for k, v in saved['metrics'].items()
         }
 
-    def _decide(self, source: InputSource, identity: str) -> tuple:
+    def _decide(self, source: InputSource, identity: str,
+                seed: Optional[int] = None) -> tuple:
         """``('done', metrics)``, ``('resume', None)`` (an interrupted run of
         this identity) or ``('fresh', None)``; for a fresh run an existing
         work dir of the source is moved aside (nothing is deleted) and the
         identity recorded, so that only a run of the same identity is ever
         resumed."""
-        metrics = self.load_result(source, identity)
+        metrics = self.load_result(source, identity, seed)
         if metrics is not None:
             return 'done', metrics
-        work_dir = osp.join(self.work_dir, source.slug)
+        work_dir = self.run_dir(source, seed)
         id_file = osp.join(work_dir, _IDENTITY_FILE)
         if not self.rerun and osp.isfile(
                 osp.join(work_dir, 'last_checkpoint')) and osp.isfile(id_file):
@@ -594,23 +691,30 @@ class TaskDrivenEvaluation:
         _write_json(id_file, dict(source=source.name, config_hash=identity))
         return 'fresh', None
 
-    def run_source(self, source: InputSource) -> Dict[str, float]:
-        """Train the task model on one source's images and test it."""
+    def run_source(self, source: InputSource,
+                   seed: Optional[int] = None) -> Dict[str, float]:
+        """Train the task model on one source's images with one seed
+        (default: the first) and test it."""
         from mmengine.runner import Runner
 
-        cfg = self.variant_config(source)
+        seed = self.seeds[0] if seed is None else seed
+        cfg = self.variant_config(source, seed)
         identity = _config_hash(cfg)  # before training: what it read
-        decision = self._decide(source, identity) if get_rank() == 0 \
-            else None
+        decision = self._decide(source, identity, seed) \
+            if get_rank() == 0 else None
         if is_distributed():  # rank 0 decides for all (one view of disk)
             box = [decision]
             broadcast_object_list(box)
             decision = box[0]
         state, metrics = decision
+        what = repr(source.name) + \
+            (f' (seed {seed})' if self.multi_seed else '')
         if state == 'done':
-            self._log(f'{source.name!r} already done '
-                      f'({self._result_file(source)})')
+            self._log(f'{what} already done '
+                      f'({self._result_file(source, seed)})')
             return metrics
+        self._log(f'training the task model on {what}'
+                  + (' (resumed)' if state == 'resume' else ''))
         cfg.resume = state == 'resume'
         if cfg.resume:
             cfg.load_from = None  # the latest checkpoint of the work dir
@@ -627,10 +731,11 @@ class TaskDrivenEvaluation:
         metrics = {k: _plain(v) for k, v in metrics.items()}
         if get_rank() == 0:
             _write_json(
-                self._result_file(source),
+                self._result_file(source, seed),
                 dict(
                     source=source.name,
                     input=source.describe(),
+                    seed=seed,
                     config_hash=identity,
                     metrics=_json_metrics(metrics)))
         del runner
@@ -639,16 +744,26 @@ class TaskDrivenEvaluation:
 
     def run(self, prepared: bool = False) -> TaskEvalResult:
         """:meth:`prepare` (unless already ``prepared``), then
-        :meth:`run_source` for every source."""
+        :meth:`run_source` for every source and seed (seed-major: all
+        sources of the first seed come first, so an interrupted run has a
+        comparable table early)."""
         if not prepared:
             self.prepare()
         result = TaskEvalResult(
             task_config=self.cfg_path,
             sources=self.sources,
             seed=self.seed,
+            seeds=list(self.seeds),
             num_pairs=dict(self.num_pairs))
+        runs: Dict[str, Dict[Optional[int], Dict[str, float]]] = {
+            s.name: {}
+            for s in self.sources
+        }
+        for seed in self.seeds:
+            for source in self.sources:
+                runs[source.name][seed] = self.run_source(source, seed)
         for source in self.sources:
-            result.rows[source.name] = self.run_source(source)
+            result.add(source.name, runs[source.name])
         return result
 
 
@@ -751,6 +866,8 @@ def _fmt(value) -> str:
 
 
 def _markdown(result: TaskEvalResult, metrics: Sequence[str]) -> str:
+    """Table of the metrics, best (mean) value in bold; ``mean ± std`` with
+    several seeds."""
     best = {}
     for k in metrics:
         col = [r[k] for r in result.rows.values() if _finite(r.get(k))]
@@ -765,6 +882,9 @@ def _markdown(result: TaskEvalResult, metrics: Sequence[str]) -> str:
         cells = []
         for k in metrics:
             text = _fmt(row.get(k, float('nan')))
+            std = result.std.get(source.name, {}).get(k)
+            if result.multi_seed and _finite(std):
+                text += f' ± {_fmt(std)}'
             if len(result.rows) > 1 and k in best and row.get(k) == best[k]:
                 text = f'**{text}**'
             cells.append(text)
@@ -788,32 +908,56 @@ def write_task_report(result: TaskEvalResult,
     per_class = [m for m in metrics if m not in summary]
     with open(osp.join(out_dir, 'task_eval.csv'), 'w', newline='') as f:
         writer = csv.writer(f)
-        writer.writerow(['input', 'source'] + metrics)
+        # with several seeds: the mean, then <metric>_std columns
+        stds = [f'{k}_std' for k in metrics] if result.multi_seed else []
+        writer.writerow(['input', 'source'] + metrics + stds)
         for s in result.sources:
             row = result.rows.get(s.name, {})
+            std = result.std.get(s.name, {})
             writer.writerow([s.name, s.describe()] +
-                            [row.get(k, '') for k in metrics])
+                            [row.get(k, '') for k in metrics] +
+                            ([std.get(k, '') for k in metrics]
+                             if stds else []))
     with open(osp.join(out_dir, 'task_eval.json'), 'w') as f:
         json.dump(
             dict(
                 task_config=result.task_config,
                 seed=result.seed,
+                seeds=result.seeds,
                 num_pairs=result.num_pairs,
                 sources=[
                     dict(name=s.name, input=s.describe())
                     for s in result.sources
                 ],
+                # the mean over the seeds with several
                 metrics={
                     name: _json_metrics(row)
                     for name, row in result.rows.items()
-                }),
+                },
+                std={
+                    name: _json_metrics(row)
+                    for name, row in result.std.items()
+                } if result.multi_seed else {},
+                runs={
+                    name: {str(seed): _json_metrics(m)
+                           for seed, m in runs.items()}
+                    for name, runs in result.runs.items()
+                } if result.multi_seed else {}),
             f,
             indent=1)
+    if result.multi_seed:
+        seeds = ', '.join(str(x) for x in result.seeds)
+        how = (f'one task model trained per input and seed (seeds {seeds}; '
+               'the same seeds for every input), with the same schedule and '
+               'pipeline, tested on the same input of the test split; '
+               f'mean ± sample std over the {len(result.seeds)} seeds.')
+    else:
+        how = ('one task model trained per input from the same '
+               f'initialisation seed ({result.seed}), schedule and pipeline, '
+               'tested on the same input of the test split.')
     lines = [
         '# Task-driven evaluation', '',
-        f'Task config: `{result.task_config}`; one task model trained per '
-        f'input from the same initialisation seed ({result.seed}), schedule '
-        'and pipeline, tested on the same input of the test split.', ''
+        f'Task config: `{result.task_config}`; {how}', ''
     ]
     if result.num_pairs:
         lines.append('Pairs: ' + ', '.join(
@@ -840,9 +984,12 @@ def write_task_report(result: TaskEvalResult,
             warnings.warn(f'cannot plot {unknown}: the task reported '
                           f'{metrics}')
             shown = [m for m in shown if m in metrics]
+        errors = {n: result.std.get(n, {})
+                  for n in names} if result.multi_seed else None
         plot_task_metrics({n: result.rows[n]
                            for n in names}, shown,
-                          osp.join(out_dir, f'task_eval.{plot_format}'))
+                          osp.join(out_dir, f'task_eval.{plot_format}'),
+                          errors=errors)
         iou = [m for m in per_class if m.split('/')[-1].startswith('IoU.')]
         # classes absent from the test split (NaN for every input) are left
         # out of the plot
@@ -852,5 +999,6 @@ def write_task_report(result: TaskEvalResult,
             plot_task_metrics({n: result.rows[n]
                                for n in names}, iou,
                               osp.join(out_dir,
-                                       f'task_eval_per_class.{plot_format}'))
+                                       f'task_eval_per_class.{plot_format}'),
+                              errors=errors)
     return report

@@ -3,7 +3,7 @@
 fusion metrics, and grouped bars of task metrics per input source."""
 import os
 import os.path as osp
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
@@ -87,7 +87,9 @@ def plot_metric_distribution(values: Dict[str, Sequence[float]],
 def plot_task_metrics(rows: Dict[str, Dict[str, float]],
                       metrics: Sequence[str],
                       out_file: str,
-                      title: str = 'Task-driven evaluation') -> str:
+                      title: str = 'Task-driven evaluation',
+                      errors: Optional[Dict[str, Dict[str, float]]] = None
+                      ) -> str:
     """Grouped bars: one group per metric, one bar per input source (VIS,
     IR, each fusion method), the value written on each bar.
 
@@ -97,6 +99,8 @@ def plot_task_metrics(rows: Dict[str, Dict[str, float]],
         metrics: metrics to draw, in order.
         out_file: image path (``.png``, ``.pdf``, ``.svg`` ...).
         title: figure title.
+        errors: source name -> metric -> error bar half-length (e.g. the
+            standard deviation over seeds); non-finite ones are not drawn.
 
     Returns:
         str: ``out_file``.
@@ -109,14 +113,19 @@ def plot_task_metrics(rows: Dict[str, Dict[str, float]],
     fig, ax = plt.subplots(
         figsize=(max(6.4, 1.2 + m * (0.35 * n + 0.5)), 4.8), dpi=100)
     for i, name in enumerate(names):
-        xs, ys = [], []
+        xs, ys, es = [], [], []
         for j, metric in enumerate(metrics):
             value = rows[name].get(metric)
             if isinstance(value, (int, float)) and np.isfinite(value):
                 xs.append(j - 0.4 + width * (i + 0.5))
                 ys.append(float(value))
+                err = (errors or {}).get(name, {}).get(metric)
+                es.append(float(err) if isinstance(err, (int, float))
+                          and np.isfinite(err) else 0.)
         bars = ax.bar(
-            xs, ys, width, label=name, color=_COLOURS[i % len(_COLOURS)])
+            xs, ys, width, label=name, color=_COLOURS[i % len(_COLOURS)],
+            yerr=es if any(es) else None, capsize=3 if any(es) else 0,
+            error_kw=dict(elinewidth=1, ecolor='0.2'))
         ax.bar_label(
             bars, labels=[f'{y:.1f}' if abs(y) >= 10 else f'{y:.3g}'
                           for y in ys], fontsize=7, padding=1)

@@ -5,6 +5,7 @@ folder), reported side by side."""
 import copy
 import csv
 import json
+import math
 import os
 import os.path as osp
 import subprocess
@@ -447,3 +448,70 @@ def test_dist_task_eval_two_processes(repo_root, small_msrs, tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     out = second.stdout + second.stderr
     assert out.count('already done') == 2 and 'fusing' not in out
+
+
+def test_aggregate_seeds():
+    from mmfusion.evaluation.task_driven import aggregate_seeds
+    mean, std = aggregate_seeds([
+        {'mIoU': 40.0, 'IoU.bump': float('nan'), 'IoU.car': 10.0},
+        {'mIoU': 44.0, 'IoU.bump': float('nan'), 'IoU.car': float('nan')},
+        {'mIoU': 42.0, 'IoU.bump': float('nan'), 'IoU.car': 20.0},
+    ])
+    assert mean['mIoU'] == pytest.approx(42.0)
+    assert std['mIoU'] == pytest.approx(2.0)  # sample std (ddof=1)
+    assert math.isnan(mean['IoU.bump']) and math.isnan(std['IoU.bump'])
+    # a NaN of one seed is left out of that metric's mean and std
+    assert mean['IoU.car'] == pytest.approx(15.0)
+    assert std['IoU.car'] == pytest.approx(50 ** 0.5)
+    one_mean, one_std = aggregate_seeds([{'mIoU': 40.0}])
+    assert one_mean == {'mIoU': 40.0} and math.isnan(one_std['mIoU'])
+
+
+def test_report_several_seeds(tmp_path):
+    sources = [InputSource.baseline('vis'), InputSource.baseline('ir')]
+    result = TaskEvalResult(task_config='cfg.py', sources=sources,
+                            seeds=[0, 1, 2])
+    result.add('VIS', {0: {'mIoU': 40.0}, 1: {'mIoU': 44.0},
+                       2: {'mIoU': 42.0}})
+    result.add('IR', {0: {'mIoU': 30.0}, 1: {'mIoU': 30.0},
+                      2: {'mIoU': 33.0}})
+    assert result.seed == 0 and result.multi_seed
+    md = write_task_report(result, str(tmp_path))
+    assert '| VIS | **42.00 ± 2.00** |' in md
+    assert '| IR | 31.00 ± 1.73 |' in md
+    assert 'seeds 0, 1, 2' in md
+    with open(tmp_path / 'task_eval.csv') as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ['input', 'source', 'mIoU', 'mIoU_std']
+    assert [float(x) for x in rows[1][2:]] == pytest.approx([42.0, 2.0])
+    with open(tmp_path / 'task_eval.json') as f:
+        report = json.load(f)
+    assert report['seeds'] == [0, 1, 2]
+    assert report['runs']['IR']['2'] == {'mIoU': 33.0}
+    assert report['std']['VIS']['mIoU'] == pytest.approx(2.0)
+    assert osp.isfile(tmp_path / 'task_eval.png')
+
+
+def test_seeds_run_dirs_and_configs(repo_root, small_msrs, tmp_path):
+    cfg = Config.fromfile(_task_config(repo_root, small_msrs, tmp_path))
+    source = InputSource.baseline('ir')
+    evaluation = TaskDrivenEvaluation(cfg, [source], str(tmp_path / 'w'),
+                                      seeds=[3, 5])
+    assert evaluation.seeds == [3, 5]
+    a = evaluation.variant_config(source, 3)
+    b = evaluation.variant_config(source, 5)
+    assert a.randomness.seed == 3 and b.randomness.seed == 5
+    assert a.work_dir == osp.join(str(tmp_path / 'w'), 'IR', 'seed_3')
+    assert b.work_dir == osp.join(str(tmp_path / 'w'), 'IR', 'seed_5')
+    assert a.experiment_name != b.experiment_name
+    with pytest.raises(ValueError, match='distinct'):
+        TaskDrivenEvaluation(cfg, [source], str(tmp_path / 'w'),
+                             seeds=[1, 1])
+
+
+def test_cli_seeds(repo_root):
+    import runpy
+    tool = runpy.run_path(osp.join(repo_root, 'tools', 'task_eval.py'))
+    args = tool['parse_args'](['cfg.py', '--seeds', '0', '1', '2'])
+    assert args.seeds == [0, 1, 2]
+    assert tool['parse_args'](['cfg.py']).seeds is None
