@@ -10,7 +10,10 @@ class FusionDataSample(BaseDataElement):
 
     - ``gt_sem_seg`` (:class:`PixelData`): semantic mask (mmseg).
     - ``gt_instances`` / ``ignored_instances`` (:class:`InstanceData`): boxes
-      and labels (mmdet).
+      and labels (mmdet), and instance ``masks`` when loaded.
+    - any other pixel map the pipeline produced, under its own name
+      (``gt_edge_map`` for PIDNet, ``gt_depth_map`` ...; see
+      :class:`PackFusionInputs`).
     - ``pred_fused`` (:class:`PixelData`): fused RGB image, ``(3, H, W)`` float
       in [0, 1], at the original image size.
     - ``pred_fused_y`` (:class:`PixelData`): fused luminance ``(1, H, W)``.

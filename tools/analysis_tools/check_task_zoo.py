@@ -11,8 +11,8 @@ README's "swap the task" example does::
                            model=dict(bbox_head=dict(num_classes=3))))
 
 then the strategy is built and takes one step of every phase (TDFusion:
-meta, fusion; BDLFusion: lower, upper; SeAFusion: fusion with the semantic
-loss, task) and one prediction, on real MSRS pairs (``data/msrs_demo``),
+meta, fusion; BDLFusion: upper, whose iteration also takes the lower step;
+SeAFusion: fusion with the semantic loss, task) and one prediction, on real MSRS pairs (``data/msrs_demo``),
 with the strategy's default views (TDFusion's ``task_input_size=(240,
 320)``). Nothing is downloaded (``pretrained=False``). Families that cannot
 be a task of image fusion are listed with the reason (text-prompted, video,
@@ -43,7 +43,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STRATEGIES = {
     # strategy: (shipped config whose task is swapped, phases)
     'tdfusion': ('configs/tdfusion/segformer_msrs.py', ('meta', 'fusion')),
-    'bdlfusion': ('configs/bdlfusion/deeplab_msrs.py', ('lower', 'upper')),
+    # an 'upper' iteration takes the leader's hypergradient step and then
+    # the followers' lower step on the same batch: it covers both phases
+    'bdlfusion': ('configs/bdlfusion/deeplab_msrs.py', ('upper', )),
     'seafusion': ('configs/seafusion/seafusion_joint_msrs.py',
                   ('fusion', 'task')),
 }
@@ -124,6 +126,14 @@ SKIP = {
         'fast_rcnn': 'needs precomputed proposals (a dataset field) as '
         'input',
     },
+}
+
+# families that need a larger input than the check's (h, w): the pairs and
+# TDFusion's task view are enlarged to it (upstream limits, e.g. a fixed
+# pooling window)
+MIN_INPUT = {
+    # LR-ASPP pools its 1/8 features with a fixed 49x49 window
+    ('mmseg', 'mobilenet_v3'): (480, 640),
 }
 
 # representative config where the generic choice (below) is not the
@@ -383,6 +393,14 @@ def check(strategy: str, package: str, family: str, config: str,
     row = dict(family=family, package=package, config=config)
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(timeout)
+    least = MIN_INPUT.get((package, family))
+    if least:
+        w, h = pair_size
+        pair_size = (max(w, least[1]), max(h, least[0]))
+        if task_input_size:
+            task_input_size = (max(task_input_size[0], least[0]),
+                               max(task_input_size[1], least[1]))
+        row['input'] = f'enlarged to at least {least[0]}x{least[1]}'
     try:
         torch.manual_seed(0)
         logger = MMLogger.get_current_instance()
@@ -449,6 +467,53 @@ def _table(rows) -> str:
     return '\n'.join(lines)
 
 
+def combined_table(paths) -> str:
+    """One markdown table of several strategies' JSON results: a row per
+    family, a column per strategy (result and seconds), the causes."""
+    results = {}
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        results[data['strategy']] = {(r['package'], r['family']): r
+                                     for r in data['rows']}
+    names = [n for n in STRATEGIES if n in results]
+    keys = []
+    for name in names:
+        keys += [k for k in results[name] if k not in keys]
+    header = '| package | family | config | ' + ' | '.join(names) + \
+        ' | cause of a failure |'
+    lines = [header, '|' + '---|' * (len(names) + 4)]
+    skipped = []
+    for key in keys:
+        rows = [results[n].get(key) for n in names]
+        first = next(r for r in rows if r)
+        if first['status'] == 'skip':
+            skipped.append(f"{key[0]} `{key[1]}` ({first['cause']})")
+            continue
+        cells, causes = [], []
+        for name, r in zip(names, rows):
+            if r is None:
+                cells.append('not run')
+                continue
+            cells.append(f"{r['status']} {r['seconds']:.0f} s")
+            if r['status'] == 'fail':
+                cause = r['cause'].replace('|', '/')
+                if cause not in causes:
+                    causes.append(cause)
+        lines.append(f"| {key[0]} | {key[1]} | `{first['config']}` | " +
+                     ' | '.join(cells) + f" | {'; '.join(causes)} |")
+    counts = []
+    for name in names:
+        rows = list(results[name].values())
+        c = {s: sum(r['status'] == s for r in rows)
+             for s in ('pass', 'fail', 'skip')}
+        secs = sum(r.get('seconds', 0) for r in rows if r['status'] != 'skip')
+        counts.append(f"{name}: {c['pass']} pass, {c['fail']} fail "
+                      f"({secs / 60:.0f} min)")
+    return '\n'.join(lines) + '\n\n' + '; '.join(counts) + \
+        '.\n\nSkipped: ' + ', '.join(skipped) + '.'
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--strategy', choices=sorted(STRATEGIES),
@@ -472,6 +537,9 @@ def parse_args():
         help="TDFusion's task view (default: the config's, 240 x 320)")
     parser.add_argument('--rerun-failed', action='store_true',
                         help='with --out: run the failed families again')
+    parser.add_argument(
+        '--combine', nargs='+', metavar='JSON',
+        help="print one markdown table of several strategies' JSONs")
     parser.add_argument('--list', action='store_true',
                         help='list the families and their configs only')
     return parser.parse_args()
@@ -494,6 +562,9 @@ def select(names):
 
 def main():
     args = parse_args()
+    if args.combine:
+        print(combined_table(args.combine))
+        return
     sys.path.insert(0, REPO)
     import mmfusion  # noqa: F401  (registries, compat)
     selected = select(args.families)

@@ -49,7 +49,9 @@ class TDFusion(FusionModel):
 
     The fusion loss sees random crops of the full-resolution pair
     (``fusion_crop_size``), the task the whole pair resized to
-    ``task_input_size``, as published.
+    ``task_input_size``, as published; every target of the task (masks,
+    boxes of any type, instance masks, edge maps, ``ignored_instances``) and
+    the metainfo follow (:mod:`mmfusion.models.utils.views`).
 
     Args:
         fusion_net / fusion_loss / data_preprocessor / colour / output_norm:
