@@ -92,7 +92,7 @@ def test_clear_pretrained_finds_nested_and_listed_inits():
     assert cfg.pretrained is None and cfg.teacher_ckpt is None
     assert cfg.backbone.init_cfg == [dict(type='Kaiming', layer='Conv2d')]
     assert cfg.backbone.backbone_cfg.init_cfg is None
-    assert cfg.decode_head[1].pretrained is False
+    assert cfg.decode_head[1].pretrained is None
 
 
 def test_torchvision_weights_without_torchvision(tmp_path, monkeypatch):
@@ -199,3 +199,14 @@ def test_instance_masks_missing_names_model_and_field():
     assert 'mask-rcnn_r18' in str(e.value)
     assert 'gt_instances.masks' in str(e.value)
     assert 'MasksFromBoxes' in str(e.value)
+
+
+def test_distiller_teacher_config_resolved_and_cleared(log_records):
+    """LD's teacher_config is a path into mmdet's source tree: read from the
+    installed configs, its backbone's ImageNet init cleared too."""
+    adapter = _adapter(cfg_path='mmdet::ld/ld_r18-gflv1-r101_fpn_1x_coco.py')
+    assert type(adapter.model.teacher_model).__name__ == 'GFL'
+    log = _logged(log_records)
+    assert 'teacher_config=configs/gfl/gfl_r101_fpn_ms-2x_coco.py' in log
+    assert 'teacher_config.model.backbone.init_cfg=torchvision://resnet101' \
+        in log and 'teacher_ckpt=https://' in log

@@ -176,6 +176,12 @@ class TaskAdapter(BaseModule):
                                  'model index names the weights); pass a '
                                  'checkpoint path or URL instead')
         name = cfg_path or str(model_cfg.get('type'))
+        resolved = resolve_package_paths(model_cfg, package)
+        if resolved:
+            print_log(
+                f'TaskAdapter({name}): config paths resolved in the installed '
+                f'{package}: {", ".join(resolved)}',
+                logger='current')
         if pretrained != KEEP_INIT_CFG:
             cleared = clear_pretrained(model_cfg)
             if cleared:
@@ -307,8 +313,8 @@ def _merge(base: ConfigDict, overrides: dict) -> ConfigDict:
 def clear_pretrained(cfg, path: str = '') -> List[str]:
     """Remove every pretrained-weight source from a model config, in place:
     ``init_cfg`` of type ``Pretrained`` (also inside lists), and
-    ``pretrained`` / ``teacher_ckpt`` strings (``True`` flags become
-    ``False``), at any depth. Returns what was cleared (``path=value``)."""
+    ``pretrained`` / ``teacher_ckpt`` strings and ``True`` flags (set to
+    ``None``), at any depth. Returns what was cleared (``path=value``)."""
     cleared = []
     if isinstance(cfg, (list, tuple)):
         for i, item in enumerate(cfg):
@@ -334,10 +340,48 @@ def clear_pretrained(cfg, path: str = '') -> List[str]:
         elif key in _PRETRAINED_KEYS and (isinstance(value, str)
                                           or value is True):
             cleared.append(f'{where}={value}')
-            cfg[key] = None if isinstance(value, str) else False
+            # None: the "no weights" of every mmseg/mmdet (and timm) option
+            cfg[key] = None
         else:
             cleared += clear_pretrained(value, where)
     return cleared
+
+
+def resolve_package_paths(cfg, package: str, path: str = '') -> List[str]:
+    """Config paths of a zoo model written relative to its package's source
+    tree (mmdet's distillers: ``teacher_config='configs/gfl/...'``) are read
+    from the installed package's configs instead, and inlined (in place).
+    Returns what was resolved."""
+    import importlib
+    import os.path as osp
+    resolved = []
+    if isinstance(cfg, (list, tuple)):
+        for i, item in enumerate(cfg):
+            resolved += resolve_package_paths(item, package, f'{path}[{i}]')
+        return resolved
+    if not isinstance(cfg, dict):
+        return resolved
+    for key in list(cfg.keys()):
+        value = cfg[key]
+        where = f'{path}.{key}' if path else key
+        if key.endswith('_config') and isinstance(value, str) and \
+                value.startswith('configs/') and not osp.exists(value):
+            try:
+                root = osp.join(
+                    osp.dirname(importlib.import_module(package).__file__),
+                    '.mim')
+            except ImportError:
+                continue
+            candidate = osp.join(root, value)
+            if osp.exists(candidate):
+                # inlined, so its own pretrained sources are seen (and
+                # cleared with pretrained=False) like the rest
+                cfg[key] = ConfigDict(
+                    model=Config.fromfile(candidate).model.to_dict())
+                resolved.append(f'{where}={value}')
+        else:
+            resolved += resolve_package_paths(value, package, where)
+    return resolved
 
 
 def fit_data_preprocessor(dp: dict, keep_size: bool = False) -> List[str]:
