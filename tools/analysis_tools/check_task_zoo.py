@@ -46,8 +46,10 @@ STRATEGIES = {
     # an 'upper' iteration takes the leader's hypergradient step and then
     # the followers' lower step on the same batch: it covers both phases
     'bdlfusion': ('configs/bdlfusion/deeplab_msrs.py', ('upper', )),
+    # in the schedule's order: a round's task phase, then the next round's
+    # fusion phase with the semantic loss of the (frozen) task
     'seafusion': ('configs/seafusion/seafusion_joint_msrs.py',
-                  ('fusion', 'task')),
+                  ('task', 'fusion')),
 }
 
 # narrow variants (same classes, fewer channels) of the strategies' own
@@ -138,7 +140,12 @@ MIN_INPUT = {
 
 # representative config where the generic choice (below) is not the
 # smallest plain model of the family
-REPRESENTATIVE = {}
+REPRESENTATIVE = {
+    # the RPN-only config misses the num_classes its head requires (mmdet
+    # 3.3); the detector built on Cascade RPN
+    ('mmdet', 'cascade_rpn'):
+    'cascade-rpn_faster-rcnn_r50-caffe_fpn_1x_coco.py',
+}
 
 # size hints: the smaller the rank, the sooner a config is picked
 _SMALL = ('r18', 'mobilenet', 'b0', '-t_', '_t_', 'tiny', '-s_', '_s_',
@@ -224,6 +231,10 @@ def _batches(kind: str, n_pairs: int, batch_size: int, with_masks: bool,
             pipeline=[
                 dict(type='LoadPairedImageFromFile'), *labels,
                 dict(type='mmdet.Resize', scale=size, keep_ratio=True),
+                # boxes under a pixel after the resize (as the training
+                # pipelines of msrs_det.py / m3fd.py)
+                *([dict(type='mmdet.FilterAnnotations', min_gt_bbox_wh=(1, 1),
+                        keep_empty=False)] if kind == 'det' else []),
                 dict(type='PackFusionInputs')
             ]))
     items = [ds[i % len(ds)] for i in range(n_pairs * batch_size)]

@@ -27,6 +27,8 @@ _PRETRAINED_KEYS = ('pretrained', 'teacher_ckpt')
 # task_input_size), the task's preprocessor only pads it
 _GEOMETRIC_BATCH_AUGMENTS = ('BatchFixedSizePad', 'BatchSyncRandomResize',
                              'BatchResize')
+# metainfo a task's test pipeline records and its predict reads
+_PREDICT_META = dict(scale_factor=(1., 1.), border=(0., 0., 0., 0.))
 # backbones whose position tables are fixed to their training input (no
 # interpolation upstream): the fused image is padded to the config's size
 _FIXED_INPUT_BACKBONES = ('BEiT', 'MAE')
@@ -182,6 +184,12 @@ class TaskAdapter(BaseModule):
                 f'TaskAdapter({name}): config paths resolved in the installed '
                 f'{package}: {", ".join(resolved)}',
                 logger='current')
+        swapped = torchvision_ops_to_mmcv(model_cfg)
+        if swapped:
+            print_log(
+                f'TaskAdapter({name}): torchvision is not installed: mmcv\'s '
+                f'own op instead of torchvision\'s for {", ".join(swapped)}',
+                logger='current')
         if pretrained != KEEP_INIT_CFG:
             cleared = clear_pretrained(model_cfg)
             if cleared:
@@ -280,9 +288,13 @@ class TaskAdapter(BaseModule):
             return self._run(fused_y, vis_cbcr, samples, 'loss', True)
         if mode == 'predict':
             for sample in data_samples or ():
-                if 'scale_factor' not in sample:
-                    # predictions are for the fused image as it is
-                    sample.set_metainfo(dict(scale_factor=(1., 1.)))
+                # what the task's own test pipeline would have recorded, for
+                # the fused image as it is (mmdet.Resize: scale_factor;
+                # RandomCenterCropPad of CenterNet/CornerNet: border)
+                sample.set_metainfo({
+                    k: v
+                    for k, v in _PREDICT_META.items() if k not in sample
+                })
             results = self._run(fused_y, vis_cbcr, data_samples, 'predict',
                                 False)
             # the task's preprocessor moves samples with `.to()`, which
@@ -345,6 +357,27 @@ def clear_pretrained(cfg, path: str = '') -> List[str]:
         else:
             cleared += clear_pretrained(value, where)
     return cleared
+
+
+def torchvision_ops_to_mmcv(cfg, path: str = '') -> List[str]:
+    """Without torchvision, ``RoIAlign(use_torchvision=True)`` (CrowdDet)
+    uses mmcv's own implementation of the same op (in place); returns
+    where."""
+    import importlib.util
+    if importlib.util.find_spec('torchvision') is not None:
+        return []
+    swapped = []
+    if isinstance(cfg, (list, tuple)):
+        for i, item in enumerate(cfg):
+            swapped += torchvision_ops_to_mmcv(item, f'{path}[{i}]')
+    elif isinstance(cfg, dict):
+        if cfg.get('use_torchvision') is True:
+            cfg['use_torchvision'] = False
+            swapped.append(f'{path} ({cfg.get("type")})')
+        for key, value in cfg.items():
+            swapped += torchvision_ops_to_mmcv(
+                value, f'{path}.{key}' if path else key)
+    return swapped
 
 
 def resolve_package_paths(cfg, package: str, path: str = '') -> List[str]:
