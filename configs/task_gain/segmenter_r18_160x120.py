@@ -9,6 +9,12 @@
 _base_ = ['../task_eval/deeplabv3plus_r50_msrs.py']
 data_root = 'work_dirs/task_gain/msrs_mini_cpu/data/msrs_mini_160x120'
 size = (160, 120)  # (w, h)
+# cross-entropy class weights: sqrt(f_background / f_class) of the pixel
+# frequencies of the msrs_mini train masks (92.5 % background, car 4.5 %,
+# person 2.2 %, bike 0.85 %); with plain cross-entropy this small segmenter
+# predicts background only within the CPU budget (person and bike IoU 0 on
+# VIS), which would make every input look the same
+class_weight = [1.0, 4.5, 6.5, 10.4, 1.0, 1.0, 1.0, 1.0, 1.0]
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     _delete_=True,
@@ -29,7 +35,9 @@ model = dict(
         channels=32, dilations=(1, 6, 12, 18), c1_in_channels=16,
         c1_channels=16, dropout_ratio=0.1, num_classes=9, norm_cfg=norm_cfg,
         align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+        loss_decode=dict(
+            type='CrossEntropyLoss', loss_weight=1.0,
+            class_weight=class_weight)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 train_pipeline = [

@@ -302,6 +302,8 @@ class TaskGainExperiment:
         spent = time.time() - start
         # a skipped (already done) stage keeps the time it took when it ran
         if spent > 1 or key not in self.timings:
+            # (re-read: another process may have recorded other stages)
+            self.timings.update(_read_json(self._timings_file()) or {})
             self.timings[key] = round(spent, 1)
             _write_json(self._timings_file(), self.timings)
         return out

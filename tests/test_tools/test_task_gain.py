@@ -28,7 +28,7 @@ RELEASED = osp.join(
     'seafusion_official.pth')
 METHODS = ['TDFusion', 'BDLFusion', 'SeAFusion']
 FUSION_METRICS = ['EN', 'SD', 'SF', 'AG', 'MI', 'SCD', 'VIF', 'Qabf', 'SSIM',
-                  'PSNR', 'MSE', 'CC', 'Nabf', 'MS-SSIM']
+                  'PSNR', 'MSE', 'CC', 'Nabf', 'MS_SSIM']
 
 
 def _run(work):
