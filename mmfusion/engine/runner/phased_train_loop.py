@@ -48,7 +48,9 @@ class PhasedTrainLoop(IterBasedTrainLoop):
     so loaders whose random transforms share the main process's RNG
     (``num_workers=0``) replay the same augmentations. The phase, its
     position and the cycle index (``'phase'``, ``'phase_iter'``,
-    ``'cycle'``: e.g. SeAFusion's round) are also stored in the message hub
+    ``'cycle'``: e.g. SeAFusion's round), and the passes over the train
+    dataloader so far (``'epoch'``, read by task heads with an epoch-based
+    warm-up such as TOOD's) are also stored in the message hub
     (thus in checkpoints and logs).
     """
 
@@ -211,6 +213,12 @@ class PhasedTrainLoop(IterBasedTrainLoop):
             hub.update_info('phase', phase[0])
             hub.update_info('phase_iter', pos)
             hub.update_info('cycle', self._iter // self._cycle_iters)
+            # passes over the train dataloader so far (task heads with an
+            # epoch-based warm-up, e.g. TOOD's initial_epoch, read it)
+            hub.update_info(
+                'epoch',
+                self.batches_before(self._iter) // max(len(self.dataloader),
+                                                       1))
             data = self._draw(phase)
             self.run_iter(data[0] if len(data) == 1 else data)
             self._decide_current_val_interval()

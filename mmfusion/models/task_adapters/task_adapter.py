@@ -137,6 +137,7 @@ class TaskAdapter(BaseModule):
         self.model = self._build(model, cfg_path, pretrained,
                                  data_preprocessor, fit_preprocessor)
         self.needed_targets = needed_targets(self.model)
+        self.package = type(self.model).__module__.split('.')[0]
         if not torch.cuda.is_available():
             # SyncBN (common in mmseg configs) cannot run on CPU processes,
             # distributed or not
@@ -152,10 +153,9 @@ class TaskAdapter(BaseModule):
         model_path = None
         user = dict(model or {})
         if cfg_path is not None:
-            from mmengine.hub import get_config
             package = cfg_path.split('::')[0]
             _check_package_versions(package)
-            cfg = get_config(cfg_path, pretrained=pretrained is True)
+            cfg = _get_config(cfg_path, pretrained is True)
             model_cfg = cfg.model
             if 'data_preprocessor' in cfg and \
                     'data_preprocessor' not in model_cfg:
@@ -247,6 +247,13 @@ class TaskAdapter(BaseModule):
             for sample in data_samples:
                 if 'gt_edge_map' not in sample and 'gt_sem_seg' in sample:
                     sample.gt_edge_map = edge_map(sample.gt_sem_seg)
+        if self.package == 'mmdet':
+            # mmdet's panoptic / semantic heads read the map as `sem_seg`
+            # (its PackDetInputs), mmseg as `data` (PackSegInputs)
+            for sample in data_samples:
+                seg = sample.get('gt_sem_seg')
+                if seg is not None and 'data' in seg and 'sem_seg' not in seg:
+                    seg.sem_seg = seg.data
         return data_samples
 
     # ------------------------------------------------------------------
@@ -322,6 +329,24 @@ def _merge(base: ConfigDict, overrides: dict) -> ConfigDict:
 
 
 # ---------------------------------------------------------------- helpers
+def _get_config(cfg_path: str, pretrained: bool) -> Config:
+    """``mmengine.hub.get_config``; a folder name its path pattern rejects
+    (mmdet's ``gn+ws``) is read from the installed package directly."""
+    from mmengine.hub import get_config
+    try:
+        return get_config(cfg_path, pretrained=pretrained)
+    except ValueError:
+        import importlib
+        import os.path as osp
+        package, rel = cfg_path.split('::', 1)
+        path = osp.join(
+            osp.dirname(importlib.import_module(package).__file__), '.mim',
+            'configs', rel)
+        if pretrained or not osp.isfile(path):
+            raise
+        return Config.fromfile(path)
+
+
 def clear_pretrained(cfg, path: str = '') -> List[str]:
     """Remove every pretrained-weight source from a model config, in place:
     ``init_cfg`` of type ``Pretrained`` (also inside lists), and
@@ -422,7 +447,12 @@ def fit_data_preprocessor(dp: dict, keep_size: bool = False) -> List[str]:
     resizing/padding it to the task's training size (in place); returns the
     changes made."""
     changes = []
-    if dp.get('size') is not None and not keep_size:
+    if dp.get('size') is not None and keep_size:
+        if dp.get('test_cfg') is None:  # (mmseg's: a `size` is mmseg's)
+            # pad at test time too (predictions are cropped back)
+            dp['test_cfg'] = dict(size=tuple(dp['size']))
+            changes.append(f'test_cfg=dict(size={tuple(dp["size"])})')
+    elif dp.get('size') is not None:
         divisor = dp.get('size_divisor') or 32
         changes.append(f'size={tuple(dp["size"])} -> None, size_divisor='
                        f'{divisor}')
