@@ -34,7 +34,9 @@ model = dict(
                 mean=[123.675, 116.28, 103.53],
                 std=[58.395, 57.12, 57.375],
                 bgr_to_rgb=True, pad_val=0, seg_pad_val=255,
-                size_divisor=32),
+                # no padding (mmseg 1.2.2's class-weighted CE fails on padded
+                # labels, 255 in them): the 120 x 160 input as it is
+                size=(120, 160)),
             backbone=dict(
                 type='ResNetV1c', depth=18, stem_channels=16,
                 base_channels=16, out_indices=(0, 1, 2, 3),

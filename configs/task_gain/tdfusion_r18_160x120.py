@@ -28,7 +28,10 @@ model = dict(
             type='EncoderDecoder',
             data_preprocessor=dict(
                 type='SegDataPreProcessor', mean=[127.5], std=[127.5],
-                pad_val=0, seg_pad_val=255, size_divisor=32),
+                pad_val=0, seg_pad_val=255,
+                # no padding (mmseg 1.2.2's class-weighted CE fails on padded
+                # labels, 255 in them): the 120 x 160 input as it is
+                size=(120, 160)),
             backbone=dict(
                 type='ResNetV1c', depth=18, in_channels=1, stem_channels=16,
                 base_channels=16, out_indices=(0, 1, 2, 3),

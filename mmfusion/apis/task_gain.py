@@ -285,6 +285,7 @@ class TaskGainExperiment:
         self.method_configs: Dict[str, str] = {}
         self.rule_dirs: Dict[str, str] = {}
         self.released: Dict[str, tuple] = {}
+        self._worked = False
         self.missing: Dict[str, str] = {}  # inputs left out (--quick)
         self.evaluation: Optional[TaskDrivenEvaluation] = None
         self.result: Optional[TaskEvalResult] = None
@@ -297,11 +298,13 @@ class TaskGainExperiment:
         return osp.join(self.work_dir, 'timings.json')
 
     def _timed(self, key: str, fn, *args, **kwargs):
+        """Run a stage and record its wall time, unless it found its work
+        done (then the time it took when it ran is kept)."""
+        self._worked = False
         start = time.time()
         out = fn(*args, **kwargs)
         spent = time.time() - start
-        # a skipped (already done) stage keeps the time it took when it ran
-        if spent > 1 or key not in self.timings:
+        if self._worked or key not in self.timings:
             # (re-read: another process may have recorded other stages)
             self.timings.update(_read_json(self._timings_file()) or {})
             self.timings[key] = round(spent, 1)
@@ -321,6 +324,7 @@ class TaskGainExperiment:
         dest = osp.join(self.work_dir, 'data', name)
         mark = dict(source=source, size=list(size))
         if _read_json(osp.join(dest, _DONE)) != mark:
+            self._worked = True
             self._log(f'preparing {source} at {size[0]}x{size[1]} in {dest}')
             prepare_dataset(source, dest, size)
             _write_json(osp.join(dest, _DONE), mark)
@@ -334,6 +338,7 @@ class TaskGainExperiment:
                            InputSource(rule.name, 'vis').slug)
             mark = dict(rule=rule.rule, data=self.data_root)
             if _read_json(osp.join(out, _DONE)) != mark:
+                self._worked = True
                 self._log(f'fusing with the {rule.rule} rule into {out}')
                 for split in _SPLITS:
                     fuse_with_rule(
@@ -369,6 +374,7 @@ class TaskGainExperiment:
             mark = dict(source=src, size=st.st_size,
                         converter=item.get('converter'))
             if _read_json(osp.join(folder, _DONE)) != mark:
+                self._worked = True
                 converter = item.get('converter')
                 if converter:
                     convert = getattr(ckpt_convert, f'{converter}_convert')
@@ -403,6 +409,7 @@ class TaskGainExperiment:
             os.replace(work_dir, aside)
             self._log(f'{work_dir} held another run: moved to {aside}')
             os.makedirs(work_dir)
+        self._worked = True
         _write_json(osp.join(work_dir, 'task_gain_identity.json'),
                     dict(config_hash=identity))
         cfg_file = osp.join(work_dir, 'config.py')
@@ -483,8 +490,10 @@ class TaskGainExperiment:
             device=self.device,
             fusion_batch_size=self.cfg.get('fusion_batch_size', 1))
         self.evaluation.cfg_path = self.cfg.task_config
-        self._timed('task_eval/prepare (fusion of the pairs)',
-                    self.evaluation.prepare)
+        start = time.time()
+        self.evaluation.prepare()
+        self._log(f'task-driven protocol prepared in {time.time() - start:.0f}'
+                  ' s (checks, fusion of the pairs)')
         self.result = self.evaluation.run(prepared=True)
         write_task_report(self.result, osp.join(self.work_dir, 'task_eval'))
         return self.result
@@ -508,6 +517,7 @@ class TaskGainExperiment:
         return folders
 
     def fusion_metrics(self) -> Dict[str, Dict[str, float]]:
+        self._worked = True
         from mmfusion.evaluation.folder_evaluation import \
             evaluate_fused_folders
         evaluation = evaluate_fused_folders(
@@ -560,6 +570,7 @@ class TaskGainExperiment:
         return out
 
     def picture_grid(self, out_file: str) -> Optional[str]:
+        self._worked = True
         from mmfusion.evaluation.folder_evaluation import index_images
         from mmfusion.visualization.fusion_grid import make_fusion_grid
         folders = self.test_folders()
@@ -606,6 +617,7 @@ class TaskGainExperiment:
         and every kept checkpoint, the mean IR weight on the test pairs
         overall, on person / car / bike / background pixels, and its
         correlation with IR - VIS-Y (does it favour the brighter source?)."""
+        self._worked = True
         from mmfusion.evaluation.folder_evaluation import index_images
         out: Dict[str, List[dict]] = {}
         ir_dir = osp.join(self.data_root, 'test', 'ir')
@@ -653,6 +665,22 @@ class TaskGainExperiment:
             out[name] = rows
         return out
 
+    def task_run_times(self) -> Dict[str, List[float]]:
+        """Wall time (s) of every task training + test, per input: from
+        the run's identity record (written when it starts) to its metrics
+        (written when it ends); resumed runs count from their start."""
+        out: Dict[str, List[float]] = {}
+        for source in self.evaluation.sources:
+            for seed in self.evaluation.seeds:
+                folder = self.evaluation.run_dir(source, seed)
+                start = osp.join(folder, 'run_identity.json')
+                end = osp.join(folder, 'task_metrics.json')
+                if osp.isfile(start) and osp.isfile(end):
+                    out.setdefault(source.name, []).append(
+                        round(os.stat(end).st_mtime -
+                              os.stat(start).st_mtime, 1))
+        return out
+
     def stage_report(self) -> str:
         from mmfusion.visualization import plot_task_metrics
         if self.result is None:
@@ -690,6 +718,7 @@ class TaskGainExperiment:
             fusion_metrics=fusion,
             loss_generator=study,
             timings=self.timings,
+            task_run_seconds=self.task_run_times(),
             missing=self.missing,
             grid=grid)
         _write_json(osp.join(self.work_dir, 'task_gain.json'),
@@ -773,6 +802,11 @@ class TaskGainExperiment:
         lines += ['', '## Wall time (s)', '', '| stage | seconds |',
                   '|---|---|']
         lines += [f'| {k} | {v:.0f} |' for k, v in self.timings.items()]
+        runs = report['task_run_seconds']
+        total = sum(sum(v) for v in runs.values())
+        lines += [f'| task trainings + tests ({sum(map(len, runs.values()))} '
+                  f'runs, {total / max(1, sum(map(len, runs.values()))):.0f}'
+                  ' s each on average) | ' f'{total:.0f} |']
         return '\n'.join(lines) + '\n'
 
     # -- all ---------------------------------------------------------------
@@ -788,7 +822,7 @@ class TaskGainExperiment:
             self._collect_trained()
         md = None
         if 'task_eval' in self.stages or 'report' in self.stages:
-            self._timed('task_eval', self.stage_task_eval)
+            self.stage_task_eval()
         if 'report' in self.stages:
             md = self.stage_report()
         self._log(f'finished in {time.time() - start:.0f} s; report: '

@@ -72,7 +72,10 @@ def test_prepare_dataset_and_rule(tmp_path):
 
 
 def test_task_gain_quick(tmp_path):
-    work = tmp_path / 'tg'
+    _check_quick(tmp_path / 'tg')
+
+
+def _check_quick(work):
     run = _run(work)
     assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
     released = osp.isfile(RELEASED)
