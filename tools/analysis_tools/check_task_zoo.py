@@ -598,12 +598,13 @@ def main():
         for package, family, config, skip in selected:
             print(f'{package:6} {family:28} {config or "skip: " + skip}')
         return
-    done = {}
+    done, kept = {}, []
     if args.out and osp.isfile(args.out):
         with open(args.out) as f:
-            done = {(r['package'], r['family']): r
-                    for r in json.load(f)['rows']
-                    if not (args.rerun_failed and r['status'] == 'fail')}
+            kept = json.load(f)['rows']  # all of them stay in the file
+        done = {(r['package'], r['family']): r
+                for r in kept
+                if not (args.rerun_failed and r['status'] == 'fail')}
     rows = []
     for package, family, config, skip in selected:
         if (package, family) in done:
@@ -620,13 +621,21 @@ def main():
                   f"{row['seconds']} s {row.get('cause', '')}", flush=True)
         rows.append(row)
         if args.out:
-            _write(args.out, args.strategy, rows, args)
+            _write(args.out, args.strategy, _with_kept(rows, kept), args)
     print(_table(rows))
     counts = {s: sum(r['status'] == s for r in rows)
               for s in ('pass', 'fail', 'skip')}
     print(f'{args.strategy}: {counts}')
     if args.out:
-        _write(args.out, args.strategy, rows, args)
+        _write(args.out, args.strategy, _with_kept(rows, kept), args)
+
+
+def _with_kept(rows, kept):
+    """``rows`` and, in their place, the rows of the file not run again
+    (yet): stopping a run never loses results."""
+    new = {(r['package'], r['family']): r for r in rows}
+    out = [new.pop((r['package'], r['family']), r) for r in kept]
+    return out + list(new.values())
 
 
 def _write(path, strategy, rows, args=None):
