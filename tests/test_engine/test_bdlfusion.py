@@ -186,3 +186,32 @@ def test_bilevel_steps_move_the_right_networks(msrs_mini):
     assert log['upper.w_disc'] + log['upper.w_task'] == pytest.approx(1.0)
     # the leader's lr follows the task's (published: eta = task lr)
     assert ow['fusion_net'].get_lr()['lr'][0] == ow['task'].get_lr()['lr'][0]
+
+
+def test_predict_with_batch_padding_is_at_image_size(repo_root):
+    """With the fusion preprocessor padding the batch (size_divisor 32:
+    60x80 -> 64x96), validation must score the task's prediction of the
+    image at the image's size against the unpadded label: the same
+    prediction as without padding (before: labels padded at test time and
+    predictions of the padded image squeezed to the image's size, which
+    mmseg's IoUMetric refused)."""
+    import os.path as osp
+    batch = _batches(osp.join(repo_root, 'data', 'msrs_demo'), n=1)[0]
+    torch.manual_seed(0)
+    padded, _ = _build(data_preprocessor=dict(
+        type='FusionDataPreprocessor', size_divisor=32))
+    plain, _ = _build(data_preprocessor=dict(type='FusionDataPreprocessor'))
+    plain.load_state_dict(padded.state_dict())
+    padded.eval()
+    plain.eval()
+    with torch.no_grad():
+        a = padded.test_step(batch)
+        b = plain.test_step(_batches(osp.join(repo_root, 'data',
+                                              'msrs_demo'), n=1)[0])
+    for sa, sb in zip(a, b):
+        assert sa.pad_shape == (64, 96) and sb.pad_shape == (60, 80)
+        # the label is left as loaded at test time
+        assert torch.equal(sa.gt_sem_seg.data, sb.gt_sem_seg.data)
+        assert sa.pred_sem_seg.data.shape == sb.pred_sem_seg.data.shape
+        assert torch.equal(sa.pred_sem_seg.data, sb.pred_sem_seg.data)
+        assert sa.pred_fused.data.shape[-2:] == (60, 80)

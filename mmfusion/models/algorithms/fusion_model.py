@@ -174,8 +174,20 @@ class FusionModel(BaseModel):
         samples = self.attach_fused(fused_y, inputs, data_samples)
         if self.task is not None and self.predict_task and \
                 data_samples is not None:
-            self.task(fused_y.clamp(0, 1), inputs['vis_cbcr'], samples,
-                      mode='predict')
+            # the task sees each fused image without the batch padding (its
+            # own preprocessor pads as it needs and undoes it), so that its
+            # predictions are of the image, at the image's size
+            fused = fused_y.clamp(0, 1)
+            groups: Dict[tuple, List[int]] = {}
+            for i, sample in enumerate(samples):
+                shape = tuple(
+                    sample.metainfo.get('img_shape', fused.shape[-2:]))[:2]
+                groups.setdefault(shape, []).append(i)
+            for (h, w), index in groups.items():
+                self.task(fused[index, :, :h, :w],
+                          inputs['vis_cbcr'][index, :, :h, :w],
+                          [samples[i] for i in index],
+                          mode='predict')
         return samples
 
     def attach_fused(self, fused_y: Tensor, inputs: Dict[str, Tensor],

@@ -60,7 +60,8 @@ class FusionDataPreprocessor(BaseDataPreprocessor):
         self.seg_pad_val = seg_pad_val
 
     def _stack(self, inputs: Union[Tensor, Sequence[Tensor]],
-               data_samples: Optional[list]) -> Tensor:
+               data_samples: Optional[list],
+               training: bool = True) -> Tensor:
         if isinstance(inputs, Tensor) and inputs.dim() == 4:
             inputs = list(inputs)
         h = max(img.shape[-2] for img in inputs)
@@ -81,7 +82,10 @@ class FusionDataPreprocessor(BaseDataPreprocessor):
             sample = data_samples[i]
             sample.set_metainfo(
                 dict(batch_input_shape=(h, w), pad_shape=(h, w)))
-            if not any(pad):
+            if not any(pad) or not training:
+                # test time: labels stay at their size, as mmseg's
+                # preprocessor leaves them (metrics compare predictions, at
+                # the image's size, with them)
                 continue
             for key in list(sample.keys()):
                 # every pixel map (gt_sem_seg, gt_edge_map, gt_depth_map,
@@ -99,7 +103,7 @@ class FusionDataPreprocessor(BaseDataPreprocessor):
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
         data_samples = data.get('data_samples')
-        batch = self._stack(data['inputs'], data_samples) / 255.
+        batch = self._stack(data['inputs'], data_samples, training) / 255.
         vis = batch[:, :self.vis_channels]
         ir = batch[:, self.vis_channels:]
         if self.vis_channels == 1:
