@@ -414,8 +414,11 @@ class TaskGainExperiment:
                     dict(config_hash=identity))
         cfg_file = osp.join(work_dir, 'config.py')
         cfg.dump(cfg_file)
-        cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'),
-               cfg_file, '--work-dir', work_dir]
+        train_py = osp.join(REPO_ROOT, 'tools', 'train.py')
+        if not osp.isfile(train_py):  # an installed (non-editable) package
+            train_py = osp.join(osp.dirname(osp.dirname(__file__)), '.mim',
+                                'tools', 'train.py')
+        cmd = [sys.executable, train_py, cfg_file, '--work-dir', work_dir]
         if resume:
             cmd.append('--resume')
         self._log(f'{name}: training ({" ".join(cmd[1:])})' +

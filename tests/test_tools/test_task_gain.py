@@ -42,14 +42,14 @@ def _run(work):
 def test_prepare_dataset_and_rule(tmp_path):
     src = osp.join(REPO, 'data', 'msrs_demo')
     dest = prepare_dataset(src, str(tmp_path / 'd'), (80, 60))
-    ir = cv2.imread(osp.join(dest, 'train', 'ir', '00001D.png'),
-                    cv2.IMREAD_UNCHANGED)
+    name = sorted(os.listdir(osp.join(src, 'train', 'ir')))[0]
+    ir = cv2.imread(osp.join(dest, 'train', 'ir', name), cv2.IMREAD_UNCHANGED)
     seg = cv2.imread(
-        osp.join(dest, 'train', 'Segmentation_labels', '00001D.png'),
+        osp.join(dest, 'train', 'Segmentation_labels', name),
         cv2.IMREAD_UNCHANGED)
     assert ir.shape == seg.shape == (60, 80)
     full = cv2.imread(
-        osp.join(src, 'train', 'Segmentation_labels', '00001D.png'),
+        osp.join(src, 'train', 'Segmentation_labels', name),
         cv2.IMREAD_UNCHANGED)
     # nearest: no label id that the original does not have
     assert set(seg.ravel()) <= set(full.ravel())
