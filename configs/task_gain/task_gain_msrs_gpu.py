@@ -28,6 +28,8 @@ released = [
     dict(
         name='SeAFusion (released)',
         config='configs/seafusion/seafusion_msrs.py',
+        # the released model/Fusion/fusionmodel_final.pth of
+        # Linfeng-Tang/SeAFusion, saved here
         checkpoint='checkpoints/seafusion_official.pth',
         converter='seafusion'),
 ]
