@@ -48,7 +48,8 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger, print_log
 
 from mmfusion.evaluation.task_driven import (InputSource, TaskDrivenEvaluation,
-                                             TaskEvalResult, _fmt,
+                                             TaskEvalResult, _finite,
+                                             _markdown, _write_json,
                                              write_task_report)
 
 __all__ = [
@@ -66,14 +67,6 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def _sha(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
-def _write_json(path: str, obj) -> None:
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 def _read_json(path: str):
@@ -757,24 +750,8 @@ class TaskGainExperiment:
             'per input and seed, tested on the same input of the test split; '
             f'mean ± sample std over the {len(result.seeds)} seeds. mIoU is '
             'the mean over the classes present in the test split.', '',
-            '| input | ' + ' | '.join(present) + ' |',
-            '|---|' + '---|' * len(present)
+            _markdown(result, present)
         ]
-        best = {m: max((result.rows[n][m] for n in result.rows
-                        if _finite(result.rows[n].get(m))),
-                       default=None) for m in present}
-        for s in result.sources:
-            cells = []
-            for m in present:
-                v, e = result.rows[s.name].get(m), \
-                    result.std[s.name].get(m)
-                text = _fmt(v) if _finite(v) else 'nan'
-                if _finite(e):
-                    text += f' ± {_fmt(e)}'
-                if v == best[m]:
-                    text = f'**{text}**'
-                cells.append(text)
-            lines.append(f'| {s.name} | ' + ' | '.join(cells) + ' |')
         lines += ['', 'Inputs:', '']
         lines += [f'- **{s.name}**: {s.describe()}' for s in result.sources]
         lines += [f'- *{n}*: left out, {p} not found'
@@ -843,10 +820,6 @@ class TaskGainExperiment:
                     'train stage')
             self.checkpoints[method.name] = done['checkpoint']
             self.method_configs[method.name] = osp.join(root, 'config.py')
-
-
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def _pairs(num_pairs: dict) -> str:
