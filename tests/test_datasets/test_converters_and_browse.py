@@ -35,7 +35,8 @@ def _coco_metric(ann_file, classes, predictions):
     return metric.evaluate(len(predictions))
 
 
-def test_yolo2coco_msrs_and_coco_metric(msrs_mini, tmp_path, monkeypatch):
+def test_yolo2coco_msrs_and_coco_metric(msrs_mini, msrs_mini_pairs, tmp_path,
+                                       monkeypatch):
     """MSRS test labels -> COCO json; mmdet's CocoMetric scores the ground
     truth, packed by mmfusion's pipeline as predictions, at mAP 1."""
     from mmfusion.datasets import MSRSDataset
@@ -43,7 +44,7 @@ def test_yolo2coco_msrs_and_coco_metric(msrs_mini, tmp_path, monkeypatch):
     _run(monkeypatch, 'dataset_converters/yolo2coco.py', msrs_mini,
          '--split', 'test', '--out', out)
     coco = json.load(open(out))
-    assert len(coco['images']) == 39
+    assert len(coco['images']) == msrs_mini_pairs['test']
     assert [c['name'] for c in coco['categories']] == [
         'person', 'bicycle', 'car'
     ]

@@ -1,9 +1,10 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 """Every supported dataset, in its documented layout, through its config.
 
-MSRS, RoadScene and TNO are the real pairs of ``../shared/testdata``; FMB,
-M3FD and LLVIP are the layout fixtures of ``tests/data`` (see
-``tests/data/make_layout_fixtures.py``).
+MSRS, RoadScene and TNO are real pairs: those of ``../shared/testdata`` where
+present, else the bundled ``data/msrs_demo`` and ``tests/data/{roadscene,
+tno}_mini`` (``tests/conftest.py``); FMB, M3FD and LLVIP are the layout
+fixtures of ``tests/data`` (see ``tests/data/make_layout_fixtures.py``).
 """
 import os.path as osp
 
@@ -34,7 +35,7 @@ def _datasets(config, data_root, phases=('train', 'val'), **overrides):
     return built
 
 
-def test_msrs_seg_and_det_labels_from_one_class(msrs_mini):
+def test_msrs_seg_and_det_labels_from_one_class(msrs_mini, msrs_mini_pairs):
     ds = MSRSDataset(
         data_root=msrs_mini,
         data_prefix=dict(
@@ -42,7 +43,7 @@ def test_msrs_seg_and_det_labels_from_one_class(msrs_mini):
             vis='train/vi',
             seg='train/Segmentation_labels',
             det='train/Detection_labels'))
-    assert len(ds) == 161
+    assert len(ds) == msrs_mini_pairs['train']
     info = ds.get_data_info(0)
     assert info['seg_map_path'].endswith('00004N.png')
     assert info['det_path'].endswith(osp.join('Detection_labels',
@@ -75,9 +76,10 @@ def test_msrs_seg_and_det_labels_from_one_class(msrs_mini):
     assert 'seg_map_path' not in det.get_data_info(0)
 
 
-def test_msrs_det_config(msrs_mini):
+def test_msrs_det_config(msrs_mini, msrs_mini_pairs):
     train, val = _datasets('msrs_det.py', msrs_mini)
-    assert (len(train), len(val)) == (161, 39)
+    assert (len(train), len(val)) == (msrs_mini_pairs['train'],
+                                      msrs_mini_pairs['test'])
     np.random.seed(0)
     out = train[0]
     sample = out['data_samples']
@@ -161,13 +163,11 @@ def test_llvip_layout_and_config():
         osp.join('visible', 'train', '010001.jpg'))
 
 
-@pytest.mark.parametrize('name,count', [('roadscene', 221), ('tno', 25)])
-def test_fusion_only_sets(name, count):
-    root = osp.join(osp.dirname(REPO), 'shared', 'testdata', name)
-    if not osp.isdir(root):
-        pytest.skip(f'{root} not found')
-    (test, ) = _datasets(f'{name}.py', root, phases=('test', ))
-    assert len(test) == count
+@pytest.mark.parametrize('name', ['roadscene', 'tno'])
+def test_fusion_only_sets(name, find_test_data):
+    data = find_test_data(name)
+    (test, ) = _datasets(f'{name}.py', data.path, phases=('test', ))
+    assert len(test) == data.pairs
     out = test[0]
     x, sample = out['inputs'], out['data_samples']
     assert x.shape[0] == 4 and x.shape[1:] == sample.ori_shape
@@ -185,7 +185,7 @@ def test_ir_and_vis_from_any_two_folders(msrs_mini, tmp_path):
     ir_dir, vis_dir = tmp_path / 'cam_a' / 'thermal', tmp_path / 'rgb'
     ir_dir.mkdir(parents=True)
     vis_dir.mkdir()
-    for stem in ('00004N', '00012N'):
+    for stem in ('00004N', '00085D'):
         shutil.copy(osp.join(msrs_mini, 'train', 'ir', stem + '.png'),
                     ir_dir / (stem + '.png'))
         cv2.imwrite(
@@ -203,5 +203,5 @@ def test_ir_and_vis_from_any_two_folders(msrs_mini, tmp_path):
             ]))
     assert len(ds) == 2
     out = ds[1]
-    assert out['data_samples'].vis_path == str(vis_dir / '00012N.jpg')
+    assert out['data_samples'].vis_path == str(vis_dir / '00085D.jpg')
     assert out['inputs'].shape == (4, 480, 640)

@@ -22,7 +22,7 @@ def _mini_copy(src, dst, n=3):
     return names
 
 
-def test_msrs_mini_official_layout(msrs_mini):
+def test_msrs_mini_official_layout(msrs_mini, msrs_mini_pairs):
     init_default_scope('mmfusion')
     ds = DATASETS.build(
         dict(
@@ -32,7 +32,7 @@ def test_msrs_mini_official_layout(msrs_mini):
                 ir='train/ir', vis='train/vi',
                 seg='train/Segmentation_labels'),
             pipeline=[]))
-    assert len(ds) == 161
+    assert len(ds) == msrs_mini_pairs['train']
     info = ds[0]
     assert info['ir_path'].endswith(osp.join('train', 'ir', '00004N.png'))
     assert info['vis_path'].endswith(osp.join('train', 'vi', '00004N.png'))
@@ -43,7 +43,7 @@ def test_msrs_mini_official_layout(msrs_mini):
         data_root=msrs_mini,
         data_prefix=dict(ir='test/ir', vis='test/vi'),
         pipeline=[])
-    assert len(test) == 39 and 'seg_map_path' not in test[0]
+    assert len(test) == msrs_mini_pairs['test'] and 'seg_map_path' not in test[0]
 
 
 def test_missing_counterpart_is_named(msrs_mini, tmp_path):

@@ -7,33 +7,26 @@ import os.path as osp
 import numpy as np
 import pytest
 
-SHARED = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), '..',
-    'shared')
-SEAFUSION = osp.join(SHARED, 'reference', 'seafusion')
-MSRS_TEST = osp.join(SHARED, 'testdata', 'msrs_mini', 'test')
-
 
 @pytest.fixture(scope='session')
-def seafusion_reference():
+def seafusion_reference(seafusion_ref, msrs_mini):
     """``(names, values, dirs)``: image names, the evaluator's per-image
-    values and the folders of the fused / IR / VIS images."""
-    path = osp.join(SEAFUSION, 'metrics_msrs_mini_test.json')
-    if not osp.isfile(path) or not osp.isdir(MSRS_TEST):
-        pytest.fail(f'shared reference data not found at {SEAFUSION}')
-    with open(path) as f:
+    values and the folders of the fused / IR / VIS images (all 39 results
+    of ``../shared``, or the 4 bundled ones of ``tests/data/seafusion_ref``:
+    see ``tests/conftest.py``)."""
+    with open(osp.join(seafusion_ref, 'metrics_msrs_mini_test.json')) as f:
         ref = json.load(f)
     dirs = dict(
-        fused=osp.join(SEAFUSION, 'fused'),
-        ir=osp.join(MSRS_TEST, 'ir'),
-        vis=osp.join(MSRS_TEST, 'vi'))
+        fused=osp.join(seafusion_ref, 'fused'),
+        ir=osp.join(msrs_mini, 'test', 'ir'),
+        vis=osp.join(msrs_mini, 'test', 'vi'))
     return sorted(ref['per_image']), ref, dirs
 
 
 @pytest.fixture(scope='session')
 def seafusion_gray(seafusion_reference):
-    """All 39 (fused, IR, VIS) gray stacks ``(39, 480, 640)`` read as the
-    evaluator reads them."""
+    """The (fused, IR, VIS) gray stacks ``(N, 480, 640)`` of every reference
+    image (N = 39 shared, 4 bundled) read as the evaluator reads them."""
     from mmfusion.evaluation.functional import read_gray
     names, _, dirs = seafusion_reference
     return tuple(

@@ -15,7 +15,7 @@ from mmfusion.evaluation import FusionMetric
 from mmfusion.registry import METRICS
 from mmfusion.structures import FusionDataSample
 
-NAMES = ('00111D', '00890N')
+NAMES = ('00357D', '00927N')  # a day and a night pair, shared and bundled
 
 
 def _samples(seafusion_reference, names=NAMES, size=None):
@@ -80,7 +80,7 @@ def test_metric_options_and_names(seafusion_reference):
 def test_resized_prediction_is_a_clear_error(seafusion_reference):
     metric = FusionMetric(fusion_metrics=['EN', 'VIF'])
     with pytest.raises(ValueError, match=r'320x240 but its IR source .*'
-                       r'00111D.png is 640x480'):
+                       r'00357D.png is 640x480'):
         metric.process({}, _samples(seafusion_reference, NAMES[:1],
                                     size=(320, 240)))
     # reference-free metrics need no sources at all

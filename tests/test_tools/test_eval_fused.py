@@ -10,10 +10,9 @@ import os.path as osp
 import cv2
 import pytest
 
-SEAFUSION = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), '..',
-    'shared', 'reference', 'seafusion')
-NAMES = ('00111D', '00890N', '01409D')
+# test pairs with official SeAFusion results in both the shared and the
+# bundled reference (tests/conftest.py)
+NAMES = ('00036N', '00357D', '00927N')
 
 
 def _tool(repo_root):
@@ -26,7 +25,7 @@ def _tool(repo_root):
 
 
 @pytest.fixture
-def folders(msrs_mini, tmp_path):
+def folders(msrs_mini, seafusion_ref, tmp_path):
     """Three pairs; method 'seafusion' (official results) and method 'ir'
     (the IR images as fused images, one of them missing)."""
     dirs = {k: tmp_path / k for k in ('ir', 'vi', 'seafusion', 'ir_copy')}
@@ -38,7 +37,7 @@ def folders(msrs_mini, tmp_path):
                 osp.join(msrs_mini, 'test', modality, n + '.png'),
                 dirs[modality] / (n + '.png'))
         os.symlink(
-            osp.join(SEAFUSION, 'fused', n + '.png'),
+            osp.join(seafusion_ref, 'fused', n + '.png'),
             dirs['seafusion'] / (n + '.png'))
     for n in NAMES[:2]:
         os.symlink(
@@ -57,13 +56,13 @@ def _args(folders, out, *extra):
 
 
 def test_report_matches_the_de_facto_evaluator(repo_root, folders,
-                                               tmp_path):
+                                               seafusion_ref, tmp_path):
     tool = _tool(repo_root)
     out = tmp_path / 'report'
     assert tool.main(
         _args(folders, out, '--with-sources', '--metrics',
               'EN,VIF,Qabf,SSIM,MI,Nabf')) == 0
-    with open(osp.join(SEAFUSION, 'metrics_msrs_mini_test.json')) as f:
+    with open(osp.join(seafusion_ref, 'metrics_msrs_mini_test.json')) as f:
         ref = json.load(f)['per_image']
     with open(out / 'per_image.csv') as f:
         rows = list(csv.DictReader(f))
@@ -93,12 +92,12 @@ def test_missing_and_bad_files(repo_root, folders, tmp_path, capsys):
     # a missing fused file stops with an error naming it
     assert tool.main(args) == 2
     err = capsys.readouterr().err
-    assert "no fused image of pair '01409D' for method 'ir_as_fused'" in err
-    assert str(folders['ir_copy'] / '01409D') in err
+    assert "no fused image of pair '00927N' for method 'ir_as_fused'" in err
+    assert str(folders['ir_copy'] / '00927N') in err
     # a fused image of the wrong size names the file
-    small = folders['ir_copy'] / '01409D.png'
+    small = folders['ir_copy'] / '00927N.png'
     cv2.imwrite(str(small), cv2.imread(
-        str(folders['ir'] / '01409D.png'))[:240, :320])
+        str(folders['ir'] / '00927N.png'))[:240, :320])
     assert tool.main(args) == 2
     assert f'fused image {small} is 320x240' in capsys.readouterr().err
     # an unreadable image names the file

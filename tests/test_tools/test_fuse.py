@@ -33,8 +33,8 @@ def test_fuse_folder_gray_raw(repo_root, msrs_mini, tmp_path):
     for modality in ('ir', 'vi'):
         os.makedirs(tmp_path / modality)
         os.symlink(
-            osp.join(msrs_mini, 'test', modality, '00890N.png'),
-            tmp_path / modality / '00890N.png')
+            osp.join(msrs_mini, 'test', modality, '00927N.png'),
+            tmp_path / modality / '00927N.png')
     tool = _tool(repo_root)
     out = tmp_path / 'out'
     code = tool.main([
@@ -45,9 +45,9 @@ def test_fuse_folder_gray_raw(repo_root, msrs_mini, tmp_path):
         '--rounding', 'floor', '--no-progress'
     ])
     assert code == 0
-    png = cv2.imread(str(out / '00890N.png'), cv2.IMREAD_UNCHANGED)
+    png = cv2.imread(str(out / '00927N.png'), cv2.IMREAD_UNCHANGED)
     assert png.shape == (480, 640) and png.max() == 255 and png.min() == 0
-    raw = np.load(out / 'raw' / '00890N.npy')
+    raw = np.load(out / 'raw' / '00927N.npy')
     np.testing.assert_array_equal(
         np.floor(raw[..., 0] * 255 + 0).astype(np.uint8)[png < 255],
         png[png < 255])
@@ -55,7 +55,7 @@ def test_fuse_folder_gray_raw(repo_root, msrs_mini, tmp_path):
     code = tool.main([
         osp.join(repo_root, DEMO), ckpt, '--ir',
         str(tmp_path / 'ir'), '--vi',
-        osp.join(msrs_mini, 'test', 'vi', '00890N.png'), '--out',
+        osp.join(msrs_mini, 'test', 'vi', '00927N.png'), '--out',
         str(out)
     ])
     assert code == 2
