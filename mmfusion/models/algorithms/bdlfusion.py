@@ -4,7 +4,7 @@ from typing import Dict, Optional, Sequence, Union
 import torch
 from mmengine.dist import all_reduce
 from mmengine.logging import MessageHub
-from mmengine.optim import OptimWrapperDict
+from mmengine.optim import AmpOptimWrapper, OptimWrapperDict
 from torch import Tensor
 
 from mmfusion.registry import MODELS
@@ -218,14 +218,23 @@ class BDLFusion(FusionModel):
                    ow: OptimWrapperDict) -> Dict[str, Tensor]:
         """One step of each follower on a preprocessed train batch."""
         x, samples = data['inputs'], data['data_samples']
+        # the fusion net's forward moves its running statistics: they belong
+        # to the discriminator's update (put back if it is skipped)
+        start = self.snapshot_buffers()
         with torch.no_grad():
             fused = unwrap(self.fusion_net)(x['ir'], x['vis_y'])
         disc_log = self.guarded_update(
             ow['discriminator'],
-            dict(loss_fus=self.objective_fus(fused, x)), 'discriminator')
-        task_loss, task_log = self.objective_task(fused, x, samples)
-        log = self.guarded_update(
-            ow['task'], dict(loss_task=task_loss), 'task')
+            lambda: dict(loss_fus=self.objective_fus(fused, x)),
+            'discriminator', self.discriminator, since=start)
+        task_log = {}
+
+        def task_losses():
+            task_loss, log = self.objective_task(fused, x, samples)
+            task_log.update(log)
+            return dict(loss_task=task_loss)
+
+        log = self.guarded_update(ow['task'], task_losses, 'task', self.task)
         task_log.pop('loss', None)
         return _prefixed(disc=disc_log, task={**log, **task_log})
 
@@ -276,17 +285,27 @@ class BDLFusion(FusionModel):
         upper = dict(x=upper['inputs'], samples=upper['data_samples'])
         self._eta = ow['task'].get_lr()['lr'][0] \
             if self.eta == 'task' else float(self.eta)
+        guard = self.nonfinite_guard
+        self._load_guard_state()
+        guard.attempt('fusion hypergradient')
+        # the hypergradients' autograd passes fill no .grad, but the
+        # followers' and the leader's BN statistics move (the released
+        # behaviour): put back if the update is skipped
+        start = self.snapshot_buffers()
+        # in fp32 (no autocast): the hypergradient is built from explicit
+        # first-order gradients and their inner products (c), which an fp16
+        # range would flush to zero or overflow without a loss scale
         h_d, c_d = self.hypergradient('discriminator', train, upper)
         h_t, c_t = self.hypergradient('task', train, upper)
         h, weights = aggregate_hypergradients([h_d, h_t], self.aggregation,
                                               seeded_generator(self.seed))
-        # the hypergradients' autograd passes also filled no .grad, but the
-        # followers' BN statistics moved: that is the released behaviour
         log = dict(
             c_disc=c_d.detach(), c_task=c_t.detach(),
             w_disc=weights[0].detach(), w_task=weights[1].detach(),
             grad_norm=h.norm().detach())
-        if not self.nonfinite_guard.ok('fusion hypergradient', [h]):
+        if not guard.ok('fusion hypergradient', [h] + start.new_values(),
+                        'hypergradient or running statistic'):
+            start.restore()
             return _prefixed(upper=log)
         fusion_ow = ow['fusion_net']
         if self.tie_upper_lr:
@@ -299,8 +318,21 @@ class BDLFusion(FusionModel):
             n = p.numel()
             p.grad = h[offset:offset + n].view_as(p).clone()
             offset += n
-        fusion_ow.step()
+        if isinstance(fusion_ow, AmpOptimWrapper):
+            # h is an unscaled fp32 gradient: the loss scaler's step would
+            # divide it by the scale
+            if fusion_ow.clip_grad_kwargs:
+                fusion_ow._clip_grad()
+            fusion_ow.optimizer.step()
+        else:
+            fusion_ow.step()
         fusion_ow.zero_grad()
+        if not guard._all_finite(params):
+            raise FloatingPointError(
+                'the fusion net\'s hypergradient step turned a finite '
+                f'hypergradient into non-finite weights (lr {self._eta:g}): '
+                'stopping before they reach a checkpoint. Lower the '
+                'learning rate.')
         return _prefixed(upper=log)
 
 

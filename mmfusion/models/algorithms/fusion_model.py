@@ -1,8 +1,9 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-from typing import Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 from mmengine.config import ConfigDict
+from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.structures import PixelData
@@ -12,7 +13,7 @@ from mmfusion.registry import MODELS
 from mmfusion.structures import FusionDataSample
 from mmfusion.utils import normalize_output, restore_colour
 from mmfusion.utils.colour import COLOUR_POLICIES
-from ..utils.nonfinite import NonFiniteGuard
+from ..utils.nonfinite import BufferSnapshot, NonFiniteGuard
 
 ConfigType = Union[dict, ConfigDict]
 
@@ -37,9 +38,16 @@ class FusionModel(BaseModel):
             (no chroma). See :func:`mmfusion.utils.restore_colour`.
         output_norm: ``'clip'`` or ``'minmax'`` (per image), applied to the
             colour result (see :func:`mmfusion.utils.normalize_output`).
-        max_consecutive_nonfinite: a non-finite loss or gradient skips the
-            update (counted in the log as ``nonfinite_skipped``); this many in
-            a row stop training with an error.
+        max_consecutive_nonfinite: a non-finite loss, gradient or running
+            statistic skips the update, leaving every parameter and buffer
+            as it was (counted in the log as ``nonfinite_skipped``); this
+            many in a row stop training with an error.
+        nonfinite_budget: the largest fraction of an update's attempts
+            (``'fusion'``, ``'task'``, ...) that may be skipped: more stop
+            training with an error, checked at every skip once the update
+            was attempted 100 times and at the last iteration whatever the
+            count (a run that skipped every step does not end as if it had
+            trained). ``None`` turns the budget off.
         task: config of a :class:`TaskAdapter` (task-driven algorithms).
         predict_task: with a ``task``, also run it on the fused images in
             ``predict`` (for task metrics such as ``mmseg.IoUMetric`` in
@@ -59,6 +67,7 @@ class FusionModel(BaseModel):
                  colour: str = 'vis',
                  output_norm: str = 'clip',
                  max_consecutive_nonfinite: int = 10,
+                 nonfinite_budget: Optional[float] = 0.1,
                  task: Optional[ConfigType] = None,
                  predict_task: bool = True,
                  seed: int = 0,
@@ -78,47 +87,122 @@ class FusionModel(BaseModel):
         self.colour = colour
         normalize_output(torch.zeros(1, 1, 1, 1), output_norm)  # validate
         self.output_norm = output_norm
-        self.nonfinite_guard = NonFiniteGuard(max_consecutive_nonfinite)
+        self.nonfinite_guard = NonFiniteGuard(max_consecutive_nonfinite,
+                                              nonfinite_budget)
+        self._guard_synced = False
         self.task = None if task is None else MODELS.build(task)
         self.predict_task = predict_task
         self.seed = seed
 
-    def guarded_update(self, optim_wrapper: OptimWrapper, losses: dict,
-                       name: str) -> Dict[str, Tensor]:
-        """``optim_wrapper.update_params`` that never writes NaN/Inf into the
-        weights: a non-finite loss skips ``backward``, non-finite gradients
-        skip ``step`` (see :class:`NonFiniteGuard`). Returns the log vars."""
+    def snapshot_buffers(self, exclude: Sequence[str] = ()
+                         ) -> BufferSnapshot:
+        """A copy of the model's buffers (except the children named in
+        ``exclude``), to restore when an update is skipped."""
+        return BufferSnapshot(self, exclude)
+
+    def guarded_update(self,
+                       optim_wrapper: OptimWrapper,
+                       forward: Callable[[], dict],
+                       name: str,
+                       module: Optional[torch.nn.Module] = None,
+                       since: Optional[BufferSnapshot] = None,
+                       autocast: bool = True) -> Dict[str, Tensor]:
+        """One update that never writes NaN/Inf into the weights or buffers.
+
+        ``forward()`` computes the update's losses. It runs here, after a
+        snapshot of every buffer of the model, and inside
+        ``optim_wrapper.optim_context(module)`` (AMP autocast under an
+        ``AmpOptimWrapper``, DDP ``no_sync`` while accumulating) unless
+        ``autocast=False``. A non-finite loss or running statistic (a buffer
+        the forward pass moved) skips ``backward``; non-finite gradients skip
+        ``step``. A skipped update restores the buffers to the snapshot (and
+        to ``since``, an earlier snapshot, for updates whose computation
+        began before this call, e.g. the meta step's virtual step), so it
+        leaves every parameter and buffer as it was (see
+        :class:`NonFiniteGuard`). Finite gradients that an optimiser step
+        turns into non-finite weights (an absurd learning rate) stop
+        training before they can reach a checkpoint. Returns the log vars.
+        """
+        guard = self.nonfinite_guard
+        self._load_guard_state()
+        guard.attempt(name)
+        snapshot = self.snapshot_buffers()
+        if autocast:
+            with optim_wrapper.optim_context(
+                    self if module is None else module):
+                losses = forward()
+        else:
+            losses = forward()
         loss, log_vars = self.parse_losses(losses)
-        if not self.nonfinite_guard.ok(name, [loss]):
+
+        def skip():
+            snapshot.restore()
+            if since is not None:
+                since.restore()
             return log_vars
+
+        moved = snapshot.new_values()
+        if since is not None:
+            moved += since.new_values()
+        if not guard.ok(name, [loss] + moved, 'loss or running statistic'):
+            return skip()
         optim_wrapper.backward(optim_wrapper.scale_loss(loss))
         if not optim_wrapper.should_update():
             return log_vars  # accumulating gradients
+        params = [
+            p for group in optim_wrapper.param_groups
+            for p in group['params']
+        ]
         if not isinstance(optim_wrapper, AmpOptimWrapper):
             # (AMP's GradScaler does its own inf check and skip)
-            grads = [
-                p.grad for group in optim_wrapper.param_groups
-                for p in group['params']
-            ]
-            if not self.nonfinite_guard.ok(f'{name} gradient', grads):
+            if not guard.ok(name, [p.grad for p in params], 'gradient'):
                 optim_wrapper.zero_grad()
-                return log_vars
+                return skip()
         optim_wrapper.step()
         optim_wrapper.zero_grad()
+        if not guard._all_finite(params):
+            lr = optim_wrapper.get_lr()['lr'][0]
+            raise FloatingPointError(
+                f'the {name} update turned finite gradients into non-finite '
+                f'weights (learning rate {lr:g}): stopping before they reach '
+                'a checkpoint. Lower the learning rate.')
         return log_vars
+
+    def _load_guard_state(self) -> None:
+        """On the first update of a resumed run, take the guard's counts
+        from the checkpoint's message hub (written by
+        :meth:`with_nonfinite_count`)."""
+        if self._guard_synced:
+            return
+        self._guard_synced = True
+        hub = MessageHub.get_current_instance()
+        state = hub.get_info('nonfinite_guard')
+        if isinstance(state, dict) and \
+                state.get('iter') == hub.get_info('iter', 0) - 1:
+            self.nonfinite_guard.load_state_dict(state)
 
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
-        with optim_wrapper.optim_context(self):
-            data = self.data_preprocessor(data, True)
-            losses = self._run_forward(data, mode='loss')
+
+        def forward():
+            inputs = self.data_preprocessor(data, True)
+            return self._run_forward(inputs, mode='loss')
+
         return self.with_nonfinite_count(
-            self.guarded_update(optim_wrapper, losses, 'fusion'))
+            self.guarded_update(optim_wrapper, forward, 'fusion'))
 
     def with_nonfinite_count(self, log_vars: dict) -> dict:
-        """Add the number of skipped non-finite updates to the log."""
-        log_vars['nonfinite_skipped'] = torch.tensor(
-            float(self.nonfinite_guard.skipped))
+        """Add the number of skipped non-finite updates to the log, keep the
+        guard's counts in the message hub (so checkpoints carry them), and
+        check the skip budget at the last training iteration."""
+        guard = self.nonfinite_guard
+        log_vars['nonfinite_skipped'] = torch.tensor(float(guard.skipped))
+        hub = MessageHub.get_current_instance()
+        it = hub.get_info('iter', 0)
+        hub.update_info('nonfinite_guard', dict(guard.state_dict(), iter=it))
+        max_iters = hub.get_info('max_iters')  # the Runner's, when in one
+        if max_iters is not None and it + 1 >= max_iters:
+            guard.check_budget(final=True)
         return log_vars
 
     def fuse(self, inputs: Dict[str, Tensor]) -> Tensor:

@@ -298,11 +298,16 @@ class SeAFusion(FusionModel):
                     beta: float) -> Dict[str, Tensor]:
         data = self.data_preprocessor(data, True)
         inputs, samples = data['inputs'], data['data_samples']
-        fused = self.fusion_net(inputs['ir'], inputs['vis_y'])
-        losses = self.compute_fusion_loss(fused, inputs)
-        if beta != 0:  # round 0 trains on the content loss alone
-            losses.update(self.semantic_loss(fused, inputs, samples, beta))
-        return self.guarded_update(ow['fusion_net'], losses, 'fusion')
+
+        def losses():
+            fused = self.fusion_net(inputs['ir'], inputs['vis_y'])
+            out = self.compute_fusion_loss(fused, inputs)
+            if beta != 0:  # round 0 trains on the content loss alone
+                out.update(self.semantic_loss(fused, inputs, samples, beta))
+            return out
+
+        return self.guarded_update(ow['fusion_net'], losses, 'fusion',
+                                   self.fusion_net)
 
     def fused_for_task(self, inputs: Dict[str, Tensor]):
         """Fused Y and the chroma the task sees in its phase: the frozen
@@ -323,11 +328,13 @@ class SeAFusion(FusionModel):
                   ) -> Dict[str, Tensor]:
         data = self.data_preprocessor(data, True)
         inputs, samples = data['inputs'], data['data_samples']
-        fused_y, cbcr = self.fused_for_task(inputs)
-        # through the task's DDP wrapper: its gradients are all-reduced
-        return self.guarded_update(
-            ow['task'], self.task(fused_y, cbcr, samples, mode='loss'),
-            'task')
+
+        def losses():
+            fused_y, cbcr = self.fused_for_task(inputs)
+            # through the task's DDP wrapper: its gradients are all-reduced
+            return self.task(fused_y, cbcr, samples, mode='loss')
+
+        return self.guarded_update(ow['task'], losses, 'task', self.task)
 
 
 def _sum(value) -> Tensor:

@@ -171,19 +171,25 @@ class TDFusion(FusionModel):
                          ow: OptimWrapperDict) -> Dict[str, Tensor]:
         crop, task_inputs, task_samples = self._views(data,
                                                       self._generator())
-        with torch.no_grad():
-            weights = unwrap(self.loss_generator)(crop['ir'], crop['vis_y'])
-        fused = self.fusion_net(crop['ir'], crop['vis_y'])
+
+        def fusion_losses():
+            with torch.no_grad():
+                weights = unwrap(self.loss_generator)(crop['ir'],
+                                                      crop['vis_y'])
+            fused = self.fusion_net(crop['ir'], crop['vis_y'])
+            return self.compute_fusion_loss(
+                fused, crop, pixel_weights=weights)
+
+        def task_losses():
+            with torch.no_grad():
+                fused_task = unwrap(self.fusion_net)(task_inputs['ir'],
+                                                     task_inputs['vis_y'])
+            return self.task_loss(fused_task, task_inputs, task_samples)
+
         log = self.guarded_update(
-            ow['fusion_net'],
-            self.compute_fusion_loss(fused, crop, pixel_weights=weights),
-            'fusion')
-        with torch.no_grad():
-            fused_task = unwrap(self.fusion_net)(task_inputs['ir'],
-                                                 task_inputs['vis_y'])
-        task_log = self.guarded_update(
-            ow['task'], self.task_loss(fused_task, task_inputs, task_samples),
-            'task')
+            ow['fusion_net'], fusion_losses, 'fusion', self.fusion_net)
+        task_log = self.guarded_update(ow['task'], task_losses, 'task',
+                                       self.task)
         return _prefixed(fusion=log, task=task_log)
 
     def virtual_step(self, crop: Dict[str, Tensor], alpha: float):
@@ -223,8 +229,13 @@ class TDFusion(FusionModel):
         fusion_lr = ow['fusion_net'].get_lr()['lr'][0]
         alpha = fusion_lr if self.inner_lr == 'fusion' else self.inner_lr
 
-        # meta-learning is kept in fp32 (no autocast around the double
-        # backward)
+        # the buffers the virtual step moves (the fusion net's and the loss
+        # generator's running statistics): put back if the meta step's
+        # outer update is skipped (the task has its own snapshot and
+        # restore)
+        start = self.snapshot_buffers(exclude=('task', ))
+        # the meta step is kept in fp32 (no autocast around the virtual
+        # step, its double backward and the outer loss): see docs/tdfusion.md
         fast, inner_log = self.virtual_step(crop, alpha)
 
         task_state = optim_state = None
@@ -232,21 +243,30 @@ class TDFusion(FusionModel):
             task_state = copy.deepcopy(unwrap(self.task).state_dict())
             if self.restore_task_optimizer:
                 optim_state = copy.deepcopy(ow['task'].state_dict())
-        with torch.no_grad():
-            fused1 = unwrap(self.fusion_net)(task_in1['ir'],
-                                             task_in1['vis_y'])
-        task_log = self.guarded_update(
-            ow['task'], self.task_loss(fused1, task_in1, task_s1), 'task')
 
-        fused2 = functional_call(
-            unwrap(self.fusion_net), fast,
-            (task_in2['ir'], task_in2['vis_y']))
+        def task_losses():
+            with torch.no_grad():
+                fused1 = unwrap(self.fusion_net)(task_in1['ir'],
+                                                 task_in1['vis_y'])
+            return self.task_loss(fused1, task_in1, task_s1)
+
+        # the temporary task step: an ordinary first-order step (under the
+        # task's AMP autocast when enabled)
+        task_log = self.guarded_update(ow['task'], task_losses, 'task',
+                                       self.task)
+
+        def outer_losses():
+            fused2 = functional_call(
+                unwrap(self.fusion_net), fast,
+                (task_in2['ir'], task_in2['vis_y']))
+            return self.task_loss(fused2, task_in2, task_s2)
+
         if self.outer_lr == 'fusion':
             for group in ow['loss_generator'].param_groups:
                 group['lr'] = fusion_lr
         outer_log = self.guarded_update(
-            ow['loss_generator'], self.task_loss(fused2, task_in2, task_s2),
-            'loss generator')
+            ow['loss_generator'], outer_losses, 'loss generator',
+            since=start, autocast=False)
         # the outer backward also reached the fusion net (through theta') and
         # the task: those gradients are not for them
         ow['fusion_net'].zero_grad()
