@@ -16,6 +16,16 @@ Applied once when ``mmfusion`` is imported (idempotent).
   ``builtins.getattr`` references stock mmengine writes, and checkpoints
   written by stock mmengine (which have them) still load through
   :func:`load_checkpoint_file`, which admits exactly that one global.
+* **Checkpoint files are whole or absent** (:func:`save_checkpoint_file`,
+  :func:`load_checkpoint_file`, :func:`latest_intact_checkpoint`). mmengine
+  writes a checkpoint in place: a full disk leaves a truncated ``iter_N.pth``
+  and a bare ``OSError: [Errno 28]``. Local checkpoints are written to a
+  temporary file in the same folder and moved over the name with
+  ``os.replace``; a full disk raises an error naming the file and the space
+  it needs, and leaves nothing behind. Loading a damaged (truncated,
+  zero-byte, corrupted) checkpoint raises :class:`CheckpointDamagedError`
+  naming the file and the previous intact checkpoint of its folder;
+  auto-resume (``--resume`` without a path) falls back to that one, saying so.
 * **Distributed training on CPU.** ``--launcher pytorch`` without CUDA uses
   gloo instead of crashing in ``torch.cuda.set_device``, and the process group
   is destroyed at exit (see :func:`_patch_cpu_distributed`).
@@ -37,10 +47,19 @@ Applied once when ``mmfusion`` is imported (idempotent).
   with ``pkg_resources``, removed in setuptools 81: warn at import with the fix.
 """
 import atexit
+import errno
 import importlib.util
+import io
+import logging
+import os
 import os.path as osp
 import pickle
+import re
+import shutil
+import tempfile
 import warnings
+import zipfile
+from typing import Optional
 
 import numpy as np
 import torch
@@ -89,6 +108,89 @@ def _history_buffer_getstate(self) -> dict:
     return state
 
 
+class CheckpointDamagedError(RuntimeError):
+    """A checkpoint file that cannot be read: truncated, empty or corrupt."""
+
+
+def checkpoint_damage(filename: str) -> Optional[str]:
+    """Why ``filename`` is not a whole checkpoint, or ``None`` if it is.
+
+    torch writes checkpoints as zip archives (stored, with a CRC per
+    member): an empty file, a file without the archive's central directory
+    at its end (truncated) or a member whose CRC does not match is damaged.
+    Reads the file once; does not unpickle anything.
+    """
+    try:
+        size = os.path.getsize(filename)
+    except OSError as e:
+        return f'cannot be read: {e}'
+    if size == 0:
+        return 'empty file (0 bytes)'
+    if not zipfile.is_zipfile(filename):
+        with open(filename, 'rb') as f:
+            head = f.read(4)
+        if head.startswith(b'PK'):
+            return (f'truncated: {size} bytes, the end of the archive is '
+                    'missing')
+        return None  # not a zip: possibly a legacy (pre-1.6) torch file
+    try:
+        with zipfile.ZipFile(filename) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        return f'corrupt archive ({e})'
+    if bad is not None:
+        return f'corrupt: the data of {bad} fails its CRC check'
+    return None
+
+
+_CKPT_NUMBER = re.compile(r'^(?:iter|epoch)_(\d+)\.pth$')
+
+
+def _checkpoints_before(filename: str) -> list:
+    """The other ``iter_N.pth`` / ``epoch_N.pth`` files of ``filename``'s
+    folder that come before it (all of them if its name has no number),
+    newest first."""
+    folder = osp.dirname(osp.abspath(filename))
+    match = _CKPT_NUMBER.match(osp.basename(filename))
+    limit = int(match.group(1)) if match else None
+    found = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    for name in names:
+        m = _CKPT_NUMBER.match(name)
+        path = osp.join(folder, name)
+        if not m or osp.abspath(path) == osp.abspath(filename):
+            continue
+        if limit is None or int(m.group(1)) < limit:
+            found.append((int(m.group(1)), osp.getmtime(path), path))
+    return [path for *_, path in sorted(found, reverse=True)]
+
+
+def previous_intact_checkpoint(filename: str) -> Optional[str]:
+    """The newest whole checkpoint of ``filename``'s folder before it."""
+    for path in _checkpoints_before(filename):
+        if checkpoint_damage(path) is None:
+            return path
+    return None
+
+
+def _damaged_error(filename: str, reason: str) -> CheckpointDamagedError:
+    previous = previous_intact_checkpoint(filename)
+    folder = osp.dirname(osp.abspath(filename))
+    if previous is not None:
+        way_out = (f'The previous intact checkpoint of {folder} is '
+                   f'{previous}: resume from it with `--resume {previous}` '
+                   '(auto-resume, `--resume` without a path, falls back to '
+                   'it by itself).')
+    else:
+        way_out = f'{folder} holds no earlier intact checkpoint.'
+    return CheckpointDamagedError(
+        f'checkpoint {filename} is damaged ({reason}) and cannot be loaded. '
+        f'{way_out}')
+
+
 def load_checkpoint_file(filename: str, map_location=None):
     """``torch.load`` for checkpoint files, with the safe unpickler.
 
@@ -97,7 +199,17 @@ def load_checkpoint_file(filename: str, map_location=None):
     references ``builtins.getattr`` (its HistoryBuffer statistics methods):
     exactly that global, and nothing else, is admitted for such a file. Any
     other unsupported global is still refused, with torch's message.
+
+    A damaged file (truncated, empty, or with data that fails its CRC, which
+    ``torch.load`` alone does not check) raises
+    :class:`CheckpointDamagedError` naming it and the previous intact
+    checkpoint of its folder.
     """
+    # torch's zip reader does not check the CRCs: a corrupted tensor would
+    # load silently. The check reads the file once more (page cache).
+    reason = checkpoint_damage(filename)
+    if reason is not None:
+        raise _damaged_error(filename, reason)
     try:
         return torch.load(filename, map_location=map_location)
     except pickle.UnpicklingError as e:
@@ -111,6 +223,138 @@ def load_checkpoint_file(filename: str, map_location=None):
                 'before loading.') from e
         with torch.serialization.safe_globals([getattr]):
             return torch.load(filename, map_location=map_location)
+
+
+def _is_local(filename: str, backend_args=None) -> bool:
+    return '://' not in str(filename) and (
+        backend_args is None or backend_args.get('backend') == 'local')
+
+
+def save_checkpoint_file(checkpoint: dict, filename: str) -> None:
+    """Write a checkpoint so that ``filename`` is either whole or absent.
+
+    The checkpoint is serialised in memory (as mmengine does), the free
+    space checked, then written to a temporary file in the same folder,
+    flushed to disk and moved over ``filename`` with ``os.replace`` (atomic
+    on POSIX and Windows). A full disk raises ``OSError(ENOSPC)`` naming the
+    file, the space it needs and the space free; nothing is left behind
+    (an older file of that name stays as it was).
+    """
+    filename = str(filename)
+    folder = osp.dirname(osp.abspath(filename))
+    os.makedirs(folder, exist_ok=True)
+    buf = io.BytesIO()
+    torch.save(checkpoint, buf)
+    with buf.getbuffer() as payload:
+        need = len(payload)
+
+        def no_space(free, err=None):
+            return OSError(
+                errno.ENOSPC,
+                f'no space left on the device to write checkpoint {filename}'
+                f': it needs {need / 2**20:.1f} MiB ({need} bytes), '
+                f'{free / 2**20:.1f} MiB are free in {folder}. Free some '
+                'space (or write to another --work-dir) and resume; nothing '
+                'was written' + (f' ({err})' if err else ''))
+
+        free = shutil.disk_usage(folder).free
+        if free < need:
+            raise no_space(free)
+        fd, tmp = tempfile.mkstemp(
+            dir=folder, prefix=f'.{osp.basename(filename)}.', suffix='.tmp')
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, filename)
+        except BaseException as e:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            if isinstance(e, OSError) and e.errno in (
+                    errno.ENOSPC, getattr(errno, 'EDQUOT', -1)):
+                raise no_space(shutil.disk_usage(folder).free, e) from e
+            raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def latest_intact_checkpoint(work_dir: str) -> Optional[str]:
+    """mmengine's ``find_latest_checkpoint`` (the ``last_checkpoint``
+    record), checked: a damaged or missing latest checkpoint falls back to
+    the previous intact one of the work dir, with a warning saying so."""
+    from mmengine.logging import print_log
+    latest = _find_latest_checkpoint(work_dir)
+    if latest is None:
+        return None
+    if not latest:  # an empty last_checkpoint record
+        latest = osp.join(work_dir, 'last_checkpoint')
+        reason = 'the record of the latest checkpoint is empty'
+        candidates = _checkpoints_before(osp.join(work_dir, 'none'))
+    else:
+        reason = checkpoint_damage(latest) if osp.isfile(latest) else \
+            'missing'
+        if reason is None:
+            return latest
+        candidates = _checkpoints_before(latest)
+    for path in candidates:
+        if checkpoint_damage(path) is None:
+            print_log(
+                f'the latest checkpoint {latest} is damaged ({reason}): '
+                f'auto-resume falls back to the previous intact checkpoint '
+                f'{path}',
+                logger='current',
+                level=logging.WARNING)
+            return path
+    raise CheckpointDamagedError(
+        f'the latest checkpoint {latest} is damaged ({reason}) and '
+        f'{work_dir} holds no earlier intact checkpoint to resume from: '
+        'start without --resume (or from a checkpoint elsewhere with '
+        '--resume PATH).')
+
+
+_find_latest_checkpoint = None
+
+
+def _patch_checkpoint_io() -> None:
+    """Atomic local checkpoint writes and the checked auto-resume, in every
+    module of mmengine that imported the functions by name."""
+    global _find_latest_checkpoint
+    import mmengine.runner as runner_pkg
+    from mmengine.runner import checkpoint as ckpt
+    from mmengine.runner import runner as runner_mod
+
+    if getattr(ckpt.save_checkpoint, '_mmfusion_atomic', False):
+        return
+    original_save = ckpt.save_checkpoint
+    _find_latest_checkpoint = ckpt.find_latest_checkpoint
+
+    def save_checkpoint(checkpoint, filename, file_client_args=None,
+                        backend_args=None):
+        if file_client_args is None and _is_local(filename, backend_args):
+            return save_checkpoint_file(checkpoint, filename)
+        return original_save(
+            checkpoint, filename, file_client_args=file_client_args,
+            backend_args=backend_args)
+
+    save_checkpoint._mmfusion_atomic = True
+    save_checkpoint.__doc__ = save_checkpoint_file.__doc__
+    for module in (ckpt, runner_mod, runner_pkg):
+        module.save_checkpoint = save_checkpoint
+        module.find_latest_checkpoint = latest_intact_checkpoint
+    try:
+        from mmengine.runner import _flexible_runner
+        _flexible_runner.find_latest_checkpoint = latest_intact_checkpoint
+    except ImportError:  # pragma: no cover
+        pass
 
 
 def _patch_weights_only_load() -> None:
@@ -232,6 +476,7 @@ def apply_compat_patches() -> None:
     if _APPLIED:
         return
     _patch_weights_only_load()
+    _patch_checkpoint_io()
     _patch_url_loaders()
     _patch_cpu_distributed()
     _check_pkg_resources()
