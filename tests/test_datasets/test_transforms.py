@@ -414,7 +414,7 @@ def test_packed_boxes_feed_coco_metric_without_json(msrs_mini):
         data_root=msrs_mini,
         data_prefix=dict(
             ir='test/ir', vis='test/vi', det='test/Detection_labels'),
-        indices=list(range(12)),
+        indices=12,  # the first 12 pairs (all, in the bundled set)
         test_mode=True,
         pipeline=[
             dict(type='LoadPairedImageFromFile'),
