@@ -1,14 +1,13 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 import argparse
-import logging
 import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmfusion  # noqa: F401  (applies the stack's compatibility patches)
+from mmfusion.engine.optimizers import enable_amp
 from mmfusion.registry import RUNNERS
 
 
@@ -28,7 +27,15 @@ def parse_args():
         '--amp',
         action='store_true',
         default=False,
-        help='enable automatic-mixed-precision training')
+        help='enable automatic-mixed-precision training (in every '
+        "sub-network's optimiser wrapper; bfloat16 autocast on a machine "
+        'without a GPU)')
+    parser.add_argument(
+        '--amp-dtype',
+        choices=['float16', 'bfloat16'],
+        default=None,
+        help='autocast dtype of --amp: float16 (default on GPUs) or '
+        'bfloat16 (the only one on a CPU)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -70,18 +77,9 @@ def main():
                                 osp.splitext(osp.basename(args.config))[0])
 
     if args.amp is True:
-        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper == 'AmpOptimWrapper':
-            print_log(
-                'AMP training is already enabled in your config.',
-                logger='current',
-                level=logging.WARNING)
-        else:
-            assert optim_wrapper == 'OptimWrapper', (
-                '`--amp` is only supported when the optimizer wrapper type is '
-                f'`OptimWrapper` but got {optim_wrapper}.')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+        # AMP in every sub-network's wrapper of the task-driven algorithms;
+        # bfloat16 autocast on a CPU-only machine (see docs/training.md)
+        cfg.optim_wrapper = enable_amp(cfg.optim_wrapper, args.amp_dtype)
 
     if args.resume == 'auto':
         cfg.resume = True

@@ -18,6 +18,14 @@ from ..utils.nonfinite import BufferSnapshot, NonFiniteGuard
 ConfigType = Union[dict, ConfigDict]
 
 
+def _scales_loss(optim_wrapper: OptimWrapper) -> bool:
+    """Whether the wrapper's GradScaler checks the gradients (fp16 AMP);
+    bfloat16 on the CPU has none."""
+    scaler = getattr(optim_wrapper, 'loss_scaler', None)
+    return isinstance(optim_wrapper, AmpOptimWrapper) and \
+        scaler is not None and scaler.is_enabled()
+
+
 @MODELS.register_module()
 class FusionModel(BaseModel):
     """A fusion network trained on a (fixed) fusion loss.
@@ -153,7 +161,7 @@ class FusionModel(BaseModel):
             p for group in optim_wrapper.param_groups
             for p in group['params']
         ]
-        if not isinstance(optim_wrapper, AmpOptimWrapper):
+        if not _scales_loss(optim_wrapper):
             # (AMP's GradScaler does its own inf check and skip)
             if not guard.ok(name, [p.grad for p in params], 'gradient'):
                 optim_wrapper.zero_grad()
