@@ -1,7 +1,12 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
+import logging
+import os.path as osp
+from typing import Optional
+
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine.logging import print_log
 
 from mmfusion.registry import TRANSFORMS
 
@@ -21,12 +26,74 @@ def _to_uint8(img: np.ndarray, path: str) -> np.ndarray:
                      'expected 8- or 16-bit')
 
 
-def load_ir(path: str, backend: str = 'cv2') -> np.ndarray:
+# mean spread (max - min over the 3 channels, in grey levels) above which a
+# 3-channel IR is false colour; a grey image saved as a colour JPEG spreads
+# by about a level from chroma rounding
+FALSE_COLOUR_SPREAD = 4.0
+FALSE_COLOUR_IR = ('warn', 'error', 'accept')
+
+
+def _imread(path: str, backend: str) -> Optional[np.ndarray]:
+    """``mmcv.imread`` that returns ``None`` for any unreadable file
+    (OpenCV asserts on an empty one)."""
+    try:
+        return mmcv.imread(path, flag='unchanged', backend=backend)
+    except Exception:
+        return None
+
+
+def unreadable_image_error(path: str, what: str) -> ValueError:
+    """The error for an image OpenCV cannot read, with the reason (from the
+    PNG chunk CRCs or a full decode with PIL) and how to catch such files
+    before training."""
+    from ..checks import _image_size
+    if not osp.exists(path):
+        reason = 'the file does not exist'
+    elif osp.getsize(path) == 0:
+        reason = 'empty file (0 bytes)'
+    else:
+        reason = None
+        try:
+            _image_size(path, 'verify')
+        except ValueError as e:
+            reason = str(e.__cause__ or e)
+        if reason is None:
+            try:
+                from PIL import Image
+                with Image.open(path) as img:
+                    img.load()
+                reason = 'OpenCV cannot decode it (PIL can)'
+            except Exception as e:  # PIL raises many types for bad files
+                reason = f'the image data is damaged ({e})'
+    return ValueError(
+        f'cannot read {what} image {path}: {reason}. The dataset\'s default '
+        "build-time check (check_images='header') reads only the header and "
+        "the end marker; check_images='verify' (every PNG chunk CRC, ~0.3 ms "
+        "per image) or 'decode' (~8 ms per 640x480 image) finds such files "
+        'when the dataset is built, before training')
+
+
+def load_ir(path: str,
+            backend: str = 'cv2',
+            false_colour: str = 'warn',
+            state: Optional[dict] = None) -> np.ndarray:
     """Read an infrared image as ``(H, W, 1)`` uint8, whatever its storage:
-    8/16-bit gray, or 3 identical channels (as TNO ships them)."""
-    img = mmcv.imread(path, flag='unchanged', backend=backend)
+    8/16-bit gray, or 3 identical channels (as TNO ships them).
+
+    A 3-channel IR whose channels differ (a false-colour rendering such as
+    a JET-coloured thermal image; :data:`FALSE_COLOUR_SPREAD`) is turned to
+    grey with the BGR luminance weights, which does not give back the
+    thermal intensities. ``false_colour``: ``'warn'`` (default) logs it,
+    naming the file, once per ``state`` (a dict the caller keeps, e.g. one
+    per dataset pipeline; without one, every time); ``'error'`` raises;
+    ``'accept'`` converts silently.
+    """
+    if false_colour not in FALSE_COLOUR_IR:
+        raise ValueError(f'false_colour must be one of {FALSE_COLOUR_IR}, '
+                         f'got {false_colour!r}')
+    img = _imread(path, backend)
     if img is None:
-        raise ValueError(f'cannot read IR image {path}')
+        raise unreadable_image_error(path, 'IR')
     img = _to_uint8(img, path)
     if img.ndim == 3:
         if img.shape[2] == 4:
@@ -34,12 +101,42 @@ def load_ir(path: str, backend: str = 'cv2') -> np.ndarray:
         if img.shape[2] == 3:
             if not (np.array_equal(img[..., 0], img[..., 1])
                     and np.array_equal(img[..., 1], img[..., 2])):
+                spread = float(
+                    np.mean(img.max(axis=2) - img.min(axis=2)))
+                if spread > FALSE_COLOUR_SPREAD:
+                    _false_colour(path, spread, false_colour, state)
                 img = mmcv.bgr2gray(img)[..., None]
             else:
                 img = img[..., :1]
     else:
         img = img[..., None]
     return np.ascontiguousarray(img)
+
+
+def _false_colour(path: str, spread: float, mode: str,
+                  state: Optional[dict]) -> None:
+    what = (f'IR image {path} is false colour (3 channels that differ by '
+            f'{spread:.1f} grey levels on average, e.g. a JET-coloured '
+            'thermal image): converting it to grey with the luminance '
+            'weights does not give back the thermal intensities')
+    if mode == 'error':
+        raise ValueError(
+            f'{what}. Convert the IR images to single-channel intensities, or '
+            "set false_colour_ir='accept' in LoadPairedImageFromFile / "
+            'LoadModalityImage to train on their luminance.')
+    if mode == 'accept':
+        return
+    if state is not None:
+        if state.get('warned'):
+            return
+        state['warned'] = True
+    print_log(
+        f'{what}. Training on their luminance; convert the IR images to '
+        "single-channel intensities, or set false_colour_ir='error' to "
+        "refuse such files ('accept' silences this warning, shown once per "
+        'dataset).',
+        logger='current',
+        level=logging.WARNING)
 
 
 def load_vis(path: str, backend: str = 'cv2') -> tuple:
@@ -49,9 +146,9 @@ def load_vis(path: str, backend: str = 'cv2') -> tuple:
     A gray VIS (stored with one channel, or as 3 identical channels like
     TNO's) is kept as 3 identical channels and flagged ``is_gray=True``.
     """
-    img = mmcv.imread(path, flag='unchanged', backend=backend)
+    img = _imread(path, backend)
     if img is None:
-        raise ValueError(f'cannot read VIS image {path}')
+        raise unreadable_image_error(path, 'VIS')
     img = _to_uint8(img, path)
     if img.ndim == 2:
         img = img[..., None]
@@ -82,13 +179,25 @@ class LoadPairedImageFromFile(BaseTransform):
     Pairs of different sizes raise, except those the dataset marked with
     ``resize_vis_to_ir`` (its ``resize_vis_to_ir=True`` option): their VIS
     is resized (bilinear) to the IR size and ``vis_ori_shape`` recorded.
+
+    Args:
+        backend: mmcv image backend.
+        false_colour_ir: a 3-channel IR whose channels differ (false
+            colour, e.g. JET): ``'warn'`` (default; once per dataset, naming
+            the file), ``'error'`` or ``'accept'`` (see :func:`load_ir`).
     """
 
-    def __init__(self, backend: str = 'cv2'):
+    def __init__(self, backend: str = 'cv2', false_colour_ir: str = 'warn'):
+        if false_colour_ir not in FALSE_COLOUR_IR:
+            raise ValueError(f'false_colour_ir must be one of '
+                             f'{FALSE_COLOUR_IR}, got {false_colour_ir!r}')
         self.backend = backend
+        self.false_colour_ir = false_colour_ir
+        self._ir_state = {}
 
     def transform(self, results: dict) -> dict:
-        ir = load_ir(results['ir_path'], self.backend)
+        ir = load_ir(results['ir_path'], self.backend, self.false_colour_ir,
+                     self._ir_state)
         vis, is_gray = load_vis(results['vis_path'], self.backend)
         if ir.shape[:2] != vis.shape[:2]:
             if not results.get('resize_vis_to_ir', False):
@@ -106,7 +215,8 @@ class LoadPairedImageFromFile(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(backend={self.backend!r})'
+        return (f'{self.__class__.__name__}(backend={self.backend!r}, '
+                f'false_colour_ir={self.false_colour_ir!r})')
 
 
 @TRANSFORMS.register_module()
@@ -136,21 +246,32 @@ class LoadModalityImage(BaseTransform):
     Args:
         modality: ``'vis'``, ``'ir'`` or ``'fused'``.
         backend: mmcv image backend.
+        false_colour_ir: see :class:`LoadPairedImageFromFile`.
     """
 
     MODALITIES = ('vis', 'ir', 'fused')
 
-    def __init__(self, modality: str = 'vis', backend: str = 'cv2'):
+    def __init__(self,
+                 modality: str = 'vis',
+                 backend: str = 'cv2',
+                 false_colour_ir: str = 'warn'):
         if modality not in self.MODALITIES:
             raise ValueError(f'modality must be one of {self.MODALITIES}, '
                              f'got {modality!r}')
+        if false_colour_ir not in FALSE_COLOUR_IR:
+            raise ValueError(f'false_colour_ir must be one of '
+                             f'{FALSE_COLOUR_IR}, got {false_colour_ir!r}')
         self.modality = modality
         self.backend = backend
+        self.false_colour_ir = false_colour_ir
+        self._ir_state = {}
 
     def transform(self, results: dict) -> dict:
         if self.modality == 'ir':
             path = results['ir_path']
-            img = np.repeat(load_ir(path, self.backend), 3, axis=2)
+            img = np.repeat(
+                load_ir(path, self.backend, self.false_colour_ir,
+                        self._ir_state), 3, axis=2)
         else:
             key = f'{self.modality}_path'
             if key not in results:
