@@ -5,7 +5,10 @@ import copy
 import os
 import os.path as osp
 import warnings
-from typing import List, Optional, Sequence, Tuple, Union
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import mmcv
@@ -16,6 +19,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.infer import BaseInferencer
 from mmengine.registry import DefaultScope
 from mmengine.utils import ProgressBar
+from torch.utils.data import DataLoader, Dataset
 
 from mmfusion.registry import INFERENCERS, TRANSFORMS
 from mmfusion.utils import to_uint8
@@ -82,6 +86,47 @@ class _LoadPairFromArrays(BaseTransform):
         return results
 
 
+def _write_atomic(path: str, img: np.ndarray) -> str:
+    """Write ``img`` (``.png`` through OpenCV, ``.npy`` through numpy) under
+    a temporary name in the same folder, then rename it: the file is whole
+    or absent."""
+    folder, name = osp.split(path)
+    os.makedirs(folder or '.', exist_ok=True)
+    stem, ext = osp.splitext(name)
+    tmp = osp.join(folder, f'.{stem}.{os.getpid()}.part{ext}')
+    try:
+        if ext == '.npy':
+            np.save(tmp, img)
+        elif not cv2.imwrite(tmp, np.ascontiguousarray(img)):
+            raise OSError(f'cannot write {path}')
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+class _PairReader(Dataset):
+    """Pairs through the test pipeline, for a reading ``DataLoader``."""
+
+    def __init__(self, items: list, pipeline):
+        self.items = items
+        self.pipeline = pipeline
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.pipeline(self.items[index])
+
+
+def _reader_init(worker_id: int) -> None:
+    # a reader decodes one pair at a time: no thread pools competing with
+    # the net's
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
 @INFERENCERS.register_module(name='fusion')
 @INFERENCERS.register_module()
 class FusionInferencer(BaseInferencer):
@@ -110,6 +155,13 @@ class FusionInferencer(BaseInferencer):
             ``'minmax'``).
         scope: registry scope (``'mmfusion'``).
         show_progress: progress bar over the pairs.
+        backend: how the fusion net runs: ``'pytorch'`` or
+            ``'onnxruntime'`` (see :mod:`mmfusion.apis.inference_backends`).
+        precision: ``'fp32'`` (default), or ``'bf16'`` / ``'fp16'`` under
+            autocast (PyTorch backend; the image moves by up to about one
+            grey level).
+        compile: PyTorch backend: run the net through ``torch.compile``
+            (default: as the config's ``compile_inference`` says).
     """
 
     preprocess_kwargs: set = set()
@@ -126,7 +178,10 @@ class FusionInferencer(BaseInferencer):
                  colour: Optional[str] = None,
                  output_norm: Optional[str] = None,
                  scope: Optional[str] = 'mmfusion',
-                 show_progress: bool = True) -> None:
+                 show_progress: bool = True,
+                 backend: str = 'pytorch',
+                 precision: str = 'fp32',
+                 compile: Optional[bool] = None) -> None:
         import mmfusion  # noqa: F401  (checkpoint loading on recent torch)
         # mmengine's BaseInferencer builds the model, pipeline and collate
         # function in whatever scope is current (none in a plain script):
@@ -144,6 +199,14 @@ class FusionInferencer(BaseInferencer):
             from mmfusion.utils import normalize_output
             normalize_output(torch.zeros(1, 1, 1, 1), output_norm)
             self._override('output_norm', output_norm)
+        from .inference_backends import build_inference_net
+        self.backend, self.precision = backend, precision
+        self.model.fusion_net = build_inference_net(
+            self.model.fusion_net,
+            backend=backend,
+            precision=precision,
+            device=str(next(self.model.parameters()).device),
+            compile=compile)
 
     def _override(self, attr: str, value: str) -> None:
         if not hasattr(self.model, attr):
@@ -247,7 +310,8 @@ class FusionInferencer(BaseInferencer):
                  return_datasamples: bool = False,
                  batch_size: int = 1,
                  **kwargs) -> dict:
-        """Fuse pairs.
+        """Fuse pairs and return every result (for a large folder written
+        to ``out_dir``, :meth:`stream` keeps memory flat).
 
         Args:
             ir, vis: two image files, two folders (pairs by file name), two
@@ -257,6 +321,62 @@ class FusionInferencer(BaseInferencer):
                 :class:`~mmfusion.structures.FusionDataSample` objects
                 instead of arrays.
             batch_size: pairs per forward (same-size pairs only).
+            **kwargs: the options of :meth:`stream` (``out_dir``,
+                ``rounding``, ``raw``, ``raw_channels``, ``vis_out_dir``,
+                ``return_images``, ``skip_existing``, ``num_workers``).
+
+        Returns:
+            dict: ``predictions`` (one dict per pair: ``img_id``, ``fused``
+            RGB uint8, ``fused_y`` float32 ``(H, W)`` in [0, 1], and
+            ``out_file`` when written; ``skipped=True`` for a pair whose
+            output existed) and ``visualization`` (grid paths).
+        """
+        entries = list(
+            self.stream(
+                ir,
+                vis,
+                batch_size=batch_size,
+                return_datasamples=return_datasamples,
+                **kwargs))
+        grids = [e['vis_file'] for e in entries if 'vis_file' in e]
+        if return_datasamples:
+            predictions = [e['datasample'] for e in entries
+                           if 'datasample' in e]
+        else:
+            predictions = [{k: v
+                            for k, v in e.items() if k != 'vis_file'}
+                           for e in entries]
+        return dict(
+            predictions=predictions,
+            visualization=grids if kwargs.get('vis_out_dir') else None)
+
+    def stream(self,
+               ir: PairInput,
+               vis: PairInput,
+               batch_size: int = 1,
+               out_dir: Optional[str] = None,
+               rounding: str = 'round',
+               raw: Optional[str] = None,
+               raw_channels: str = 'rgb',
+               vis_out_dir: Optional[str] = None,
+               return_images: bool = True,
+               return_datasamples: bool = False,
+               skip_existing: bool = False,
+               num_workers: Optional[int] = None,
+               max_pending: int = 2) -> Iterator[dict]:
+        """Fuse pairs, yielding one result per pair as soon as it is fused
+        and written (in input order).
+
+        Reading, fusing and writing overlap: ``num_workers`` processes read
+        and preprocess the next pairs while the net runs (default: one for
+        files, none for arrays) and a writer thread encodes and writes the
+        previous ones (at most ``max_pending`` batches wait for it), so
+        memory does not grow with the number of pairs. Each file is written
+        under a temporary name and renamed when complete: an interrupted run
+        leaves only whole images, and ``skip_existing`` resumes it.
+
+        Args:
+            ir, vis, batch_size: as :meth:`__call__`.
             out_dir: write ``{img_id}.png`` (8-bit, RGB; 1 channel with the
                 ``'gray'`` colour policy) there.
             rounding: 8-bit quantisation, ``'round'`` or ``'floor'``.
@@ -265,31 +385,117 @@ class FusionInferencer(BaseInferencer):
             raw_channels: ``'rgb'`` (the fused colour image) or ``'y'`` (the
                 fused luminance before colour restoration).
             vis_out_dir: write VIS | IR | fused grids there.
-            return_images: keep the fused arrays in the result (default
-                True; set False for large folders written to ``out_dir``).
+            return_images: keep the fused arrays in the results (set False
+                for large folders written to ``out_dir``).
+            return_datasamples: also give the predicted data sample
+                (``'datasample'``).
+            skip_existing: pairs whose outputs are all in ``out_dir``
+                already are not fused again (yielded with ``skipped=True``).
+            num_workers: reader processes (``0``: read in this process).
 
-        Returns:
-            dict: ``predictions`` (one dict per pair: ``img_id``, ``fused``
-            RGB uint8, ``fused_y`` float32 ``(H, W)`` in [0, 1], and
-            ``out_file`` when written) and ``visualization`` (grid paths).
+        Yields:
+            dict: ``img_id``, ``out_file`` / ``raw_file`` / ``vis_file``
+            when written, ``fused`` and ``fused_y`` with ``return_images``.
         """
-        pre_kwargs, fwd_kwargs, vis_kwargs, post_kwargs = \
-            self._dispatch_kwargs(**kwargs)
+        self._check_output_options(out_dir, rounding, raw, raw_channels)
         items = self._pair_list(ir, vis)
+        if skip_existing:
+            if not out_dir:
+                raise ValueError('skip_existing needs an out_dir')
+            todo = []
+            for item in items:
+                done = self._outputs_of(item['img_id'], out_dir, raw,
+                                        vis_out_dir)
+                if all(osp.isfile(p) for p in done.values()):
+                    yield dict(img_id=item['img_id'], skipped=True, **done)
+                else:
+                    todo.append(item)
+            items = todo
+        if not items:
+            return
+        if num_workers is None:
+            num_workers = 1 if len(items) > batch_size and all(
+                'ir_path' in i for i in items) else 0
+        loader = DataLoader(
+            _PairReader(items, self._run_pipeline),
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=num_workers,
+            collate_fn=self.collate_fn,
+            worker_init_fn=_reader_init if num_workers else None)
         bar = ProgressBar(len(items)) if self.show_progress and len(
             items) > 1 else None
-        preds = []
-        for data in self.preprocess(items, batch_size=batch_size):
-            batch_preds = self.forward(data, **fwd_kwargs)
-            preds.extend(batch_preds)
-            if bar is not None:
-                for _ in batch_preds:
-                    bar.update()
+        write = partial(
+            self._write_batch,
+            out_dir=out_dir,
+            rounding=rounding,
+            raw=raw,
+            raw_channels=raw_channels,
+            vis_out_dir=vis_out_dir,
+            return_images=return_images,
+            return_datasamples=return_datasamples)
+        pending: deque = deque()
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            try:
+                start = 0
+                for data in loader:
+                    preds = self.forward(data)
+                    batch_items = items[start:start + len(preds)]
+                    start += len(preds)
+                    pending.append(writer.submit(write, batch_items, preds))
+                    while len(pending) > max_pending:
+                        yield from self._collect(pending.popleft(), bar)
+                while pending:
+                    yield from self._collect(pending.popleft(), bar)
+            finally:
+                for future in pending:
+                    future.cancel()
         if bar is not None:
             print()
-        visualization = self.visualize(items, preds, **vis_kwargs)
-        return self.postprocess(preds, visualization, return_datasamples,
-                                **post_kwargs)
+
+    @staticmethod
+    def _collect(future, bar) -> Iterator[dict]:
+        entries = future.result()
+        for entry in entries:
+            if bar is not None:
+                bar.update()
+            yield entry
+
+    def _write_batch(self, items: list, preds: list, vis_out_dir=None,
+                     return_datasamples: bool = False, **kwargs) -> list:
+        grids = self.visualize(items, preds, vis_out_dir=vis_out_dir)
+        entries = self.postprocess(preds, grids, False, **kwargs)
+        entries = entries['predictions']
+        for k, entry in enumerate(entries):
+            if grids:
+                entry['vis_file'] = grids[k]
+            if return_datasamples:
+                entry['datasample'] = preds[k]
+        return entries
+
+    @staticmethod
+    def _outputs_of(name: str, out_dir: str, raw: Optional[str],
+                    vis_out_dir: Optional[str]) -> dict:
+        out = dict(out_file=osp.join(out_dir, f'{name}.png'))
+        if raw:
+            ext = '.npy' if raw == 'npy' else '.png'
+            out['raw_file'] = osp.join(out_dir, 'raw', name + ext)
+        if vis_out_dir:
+            out['vis_file'] = osp.join(vis_out_dir, f'{name}.png')
+        return out
+
+    @staticmethod
+    def _check_output_options(out_dir, rounding, raw, raw_channels) -> None:
+        if raw is not None and raw not in RAW_FORMATS:
+            raise ValueError(f'raw must be one of {RAW_FORMATS}, got {raw!r}')
+        if raw is not None and not out_dir:
+            raise ValueError('raw output needs an out_dir')
+        if raw_channels not in ('rgb', 'y'):
+            raise ValueError(f"raw_channels must be 'rgb' or 'y', got "
+                             f'{raw_channels!r}')
+        if rounding not in ('round', 'floor'):
+            raise ValueError(f"rounding must be 'round' or 'floor', got "
+                             f'{rounding!r}')
 
     def visualize(self,
                   inputs: list,
@@ -312,7 +518,7 @@ class FusionInferencer(BaseInferencer):
             else:
                 grid = sample_fusion_grid(pred)
             path = osp.join(vis_out_dir, f'{name}.png')
-            mmcv.imwrite(grid[..., ::-1], path)
+            _write_atomic(path, grid[..., ::-1])
             paths.append(path)
         return paths
 
@@ -325,13 +531,7 @@ class FusionInferencer(BaseInferencer):
                     raw: Optional[str] = None,
                     raw_channels: str = 'rgb',
                     return_images: bool = True) -> dict:
-        if raw is not None and raw not in RAW_FORMATS:
-            raise ValueError(f'raw must be one of {RAW_FORMATS}, got {raw!r}')
-        if raw is not None and not out_dir:
-            raise ValueError('raw output needs an out_dir')
-        if raw_channels not in ('rgb', 'y'):
-            raise ValueError(f"raw_channels must be 'rgb' or 'y', got "
-                             f'{raw_channels!r}')
+        self._check_output_options(out_dir, rounding, raw, raw_channels)
         gray = getattr(self.model, 'colour', None) == 'gray'
         results = []
         for pred in preds:
@@ -342,8 +542,7 @@ class FusionInferencer(BaseInferencer):
             entry = dict(img_id=name)
             if out_dir:
                 path = osp.join(out_dir, f'{name}.png')
-                mmcv.imwrite(
-                    fused[..., 0] if gray else fused[..., ::-1], path)
+                _write_atomic(path, fused[..., 0] if gray else fused[..., ::-1])
                 entry['out_file'] = path
                 if raw:
                     entry['raw_file'] = self._write_raw(
@@ -365,12 +564,9 @@ class FusionInferencer(BaseInferencer):
         else:
             img = pred.pred_fused.data.permute(1, 2, 0)
         img = img.detach().float().clamp(0, 1).cpu().numpy()
-        os.makedirs(osp.dirname(stem), exist_ok=True)
         if raw == 'npy':
-            np.save(stem + '.npy', img.astype(np.float32))
-            return stem + '.npy'
+            return _write_atomic(stem + '.npy', img.astype(np.float32))
         img16 = np.round(img * 65535).astype(np.uint16)
         if img16.ndim == 3:
             img16 = img16[..., ::-1]  # OpenCV writes BGR
-        cv2.imwrite(stem + '.png', np.ascontiguousarray(img16))
-        return stem + '.png'
+        return _write_atomic(stem + '.png', img16)
