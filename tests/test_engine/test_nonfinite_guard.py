@@ -114,6 +114,23 @@ def test_nonfinite_running_statistic_alone_skips():
     assert int(bn.num_batches_tracked) == 0
 
 
+def test_gradient_skips_count_in_a_row():
+    """A finite loss followed by non-finite gradients is a skip in a row
+    too; only an applied update ends the run."""
+    guard = NonFiniteGuard(max_consecutive=3, budget=None)
+    finite, nan = [torch.tensor(1.)], [torch.tensor(float('nan'))]
+    for _ in range(2):
+        assert guard.ok('task', finite)  # the loss
+        assert not guard.ok('task', nan, 'gradient')
+    guard.taken('task')
+    for _ in range(2):
+        assert guard.ok('task', finite)
+        assert not guard.ok('task', nan, 'gradient')
+    assert guard.ok('task', finite)
+    with pytest.raises(FloatingPointError, match='3 consecutive'):
+        guard.ok('task', nan, 'gradient')
+
+
 def test_budget():
     guard = NonFiniteGuard(max_consecutive=100, budget=0.25, min_updates=8)
     nan = [torch.tensor(float('nan'))]

@@ -327,6 +327,7 @@ class BDLFusion(FusionModel):
         else:
             fusion_ow.step()
         fusion_ow.zero_grad()
+        guard.taken('fusion hypergradient')
         if not guard._all_finite(params):
             raise FloatingPointError(
                 'the fusion net\'s hypergradient step turned a finite '

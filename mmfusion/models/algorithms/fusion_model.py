@@ -168,6 +168,7 @@ class FusionModel(BaseModel):
                 return skip()
         optim_wrapper.step()
         optim_wrapper.zero_grad()
+        guard.taken(name)
         if not guard._all_finite(params):
             lr = optim_wrapper.get_lr()['lr'][0]
             raise FloatingPointError(

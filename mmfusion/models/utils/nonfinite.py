@@ -102,10 +102,15 @@ class NonFiniteGuard:
         """Count one attempted update of ``name`` (once per update)."""
         self._attempts[name] = self._attempts.get(name, 0) + 1
 
+    def taken(self, name: str) -> None:
+        """The update of ``name`` was applied: its run of consecutive skips
+        ends (a finite loss followed by non-finite gradients still counts
+        as a skip in a row)."""
+        self._consecutive[name] = 0
+
     def ok(self, name: str, tensors: Iterable[Optional[Tensor]],
            what: str = 'loss or gradient') -> bool:
         if self._all_finite(tensors):
-            self._consecutive[name] = 0
             return True
         self.skipped += 1
         self._skips[name] = self._skips.get(name, 0) + 1
