@@ -43,6 +43,18 @@ Applied once when ``mmfusion`` is imported (idempotent).
   reads ``self.loss_cls``, which ``SSDHead`` (its own loss) never sets:
   ``AttributeError`` at the first validation. ``SSDHead.loss_cls = None``
   (:func:`patch_mmdet`, applied when an mmdet task is built).
+* **mmseg 1.2.2's class-weighted cross-entropy crashes on ignored pixels**:
+  with ``class_weight`` set, ``mmseg.models.losses.cross_entropy`` computes
+  its average factor as ``class_weight[label]`` without masking
+  ``ignore_index``, so any label map with 255 (the task preprocessor's
+  padding, e.g. TDFusion's 240x320 task view padded to a multiple of 32, or a
+  dataset's ignored regions) raises ``IndexError: index 255 is out of bounds``
+  (upstream open-mmlab/mmsegmentation#3734, #3831, unfixed in 1.2.2). The
+  factor is computed the way ``F.cross_entropy`` weighs its terms: the class
+  weights of the non-ignored pixels (ignored pixels have no class, so weight
+  0). Identical to upstream wherever upstream runs (no ignored pixel), and
+  vectorised instead of upstream's per-image Python loop
+  (:func:`patch_mmseg`, applied when an mmseg task is built).
 * **``pkg_resources``.** mmengine resolves ``mmseg::``/``mmdet::`` config paths
   with ``pkg_resources``, removed in setuptools 81: warn at import with the fix.
 """
@@ -459,6 +471,53 @@ def patch_mmdet() -> None:
     from mmdet.models.dense_heads import SSDHead
     if not hasattr(SSDHead, 'loss_cls'):
         SSDHead.loss_cls = None
+
+
+def _mmseg_cross_entropy(pred,
+                         label,
+                         weight=None,
+                         class_weight=None,
+                         reduction='mean',
+                         avg_factor=None,
+                         ignore_index=-100,
+                         avg_non_ignore=False):
+    """mmseg 1.2.2's ``cross_entropy`` with the class-weighted average
+    factor masked at ``ignore_index`` (see the module docstring)."""
+    import torch.nn.functional as F
+    from mmseg.models.losses.utils import weight_reduce_loss
+    loss = F.cross_entropy(
+        pred,
+        label,
+        weight=class_weight,
+        reduction='none',
+        ignore_index=ignore_index)
+    if avg_factor is None and reduction == 'mean':
+        if class_weight is None:
+            if avg_non_ignore:
+                avg_factor = label.numel() - (label
+                                              == ignore_index).sum().item()
+            else:
+                avg_factor = label.numel()
+        else:
+            valid = label != ignore_index
+            safe = torch.where(valid, label, torch.zeros_like(label))
+            avg_factor = (class_weight.to(pred.device)[safe] *
+                          valid).sum()
+    if weight is not None:
+        weight = weight.float()
+    return weight_reduce_loss(
+        loss, weight=weight, reduction=reduction, avg_factor=avg_factor)
+
+
+def patch_mmseg() -> None:
+    """Fixes for mmseg 1.2.2 (see the module docstring); idempotent. Only
+    losses built after the call use the fix (``CrossEntropyLoss`` binds its
+    criterion at construction)."""
+    from mmseg.models.losses import cross_entropy_loss as ce
+    if getattr(ce, '_mmfusion_patched', False):
+        return
+    ce.cross_entropy = _mmseg_cross_entropy
+    ce._mmfusion_patched = True
 
 
 def _check_pkg_resources() -> None:

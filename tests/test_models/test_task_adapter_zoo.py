@@ -210,3 +210,41 @@ def test_distiller_teacher_config_resolved_and_cleared(log_records):
     assert 'teacher_config=configs/gfl/gfl_r101_fpn_ms-2x_coco.py' in log
     assert 'teacher_config.model.backbone.init_cfg=torchvision://resnet101' \
         in log and 'teacher_ckpt=https://' in log
+
+
+def test_class_weighted_cross_entropy_with_padding():
+    """TDFusion's default 240x320 task view is padded to 256x320 with label
+    255; mmseg 1.2.2's class-weighted CE indexes its weights with 255
+    (IndexError, upstream #3734). Through the adapter it trains, and the
+    loss is the class-weighted mean over the non-ignored pixels."""
+    weights = [1.0, 4.5, 6.5, 10.4, 1.0, 1.0, 1.0, 1.0, 1.0]
+    adapter = _adapter(
+        cfg_path='mmseg::fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py',
+        model=dict(
+            decode_head=dict(
+                num_classes=9,
+                loss_decode=dict(
+                    type='CrossEntropyLoss', class_weight=weights,
+                    loss_weight=1.0)),
+            auxiliary_head=None))
+    adapter.train()
+    seg = torch.zeros(1, 240, 320, dtype=torch.long)
+    seg[:, 60:120, 100:200] = 1
+    seg[:, 150:200, 20:60] = 2
+    sample = FusionDataSample(metainfo=dict(img_shape=(240, 320)))
+    sample.gt_sem_seg = PixelData(data=seg)
+    torch.manual_seed(0)
+    losses = adapter(torch.rand(1, 1, 240, 320), torch.rand(1, 2, 240, 320),
+                     [sample])
+    loss = losses['decode.loss_ce']
+    assert torch.isfinite(loss) and loss > 0
+    # the same value from torch's own weighted mean on the unpadded pixels
+    from mmseg.models.losses import cross_entropy_loss as ce
+    logits = torch.randn(2, 9, 8, 10)
+    label = torch.randint(0, 4, (2, 8, 10))
+    label[:, 6:] = 255
+    cw = torch.tensor(weights)
+    ours = ce.cross_entropy(logits, label, class_weight=cw, ignore_index=255)
+    ref = torch.nn.functional.cross_entropy(
+        logits, label, weight=cw, ignore_index=255)
+    torch.testing.assert_close(ours, ref)

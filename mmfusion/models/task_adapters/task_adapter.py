@@ -56,6 +56,9 @@ def _check_package_versions(package: str) -> None:
     if package == 'mmdet':
         from mmfusion.utils.compat import patch_mmdet
         patch_mmdet()
+    if package == 'mmseg':
+        from mmfusion.utils.compat import patch_mmseg
+        patch_mmseg()
 
 
 @MODELS.register_module()
