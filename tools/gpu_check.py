@@ -127,17 +127,21 @@ def check_train(out_dir, iters):
 
 def check_probe(out_dir, iters):
     import torch
+
+    from mmfusion.utils.compat import load_checkpoint_file
     rows = []
     for name, config in DEMOS.items():
         work = osp.join(out_dir, f'probe_{name}')
         extra = ['optim_wrapper.fusion_net.optimizer.lr=1e30',
                  'default_hooks.checkpoint.interval=1']
+        n = iters
         if name == 'bdlfusion':
             extra.append('model.eta=1e30')  # the leader's lr is eta
-        row = run_train(f'probe {name}', config, work, iters, False, extra)
+            n = max(iters, 10)  # the leader steps every 5th iteration
+        row = run_train(f'probe {name}', config, work, n, False, extra)
         bad = {}
         for path in sorted(glob.glob(osp.join(work, 'iter_*.pth'))):
-            ckpt = torch.load(path, map_location='cpu')
+            ckpt = load_checkpoint_file(path, map_location='cpu')
             n = 0
             for part in ('state_dict', 'optimizer'):
                 stack = [ckpt.get(part)]
