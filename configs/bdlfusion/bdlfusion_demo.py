@@ -2,7 +2,7 @@
 # minutes on 2 CPU cores: followers (disc.*, task.*) every iteration, the
 # leader's hypergradient step (upper.*) every 5th. Small images (160x120) and
 # a small DeepLabV3+ (ResNetV1c-18 at 1/4 width) as the task.
-_base_ = ['./deeplab_msrs.py']
+_base_ = ['./bdlfusion_drdb_deeplabv3plus_msrs.py']
 
 data_root = 'data/msrs_demo'
 norm_cfg = dict(type='BN', requires_grad=True)

@@ -12,7 +12,7 @@
 # iteration (published 10; 60 leader steps), SGD lr 1e-2 for the
 # followers (published 2e-4 over 720k iterations) with a 30-iteration linear
 # warm-up; the leader's lr is tied to the task's (published).
-_base_ = ['../bdlfusion/deeplab_msrs.py']
+_base_ = ['../bdlfusion/bdlfusion_drdb_deeplabv3plus_msrs.py']
 
 data_root = 'work_dirs/task_gain/msrs_mini_cpu/data/msrs_mini_160x120'
 size = (160, 120)

@@ -20,7 +20,7 @@ methods = [
     dict(name='TDFusion', config='configs/tdfusion/segformer_msrs.py'),
     dict(
         name='BDLFusion',
-        config='configs/bdlfusion/deeplab_msrs.py',
+        config='configs/bdlfusion/bdlfusion_drdb_deeplabv3plus_msrs.py',
         warmup='configs/task_gain/bdlfusion_warmup_msrs.py'),
     dict(name='SeAFusion', config='configs/seafusion/seafusion_joint_msrs.py'),
 ]

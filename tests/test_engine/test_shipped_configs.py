@@ -15,7 +15,8 @@ CONFIGS = {
     'configs/tdfusion/segformer_msrs.py': ('seg', ['meta', 'fusion']),
     'configs/tdfusion/deeplab_msrs.py': ('seg', ['fusion']),
     'configs/tdfusion/retinanet_msrs_det.py': ('det', ['fusion']),
-    'configs/bdlfusion/deeplab_msrs.py': ('seg', ['lower', 'upper']),
+    'configs/bdlfusion/bdlfusion_drdb_deeplabv3plus_msrs.py':
+    ('seg', ['lower', 'upper']),
     'configs/bdlfusion/fcos_m3fd.py': ('det', ['lower']),
 }
 

@@ -52,7 +52,8 @@ STRATEGIES = {
     'tdfusion': ('configs/tdfusion/segformer_msrs.py', ('meta', 'fusion')),
     # an 'upper' iteration takes the leader's hypergradient step and then
     # the followers' lower step on the same batch: it covers both phases
-    'bdlfusion': ('configs/bdlfusion/deeplab_msrs.py', ('upper', )),
+    'bdlfusion': ('configs/bdlfusion/bdlfusion_drdb_deeplabv3plus_msrs.py',
+                  ('upper', )),
     # in the schedule's order: a round's task phase, then the next round's
     # fusion phase with the semantic loss of the (frozen) task
     'seafusion': ('configs/seafusion/seafusion_joint_msrs.py',
