@@ -13,7 +13,7 @@ Examples::
 
 The model's own test pipeline and data preprocessor are used (inference =
 validation); see :class:`mmfusion.apis.FusionInferencer` for the Python API.
-Pairs are read by a worker process, fused and written by a writer thread as
+Pairs are read by a reader thread, fused, and written by a writer thread as
 they come (memory flat in the folder size); each image is written under a
 temporary name and renamed when whole, and a second run skips the pairs
 already written (``--overwrite`` redoes them).
@@ -57,7 +57,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--workers',
         type=int,
-        help='reader processes (default: 1 for a folder, 0 for one pair)')
+        help='reader threads (default: 1 when there is more than one pair)')
     parser.add_argument(
         '--overwrite',
         action='store_true',

@@ -2,6 +2,7 @@
 """Fuse IR/VIS pairs with a trained model from Python (and ``tools/fuse.py``).
 """
 import copy
+import itertools
 import os
 import os.path as osp
 import warnings
@@ -19,7 +20,6 @@ from mmengine.config import Config, ConfigDict
 from mmengine.infer import BaseInferencer
 from mmengine.registry import DefaultScope
 from mmengine.utils import ProgressBar
-from torch.utils.data import DataLoader, Dataset
 
 from mmfusion.registry import INFERENCERS, TRANSFORMS
 from mmfusion.utils import to_uint8
@@ -104,27 +104,6 @@ def _write_atomic(path: str, img: np.ndarray) -> str:
         if osp.exists(tmp):
             os.remove(tmp)
     return path
-
-
-class _PairReader(Dataset):
-    """Pairs through the test pipeline, for a reading ``DataLoader``."""
-
-    def __init__(self, items: list, pipeline):
-        self.items = items
-        self.pipeline = pipeline
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> dict:
-        return self.pipeline(self.items[index])
-
-
-def _reader_init(worker_id: int) -> None:
-    # a reader decodes one pair at a time: no thread pools competing with
-    # the net's
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
 
 
 @INFERENCERS.register_module(name='fusion')
@@ -367,11 +346,11 @@ class FusionInferencer(BaseInferencer):
         """Fuse pairs, yielding one result per pair as soon as it is fused
         and written (in input order).
 
-        Reading, fusing and writing overlap: ``num_workers`` processes read
-        and preprocess the next pairs while the net runs (default: one for
-        files, none for arrays) and a writer thread encodes and writes the
-        previous ones (at most ``max_pending`` batches wait for it), so
-        memory does not grow with the number of pairs. Each file is written
+        Reading, fusing and writing overlap: ``num_workers`` reader threads
+        decode and preprocess the next pairs while the net runs (default:
+        one when there is more than one batch) and a writer thread encodes
+        and writes the previous ones (at most ``max_pending`` batches wait
+        for it), so memory does not grow with the number of pairs. Each file is written
         under a temporary name and renamed when complete: an interrupted run
         leaves only whole images, and ``skip_existing`` resumes it.
 
@@ -391,7 +370,7 @@ class FusionInferencer(BaseInferencer):
                 (``'datasample'``).
             skip_existing: pairs whose outputs are all in ``out_dir``
                 already are not fused again (yielded with ``skipped=True``).
-            num_workers: reader processes (``0``: read in this process).
+            num_workers: reader threads (``0``: read between forwards).
 
         Yields:
             dict: ``img_id``, ``out_file`` / ``raw_file`` / ``vis_file``
@@ -414,15 +393,7 @@ class FusionInferencer(BaseInferencer):
         if not items:
             return
         if num_workers is None:
-            num_workers = 1 if len(items) > batch_size and all(
-                'ir_path' in i for i in items) else 0
-        loader = DataLoader(
-            _PairReader(items, self._run_pipeline),
-            batch_size=batch_size,
-            shuffle=False,
-            num_workers=num_workers,
-            collate_fn=self.collate_fn,
-            worker_init_fn=_reader_init if num_workers else None)
+            num_workers = 1 if len(items) > batch_size else 0
         bar = ProgressBar(len(items)) if self.show_progress and len(
             items) > 1 else None
         write = partial(
@@ -437,11 +408,9 @@ class FusionInferencer(BaseInferencer):
         pending: deque = deque()
         with ThreadPoolExecutor(max_workers=1) as writer:
             try:
-                start = 0
-                for data in loader:
+                for batch_items, data in self._read(items, batch_size,
+                                                    num_workers):
                     preds = self.forward(data)
-                    batch_items = items[start:start + len(preds)]
-                    start += len(preds)
                     pending.append(writer.submit(write, batch_items, preds))
                     while len(pending) > max_pending:
                         yield from self._collect(pending.popleft(), bar)
@@ -452,6 +421,42 @@ class FusionInferencer(BaseInferencer):
                     future.cancel()
         if bar is not None:
             print()
+
+    def _read(self, items: list, batch_size: int,
+              workers: int) -> Iterator[tuple]:
+        """``(items, collated data)`` per batch, in order; with ``workers``
+        reader threads, up to ``workers + 1`` batches are read ahead (image
+        decoding and the pipeline's array work release the GIL, so reading
+        overlaps the forward without forking a process that holds the
+        net's thread pools)."""
+        batches = [
+            items[i:i + batch_size] for i in range(0, len(items), batch_size)
+        ]
+
+        def load(batch):
+            return self.collate_fn([self._run_pipeline(i) for i in batch])
+
+        if not workers:
+            for batch in batches:
+                yield batch, load(batch)
+            return
+        ahead: deque = deque()
+        todo = iter(batches)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            try:
+                for batch in itertools.islice(todo, workers + 1):
+                    ahead.append((batch, pool.submit(load, batch)))
+                while ahead:
+                    batch, future = ahead.popleft()
+                    data = future.result()
+                    following = next(todo, None)
+                    if following is not None:
+                        ahead.append(
+                            (following, pool.submit(load, following)))
+                    yield batch, data
+            finally:
+                for _, future in ahead:
+                    future.cancel()
 
     @staticmethod
     def _collect(future, bar) -> Iterator[dict]:
