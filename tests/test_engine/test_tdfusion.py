@@ -269,3 +269,69 @@ def test_hypergradient_equals_hessian_vector_route(msrs_mini):
     assert scale > 0
     diff = max(float((a - b).abs().max()) for a, b in zip(chain, other))
     assert diff <= 1e-8 * scale
+
+
+def _meta_step_gradients(msrs_mini, task_kind, hypergrad):
+    """One meta step in mode ``hypergrad``: the loss generator's gradient
+    as its optimiser saw it, and the model after the step."""
+    torch.manual_seed(0)
+    b1, b2 = _batches(msrs_mini, task_kind)
+    model, ow = _build(task_kind, hypergrad=hypergrad)
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 0)
+    hub.update_info('phase', 'meta')
+    seen = {}
+    step = ow['loss_generator'].step
+
+    def recording_step(**kwargs):
+        seen['grads'] = [
+            p.grad.detach().clone()
+            for p in model.loss_generator.parameters()
+        ]
+        # what the step sees of the other networks: nothing
+        seen['other'] = [
+            p.grad for name in ('fusion_net', 'task')
+            for p in getattr(model, name).parameters()
+        ]
+        return step(**kwargs)
+
+    ow['loss_generator'].step = recording_step
+    torch.manual_seed(1)  # the task's dropout: same draws in both modes
+    log = model.train_step([b1, b2], ow)
+    return seen, model, log
+
+
+@pytest.mark.parametrize('task_kind,mode', [('seg', 'jvp'), ('det', 'jvp'),
+                                            ('seg', 'double_backward')])
+def test_hypergradient_equals_full_backward(msrs_mini, task_kind, mode):
+    """The loss generator's hypergradient of the meta step's default
+    (``'jvp'``: first-order outer gradient and a forward-mode pass through
+    the fusion net) and ``'double_backward'`` paths equals the pre-issue-15
+    full ``.backward()`` one, in float32, and the resulting models are the
+    same; the new paths compute no gradient for the fusion net or the task
+    at all."""
+    old, old_model, old_log = _meta_step_gradients(msrs_mini, task_kind,
+                                                   'full_backward')
+    new, new_model, new_log = _meta_step_gradients(msrs_mini, task_kind,
+                                                   mode)
+    scale = max(float(g.abs().max()) for g in old['grads'])
+    assert scale > 0
+    diff = max(float((a - b).abs().max())
+               for a, b in zip(old['grads'], new['grads']))
+    # float32 rounding: 2.5e-7 (jvp, seg), 1.8e-7 (jvp, det), 0 (double)
+    assert diff <= 1e-5 * scale, (diff, scale)
+    # the old path computed (then discarded) fusion/task gradients ...
+    assert any(g is not None for g in old['other'])
+    # ... the new one none
+    assert all(g is None for g in new['other'])
+    assert float(new_log['meta.loss'].detach()) == \
+        float(old_log['meta.loss'].detach())
+    for name in ('loss_generator', 'fusion_net', 'task'):
+        for a, b in zip(getattr(old_model, name).state_dict().values(),
+                        getattr(new_model, name).state_dict().values()):
+            torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-8)
+
+
+def test_hypergrad_mode_is_validated():
+    with pytest.raises(ValueError, match='hypergrad'):
+        _build('seg', hypergrad='backward')

@@ -114,7 +114,11 @@ class FusionModel(BaseModel):
                        name: str,
                        module: Optional[torch.nn.Module] = None,
                        since: Optional[BufferSnapshot] = None,
-                       autocast: bool = True) -> Dict[str, Tensor]:
+                       autocast: bool = True,
+                       inputs: Optional[Sequence[Tensor]] = None,
+                       backward_target: Optional[Callable[[Tensor],
+                                                          Tensor]] = None
+                       ) -> Dict[str, Tensor]:
         """One update that never writes NaN/Inf into the weights or buffers.
 
         ``forward()`` computes the update's losses. It runs here, after a
@@ -154,7 +158,12 @@ class FusionModel(BaseModel):
             moved += since.new_values()
         if not guard.ok(name, [loss] + moved, 'loss or running statistic'):
             return skip()
-        optim_wrapper.backward(optim_wrapper.scale_loss(loss))
+        target = loss if backward_target is None else backward_target(loss)
+        if inputs is None:
+            optim_wrapper.backward(optim_wrapper.scale_loss(target))
+        else:
+            optim_wrapper.backward(
+                optim_wrapper.scale_loss(target), inputs=list(inputs))
         if not optim_wrapper.should_update():
             return log_vars  # accumulating gradients
         params = [

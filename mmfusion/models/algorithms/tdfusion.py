@@ -6,7 +6,7 @@ import torch
 from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapperDict
 from torch import Tensor
-from torch.func import functional_call
+from torch.func import functional_call, jvp
 
 from mmfusion.registry import MODELS
 from ..utils.misc import prefix_log_vars as _prefixed
@@ -39,8 +39,11 @@ class TDFusion(FusionModel):
            second derivative :math:`\partial^2 L_f / \partial\theta
            \partial\phi`; the loss generator's optimiser applies it
            (published: :class:`MaxAbsNormSGD` with the fusion lr);
-        4. the task is restored from the snapshot; fusion and task gradients
-           of the outer backward are discarded.
+        4. the task is restored from the snapshot.
+
+        Only the loss generator's hypergradient is computed: no weight
+        gradient of the task or of the fusion net (see ``hypergrad`` for
+        how).
     ``'fusion'`` (one batch)
         the fusion net takes a step on :math:`L_f(F_\theta(x), G_\phi(x))`
         (weights detached), then the task on :math:`T(F_\theta(x))`
@@ -79,7 +82,41 @@ class TDFusion(FusionModel):
             (for task metrics such as ``mmseg.IoUMetric`` in validation).
         seed: base of the crop generator; crops depend on (seed, iteration)
             only, so resumed runs crop exactly as uninterrupted ones.
+        hypergrad: how the loss generator's hypergradient is computed; the
+            same derivative every way (tested against each other):
+
+            * ``'jvp'`` (default): the virtual step is first order (no
+              graph through the fusion net is kept), the outer gradient
+              :math:`u = \nabla_{\theta'} L_t` is a plain first-order one
+              (no task or fusion weight gradient is computed), and the
+              mixed second derivative is applied to it as
+              :math:`-\alpha\nabla_\phi\langle\partial_F L_f, J_F u
+              \rangle` with one forward-mode pass through the fusion net
+              (:meth:`jvp_surrogate`). Needs forward-mode AD support in the
+              fusion net (ReFusion has it).
+            * ``'double_backward'``: back-propagate the outer loss through
+              the virtual step's ``create_graph`` graph, into the loss
+              generator's parameters only (``backward(inputs=...)``).
+            * ``'full_backward'``: the pre-issue-15 path, a plain
+              ``backward`` of the same composition into every parameter
+              (the task's and the fusion net's gradients computed,
+              all-reduced and then discarded); kept as the baseline of
+              ``benchmark_meta_step.py --compare-baseline``.
+
+        recompute_generator: with ``hypergrad='jvp'``, keep no graph of the
+            loss generator from the virtual step and run it again (with its
+            graph) for the hypergradient: less peak memory for one more
+            forward of the loss generator at crop size (measured in
+            docs/tdfusion.md). The same values, as the loss generator's
+            forward must be deterministic and move no buffers (no
+            BatchNorm, dropout, ...): checked when the model is built.
+
+            In every mode the loss generator's gradient is all-reduced by
+            its DDP reducer. ``second_order=False`` always takes the
+            ``'double_backward'`` path (the hypergradient is then zero).
     """
+
+    HYPERGRAD_MODES = ('jvp', 'double_backward', 'full_backward')
 
     def __init__(self,
                  fusion_net: ConfigType,
@@ -97,6 +134,8 @@ class TDFusion(FusionModel):
                  task_input_size: Optional[Tuple[int, int]] = (240, 320),
                  predict_task: bool = True,
                  seed: int = 0,
+                 hypergrad: str = 'jvp',
+                 recompute_generator: bool = False,
                  **kwargs):
         super().__init__(
             fusion_net=fusion_net,
@@ -113,6 +152,16 @@ class TDFusion(FusionModel):
         if outer_lr not in ('fusion', None):
             raise ValueError(f"outer_lr must be 'fusion' or None, got "
                              f'{outer_lr!r}')
+        if hypergrad not in self.HYPERGRAD_MODES:
+            raise ValueError(f'hypergrad must be one of '
+                             f'{self.HYPERGRAD_MODES}, got {hypergrad!r}')
+        self.hypergrad = hypergrad
+        if recompute_generator:
+            _check_recomputable(self.loss_generator)
+        self.recompute_generator = recompute_generator
+        # benchmark_meta_step.py's per-phase timer: called with the name of
+        # the phase that begins (None: the step ended); None in training
+        self.phase_timer = None
         self.inner_lr = inner_lr
         self.outer_lr = outer_lr
         self.second_order = second_order
@@ -144,8 +193,12 @@ class TDFusion(FusionModel):
         return crop, task_inputs, task_samples
 
     def task_loss(self, fused_y: Tensor, inputs: Dict[str, Tensor],
-                  samples: Sequence) -> dict:
-        return self.task(fused_y, inputs['vis_cbcr'], samples, mode='loss')
+                  samples: Sequence,
+                  task: Optional[torch.nn.Module] = None) -> dict:
+        """The task's losses on the fused Y (``task``: the task module to
+        run, default ``self.task``, i.e. through its DDP wrapper)."""
+        task = self.task if task is None else task
+        return task(fused_y, inputs['vis_cbcr'], samples, mode='loss')
 
     # ------------------------------------------------------------ steps
     def train_step(self, data, optim_wrapper: OptimWrapperDict
@@ -169,6 +222,7 @@ class TDFusion(FusionModel):
 
     def fusion_task_step(self, data: dict,
                          ow: OptimWrapperDict) -> Dict[str, Tensor]:
+        self._phase('views')
         crop, task_inputs, task_samples = self._views(data,
                                                       self._generator())
 
@@ -186,23 +240,41 @@ class TDFusion(FusionModel):
                                                      task_inputs['vis_y'])
             return self.task_loss(fused_task, task_inputs, task_samples)
 
+        self._phase('fusion update')
         log = self.guarded_update(
             ow['fusion_net'], fusion_losses, 'fusion', self.fusion_net)
+        self._phase('task update')
         task_log = self.guarded_update(ow['task'], task_losses, 'task',
                                        self.task)
+        self._phase(None)
         return _prefixed(fusion=log, task=task_log)
 
-    def virtual_step(self, crop: Dict[str, Tensor], alpha: float):
+    def virtual_step(self, crop: Dict[str, Tensor], alpha: float,
+                     first_order: bool = False):
         """Fast weights :math:`\\theta' = \\theta - \\alpha \\nabla_\\theta
         L_f` (differentiable in the loss generator's parameters when
-        ``second_order``), and the inner loss for the log."""
+        ``second_order``), and the inner loss for the log.
+
+        ``first_order=True`` (the ``'jvp'`` hypergradient): the inner
+        gradient is taken without a graph and the fast weights are detached
+        leaves; also returns ``(weights, fused)``, the loss generator's
+        output (with its graph, unless ``recompute_generator``) and the
+        fused crops (detached), which :meth:`jvp_surrogate` needs.
+        """
         fusion = unwrap(self.fusion_net)
         params = {
             k: p
             for k, p in fusion.named_parameters() if p.requires_grad
         }
-        # through the DDP wrapper: the outer backward all-reduces its grads
-        weights = self.loss_generator(crop['ir'], crop['vis_y'])
+        if first_order and self.recompute_generator:
+            # values only: jvp_surrogate runs it again, with its graph
+            with torch.no_grad():
+                weights = unwrap(self.loss_generator)(crop['ir'],
+                                                      crop['vis_y'])
+        else:
+            # through the DDP wrapper: the backward into the loss generator
+            # all-reduces its grads
+            weights = self.loss_generator(crop['ir'], crop['vis_y'])
         fused = functional_call(fusion, params, (crop['ir'], crop['vis_y']))
         inner_losses = self.compute_fusion_loss(
             fused, crop, pixel_weights=weights)
@@ -210,24 +282,83 @@ class TDFusion(FusionModel):
         # mean weight the generated loss gives the first (IR) input: shows
         # the loss generator learning in the log
         inner_log['w_ir'] = weights[:, 0].mean().detach()
+        # (first order: only the fusion net's part of the graph is visited
+        # and freed; the loss generator's stays for the hypergradient)
         grads = torch.autograd.grad(
             inner,
             list(params.values()),
-            create_graph=self.second_order,
+            create_graph=self.second_order and not first_order,
             allow_unused=True)
         fast = {
             k: p if g is None else p - alpha * g
             for (k, p), g in zip(params.items(), grads)
         }
-        return fast, inner_log
+        if not first_order:
+            return fast, inner_log
+        fast = {k: v.detach().requires_grad_() for k, v in fast.items()}
+        return fast, inner_log, (weights, fused.detach())
+
+    def jvp_surrogate(self, crop: Dict[str, Tensor], weights: Tensor,
+                      fused: Tensor, outer_grads: Dict[str, Tensor],
+                      alpha: float) -> Tensor:
+        r"""A scalar whose gradient w.r.t. the loss generator's parameters
+        is the hypergradient :math:`dL_t(\theta')/d\phi`.
+
+        With :math:`\theta' = \theta - \alpha \nabla_\theta L_f(F_\theta
+        (x_1), G_\phi(x_1))` and :math:`u = \nabla_{\theta'} L_t` (the
+        outer gradient, ``outer_grads``), the chain rule gives
+        :math:`-\alpha \nabla_\phi \langle \nabla_\theta L_f, u\rangle
+        = -\alpha \nabla_\phi \langle \partial_F L_f(F, G_\phi), v
+        \rangle` with :math:`v = J_{F}(\theta)\,u`, the derivative of the
+        fused crops along :math:`u` in parameter space, which does not
+        depend on :math:`\phi`. ``v`` is one forward-mode pass through the
+        fusion net (``torch.func.jvp``, no graph); what remains to
+        differentiate twice is the fusion loss alone. The same derivative
+        as back-propagating through the virtual step's double-backward
+        graph (tested), without that graph. With ``recompute_generator``
+        the loss generator is run again here (``weights`` are then values
+        only).
+        """
+        fusion = unwrap(self.fusion_net)
+        params = {
+            k: p.detach()
+            for k, p in fusion.named_parameters() if p.requires_grad
+        }
+        tangents = {
+            k: torch.zeros_like(p) if outer_grads.get(k) is None else
+            outer_grads[k]
+            for k, p in params.items()
+        }
+        with torch.no_grad():
+            _, v = jvp(
+                lambda p: functional_call(fusion, p,
+                                          (crop['ir'], crop['vis_y'])),
+                (params, ), (tangents, ))
+        if self.recompute_generator:
+            # through the DDP wrapper: the backward into the loss generator
+            # all-reduces its grads
+            weights = self.loss_generator(crop['ir'], crop['vis_y'])
+        fused = fused.detach().requires_grad_()
+        inner, _ = self.parse_losses(
+            self.compute_fusion_loss(fused, crop, pixel_weights=weights))
+        d_fused, = torch.autograd.grad(inner, fused, create_graph=True)
+        return -alpha * (d_fused * v).sum()
+
+    def _phase(self, name: Optional[str]) -> None:
+        """Tell the benchmark's timer that phase ``name`` begins (``None``:
+        the step ended); a no-op in training."""
+        if self.phase_timer is not None:
+            self.phase_timer(name)
 
     def meta_step(self, inner_batch: dict, outer_batch: dict,
                   ow: OptimWrapperDict) -> Dict[str, Tensor]:
+        self._phase('views')
         generator = self._generator()
         crop, task_in1, task_s1 = self._views(inner_batch, generator)
         _, task_in2, task_s2 = self._views(outer_batch, generator)
         fusion_lr = ow['fusion_net'].get_lr()['lr'][0]
         alpha = fusion_lr if self.inner_lr == 'fusion' else self.inner_lr
+        mode = self.hypergrad if self.second_order else 'double_backward'
 
         # the buffers the virtual step moves (the fusion net's and the loss
         # generator's running statistics): put back if the meta step's
@@ -236,8 +367,15 @@ class TDFusion(FusionModel):
         start = self.snapshot_buffers(exclude=('task', ))
         # the meta step is kept in fp32 (no autocast around the virtual
         # step, its double backward and the outer loss): see docs/tdfusion.md
-        fast, inner_log = self.virtual_step(crop, alpha)
+        self._phase('virtual step')
+        weights = fused1 = None
+        if mode == 'jvp':
+            fast, inner_log, (weights, fused1) = self.virtual_step(
+                crop, alpha, first_order=True)
+        else:
+            fast, inner_log = self.virtual_step(crop, alpha)
 
+        self._phase('task step')
         task_state = optim_state = None
         if self.restore_task:
             task_state = copy.deepcopy(unwrap(self.task).state_dict())
@@ -246,9 +384,9 @@ class TDFusion(FusionModel):
 
         def task_losses():
             with torch.no_grad():
-                fused1 = unwrap(self.fusion_net)(task_in1['ir'],
-                                                 task_in1['vis_y'])
-            return self.task_loss(fused1, task_in1, task_s1)
+                fused = unwrap(self.fusion_net)(task_in1['ir'],
+                                                task_in1['vis_y'])
+            return self.task_loss(fused, task_in1, task_s1)
 
         # the temporary task step: an ordinary first-order step (under the
         # task's AMP autocast when enabled)
@@ -256,23 +394,73 @@ class TDFusion(FusionModel):
                                        self.task)
 
         def outer_losses():
+            self._phase('outer forward')
             fused2 = functional_call(
                 unwrap(self.fusion_net), fast,
                 (task_in2['ir'], task_in2['vis_y']))
-            return self.task_loss(fused2, task_in2, task_s2)
+            # full backward: through the task's DDP wrapper, which
+            # all-reduces the task's (discarded) gradients as well; else no
+            # task gradient is taken and no reducer is involved
+            losses = self.task_loss(
+                fused2, task_in2, task_s2,
+                self.task if mode == 'full_backward' else unwrap(self.task))
+            self._phase('outer backward')
+            return losses
+
+        def jvp_target(loss):
+            # u = grad of the outer loss at theta' (frees the outer graph),
+            # then the surrogate of the hypergradient
+            names = list(fast)
+            grads = torch.autograd.grad(
+                loss, [fast[k] for k in names], allow_unused=True)
+            self._phase('hypergradient')
+            return self.jvp_surrogate(crop, weights, fused1,
+                                      dict(zip(names, grads)), alpha)
 
         if self.outer_lr == 'fusion':
             for group in ow['loss_generator'].param_groups:
                 group['lr'] = fusion_lr
+        # the hypergradient alone: back-propagated into the loss generator's
+        # parameters only (its DDP reducer all-reduces it as their gradient
+        # accumulators fire)
+        generator_params = None if mode == 'full_backward' else [
+            p for group in ow['loss_generator'].param_groups
+            for p in group['params'] if p.requires_grad
+        ]
         outer_log = self.guarded_update(
             ow['loss_generator'], outer_losses, 'loss generator',
-            since=start, autocast=False)
-        # the outer backward also reached the fusion net (through theta') and
-        # the task: those gradients are not for them
-        ow['fusion_net'].zero_grad()
-        ow['task'].zero_grad()
+            since=start, autocast=False, inputs=generator_params,
+            backward_target=jvp_target if mode == 'jvp' else None)
+        # the last references into the virtual step's graph
+        fast = weights = None
+        self._phase('restore')
+        if mode == 'full_backward':
+            # the outer backward also reached the fusion net (through
+            # theta') and the task: those gradients are not for them
+            ow['fusion_net'].zero_grad()
+            ow['task'].zero_grad()
         if task_state is not None:
             unwrap(self.task).load_state_dict(task_state)
             if optim_state is not None:
                 ow['task'].load_state_dict(optim_state)
+        self._phase(None)
         return _prefixed(meta_inner=inner_log, task=task_log, meta=outer_log)
+
+
+def _check_recomputable(module: torch.nn.Module) -> None:
+    """Running ``module`` twice gives the same values and state: no buffers
+    (running statistics) and no layer that draws random numbers in
+    training."""
+    from torch.nn.modules.dropout import _DropoutNd
+    buffers = [name for name, _ in module.named_buffers()]
+    random = [
+        name for name, m in module.named_modules()
+        if isinstance(m, _DropoutNd) or type(m).__name__ in ('DropPath',
+                                                             'Dropout')
+    ]
+    if buffers or random:
+        raise ValueError(
+            'recompute_generator=True runs the loss generator twice per meta '
+            'step, which is exact only for a deterministic, buffer-free '
+            f'forward; {type(module).__name__} has buffers {buffers[:3]} / '
+            f'random layers {random[:3]}')
