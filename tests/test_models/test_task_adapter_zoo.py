@@ -248,3 +248,31 @@ def test_class_weighted_cross_entropy_with_padding():
     ref = torch.nn.functional.cross_entropy(
         logits, label, weight=cw, ignore_index=255)
     torch.testing.assert_close(ours, ref)
+
+
+def test_frozen_bn_statistics_with_random_weights_warn(log_records):
+    """A config's norm_eval=True (BN statistics frozen, meant for pretrained
+    weights) with pretrained=False: the adapter warns, naming the modules
+    and the override, and changes nothing; with the config's weights it
+    says nothing."""
+    from mmfusion.models.task_adapters.task_adapter import \
+        frozen_norm_modules
+    adapter = _adapter(
+        cfg_path='mmdet::detectors/cascade-rcnn_r50-rfp_1x_coco.py')
+    assert frozen_norm_modules(adapter.model) == [
+        'backbone', 'neck.rfp_modules.0'
+    ]
+    assert adapter.model.backbone.norm_eval  # semantics unchanged
+    warned = [r for r in log_records if 'norm_eval' in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelname == 'WARNING'
+    assert 'backbone, neck.rfp_modules.0' in warned[0].getMessage()
+    assert 'norm_eval=False' in warned[0].getMessage()
+    log_records.clear()
+    _adapter(
+        cfg_path='mmdet::retinanet/retinanet_r18_fpn_1x_coco.py',
+        pretrained='init_cfg')
+    assert not [r for r in log_records if 'norm_eval' in r.getMessage()]
+    # a segmentor that trains its BN: nothing to say
+    _adapter(cfg_path='mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-'
+             '512x1024.py')
+    assert not [r for r in log_records if 'norm_eval' in r.getMessage()]

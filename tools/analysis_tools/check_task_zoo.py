@@ -35,6 +35,7 @@ as JSON; with ``--out`` an existing JSON is resumed (families already in it
 are not run again).
 """
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -148,6 +149,28 @@ MIN_INPUT = {
     # image has 256 over its 4 levels
     ('mmdet', 'dino'): (240, 320),
     ('mmdet', 'v3det'): (240, 320),
+    # DDOD's head starts with a deformable conv (mmcv DeformConv2dPack) on
+    # every level, P7 (stride 128) included; DeformConv2dPack.forward does
+    # not pad an input smaller than its 3x3 kernel as DeformConv2d.forward
+    # does (mmcv/ops/deform_conv.py:410 vs :107), and mmcv's kernel rejects
+    # it ('input image is smaller than kernel'): P7 needs 3 rows, i.e. a
+    # padded height of 9 x 32
+    ('mmdet', 'ddod'): (288, 384),
+}
+
+# families whose BN statistics the check lets train (norm_eval=False, as a
+# user training them from scratch writes): with norm_eval=True (frozen
+# statistics, meant to come with pretrained weights) and random weights,
+# BN is the identity (mean 0, variance 1) and stays so, and these diverge
+# in their first step (measured: task loss ~7e5, NaN after one SGD step at
+# lr 1e-5); the other families pass with the configs' norm_eval (the
+# TaskAdapter warns about it, docs/task_models.md)
+TRAIN_NORM = {
+    # weight-standardised convs (ConvAWS, SAC: every filter has unit
+    # variance, so each conv scales activations by ~sqrt(fan-in)) that rely
+    # on BN to renormalise: layer4 activations ~5e5 with identity BN
+    ('mmdet', 'detectors'):
+    'weight-standardised convs (ConvAWS/SAC) need BN statistics',
 }
 
 # representative config where the generic choice (below) is not the
@@ -257,9 +280,11 @@ def _batches(kind: str, n_pairs: int, batch_size: int, with_masks: bool,
 
 
 # ------------------------------------------------------------------ build
-def _num_classes(model_cfg, n: int) -> dict:
+def _num_classes(model_cfg, n: int, train_norm: bool = False) -> dict:
     """Overrides setting every head's ``num_classes`` to ``n`` (by config:
-    what a user writes to put a zoo model on MSRS)."""
+    what a user writes to put a zoo model on MSRS); with ``train_norm``,
+    also every ``norm_eval=True`` to ``False`` (what a user writes to train
+    a model with frozen BN statistics from scratch, :data:`TRAIN_NORM`)."""
 
     old = set()
 
@@ -273,6 +298,12 @@ def _num_classes(model_cfg, n: int) -> dict:
                         isinstance(value, int):
                     old.add(value)
                 collect(value)
+            # a panoptic head's classes are its things and stuff (MaskFormer:
+            # class_weight=[1.0] * 133 + [0.1] for 80 + 53)
+            things, stuff = (cfg.get('num_things_classes'),
+                             cfg.get('num_stuff_classes'))
+            if isinstance(things, int) and isinstance(stuff, int):
+                old.add(things + stuff)
 
     collect(model_cfg)
 
@@ -290,6 +321,8 @@ def _num_classes(model_cfg, n: int) -> dict:
                 out[key] = n
             elif key == 'num_stuff_classes':
                 out[key] = 0
+            elif key == 'norm_eval' and value is True and train_norm:
+                out[key] = False
             elif key == 'class_weight' and isinstance(value, list):
                 # per-class weights (PIDNet's), or classes + background
                 # (Mask2Former's)
@@ -339,6 +372,7 @@ def build(strategy: str, package: str, config: str,
     """The strategy's shipped config with the task swapped for
     ``package::config`` (num_classes set to MSRS's), its model and optim
     wrapper."""
+    import torch
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
@@ -354,18 +388,53 @@ def build(strategy: str, package: str, config: str,
             _delete_=True,
             type='TaskAdapter',
             cfg_path=f'{package}::{config}',
-            model=_num_classes(task_model, n),
+            model=_num_classes(task_model, n, (package, config.split('/')[0])
+                               in TRAIN_NORM),
             input_format='rgb'))))
     if fusion_nets == 'narrow':
         cfg.merge_from_dict(dict(model=NARROW[strategy]))
     if task_input_size and 'task_input_size' in cfg.model:
         cfg.model.task_input_size = tuple(task_input_size)
     init_default_scope('mmfusion')
-    model = MODELS.build(cfg.model)
+    with _nan_for_uninitialised_memory():
+        model = MODELS.build(cfg.model)
+        # as the Runner does before training: the configs' own
+        # initialisation (mmdet/mmseg init_cfg, init_weights)
+        model.init_weights()
+    never = [
+        n for n, p in model.task.model.named_parameters()
+        if not torch.isfinite(p).all()
+    ]
+    if never:
+        raise RuntimeError(
+            f'{len(never)} parameter(s) of the task are left uninitialised '
+            'by its own initialisation (allocated empty, filled by neither '
+            'its constructor nor init_weights; only a pretrained checkpoint '
+            f'sets them): {", ".join(never[:3])}' +
+            (', ...' if len(never) > 3 else ''))
     ow_cfg = dict(cfg.optim_wrapper)
     ow = OPTIM_WRAPPER_CONSTRUCTORS.build(
         dict(type=ow_cfg.pop('constructor'), optim_wrapper_cfg=ow_cfg))(model)
     return model, ow
+
+
+@contextlib.contextmanager
+def _nan_for_uninitialised_memory():
+    """Memory allocated empty (``torch.empty``, ``torch.Tensor(*shape)``)
+    is NaN while building: a parameter that no initialisation fills is then
+    NaN, deterministically, instead of whatever memory it was given (in one
+    process: e.g. the NaNs a previous family freed, or finite garbage)."""
+    import torch
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    fill = torch.utils.deterministic.fill_uninitialized_memory
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = True
+    try:
+        yield
+    finally:
+        torch.utils.deterministic.fill_uninitialized_memory = fill
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
 
 
 def one_step_each(strategy: str, model, ow, b1, b2) -> dict:
@@ -428,6 +497,8 @@ def check(strategy: str, package: str, family: str, config: str,
             task_input_size = (max(task_input_size[0], least[0]),
                                max(task_input_size[1], least[1]))
         row['input'] = f'enlarged to at least {least[0]}x{least[1]}'
+    if (package, family) in TRAIN_NORM:
+        row['overrides'] = 'norm_eval=False: ' + TRAIN_NORM[(package, family)]
     try:
         torch.manual_seed(0)
         logger = MMLogger.get_current_instance()

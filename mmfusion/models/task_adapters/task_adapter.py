@@ -1,5 +1,6 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 import copy
+import logging
 from typing import List, Optional, Sequence, Set, Union
 
 import numpy as np
@@ -141,6 +142,21 @@ class TaskAdapter(BaseModule):
                                  data_preprocessor, fit_preprocessor)
         self.needed_targets = needed_targets(self.model)
         self.package = type(self.model).__module__.split('.')[0]
+        if pretrained is False:
+            frozen = frozen_norm_modules(self.model)
+            if frozen:
+                print_log(
+                    f'TaskAdapter({self.name}, pretrained=False): '
+                    f'{", ".join(frozen)} keep(s) BN statistics frozen '
+                    '(norm_eval=True), which the config means for pretrained '
+                    'weights: from random weights they stay the identity '
+                    '(mean 0, variance 1) and activations are not normalised '
+                    '(some models diverge, e.g. DetectoRS). To train from '
+                    'scratch, let them train: model=dict(backbone=dict('
+                    'norm_eval=False)); or start from weights: '
+                    "pretrained='init_cfg' / True / a checkpoint.",
+                    logger='current',
+                    level=logging.WARNING)
         if not torch.cuda.is_available():
             # SyncBN (common in mmseg configs) cannot run on CPU processes,
             # distributed or not
@@ -500,6 +516,21 @@ def needed_targets(task: torch.nn.Module) -> Set[str]:
         if with_mask:
             needs.add('gt_instances.masks')
     return needs
+
+
+def frozen_norm_modules(task: torch.nn.Module) -> List[str]:
+    """Names of the modules of ``task`` that keep the statistics of their
+    batch norms frozen (``norm_eval=True``: mmdet/mmseg ResNets and the like
+    put them in eval mode in ``train()``), outermost only."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+    names = []
+    for name, module in task.named_modules():
+        if not getattr(module, 'norm_eval', False) or any(
+                name.startswith(n + '.') for n in names):
+            continue
+        if any(isinstance(m, _BatchNorm) for m in module.modules()):
+            names.append(name)
+    return names
 
 
 def missing_targets(needs: Set[str], sample) -> List[str]:

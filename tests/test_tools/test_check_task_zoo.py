@@ -1,0 +1,102 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""Regression tests of tools/analysis_tools/check_task_zoo.py: its config
+overrides model what a user writes, and each family is checked as the Runner
+would train it (initialised weights)."""
+import os.path as osp
+import sys
+
+import pytest
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@pytest.fixture(scope='module')
+def zoo():
+    sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
+    try:
+        import check_task_zoo
+    finally:
+        sys.path.pop(0)
+    import mmfusion  # noqa: F401
+    return check_task_zoo
+
+
+def _model_cfg(name):
+    from mmfusion.models.task_adapters.task_adapter import _get_config
+    return _get_config(name, False).model
+
+
+def test_panoptic_class_weight_follows_things_and_stuff(zoo):
+    """MaskFormer's loss_cls.class_weight has 80 things + 53 stuff + 1
+    background entries (no num_classes=133 anywhere): set to n + 1."""
+    over = zoo._num_classes(
+        _model_cfg('mmdet::maskformer/maskformer_r50_ms-16xb1-75e_coco.py'),
+        3)
+    head = over['panoptic_head']
+    assert head['num_things_classes'] == 3
+    assert head['num_stuff_classes'] == 0
+    assert head['loss_cls']['class_weight'] == [1.0, 1.0, 1.0, 0.1]
+
+
+def test_train_norm_overrides_every_frozen_bn(zoo):
+    """DetectoRS: norm_eval=False for the backbone and the RFP's second
+    backbone (neck.rfp_backbone), only for the families in TRAIN_NORM."""
+    cfg = _model_cfg('mmdet::detectors/cascade-rcnn_r50-rfp_1x_coco.py')
+    assert ('mmdet', 'detectors') in zoo.TRAIN_NORM
+    over = zoo._num_classes(cfg, 3, train_norm=True)
+    assert over['backbone']['norm_eval'] is False
+    assert over['neck']['rfp_backbone']['norm_eval'] is False
+    assert 'norm_eval' not in zoo._num_classes(cfg, 3).get('backbone', {})
+
+
+def test_build_initialises_weights_as_the_runner(zoo):
+    """The check builds each family as the Runner trains it: the configs'
+    own initialisation (init_weights) is applied."""
+    model, _ = zoo.build('seafusion', 'mmdet',
+                         'retinanet/retinanet_r18_fpn_1x_coco.py')
+    assert model.task.model.is_init
+    # RetinaNet's classifier bias prior (init_cfg: Normal, bias_prob=0.01)
+    bias = model.task.model.bbox_head.retina_cls.bias
+    assert torch.allclose(bias, torch.full_like(bias, -4.59512), atol=1e-4)
+
+
+def test_uninitialised_parameters_are_found_deterministically(zoo):
+    """TridentNet's TridentConv allocates its weight empty
+    (torch.Tensor(...)); mmengine's init_weights never reaches it (its
+    layers are a plain nn.Sequential), so random init leaves it whatever
+    memory it got: in one process of the check, the NaNs a previous family
+    freed (TridentNet failed after DetectoRS, passed alone). The check makes
+    such memory NaN while building and names the parameters."""
+    with pytest.raises(RuntimeError, match='uninitialised') as e:
+        zoo.build('seafusion', 'mmdet',
+                  'tridentnet/tridentnet_r50-caffe_1x_coco.py')
+    assert 'backbone.layer3.0.conv2.weight' in str(e.value)
+    # the global switches are restored
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_ddod_input_size(zoo):
+    """DDOD's head has a deformable conv (DeformConv2dPack) on P7: mmcv
+    rejects a P7 under its 3x3 kernel (240x320: 2x3), so the check gives
+    it at least 288x384 (P7: 3x3)."""
+    from mmengine.registry import init_default_scope
+
+    from mmfusion.registry import MODELS
+    init_default_scope('mmfusion')
+    adapter = MODELS.build(
+        dict(
+            type='TaskAdapter',
+            cfg_path='mmdet::ddod/ddod_r50_fpn_1x_coco.py',
+            model=dict(bbox_head=dict(num_classes=3))))
+    adapter.init_weights()
+    adapter.eval()
+    h, w = zoo.MIN_INPUT[('mmdet', 'ddod')]
+    y = torch.rand(1, 1, h, w)
+    cbcr = torch.full((1, 2, h, w), 0.5)
+    with torch.no_grad():
+        outs = adapter(y, cbcr, None, mode='tensor')
+        assert outs[0][-1].shape[-2:] == (3, 3)
+        with pytest.raises(RuntimeError, match='smaller than kernel'):
+            adapter(y[..., :240, :320], cbcr[..., :240, :320], None,
+                    mode='tensor')
