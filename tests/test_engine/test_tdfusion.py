@@ -271,12 +271,12 @@ def test_hypergradient_equals_hessian_vector_route(msrs_mini):
     assert diff <= 1e-8 * scale
 
 
-def _meta_step_gradients(msrs_mini, task_kind, hypergrad):
+def _meta_step_gradients(msrs_mini, task_kind, hypergrad, **kwargs):
     """One meta step in mode ``hypergrad``: the loss generator's gradient
     as its optimiser saw it, and the model after the step."""
     torch.manual_seed(0)
     b1, b2 = _batches(msrs_mini, task_kind)
-    model, ow = _build(task_kind, hypergrad=hypergrad)
+    model, ow = _build(task_kind, hypergrad=hypergrad, **kwargs)
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 0)
     hub.update_info('phase', 'meta')
@@ -301,19 +301,23 @@ def _meta_step_gradients(msrs_mini, task_kind, hypergrad):
     return seen, model, log
 
 
-@pytest.mark.parametrize('task_kind,mode', [('seg', 'jvp'), ('det', 'jvp'),
-                                            ('seg', 'double_backward')])
-def test_hypergradient_equals_full_backward(msrs_mini, task_kind, mode):
+@pytest.mark.parametrize('task_kind,mode,recompute',
+                         [('seg', 'jvp', False), ('det', 'jvp', False),
+                          ('seg', 'jvp', True),
+                          ('seg', 'double_backward', False)])
+def test_hypergradient_equals_full_backward(msrs_mini, task_kind, mode,
+                                            recompute):
     """The loss generator's hypergradient of the meta step's default
     (``'jvp'``: first-order outer gradient and a forward-mode pass through
     the fusion net) and ``'double_backward'`` paths equals the pre-issue-15
     full ``.backward()`` one, in float32, and the resulting models are the
     same; the new paths compute no gradient for the fusion net or the task
-    at all."""
+    at all. ``recompute``: the loss generator run again for the
+    hypergradient instead of keeping its graph."""
     old, old_model, old_log = _meta_step_gradients(msrs_mini, task_kind,
                                                    'full_backward')
-    new, new_model, new_log = _meta_step_gradients(msrs_mini, task_kind,
-                                                   mode)
+    new, new_model, new_log = _meta_step_gradients(
+        msrs_mini, task_kind, mode, recompute_generator=recompute)
     scale = max(float(g.abs().max()) for g in old['grads'])
     assert scale > 0
     diff = max(float((a - b).abs().max())
@@ -332,6 +336,26 @@ def test_hypergradient_equals_full_backward(msrs_mini, task_kind, mode):
             torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-8)
 
 
-def test_hypergrad_mode_is_validated():
+def test_hypergrad_options_are_validated():
     with pytest.raises(ValueError, match='hypergrad'):
         _build('seg', hypergrad='backward')
+    # recomputing a loss generator with running statistics would move them
+    # twice
+    with pytest.raises(ValueError, match='buffer-free'):
+        _build('seg', recompute_generator=True,
+               loss_generator=dict(type='_BNLossGenerator'))
+
+
+@MODELS.register_module(name='_BNLossGenerator', force=True)
+class _BNLossGenerator(torch.nn.Module):
+    """A loss generator with running statistics."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 2, 1)
+        self.bn = torch.nn.BatchNorm2d(2)
+
+    def forward(self, a, b):
+        x = self.bn(self.conv(torch.cat([a, b], 1)))
+        return torch.softmax(x, dim=1)
+

@@ -36,3 +36,64 @@ def test_all_parameters_identical_across_ranks(repo_root, msrs_mini,
     assert r0['params'].keys() == r1['params'].keys()
     for k in r0['params']:
         assert torch.equal(r0['params'][k], r1['params'][k]), k
+
+
+def _grad_worker(rank, repo_root, msrs_mini, work_dir):
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+    from test_tdfusion_runner import tdfusion_test_cfg
+
+    class RecordGeneratorGrad(Hook):
+        """The loss generator's gradient as its optimiser steps on it
+        (after DDP's all-reduce)."""
+
+        def __init__(self):
+            self.grads = None
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            ow = runner.optim_wrapper['loss_generator']
+            if getattr(ow, '_recording', False):
+                return
+            ow._recording = True
+            step = ow.step
+
+            def recording_step(**kwargs):
+                self.grads = [
+                    p.grad.detach().clone() for group in ow.param_groups
+                    for p in group['params']
+                ]
+                return step(**kwargs)
+
+            ow.step = recording_step
+
+    out = {}
+    for mode in ('full_backward', 'jvp', 'double_backward'):
+        cfg = tdfusion_test_cfg(
+            repo_root, msrs_mini, os.path.join(work_dir, mode), 1,
+            launcher='pytorch')
+        cfg.model.hypergrad = mode
+        runner = Runner.from_cfg(cfg)
+        hook = RecordGeneratorGrad()
+        runner.register_hook(hook)
+        runner.train()  # one meta iteration
+        out[mode] = hook.grads
+    torch.save(out, os.path.join(work_dir, f'grads{rank}.pth'))
+
+
+def test_hypergradient_all_reduced_like_full_backward(repo_root, msrs_mini,
+                                                      tmp_path):
+    """2 ranks, different pairs: the loss generator's gradient that its
+    optimiser applies is, in every hypergrad mode, the one DDP's reducer
+    averaged in the pre-issue-15 full backward, and the same on both
+    ranks."""
+    spawn_ranks(_grad_worker, 2, repo_root, msrs_mini, str(tmp_path))
+    g0 = torch.load(tmp_path / 'grads0.pth')
+    g1 = torch.load(tmp_path / 'grads1.pth')
+    ref = g0['full_backward']
+    scale = max(float(g.abs().max()) for g in ref)
+    assert scale > 0
+    for mode in ('full_backward', 'jvp', 'double_backward'):
+        for a, b in zip(g0[mode], g1[mode]):
+            assert torch.equal(a, b), mode  # all-reduced
+        diff = max(float((a - b).abs().max()) for a, b in zip(ref, g0[mode]))
+        assert diff <= 1e-5 * scale, (mode, diff, scale)

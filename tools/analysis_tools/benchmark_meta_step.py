@@ -278,6 +278,9 @@ def measure(args) -> dict:
             order = order + ['fusion']
         for kind in order:
             result = run(kind, i)
+            # progress (what a killed worker leaves behind)
+            print('STEP ' + json.dumps(dict(kind=kind, iter=i, **result)),
+                  flush=True)
             if i > 0:
                 kinds_of.setdefault(kind, []).append(result)
         load.append(os.getloadavg())
@@ -389,7 +392,13 @@ def main(argv=None):
                          env=dict(os.environ, PYTHONWARNINGS='ignore'))
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith('RESULT ')]
     if out.returncode != 0 or not lines:
-        sys.exit(out.stdout[-5000:] + out.stderr[-5000:])
+        steps = [ln[5:] for ln in out.stdout.splitlines()
+                 if ln.startswith('STEP ')]
+        why = f'the worker exited with {out.returncode}'
+        if out.returncode in (-9, 137):
+            why += ' (SIGKILL: out of memory?)'
+        sys.exit(f'{why}; steps it finished:\n' + '\n'.join(steps) +
+                 '\n' + out.stderr[-5000:])
     res = json.loads(lines[-1][len('RESULT '):])
     print(report(res))
     if args.out:

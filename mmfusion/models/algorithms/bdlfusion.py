@@ -257,24 +257,29 @@ class BDLFusion(FusionModel):
             return self.objective_task(fused, batch['x'], batch['samples'],
                                        task, disc)[0], fused
 
-        def grads(loss, params, retain=False):
-            return _sync(
+        def grads(loss, *param_lists, retain=False):
+            """The flat gradients of ``loss`` w.r.t. each list of
+            parameters, from one backward pass (the graph is walked once
+            for all of them) and one all-reduce."""
+            params = [p for ps in param_lists for p in ps]
+            flat = _sync(
                 _flat(
                     torch.autograd.grad(
                         loss, params, retain_graph=retain,
                         allow_unused=True), params))
+            sizes = [sum(p.numel() for p in ps) for ps in param_lists]
+            return flat.split(sizes)
 
         f_up_v, _ = outer(upper)
-        g_theta = grads(f_up_v, theta, retain=True)
-        u = grads(f_up_v, y)
+        g_theta, u = grads(f_up_v, theta, y)
         f_low_b, fused_b = outer(train)
-        q = grads(f_low_b, y, retain=True)
-        c = (u * q).sum() / (q * q).sum().clamp_min(1e-20)
         if follower == 'discriminator':
+            q, = grads(f_low_b, y, retain=True)
             f2 = self.objective_fus_up(fused_b, train['x'])
-        else:
-            f2 = f_low_b
-        g_f2 = grads(f2, theta)
+            g_f2, = grads(f2, theta)
+        else:  # f2 is f_low_b itself
+            q, g_f2 = grads(f_low_b, y, theta)
+        c = (u * q).sum() / (q * q).sum().clamp_min(1e-20)
         return g_theta + self._eta * c * g_f2, c
 
     def upper_step(self, train: dict, upper: dict,
