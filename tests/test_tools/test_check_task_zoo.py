@@ -100,3 +100,16 @@ def test_ddod_input_size(zoo):
         with pytest.raises(RuntimeError, match='smaller than kernel'):
             adapter(y[..., :240, :320], cbcr[..., :240, :320], None,
                     mode='tensor')
+
+
+def test_min_input_enlarges_tdfusion_default_task_view(zoo):
+    """LR-ASPP (mobilenet_v3) needs 480x640: TDFusion's task view is
+    enlarged to it also when it is the config's default (240x320, no
+    --task-input-size), not only when given on the command line."""
+    least = zoo.MIN_INPUT[('mmseg', 'mobilenet_v3')]
+    config = {f: c for f, c, _ in zoo.families('mmseg')}['mobilenet_v3']
+    model, _ = zoo.build('tdfusion', 'mmseg', config, min_input=least)
+    assert tuple(model.task_input_size) == least
+    model, _ = zoo.build('tdfusion', 'mmseg', config,
+                         task_input_size=(96, 128), min_input=least)
+    assert tuple(model.task_input_size) == least

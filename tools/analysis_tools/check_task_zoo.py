@@ -368,10 +368,12 @@ def _kind(package: str) -> str:
 
 
 def build(strategy: str, package: str, config: str,
-          fusion_nets: str = 'narrow', task_input_size=None):
+          fusion_nets: str = 'narrow', task_input_size=None,
+          min_input=None):
     """The strategy's shipped config with the task swapped for
     ``package::config`` (num_classes set to MSRS's), its model and optim
-    wrapper."""
+    wrapper. ``min_input`` ``(h, w)``: the least task view (TDFusion's
+    ``task_input_size``, given or the config's, is enlarged to it)."""
     import torch
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -393,8 +395,11 @@ def build(strategy: str, package: str, config: str,
             input_format='rgb'))))
     if fusion_nets == 'narrow':
         cfg.merge_from_dict(dict(model=NARROW[strategy]))
-    if task_input_size and 'task_input_size' in cfg.model:
-        cfg.model.task_input_size = tuple(task_input_size)
+    if cfg.model.get('task_input_size'):
+        size = tuple(task_input_size or cfg.model.task_input_size)
+        if min_input:
+            size = (max(size[0], min_input[0]), max(size[1], min_input[1]))
+        cfg.model.task_input_size = size
     init_default_scope('mmfusion')
     with _nan_for_uninitialised_memory():
         model = MODELS.build(cfg.model)
@@ -493,9 +498,6 @@ def check(strategy: str, package: str, family: str, config: str,
     if least:
         w, h = pair_size
         pair_size = (max(w, least[1]), max(h, least[0]))
-        if task_input_size:
-            task_input_size = (max(task_input_size[0], least[0]),
-                               max(task_input_size[1], least[1]))
         row['input'] = f'enlarged to at least {least[0]}x{least[1]}'
     if (package, family) in TRAIN_NORM:
         row['overrides'] = 'norm_eval=False: ' + TRAIN_NORM[(package, family)]
@@ -506,7 +508,7 @@ def check(strategy: str, package: str, family: str, config: str,
         logger.setLevel('WARNING')
         try:
             model, ow = build(strategy, package, config, fusion_nets,
-                              task_input_size)
+                              task_input_size, least)
         finally:
             logger.setLevel(level)
         needs = model.task.needed_targets
