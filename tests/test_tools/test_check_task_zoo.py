@@ -113,3 +113,24 @@ def test_min_input_enlarges_tdfusion_default_task_view(zoo):
     model, _ = zoo.build('tdfusion', 'mmseg', config,
                          task_input_size=(96, 128), min_input=least)
     assert tuple(model.task_input_size) == least
+
+
+def test_each_family_has_its_own_message_hub(zoo, monkeypatch):
+    """The strategies keep runtime info in the current message hub (phase,
+    iterations, the non-finite guard's counts): one family's must not be
+    the next one's."""
+    from mmengine.logging import MessageHub
+    seen = []
+
+    def build(*args, **kwargs):
+        hub = MessageHub.get_current_instance()
+        seen.append((hub.instance_name, dict(hub.runtime_info)))
+        hub.update_info('nonfinite_guard', dict(skipped=1))
+        raise RuntimeError('stop')
+
+    monkeypatch.setattr(zoo, 'build', build)
+    for family in ('a', 'b'):
+        row = zoo.check('seafusion', 'mmdet', family, 'x.py', timeout=60)
+        assert row['status'] == 'fail' and 'stop' in row['cause']
+    assert seen[0][0] != seen[1][0]
+    assert seen[1][1] == {}

@@ -489,7 +489,7 @@ def check(strategy: str, package: str, family: str, config: str,
           timeout: int = 900, fusion_nets: str = 'narrow',
           pair_size=(320, 240), task_input_size=None) -> dict:
     import torch
-    from mmengine.logging import MMLogger
+    from mmengine.logging import MessageHub, MMLogger
     start = time.perf_counter()
     row = dict(family=family, package=package, config=config)
     signal.signal(signal.SIGALRM, _alarm)
@@ -502,6 +502,10 @@ def check(strategy: str, package: str, family: str, config: str,
     if (package, family) in TRAIN_NORM:
         row['overrides'] = 'norm_eval=False: ' + TRAIN_NORM[(package, family)]
     try:
+        # each family its own message hub (the runtime info the strategies
+        # read and write: phase, iterations, the non-finite guard's counts)
+        MessageHub.get_instance(
+            f'check_task_zoo:{strategy}:{package}:{family}:{time.time()}')
         torch.manual_seed(0)
         logger = MMLogger.get_current_instance()
         level = logger.level
