@@ -72,6 +72,8 @@ def test_uninitialised_parameters_are_found_deterministically(zoo):
         zoo.build('seafusion', 'mmdet',
                   'tridentnet/tridentnet_r50-caffe_1x_coco.py')
     assert 'backbone.layer3.0.conv2.weight' in str(e.value)
+    assert 'TridentConv of mmdet.models.backbones.trident_resnet' in str(
+        e.value)
     # the global switches are restored
     assert not torch.are_deterministic_algorithms_enabled()
 

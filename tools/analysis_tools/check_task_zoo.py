@@ -406,17 +406,23 @@ def build(strategy: str, package: str, config: str,
         # as the Runner does before training: the configs' own
         # initialisation (mmdet/mmseg init_cfg, init_weights)
         model.init_weights()
+    task = model.task.model
     never = [
-        n for n, p in model.task.model.named_parameters()
-        if not torch.isfinite(p).all()
+        n for n, p in task.named_parameters() if not torch.isfinite(p).all()
     ]
     if never:
+        owners = sorted({
+            f'{type(m).__name__} of {type(m).__module__}'
+            for n in never
+            for m in [task.get_submodule(n.rpartition('.')[0])]
+        })
         raise RuntimeError(
             f'{len(never)} parameter(s) of the task are left uninitialised '
             'by its own initialisation (allocated empty, filled by neither '
             'its constructor nor init_weights; only a pretrained checkpoint '
             f'sets them): {", ".join(never[:3])}' +
-            (', ...' if len(never) > 3 else ''))
+            (', ...' if len(never) > 3 else '') +
+            f' ({"; ".join(owners)})')
     ow_cfg = dict(cfg.optim_wrapper)
     ow = OPTIM_WRAPPER_CONSTRUCTORS.build(
         dict(type=ow_cfg.pop('constructor'), optim_wrapper_cfg=ow_cfg))(model)
