@@ -344,6 +344,10 @@ def test_hypergrad_options_are_validated():
     with pytest.raises(ValueError, match='buffer-free'):
         _build('seg', recompute_generator=True,
                loss_generator=dict(type='_BNLossGenerator'))
+    # 'auto' (default): only when exact
+    assert not _build('seg', loss_generator=dict(
+        type='_BNLossGenerator'))[0].recompute_generator
+    assert _build('seg')[0].recompute_generator
 
 
 @MODELS.register_module(name='_BNLossGenerator', force=True)

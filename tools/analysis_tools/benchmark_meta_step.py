@@ -1,13 +1,21 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 """Time and peak memory, per phase, of TDFusion's meta step and of its
-fusion + task step; with ``--compare-baseline``, of the meta step's new path
-(``hypergrad='generator_only'``) against the pre-issue-15 path
+fusion + task step; with ``--compare-baseline``, of the meta step's default
+path (``hypergrad='jvp'``) against the pre-issue-15 path
 (``hypergrad='full_backward'``), interleaved in the same process.
 
     python tools/analysis_tools/benchmark_meta_step.py [CONFIG] \
         [--preset published|demo | --crop H W --task-size H W] \
-        [--iters 2] [--threads 1] [--compare-baseline] [--device cuda] \
-        [--amp [--amp-dtype float16|bfloat16]] [--out results.json]
+        [--iters 2] [--threads 1] [--compare-baseline | --all-modes |
+         --modes jvp jvp+keep double_backward full_backward] \
+        [--device cuda] [--amp [--amp-dtype float16|bfloat16]] \
+        [--no-fusion-step] [--out results.json]
+
+Modes (``TDFusion(hypergrad=...)``): ``jvp`` as configured (default: the loss
+generator recomputed, ``recompute_generator='auto'``), ``jvp+keep``
+(``recompute_generator=False``), ``double_backward``, ``full_backward`` (the
+old path). The old path needs about twice the memory of the new one: at the
+published sizes ~12 GB of RAM on the CPU.
 
 Defaults: ``configs/tdfusion/segformer_msrs.py`` (ReFusion net, loss
 generator, SegFormer-B0 in-loop task on the 1-channel fused Y), the
@@ -54,8 +62,9 @@ import time
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRESETS = dict(published=((256, 256), (240, 320)),
                demo=((128, 128), (120, 160)))
-# TDFusion's hypergrad modes; '+recompute': recompute_generator=True
-MODES = ('jvp', 'jvp+recompute', 'double_backward', 'full_backward')
+# TDFusion's hypergrad modes; 'jvp' with recompute_generator as configured
+# (default: recomputed), 'jvp+keep': with recompute_generator=False
+MODES = ('jvp', 'jvp+keep', 'double_backward', 'full_backward')
 OLD = 'full_backward'
 
 
@@ -81,6 +90,8 @@ def parse_args(argv=None):
                         help="TDFusion's hypergrad mode to measure")
     parser.add_argument('--all-modes', action='store_true',
                         help='measure every hypergrad mode, interleaved')
+    parser.add_argument('--modes', nargs='+', choices=MODES,
+                        help='measure these modes, interleaved')
     parser.add_argument('--no-fusion-step', action='store_true',
                         help='skip the fusion + task step')
     parser.add_argument('--amp', action='store_true')
@@ -217,7 +228,7 @@ def measure(args) -> dict:
                                    OPTIM_WRAPPER_CONSTRUCTORS)
 
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    if device.startswith('cuda'):
+    if device.startswith('cuda') and torch.device(device).index is not None:
         torch.cuda.set_device(torch.device(device))
     init_default_scope('mmfusion')
     cfg = Config.fromfile(args.config)
@@ -249,7 +260,10 @@ def measure(args) -> dict:
     recorder = PhaseRecorder(memory)
     algo = unwrap(model)
     algo.phase_timer = recorder
-    if args.all_modes:
+    recompute = algo.recompute_generator
+    if args.modes:
+        modes = list(args.modes)
+    elif args.all_modes:
         modes = list(MODES)
     elif args.compare_baseline and args.hypergrad != OLD:
         modes = [args.hypergrad, OLD]
@@ -265,7 +279,7 @@ def measure(args) -> dict:
             model.train_step(batches[2 * i], ow)
         else:
             algo.hypergrad = kind.split('+')[0]
-            algo.recompute_generator = kind.endswith('+recompute')
+            algo.recompute_generator = recompute and kind != 'jvp+keep'
             hub.update_info('phase', 'meta')
             model.train_step([batches[2 * i], batches[2 * i + 1]], ow)
         return recorder.finish()
