@@ -363,3 +363,41 @@ class _BNLossGenerator(torch.nn.Module):
         x = self.bn(self.conv(torch.cat([a, b], 1)))
         return torch.softmax(x, dim=1)
 
+
+
+def test_task_restore_survives_aliases_registered_in_forward():
+    """The meta step restores the task after its temporary step by tensor:
+    a model that registers an alias of its own modules in its first training
+    forward (mmdet's DDQ-DETR: ``decoder.aux_reg_branches =
+    bbox_head.aux_reg_branches``) made ``load_state_dict`` of the earlier
+    snapshot fail with missing keys."""
+    from mmfusion.models.algorithms.tdfusion import (_restore_tensors,
+                                                     _snapshot_tensors)
+
+    class Aliasing(torch.nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.decoder = torch.nn.Module()
+            self.head = torch.nn.Linear(3, 3)
+            self.norm = torch.nn.BatchNorm1d(3)
+
+        def forward(self, x):
+            self.decoder.branch = self.head  # an alias, as DDQ-DETR
+            return self.norm(self.decoder.branch(x))
+
+    torch.manual_seed(0)
+    model = Aliasing()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    snapshot = _snapshot_tensors(model)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    assert not torch.equal(model.head.weight, before['head.weight'])
+    with pytest.raises(RuntimeError, match='Missing key'):
+        model.load_state_dict(before)  # what the meta step used to do
+    _restore_tensors(model, snapshot)
+    after = model.state_dict()
+    for key, value in before.items():
+        assert torch.equal(after[key], value), key
+    assert model.decoder.branch.weight is model.head.weight

@@ -1,5 +1,6 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 import copy
+import itertools
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -387,7 +388,7 @@ class TDFusion(FusionModel):
         self._phase('task step')
         task_state = optim_state = None
         if self.restore_task:
-            task_state = copy.deepcopy(unwrap(self.task).state_dict())
+            task_state = _snapshot_tensors(unwrap(self.task))
             if self.restore_task_optimizer:
                 optim_state = copy.deepcopy(ow['task'].state_dict())
 
@@ -449,11 +450,38 @@ class TDFusion(FusionModel):
             ow['fusion_net'].zero_grad()
             ow['task'].zero_grad()
         if task_state is not None:
-            unwrap(self.task).load_state_dict(task_state)
+            _restore_tensors(unwrap(self.task), task_state)
             if optim_state is not None:
                 ow['task'].load_state_dict(optim_state)
         self._phase(None)
         return _prefixed(meta_inner=inner_log, task=task_log, meta=outer_log)
+
+
+def _snapshot_tensors(module: torch.nn.Module) -> Dict[str, Tensor]:
+    """Copies of every parameter and buffer of ``module`` (an aliased tensor
+    once)."""
+    return {
+        name: t.detach().clone()
+        for name, t in itertools.chain(module.named_parameters(),
+                                       module.named_buffers())
+    }
+
+
+def _restore_tensors(module: torch.nn.Module,
+                     snapshot: Dict[str, Tensor]) -> None:
+    """Copy a :func:`_snapshot_tensors` back in place. By tensor, not through
+    ``load_state_dict``: a model may register aliases of its own modules in
+    its first training forward (mmdet's DDQ-DETR sets
+    ``decoder.aux_reg_branches = bbox_head.aux_reg_branches``), which a
+    state dict taken before it lacks; the aliased tensors are restored under
+    their first names."""
+    current = dict(
+        itertools.chain(
+            module.named_parameters(remove_duplicate=False),
+            module.named_buffers(remove_duplicate=False)))
+    with torch.no_grad():
+        for name, value in snapshot.items():
+            current[name].copy_(value)
 
 
 def _recomputable(module: torch.nn.Module) -> Optional[str]:
