@@ -23,6 +23,7 @@ import sys
 
 import mmfusion  # noqa: F401  (compatibility patches)
 from mmfusion.apis import FusionInferencer
+from mmfusion.apis.inference_backends import BACKENDS, PRECISIONS
 
 
 def parse_args(argv=None):
@@ -40,7 +41,7 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument(
         '--backend',
-        choices=['auto', 'pytorch', 'onnxruntime'],
+        choices=BACKENDS,
         default='auto',
         help="how the fusion net runs: 'pytorch' (exactly as tools/test.py, "
         "compiled where the config says so), 'onnxruntime' (exported to "
@@ -49,11 +50,11 @@ def parse_args(argv=None):
         'else PyTorch')
     parser.add_argument(
         '--precision',
-        choices=['fp32', 'bf16', 'fp16'],
+        choices=PRECISIONS,
         default='fp32',
         help='bf16/fp16: the pytorch backend under autocast (fastest on '
-        'CPUs with AMX and on GPUs; the image moves by up to about one grey '
-        'level)')
+        'CPUs with AMX and on GPUs; the fused Y moves by under one grey '
+        'level, a per-image min-max stretch can make it ~3)')
     parser.add_argument(
         '--workers',
         type=int,

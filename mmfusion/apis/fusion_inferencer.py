@@ -23,6 +23,7 @@ from mmengine.utils import ProgressBar
 
 from mmfusion.registry import INFERENCERS, TRANSFORMS
 from mmfusion.utils import to_uint8
+from mmfusion.utils.fileio import atomic_path
 
 ImageInput = Union[str, np.ndarray]
 PairInput = Union[ImageInput, Sequence[ImageInput]]
@@ -87,22 +88,14 @@ class _LoadPairFromArrays(BaseTransform):
 
 
 def _write_atomic(path: str, img: np.ndarray) -> str:
-    """Write ``img`` (``.png`` through OpenCV, ``.npy`` through numpy) under
-    a temporary name in the same folder, then rename it: the file is whole
-    or absent."""
-    folder, name = osp.split(path)
-    os.makedirs(folder or '.', exist_ok=True)
-    stem, ext = osp.splitext(name)
-    tmp = osp.join(folder, f'.{stem}.{os.getpid()}.part{ext}')
-    try:
-        if ext == '.npy':
+    """Write ``img`` (``.png`` through OpenCV, ``.npy`` through numpy) so
+    that the file is whole or absent (:func:`~mmfusion.utils.fileio.
+    atomic_path`)."""
+    with atomic_path(path) as tmp:
+        if path.endswith('.npy'):
             np.save(tmp, img)
         elif not cv2.imwrite(tmp, np.ascontiguousarray(img)):
             raise OSError(f'cannot write {path}')
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
     return path
 
 
@@ -137,8 +130,8 @@ class FusionInferencer(BaseInferencer):
         backend: how the fusion net runs: ``'pytorch'`` or
             ``'onnxruntime'`` (see :mod:`mmfusion.apis.inference_backends`).
         precision: ``'fp32'`` (default), or ``'bf16'`` / ``'fp16'`` under
-            autocast (PyTorch backend; the image moves by up to about one
-            grey level).
+            autocast (PyTorch backend; the fused Y moves by under one grey
+            level, up to ~3 after a per-image min-max stretch).
         compile: PyTorch backend: run the net through ``torch.compile``
             (default: as the config's ``compile_inference`` says).
     """
@@ -546,13 +539,13 @@ class FusionInferencer(BaseInferencer):
                 fused = fused[..., :1]
             entry = dict(img_id=name)
             if out_dir:
-                path = osp.join(out_dir, f'{name}.png')
-                _write_atomic(path, fused[..., 0] if gray else fused[..., ::-1])
-                entry['out_file'] = path
+                paths = self._outputs_of(name, out_dir, raw, None)
+                entry['out_file'] = _write_atomic(
+                    paths['out_file'],
+                    fused[..., 0] if gray else fused[..., ::-1])
                 if raw:
                     entry['raw_file'] = self._write_raw(
-                        pred, osp.join(out_dir, 'raw', name), raw,
-                        raw_channels)
+                        pred, paths['raw_file'], raw_channels)
             if return_images:
                 entry['fused'] = fused[..., 0] if gray else fused
                 entry['fused_y'] = pred.pred_fused_y.data[0].float().cpu(
@@ -563,15 +556,17 @@ class FusionInferencer(BaseInferencer):
             visualization=visualization)
 
     @staticmethod
-    def _write_raw(pred, stem: str, raw: str, channels: str) -> str:
+    def _write_raw(pred, path: str, channels: str) -> str:
+        """The unquantised result at ``path`` (``.npy``: float32, ``.png``:
+        16-bit)."""
         if channels == 'y':
             img = pred.pred_fused_y.data[0]
         else:
             img = pred.pred_fused.data.permute(1, 2, 0)
         img = img.detach().float().clamp(0, 1).cpu().numpy()
-        if raw == 'npy':
-            return _write_atomic(stem + '.npy', img.astype(np.float32))
+        if path.endswith('.npy'):
+            return _write_atomic(path, img.astype(np.float32))
         img16 = np.round(img * 65535).astype(np.uint16)
         if img16.ndim == 3:
             img16 = img16[..., ::-1]  # OpenCV writes BGR
-        return _write_atomic(stem + '.png', img16)
+        return _write_atomic(path, img16)

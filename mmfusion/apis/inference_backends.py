@@ -10,7 +10,8 @@ matters (measured figures: ``docs/benchmarks.md``, "Fusing a folder"):
     ``torch.compile`` when the net is built with ``compile_inference=True``);
     ``bf16`` / ``fp16`` run it in channels-last layout under
     ``torch.autocast`` (fast on CPUs with AMX / AVX512-BF16 and on GPUs; the
-    fused image moves by up to about one grey level).
+    fused Y moves by under one grey level — 0.64 measured on SeAFusion — and
+    up to 3 after SeAFusion's per-image min-max stretch).
 ``onnxruntime``
     the net exported to ONNX (:func:`export_onnx`, dynamic batch and size)
     and run by ONNX Runtime (``pip install onnxruntime``); fp32, outputs equal
@@ -28,6 +29,8 @@ from typing import Optional, Tuple
 
 import torch
 from torch import Tensor, nn
+
+from mmfusion.utils.fileio import atomic_path
 
 BACKENDS = ('auto', 'pytorch', 'onnxruntime')
 PRECISIONS = ('fp32', 'bf16', 'fp16')
@@ -85,50 +88,43 @@ def export_onnx(fusion_net: nn.Module,
     # batch 2: a traced batch of 1 would be specialised to 1
     ir = torch.rand(2, 1, *shape, device=device)
     vis_y = torch.rand(2, 1, *shape, device=device)
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{osp.basename(path)}.{os.getpid()}.part')
     common = dict(
         input_names=['ir', 'vis_y'], output_names=['fused_y'])
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter('ignore')
+    with atomic_path(path) as tmp, torch.no_grad(), \
+            warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        try:
+            axes = {0: 'batch', 2: 'height', 3: 'width'}
+            torch.onnx.export(
+                net, (ir, vis_y),
+                tmp,
+                dynamic_axes=dict(ir=axes, vis_y=axes, fused_y=axes),
+                opset_version=opset,
+                dynamo=False,
+                **common)
+        except Exception as legacy_error:
             try:
-                axes = {0: 'batch', 2: 'height', 3: 'width'}
-                torch.onnx.export(
-                    net, (ir, vis_y),
-                    tmp,
-                    dynamic_axes=dict(ir=axes, vis_y=axes, fused_y=axes),
-                    opset_version=opset,
-                    dynamo=False,
-                    **common)
-            except Exception as legacy_error:
-                try:
-                    import onnxscript  # noqa: F401
-                except ImportError:
-                    raise RuntimeError(
-                        f'{type(fusion_net).__name__} needs the torch.export '
-                        'based ONNX exporter (`pip install onnxscript`); the '
-                        f'TorchScript one failed: {legacy_error!r:.300}'
-                    ) from legacy_error
-                from torch.export import Dim
-                dims = {
-                    0: Dim('batch', max=1024),
-                    2: Dim('height', min=8, max=16384),
-                    3: Dim('width', min=8, max=16384)
-                }
-                torch.onnx.export(
-                    net, (ir, vis_y),
-                    tmp,
-                    dynamic_shapes=dict(ir=dims, vis_y=dims),
-                    opset_version=max(opset, 18),
-                    dynamo=True,
-                    external_data=False,
-                    **common)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+                import onnxscript  # noqa: F401
+            except ImportError:
+                raise RuntimeError(
+                    f'{type(fusion_net).__name__} needs the torch.export '
+                    'based ONNX exporter (`pip install onnxscript`); the '
+                    f'TorchScript one failed: {legacy_error!r:.300}'
+                ) from legacy_error
+            from torch.export import Dim
+            dims = {
+                0: Dim('batch', max=1024),
+                2: Dim('height', min=8, max=16384),
+                3: Dim('width', min=8, max=16384)
+            }
+            torch.onnx.export(
+                net, (ir, vis_y),
+                tmp,
+                dynamic_shapes=dict(ir=dims, vis_y=dims),
+                opset_version=max(opset, 18),
+                dynamo=True,
+                external_data=False,
+                **common)
     return path
 
 
