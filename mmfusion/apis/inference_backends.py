@@ -50,6 +50,11 @@ def onnxruntime_available() -> bool:
     return True
 
 
+def _ort_providers() -> list:
+    import onnxruntime
+    return onnxruntime.get_available_providers()
+
+
 class _Traceable(nn.Module):
     """The net's plain forward (its input checks and compiled dispatch are
     Python-side and are left out of the exported graph)."""
@@ -225,8 +230,9 @@ def build_inference_net(fusion_net: nn.Module,
 
     Args:
         backend: ``'pytorch'``, ``'onnxruntime'``, or ``'auto'``: ONNX
-            Runtime for fp32 where it is installed and the net exports
-            (the fastest fp32 path measured on CPU), else PyTorch.
+            Runtime for fp32 where it is installed, runs on ``device`` (a
+            GPU needs its CUDA execution provider) and the net exports (the
+            fastest fp32 path measured on CPU), else PyTorch.
         precision: ``'fp32'``, ``'bf16'`` or ``'fp16'`` (PyTorch backend).
         compile: PyTorch backend: force ``compile_inference`` on or off
             (default: as the config says).
@@ -245,7 +251,11 @@ def build_inference_net(fusion_net: nn.Module,
                          f'{precision!r}')
     fusion_net.eval()
     if backend == 'auto':
-        if precision == 'fp32' and onnxruntime_available():
+        # ONNX Runtime only where it runs on the net's device: a CPU-only
+        # onnxruntime next to a GPU would move every pair to the CPU
+        if precision == 'fp32' and onnxruntime_available() and (
+                not str(device).startswith('cuda')
+                or 'CUDAExecutionProvider' in _ort_providers()):
             try:
                 return build_inference_net(fusion_net, 'onnxruntime',
                                            precision, device, compile,

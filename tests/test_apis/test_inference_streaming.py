@@ -193,6 +193,25 @@ def test_onnxruntime_backend_equals_pytorch(net_type, tmp_path):
 
 
 @needs_ort
+def test_auto_backend_keeps_a_gpu_net_in_pytorch(monkeypatch, tmp_path):
+    """'auto' picks ONNX Runtime only where it runs on the net's device: a
+    CPU-only onnxruntime beside a GPU would fuse every pair on the CPU."""
+    from mmfusion.apis import inference_backends as ib
+    from mmfusion.utils import register_all_modules
+    register_all_modules()
+    net = MODELS.build(dict(type='SeAFusionNet')).eval()
+    monkeypatch.setattr(ib, '_ort_providers',
+                        lambda: ['CPUExecutionProvider'])
+    picked = build_inference_net(net, backend='auto', device='cuda:0',
+                                 workdir=str(tmp_path))
+    assert isinstance(picked, AutocastFusionNet)
+    assert os.listdir(tmp_path) == []  # nothing exported
+    picked = build_inference_net(net, backend='auto', device='cpu',
+                                 workdir=str(tmp_path))
+    assert isinstance(picked, ORTFusionNet)
+
+
+@needs_ort
 def test_pytorch2onnx_tool(repo_root, tmp_path):
     out = tmp_path / 'net.onnx'
     res = subprocess.run([

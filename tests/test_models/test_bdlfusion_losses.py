@@ -23,6 +23,21 @@ def test_vsm_saliency_by_hand():
     assert vsm_saliency(batch)[1].abs().max() == 0
 
 
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_vsm_saliency_is_fp32_under_autocast(dtype):
+    """Under --amp the histogram-contrast table (up to H * W * 255) would
+    overflow float16 (NaN targets, every discriminator step skipped: seen on
+    an H100) and bf16 would round it: the map is computed in fp32 anyway."""
+    g = torch.Generator().manual_seed(0)
+    img = torch.rand(2, 1, 120, 160, generator=g)
+    ref = vsm_saliency(img)
+    with torch.autocast('cpu', dtype=dtype):
+        sal = vsm_saliency(img)
+        target = SaliencyTargetLoss().pseudo_target(img, img.flip(-1))
+    assert torch.isfinite(target).all()
+    torch.testing.assert_close(sal, ref, rtol=0, atol=0)
+
+
 def test_saliency_weight_map_modes():
     ir = torch.tensor([0., 0., 1.]).view(1, 1, 1, 3)  # V_ir = [0, 0, 1]
     vis = torch.tensor([1., 0., 0.]).view(1, 1, 1, 3)  # V_vis = [1, 0, 0]

@@ -5,7 +5,8 @@
         --ir ../shared/testdata/msrs_mini/test/ir \\
         --vi ../shared/testdata/msrs_mini/test/vi \\
         [--checkpoint seafusion_official.pth] [--threads 1 2] [--repeats 2] \\
-        [--contenders plain pytorch onnxruntime bf16] [--out FILE]
+        [--contenders plain pytorch onnxruntime bf16] [--out FILE] \\
+        [--device cuda --contenders plain pytorch fp16]
 
 Each contender is a fresh process timed from start to exit (start-up, model
 building, reading, fusing, writing), on the same pairs, with the same
@@ -16,10 +17,15 @@ SeAFusion network and weights:
     -> YCbCr, eager forward, colour back, min-max, ``astype(uint8)``, write
     (the released SeAFusion test script's steps, on mmfusion's
     ``SeAFusionNet`` with the same weights);
-``pytorch`` / ``onnxruntime`` / ``bf16``
+``pytorch`` / ``onnxruntime`` / ``bf16`` / ``fp16``
     ``tools/fuse.py configs/seafusion/seafusion_msrs.py`` with
     ``--backend pytorch`` (the config's compiled fp32 path),
-    ``--backend onnxruntime``, or ``--precision bf16``.
+    ``--backend onnxruntime``, ``--precision bf16`` or ``--precision fp16``.
+
+``--device cuda`` runs every contender's network on the GPU (the plain loop
+moves each pair there and back, as a research script does) and the table
+also gives pairs per second; ``--threads`` is then the CPU threads of the
+reading, colour and writing around it.
 
 Runs are interleaved (every contender once per repeat, in turn) so that load
 on a shared machine spreads over all of them; the table gives the median
@@ -42,7 +48,7 @@ import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'seafusion', 'seafusion_msrs.py')
-CONTENDERS = ('plain', 'pytorch', 'onnxruntime', 'bf16')
+CONTENDERS = ('plain', 'pytorch', 'onnxruntime', 'bf16', 'fp16')
 
 
 def parse_args(argv=None):
@@ -60,16 +66,25 @@ def parse_args(argv=None):
     parser.add_argument(
         '--contenders', nargs='+', default=list(CONTENDERS),
         choices=CONTENDERS)
+    parser.add_argument(
+        '--device', default='cpu', help="where the networks run: 'cpu' "
+        "(default) or 'cuda' / 'cuda:N'")
     parser.add_argument('--work-dir', help='outputs (default: a temp dir)')
     parser.add_argument('--out', help='also write the results as JSON')
     # internal: run the plain loop in this process
     parser.add_argument('--plain-loop', nargs=2, metavar=('CKPT', 'OUT'),
                         help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.device != 'cpu' and 'onnxruntime' in args.contenders \
+            and not args.plain_loop:
+        parser.error('--device cuda: leave out the onnxruntime contender '
+                     "(fuse.py's ONNX Runtime backend runs on the CPU)")
+    return args
 
 
 # ------------------------------------------------------------ plain loop
-def plain_loop(ir_dir: str, vi_dir: str, ckpt: str, out_dir: str) -> None:
+def plain_loop(ir_dir: str, vi_dir: str, ckpt: str, out_dir: str,
+               device: str = 'cpu') -> None:
     """The research-script baseline (imports only torch, numpy, OpenCV)."""
     import cv2
     import numpy as np
@@ -84,7 +99,7 @@ def plain_loop(ir_dir: str, vi_dir: str, ckpt: str, out_dir: str) -> None:
         k[len('fusion_net.'):]: v
         for k, v in state.items() if k.startswith('fusion_net.')
     })
-    net.eval()
+    net.eval().to(device)
     os.makedirs(out_dir, exist_ok=True)
     names = sorted(set(os.listdir(ir_dir)) & set(os.listdir(vi_dir)))
     with torch.no_grad():
@@ -96,9 +111,9 @@ def plain_loop(ir_dir: str, vi_dir: str, ckpt: str, out_dir: str) -> None:
             cr = np.clip((r - y) * .713 + .5, 0, 1)
             cb = np.clip((b - y) * .564 + .5, 0, 1)
             t = lambda a: torch.from_numpy(  # noqa: E731
-                np.ascontiguousarray(a, np.float32))[None, None]
+                np.ascontiguousarray(a, np.float32))[None, None].to(device)
             fy = net._forward(t(ir / 255.0), t(np.clip(y, 0, 1)))
-            fy = fy[0, 0].numpy()
+            fy = fy[0, 0].cpu().numpy()
             rgb = np.stack([
                 fy + 1.403 * (cr - .5),
                 fy - .714 * (cr - .5) - .344 * (cb - .5),
@@ -115,16 +130,16 @@ def command(name: str, args, ckpt: str, out_dir: str) -> list:
     if name == 'plain':
         return [
             sys.executable, __file__, '--ir', args.ir, '--vi', args.vi,
-            '--plain-loop', ckpt, out_dir
+            '--device', args.device, '--plain-loop', ckpt, out_dir
         ]
     cmd = [
         sys.executable,
         osp.join(REPO, 'tools', 'fuse.py'), CONFIG, ckpt, '--ir', args.ir,
         '--vi', args.vi, '--out', out_dir, '--overwrite', '--no-progress',
-        '--rounding', 'floor'
+        '--rounding', 'floor', '--device', args.device
     ]
-    if name == 'bf16':
-        return cmd + ['--backend', 'pytorch', '--precision', 'bf16']
+    if name in ('bf16', 'fp16'):
+        return cmd + ['--backend', 'pytorch', '--precision', name]
     return cmd + ['--backend', name]
 
 
@@ -174,14 +189,14 @@ def random_checkpoint(path: str) -> str:
 def main(argv=None):
     args = parse_args(argv)
     if args.plain_loop:
-        plain_loop(args.ir, args.vi, *args.plain_loop)
+        plain_loop(args.ir, args.vi, *args.plain_loop, device=args.device)
         return 0
     work = args.work_dir or tempfile.mkdtemp(prefix='benchmark_fuse_')
     os.makedirs(work, exist_ok=True)
     ckpt = args.checkpoint or random_checkpoint(osp.join(work, 'net.pth'))
     n_pairs = len(set(os.listdir(args.ir)) & set(os.listdir(args.vi)))
-    print(f'{n_pairs} pairs from {args.ir}; checkpoint {ckpt}; '
-          f'load average {os.getloadavg()[0]:.2f}', flush=True)
+    print(f'{n_pairs} pairs from {args.ir}; checkpoint {ckpt}; device '
+          f'{args.device}; load average {os.getloadavg()[0]:.2f}', flush=True)
 
     def out_dir(name, threads):
         return osp.join(work, f'{name}_t{threads}')
@@ -215,23 +230,27 @@ def main(argv=None):
                     threads=threads,
                     seconds=med,
                     seconds_per_pair=med / n_pairs,
+                    pairs_per_second=n_pairs / med,
                     speedup=base / med if base else None,
                     peak_rss_mib=rss[(name, threads)],
                     max_diff_vs_plain=diff,
                     runs=times[(name, threads)]))
-    print(f'\n{n_pairs} pairs, median of {args.repeats} interleaved runs, '
-          f'load average after: {os.getloadavg()[0]:.2f}')
-    print('| contender | threads | s (end to end) | s/pair | speed-up vs '
-          'plain | peak RSS MiB | max diff vs plain |')
-    print('|---|---|---|---|---|---|---|')
+    print(f'\n{n_pairs} pairs on {args.device}, median of {args.repeats} '
+          'interleaved runs, load average after: '
+          f'{os.getloadavg()[0]:.2f}')
+    print('| contender | threads | s (end to end) | s/pair | pairs/s | '
+          'speed-up vs plain | peak RSS MiB | max diff vs plain |')
+    print('|---|---|---|---|---|---|---|---|')
     for r in rows:
         sp = f'{r["speedup"]:.2f}x' if r['speedup'] else '-'
         print(f'| {r["contender"]} | {r["threads"]} | {r["seconds"]:.1f} | '
-              f'{r["seconds_per_pair"]:.2f} | {sp} | '
+              f'{r["seconds_per_pair"]:.2f} | {r["pairs_per_second"]:.2f} | '
+              f'{sp} | '
               f'{r["peak_rss_mib"]:.0f} | {r["max_diff_vs_plain"]} |')
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(dict(pairs=n_pairs, rows=rows), f, indent=2)
+            json.dump(dict(pairs=n_pairs, device=args.device, rows=rows), f,
+                      indent=2)
     return 0
 
 

@@ -34,7 +34,10 @@ def vsm_saliency(img: Tensor, levels: int = 256) -> Tensor:
         raise ValueError('vsm_saliency expects an (N, 1, H, W) batch, got '
                          f'{tuple(img.shape)}')
     n = img.size(0)
-    with torch.no_grad():
+    # fp32 also under autocast: the histogram-contrast table reaches
+    # H * W * 255 (4.9e6 at 160 x 120), far above float16's 65504, and
+    # bf16's 8-bit mantissa would round the counts
+    with torch.no_grad(), torch.autocast(img.device.type, enabled=False):
         q = (img.detach().float().clamp(0, 1) * (levels - 1)).round().long()
         q = q.flatten(1)
         hist = torch.zeros(n, levels, device=img.device)
