@@ -4,7 +4,8 @@
 # independently shuffled, from the train split (never from test).
 _base_ = [
     '../_base_/models/bdlfusion_drdb.py', '../_base_/datasets/msrs.py',
-    '../_base_/schedules/bdlfusion_bilevel.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/bdlfusion_bilevel.py', '../_base_/default_runtime.py',
+    '../_base_/model_wrappers/fusion_separate_ddp.py'
 ]
 model = dict(
     task=dict(

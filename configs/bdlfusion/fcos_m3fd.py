@@ -4,7 +4,8 @@
 # the validation split, as published.
 _base_ = [
     '../_base_/models/bdlfusion_drdb.py', '../_base_/datasets/m3fd.py',
-    '../_base_/schedules/bdlfusion_bilevel.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/bdlfusion_bilevel.py', '../_base_/default_runtime.py',
+    '../_base_/model_wrappers/fusion_separate_ddp.py'
 ]
 model = dict(
     task=dict(

@@ -8,7 +8,8 @@
 _base_ = [
     '../_base_/models/seafusion_joint.py', '../_base_/datasets/msrs.py',
     '../_base_/schedules/seafusion_joint_4r.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
+    '../_base_/model_wrappers/fusion_separate_ddp.py'
 ]
 
 # fusion phase: full 480 x 640 training pairs, no augmentation, batch 16

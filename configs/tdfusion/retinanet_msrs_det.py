@@ -4,7 +4,8 @@
 # sizes the task view itself (TDFusion's default: 240x320; the boxes follow).
 _base_ = [
     '../_base_/models/tdfusion_refusion.py', '../_base_/datasets/msrs_det.py',
-    '../_base_/schedules/tdfusion_40e.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/tdfusion_40e.py', '../_base_/default_runtime.py',
+    '../_base_/model_wrappers/fusion_separate_ddp.py'
 ]
 model = dict(
     task=dict(

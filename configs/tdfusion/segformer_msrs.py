@@ -2,7 +2,8 @@
 # 1-channel fused Y. python tools/train.py configs/tdfusion/segformer_msrs.py
 _base_ = [
     '../_base_/models/tdfusion_refusion.py', '../_base_/datasets/msrs.py',
-    '../_base_/schedules/tdfusion_40e.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/tdfusion_40e.py', '../_base_/default_runtime.py',
+    '../_base_/model_wrappers/fusion_separate_ddp.py'
 ]
 train_dataloader = dict(batch_size=1, num_workers=2)
 val_evaluator = [

@@ -39,8 +39,3 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=False, interval=10000,
         max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'))
-model_wrapper_cfg = dict(
-    type='mmfusion.FusionSeparateDDP',
-    broadcast_buffers=False,
-    find_unused_parameters=False,
-    child_kwargs=dict(task=dict(find_unused_parameters=True)))

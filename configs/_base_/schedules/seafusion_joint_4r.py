@@ -89,9 +89,3 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=False, interval=2000,
         max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'))
-# one DDP wrapper per sub-network (see FusionSeparateDDP)
-model_wrapper_cfg = dict(
-    type='mmfusion.FusionSeparateDDP',
-    broadcast_buffers=False,
-    find_unused_parameters=False,
-    child_kwargs=dict(task=dict(find_unused_parameters=True)))

@@ -32,11 +32,3 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=False, interval=iters_per_epoch,
         max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'))
-# one DDP wrapper per sub-network (see FusionSeparateDDP)
-model_wrapper_cfg = dict(
-    # (the mmfusion. prefix: Runner.wrap_model looks the type up in mmengine's
-    # root registry, which does not search scopes without it)
-    type='mmfusion.FusionSeparateDDP',
-    broadcast_buffers=False,
-    find_unused_parameters=False,
-    child_kwargs=dict(task=dict(find_unused_parameters=True)))
