@@ -1,13 +1,12 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-import os.path as osp
 from typing import Optional, Sequence
 
-import mmcv
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmfusion.registry import HOOKS
 from mmfusion.utils import to_uint8
+from .sample_output import sample_name, stage_folder, write_rgb
 
 
 @HOOKS.register_module()
@@ -36,14 +35,12 @@ class FusedImageSaveHook(Hook):
         self.save_test = save_test
         self.rounding = rounding
 
-    def _save(self, folder: str, outputs: Sequence) -> None:
+    def _save(self, runner: Runner, stage: str, outputs: Sequence) -> None:
+        folder = stage_folder(runner, self.out_dir, stage)
         for sample in outputs:
-            name = sample.metainfo.get('img_id') or osp.splitext(
-                osp.basename(sample.metainfo['ir_path']))[0]
-            rgb = to_uint8(sample.pred_fused.data, self.rounding)
-            mmcv.imwrite(
-                rgb[..., ::-1], osp.join(folder, f'{name}.png'),
-                auto_mkdir=True)
+            write_rgb(
+                to_uint8(sample.pred_fused.data, self.rounding), folder,
+                sample_name(sample))
 
     def after_val_iter(self,
                        runner: Runner,
@@ -51,9 +48,7 @@ class FusedImageSaveHook(Hook):
                        data_batch: Optional[dict] = None,
                        outputs: Optional[Sequence] = None) -> None:
         if self.save_val and outputs:
-            self._save(
-                osp.join(runner.work_dir, self.out_dir, 'val',
-                         f'iter_{runner.iter}'), outputs)
+            self._save(runner, 'val', outputs)
 
     def after_test_iter(self,
                         runner: Runner,
@@ -61,5 +56,4 @@ class FusedImageSaveHook(Hook):
                         data_batch: Optional[dict] = None,
                         outputs: Optional[Sequence] = None) -> None:
         if self.save_test and outputs:
-            self._save(
-                osp.join(runner.work_dir, self.out_dir, 'test'), outputs)
+            self._save(runner, 'test', outputs)

@@ -1,13 +1,12 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-import os.path as osp
 from typing import Optional, Sequence
 
-import mmcv
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmfusion.registry import HOOKS
 from mmfusion.visualization.fusion_grid import sample_fusion_grid
+from .sample_output import sample_name, stage_folder, write_rgb
 
 
 @HOOKS.register_module()
@@ -70,11 +69,8 @@ class FusionVisualizationHook(Hook):
             return
         class_names = (runner.visualizer.dataset_meta or {}).get('classes') \
             if getattr(runner.visualizer, 'dataset_meta', None) else None
-        folder = None
-        if self.out_dir:
-            folder = osp.join(runner.work_dir, self.out_dir, stage)
-            if stage == 'val':
-                folder = osp.join(folder, f'iter_{runner.iter}')
+        folder = (stage_folder(runner, self.out_dir, stage)
+                  if self.out_dir else None)
         for sample in outputs:
             if self._drawn >= self.max_samples:
                 return
@@ -83,10 +79,9 @@ class FusionVisualizationHook(Hook):
                 rounding=self.rounding,
                 scale=self.scale,
                 class_names=class_names)
-            name = sample.metainfo.get('img_id') or osp.splitext(
-                osp.basename(sample.metainfo.get('ir_path', 'pair')))[0]
+            name = sample_name(sample, default='pair')
             if folder:
-                mmcv.imwrite(grid[..., ::-1], osp.join(folder, f'{name}.png'))
+                write_rgb(grid, folder, name)
             if self.to_backends:
                 runner.visualizer.add_image(
                     f'{stage}_fusion_{name}', grid, step=runner.iter)
