@@ -4,24 +4,15 @@ import mmcv
 import mmengine
 from mmengine.utils import digit_version
 
-from .version import __version__, version_info
+from .version import (MM_REQUIREMENTS, __version__, check_mm_version,
+                      version_info)
 
-MMCV_MIN = '2.0.0rc4'
-MMCV_MAX = '2.2.0'
-MMENGINE_MIN = '0.10.0'
-MMENGINE_MAX = '1.0.0'
+# (the ranges live in version.py; these names as in mmseg/mmdet)
+MMCV_MIN, MMCV_MAX = MM_REQUIREMENTS['mmcv']
+MMENGINE_MIN, MMENGINE_MAX = MM_REQUIREMENTS['mmengine']
 
-
-def _check(name: str, installed: str, low: str, high: str) -> None:
-    if not digit_version(low) <= digit_version(installed) < digit_version(high):
-        raise AssertionError(
-            f'{name}=={installed} is used but incompatible with mmfusion '
-            f'{__version__}. Please install {name}>={low}, <{high} '
-            '(`bash tools/install.sh` installs the tested stack).')
-
-
-_check('mmcv', mmcv.__version__, MMCV_MIN, MMCV_MAX)
-_check('mmengine', mmengine.__version__, MMENGINE_MIN, MMENGINE_MAX)
+check_mm_version('mmcv', mmcv.__version__)
+check_mm_version('mmengine', mmengine.__version__)
 
 # Make the pinned stack work on recent torch before anything loads a
 # checkpoint (see mmfusion/utils/compat.py for what is patched and why).
@@ -29,4 +20,4 @@ from .utils.compat import apply_compat_patches  # noqa: E402
 
 apply_compat_patches()
 
-__all__ = ['__version__', 'version_info', 'digit_version']
+__all__ = ['__version__', 'version_info', 'digit_version', 'MM_REQUIREMENTS']

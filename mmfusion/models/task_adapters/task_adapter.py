@@ -15,6 +15,7 @@ from torch import Tensor
 
 from mmfusion.registry import MODELS
 from mmfusion.utils import ycbcr_to_rgb
+from mmfusion.version import check_mm_version
 
 INPUT_FORMATS = ('rgb', 'y', 'gray3')
 # pretrained='init_cfg': keep the task config's own pretrained initialisation
@@ -39,21 +40,9 @@ def _check_package_versions(package: str) -> None:
     """mmseg/mmdet are imported only when a task needs them: check their
     versions there, with a clear message (mmfusion's own checks run on
     import)."""
-    import importlib.metadata as metadata
-
-    from mmengine.utils import digit_version
-    ranges = {
-        'mmseg': ('mmsegmentation', '1.0.0', '1.3.0'),
-        'mmdet': ('mmdet', '3.0.0', '3.4.0'),
-    }
-    if package not in ranges:
+    if package not in ('mmseg', 'mmdet'):
         return
-    dist, low, high = ranges[package]
-    version = metadata.version(dist)
-    if not digit_version(low) <= digit_version(version) < digit_version(high):
-        raise AssertionError(
-            f'{dist}=={version} is used but mmfusion supports {dist}>={low}, '
-            f'<{high}; run `bash tools/install.sh`.')
+    check_mm_version(package)  # the ranges: mmfusion/version.py
     if package == 'mmdet':
         from mmfusion.utils.compat import patch_mmdet
         patch_mmdet()
