@@ -110,43 +110,33 @@ class BDLFusion(FusionModel):
     current lr) applies it; then the lower step on :math:`b`.
 
     Args:
-        fusion_net / fusion_loss / data_preprocessor / colour / output_norm:
-            see :class:`FusionModel`; ``fusion_loss`` must provide
-            ``pseudo_target(ir, vis_y)`` (:class:`SaliencyTargetLoss`).
+        fusion_net / fusion_loss / task / data_preprocessor / colour /
+            output_norm / predict_task / seed / ...: see
+            :class:`FusionModel` (passed on as keywords; ``task``, a
+            :class:`TaskAdapter` config, is required). ``fusion_loss`` must
+            provide ``pseudo_target(ir, vis_y)``
+            (:class:`SaliencyTargetLoss`); ``seed`` seeds the ``'random'``
+            aggregation per iteration (identical on all ranks, reproducible
+            on resume).
         discriminator: config of the pixel discriminator.
-        task: config of a :class:`TaskAdapter`.
         adv_weights: weights of the three mean-logit terms.
         eta: :math:`\eta`; ``'task'`` ties it to the task optimiser's
             current lr (published), or a float.
         tie_upper_lr: also set the leader optimiser's lr to :math:`\eta`
             before its step (published).
         aggregation: see :func:`aggregate_hypergradients`.
-        predict_task: also run the task on the fused images in ``predict``.
-        seed: seeds the ``'random'`` aggregation per iteration (identical on
-            all ranks, reproducible on resume).
     """
 
+    requires_task = True
+
     def __init__(self,
-                 fusion_net: ConfigType,
                  discriminator: ConfigType,
-                 fusion_loss: ConfigType,
-                 task: ConfigType,
-                 data_preprocessor: Optional[ConfigType] = None,
                  adv_weights: dict = dict(disc=0.25, fusion=0.5, task=0.01),
                  eta: Union[str, float] = 'task',
                  tie_upper_lr: bool = True,
                  aggregation: str = 'min_norm',
-                 predict_task: bool = True,
-                 seed: int = 0,
                  **kwargs):
-        super().__init__(
-            fusion_net=fusion_net,
-            fusion_loss=fusion_loss,
-            data_preprocessor=data_preprocessor,
-            task=task,
-            predict_task=predict_task,
-            seed=seed,
-            **kwargs)
+        super().__init__(**kwargs)
         if not hasattr(self.fusion_loss[0], 'pseudo_target'):
             raise TypeError('BDLFusion needs a fusion loss with a '
                             '`pseudo_target` (e.g. SaliencyTargetLoss)')

@@ -56,7 +56,8 @@ class FusionModel(BaseModel):
             was attempted 100 times and at the last iteration whatever the
             count (a run that skipped every step does not end as if it had
             trained). ``None`` turns the budget off.
-        task: config of a :class:`TaskAdapter` (task-driven algorithms).
+        task: config of a :class:`TaskAdapter` (task-driven algorithms;
+            required by those that set ``requires_task``).
         predict_task: with a ``task``, also run it on the fused images in
             ``predict`` (for task metrics such as ``mmseg.IoUMetric`` in
             validation).
@@ -66,7 +67,13 @@ class FusionModel(BaseModel):
             uninterrupted ones (:func:`~mmfusion.models.utils.misc.
             seeded_generator`).
         init_cfg: mmengine init config.
+
+    Subclasses take their own arguments and pass every other one (those
+    above) on as keywords; a task-driven subclass sets ``requires_task``.
     """
+
+    #: building the algorithm without a ``task`` is an error
+    requires_task: bool = False
 
     def __init__(self,
                  fusion_net: ConfigType,
@@ -80,6 +87,9 @@ class FusionModel(BaseModel):
                  predict_task: bool = True,
                  seed: int = 0,
                  init_cfg: Optional[dict] = None):
+        if task is None and self.requires_task:
+            raise TypeError(f'{type(self).__name__} needs a task (the '
+                            'config of a TaskAdapter)')
         if data_preprocessor is None:
             data_preprocessor = dict(type='FusionDataPreprocessor')
         super().__init__(

@@ -1,7 +1,7 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 import contextlib
 import copy
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence
 
 import torch
 from mmengine.logging import MessageHub
@@ -144,11 +144,14 @@ class SeAFusion(FusionModel):
         the semantic loss).
 
     Args:
-        fusion_net / fusion_loss / data_preprocessor / colour / output_norm:
-            see :class:`FusionModel` (published: ``SeAFusionNet`` and
-            ``MaxIntensityTextureLoss``).
-        task: config of a :class:`TaskAdapter` (any mmseg segmentor; the
-            published one is a BiSeNet with OHEM CE main + aux heads).
+        fusion_net / fusion_loss / task / data_preprocessor / colour /
+            output_norm / predict_task / seed / ...: see
+            :class:`FusionModel` (passed on as keywords; published:
+            ``SeAFusionNet`` and ``MaxIntensityTextureLoss``). ``task``, a
+            :class:`TaskAdapter` config, is required (any mmseg segmentor;
+            the published one is a BiSeNet with OHEM CE main + aux heads);
+            ``seed`` is the base of the re-initialisation and jitter
+            generators.
         semantic_weights: :math:`\beta_r` for each round, or ``None`` for
             :math:`\beta_r = r` (published). A round without an entry raises.
         semantic_loss_scale: multipliers for the task's loss terms in
@@ -167,32 +170,20 @@ class SeAFusion(FusionModel):
         task_colour_jitter: ``dict(brightness=, contrast=, saturation=)``
             for :func:`colour_jitter` on the fused RGB in the task phase
             (published: 0.5 each), or ``None``.
-        predict_task: also run the task on the fused images in ``predict``
-            (for ``mmseg.IoUMetric`` in validation).
-        seed: base of the re-initialisation and jitter generators.
     """
+
+    requires_task = True
 
     def __init__(self,
                  fusion_net: ConfigType,
-                 fusion_loss: Union[ConfigType, List[ConfigType]],
-                 task: ConfigType,
-                 data_preprocessor: Optional[ConfigType] = None,
                  semantic_weights: Optional[Sequence[float]] = None,
                  semantic_loss_scale: Optional[Dict[str, float]] = None,
                  reinit_fusion_net: bool = True,
                  reset_fusion_optimizer: bool = True,
                  task_colour_jitter: Optional[dict] = None,
-                 predict_task: bool = True,
-                 seed: int = 0,
                  **kwargs):
-        super().__init__(
-            fusion_net=fusion_net,
-            fusion_loss=fusion_loss,
-            data_preprocessor=data_preprocessor,
-            task=task,
-            predict_task=predict_task,
-            seed=seed,
-            **kwargs)
+        # (the config, for the per-round re-initialisation)
+        super().__init__(fusion_net=fusion_net, **kwargs)
         self.fusion_net_cfg = copy.deepcopy(fusion_net)
         self.semantic_weights = (None if semantic_weights is None else
                                  [float(b) for b in semantic_weights])

@@ -1,7 +1,7 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 import copy
 import itertools
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.logging import MessageHub
@@ -58,12 +58,16 @@ class TDFusion(FusionModel):
     the metainfo follow (:mod:`mmfusion.models.utils.views`).
 
     Args:
-        fusion_net / fusion_loss / data_preprocessor / colour / output_norm:
-            see :class:`FusionModel`. ``fusion_loss`` receives the loss
-            generator's weights as ``pixel_weights``.
+        fusion_net / fusion_loss / task / data_preprocessor / colour /
+            output_norm / predict_task / seed / ...: see
+            :class:`FusionModel` (passed on as keywords; ``task``, a
+            :class:`TaskAdapter` config, is required). ``fusion_loss``
+            receives the loss generator's weights as ``pixel_weights``;
+            ``seed`` is the base of the crop generator (crops depend on
+            (seed, iteration) only, so resumed runs crop exactly as
+            uninterrupted ones).
         loss_generator: config of the loss generator (``forward(ir, vis_y)``
             -> ``(N, 2, H, W)`` weights).
-        task: config of a :class:`TaskAdapter`.
         inner_lr: :math:`\alpha`; ``'fusion'`` ties it to the fusion
             optimiser's current lr (published), or a float.
         outer_lr: ``'fusion'`` sets the loss generator optimiser's lr to the
@@ -79,10 +83,6 @@ class TDFusion(FusionModel):
             (the released code's "switch" augmentation).
         fusion_crop_size: ``(h, w)`` crops for the fusion loss, or ``None``.
         task_input_size: ``(h, w)`` the task sees, or ``None`` (as loaded).
-        predict_task: also run the task on the fused images in ``predict``
-            (for task metrics such as ``mmseg.IoUMetric`` in validation).
-        seed: base of the crop generator; crops depend on (seed, iteration)
-            only, so resumed runs crop exactly as uninterrupted ones.
         hypergrad: how the loss generator's hypergradient is computed; the
             same derivative every way (tested against each other):
 
@@ -121,12 +121,10 @@ class TDFusion(FusionModel):
 
     HYPERGRAD_MODES = ('jvp', 'double_backward', 'full_backward')
 
+    requires_task = True
+
     def __init__(self,
-                 fusion_net: ConfigType,
                  loss_generator: ConfigType,
-                 fusion_loss: Union[ConfigType, List[ConfigType]],
-                 task: ConfigType,
-                 data_preprocessor: Optional[ConfigType] = None,
                  inner_lr: Union[str, float] = 'fusion',
                  outer_lr: Optional[str] = 'fusion',
                  second_order: bool = True,
@@ -135,19 +133,10 @@ class TDFusion(FusionModel):
                  swap_modalities: bool = False,
                  fusion_crop_size: Optional[Tuple[int, int]] = (256, 256),
                  task_input_size: Optional[Tuple[int, int]] = (240, 320),
-                 predict_task: bool = True,
-                 seed: int = 0,
                  hypergrad: str = 'jvp',
                  recompute_generator: Union[bool, str] = 'auto',
                  **kwargs):
-        super().__init__(
-            fusion_net=fusion_net,
-            fusion_loss=fusion_loss,
-            data_preprocessor=data_preprocessor,
-            task=task,
-            predict_task=predict_task,
-            seed=seed,
-            **kwargs)
+        super().__init__(**kwargs)
         self.loss_generator = MODELS.build(loss_generator)
         if not (inner_lr == 'fusion' or isinstance(inner_lr, (int, float))):
             raise ValueError(f"inner_lr must be 'fusion' or a number, got "
