@@ -13,7 +13,7 @@ from mmfusion.evaluation.functional import (ALL_METRICS, DEFAULT_OPTIONS,
                                             filter_valid, fused_to_gray,
                                             gaussian_kernel1d,
                                             parse_metric_names, rgb_to_gray)
-from mmfusion.evaluation.functional import numpy_reference as nr
+from mmfusion.testing import numpy_reference as nr
 from mmfusion.evaluation.functional.filters import _pass
 
 

@@ -10,7 +10,7 @@ import torch
 
 from mmfusion.evaluation.functional import (DE_FACTO_METRICS,
                                             compute_fusion_metrics)
-from mmfusion.evaluation.functional import numpy_reference as nr
+from mmfusion.testing import numpy_reference as nr
 
 RTOL = 1e-3
 

@@ -8,7 +8,7 @@ Example::
 
 prints seconds per image (wall clock and process CPU time) of
 ``mmfusion.evaluation.functional.compute_fusion_metrics`` and of
-``mmfusion.evaluation.functional.numpy_reference`` for the de facto set
+``mmfusion.testing.numpy_reference`` for the de facto set
 (12 metrics) and the full set (+ Nabf, MS-SSIM), their ratio, and the ratio
 of each set against the de facto evaluator's own time for its 12 metrics
 (``seconds_per_image`` in the reference JSON, ~1.9 s). CPU time is reported
@@ -28,7 +28,7 @@ import mmfusion  # noqa: F401
 from mmfusion.evaluation.functional import (ALL_METRICS, DE_FACTO_METRICS,
                                             compute_fusion_metrics,
                                             parse_metric_names, read_gray)
-from mmfusion.evaluation.functional import numpy_reference as nr
+from mmfusion.testing import numpy_reference as nr
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SHARED = osp.join(osp.dirname(REPO), 'shared')

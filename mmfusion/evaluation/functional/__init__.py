@@ -1,7 +1,8 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 """Fusion metric functions (torch, batched) and image loading as the de facto
-evaluator does it. ``numpy_reference`` holds a plain per-image numpy version
-of the same definitions for cross-checks and benchmarks."""
+evaluator does it. :mod:`mmfusion.testing.numpy_reference` holds a plain
+per-image numpy version of the same definitions for cross-checks and
+benchmarks."""
 from .filters import box_mean_valid, filter_valid, gaussian_kernel1d
 from .fusion_metrics import (ALL_METRICS, DE_FACTO_METRICS, DEFAULT_OPTIONS,
                              LOWER_IS_BETTER, REFERENCE_FREE_METRICS,
