@@ -68,13 +68,14 @@ import os.path as osp
 import pickle
 import re
 import shutil
-import tempfile
 import warnings
 import zipfile
 from typing import Optional
 
 import numpy as np
 import torch
+
+from .fileio import atomic_path
 
 _APPLIED = False
 
@@ -246,11 +247,13 @@ def save_checkpoint_file(checkpoint: dict, filename: str) -> None:
     """Write a checkpoint so that ``filename`` is either whole or absent.
 
     The checkpoint is serialised in memory (as mmengine does), the free
-    space checked, then written to a temporary file in the same folder,
-    flushed to disk and moved over ``filename`` with ``os.replace`` (atomic
-    on POSIX and Windows). A full disk raises ``OSError(ENOSPC)`` naming the
-    file, the space it needs and the space free; nothing is left behind
-    (an older file of that name stays as it was).
+    space checked, then written through
+    :func:`~mmfusion.utils.fileio.atomic_path` with ``durable=True``: to a
+    temporary file in the same folder, flushed to disk and moved over
+    ``filename`` with ``os.replace`` (atomic on POSIX and Windows). A full
+    disk raises ``OSError(ENOSPC)`` naming the file, the space it needs and
+    the space free; nothing is left behind (an older file of that name stays
+    as it was).
     """
     filename = str(filename)
     folder = osp.dirname(osp.abspath(filename))
@@ -272,31 +275,14 @@ def save_checkpoint_file(checkpoint: dict, filename: str) -> None:
         free = shutil.disk_usage(folder).free
         if free < need:
             raise no_space(free)
-        fd, tmp = tempfile.mkstemp(
-            dir=folder, prefix=f'.{osp.basename(filename)}.', suffix='.tmp')
         try:
-            with os.fdopen(fd, 'wb') as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, filename)
-        except BaseException as e:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            if isinstance(e, OSError) and e.errno in (
-                    errno.ENOSPC, getattr(errno, 'EDQUOT', -1)):
+            with atomic_path(filename, durable=True) as tmp:
+                with open(tmp, 'wb') as f:
+                    f.write(payload)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, getattr(errno, 'EDQUOT', -1)):
                 raise no_space(shutil.disk_usage(folder).free, e) from e
             raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
 
 
 def latest_intact_checkpoint(work_dir: str) -> Optional[str]:

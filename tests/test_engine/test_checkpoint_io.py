@@ -30,7 +30,12 @@ def _run(repo_root, msrs_mini, work_dir, max_iters, **extra):
 
 
 def _leftovers(folder):
-    return [n for n in os.listdir(folder) if n.endswith('.tmp')]
+    """Temporary files (atomic_path's hidden ``.{stem}.{pid}.part{ext}``,
+    or any other hidden or ``.tmp`` file)."""
+    return [
+        n for n in os.listdir(folder)
+        if n.startswith('.') or n.endswith(('.tmp', '.part'))
+    ]
 
 
 def _fail_fsync_at(monkeypatch, n):
