@@ -17,7 +17,17 @@ convolutions and matrix products, 1 MAC = 2 FLOPs), and the speed of
 
 as the median over ``--repeats`` timed runs after ``--warmup`` untimed ones,
 with the speed-up of the compiled path, the achieved GFLOP/s and the largest
-difference between the two outputs. Random inputs are used (the speed of
+difference between the two outputs.
+
+``--paths`` also times other ways to run the fusion net, interleaved (one
+call of each path in turn, ``--repeats`` rounds), each against the eager
+output: ``channels_last`` (eager, NHWC), ``frozen`` (``torch.compile`` with
+Inductor's ``freezing``: weights prepacked, conv + activation fused;
+NHWC), ``onnxruntime`` (the ``tools/fuse.py`` backend), ``onnxruntime_b2``
+and ``eager_b2`` (two same-size pairs per call; time per pair), ``bf16`` /
+``fp16`` (autocast, NHWC; outputs move by more than 1e-5).
+
+Random inputs are used (the speed of
 these nets does not depend on the content). This is a benchmark, not a test:
 figures depend on the machine and its load. On a shared, busy CPU,
 ``--threads 1 --clock cpu`` times with the thread's CPU time, which other
@@ -39,6 +49,8 @@ from mmfusion.registry import MODELS
 
 # (attribute of the algorithm, number of image inputs)
 NETS = (('fusion_net', 2), ('loss_generator', 2), ('discriminator', 1))
+PATHS = ('eager', 'compiled', 'channels_last', 'frozen', 'onnxruntime',
+         'onnxruntime_b2', 'eager_b2', 'bf16', 'fp16')
 
 
 def parse_args():
@@ -66,6 +78,12 @@ def parse_args():
         '--no-compile',
         action='store_true',
         help='time the eager forward only')
+    parser.add_argument(
+        '--paths',
+        nargs='+',
+        choices=PATHS,
+        help='also time these inference paths of the fusion net, '
+        'interleaved (see above)')
     parser.add_argument('--out', help='also write the results as JSON')
     return parser.parse_args()
 
@@ -146,6 +164,112 @@ def benchmark_net(name, net, n_inputs, args, device) -> dict:
     return result
 
 
+def _path(name: str, net, device):
+    """(callable, batch) for one inference path of a fusion net."""
+    import copy
+
+    from mmfusion.apis.inference_backends import (AutocastFusionNet,
+                                                  build_inference_net)
+    base = copy.deepcopy(net).eval()
+    if hasattr(base, 'compile_inference'):
+        base.compile_inference = False
+    batch = 2 if name.endswith('_b2') else 1
+    if name in ('eager', 'eager_b2'):
+        return base, batch
+    if name == 'compiled':
+        base.compile_inference = True
+        return base, batch
+    if name == 'channels_last':
+        return AutocastFusionNet(base, 'fp32', channels_last=True), batch
+    if name in ('bf16', 'fp16'):
+        return AutocastFusionNet(base, name, channels_last=True), batch
+    if name.startswith('onnxruntime'):
+        return build_inference_net(base, 'onnxruntime', device=device), batch
+    if name == 'frozen':
+        import torch._inductor.config as inductor_config
+        fwd = getattr(base, '_forward', base.forward)
+        wrapped = AutocastFusionNet(_Plain(fwd), 'fp32', channels_last=True)
+        base.to(memory_format=torch.channels_last)
+        compiled = torch.compile(wrapped)
+
+        def run(*inputs):
+            with inductor_config.patch(freezing=True):
+                return compiled(*inputs)
+
+        return run, batch
+    raise ValueError(name)
+
+
+class _Plain(torch.nn.Module):
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *inputs):
+        return self.fn(*inputs)
+
+
+def benchmark_paths(net, n_inputs, args, device) -> list:
+    """Time ``args.paths`` interleaved; rows with seconds per pair."""
+    h, w = args.shape
+    g = torch.Generator().manual_seed(0)
+    one = [
+        torch.rand(1, 1, h, w, generator=g).to(device)
+        for _ in range(n_inputs)
+    ]
+    two = [torch.cat([x, x.flip(-1)]) for x in one]
+    clock = time.thread_time if args.clock == 'cpu' else time.perf_counter
+    runs = {}
+    with torch.no_grad():
+        ref = _path('eager', net, device)[0](*one)
+        for name in args.paths:
+            fn, batch = _path(name, net, device)
+            inputs = two if batch == 2 else one
+            start = time.perf_counter()
+            out = fn(*inputs)  # compiles / exports
+            first = time.perf_counter() - start
+            for _ in range(max(args.warmup - 1, 0)):
+                fn(*inputs)
+            runs[name] = dict(fn=fn, batch=batch, inputs=inputs, times=[],
+                              first_call_s=first,
+                              max_abs_diff=float(
+                                  (out[:1].float() - ref).abs().max()))
+        for _ in range(args.repeats):
+            for r in runs.values():
+                if device.type == 'cuda':
+                    torch.cuda.synchronize(device)
+                start = clock()
+                r['fn'](*r['inputs'])
+                if device.type == 'cuda':
+                    torch.cuda.synchronize(device)
+                r['times'].append((clock() - start) / r['batch'])
+    eager = statistics.median(runs['eager']['times']) \
+        if 'eager' in runs else None
+    rows = []
+    for name, r in runs.items():
+        s = statistics.median(r['times'])
+        rows.append(dict(path=name, s_per_pair=s, pairs_per_s=1 / s,
+                         speedup_vs_eager=eager / s if eager else None,
+                         max_abs_diff=r['max_abs_diff'],
+                         first_call_s=r['first_call_s']))
+    return rows
+
+
+def format_paths(rows, args) -> str:
+    lines = [f'inference paths of fusion_net, interleaved, median of '
+             f'{args.repeats} ({args.clock} clock):',
+             '| path | ms / pair | pairs/s | speed-up vs eager | max abs '
+             'diff vs eager | first call s |', '|---|---|---|---|---|---|']
+    for r in rows:
+        sp = f"{r['speedup_vs_eager']:.2f}x" if r['speedup_vs_eager'] \
+            else '-'
+        lines.append(f"| {r['path']} | {r['s_per_pair'] * 1e3:.1f} | "
+                     f"{r['pairs_per_s']:.2f} | {sp} | "
+                     f"{r['max_abs_diff']:.1e} | {r['first_call_s']:.1f} |")
+    return '\n'.join(lines)
+
+
 def format_result(r: dict) -> str:
     lines = [
         f"{r['net']} ({r['type']}): {r['params']:,} parameters, "
@@ -189,6 +313,10 @@ def main():
             continue
         results.append(benchmark_net(name, net, n_inputs, args, device))
         print(format_result(results[-1]), flush=True)
+        if args.paths and name == 'fusion_net':
+            results[-1]['paths'] = benchmark_paths(net, n_inputs, args,
+                                                   device)
+            print(format_paths(results[-1]['paths'], args), flush=True)
     if not results:
         raise ValueError(f'{args.config}: the model has none of '
                          f'{[n for n, _ in NETS]} to benchmark')
