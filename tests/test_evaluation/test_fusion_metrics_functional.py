@@ -11,10 +11,10 @@ from mmfusion.evaluation.functional import (ALL_METRICS, DEFAULT_OPTIONS,
                                             bgr_to_gray,
                                             compute_fusion_metrics,
                                             filter_valid, fused_to_gray,
-                                            gaussian_kernel1d,
                                             parse_metric_names, rgb_to_gray)
-from mmfusion.testing import numpy_reference as nr
 from mmfusion.evaluation.functional.filters import _pass
+from mmfusion.testing import numpy_reference as nr
+from mmfusion.utils.image_filters import gaussian_kernel1d
 
 
 @pytest.fixture(scope='module')

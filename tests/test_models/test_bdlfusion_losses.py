@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from mmfusion.models import MeanLogitGANLoss, SaliencyTargetLoss
-from mmfusion.models.utils import (gaussian_window, saliency_weight_map, ssim,
-                                   vsm_saliency)
+from mmfusion.models.utils import saliency_weight_map, vsm_saliency
+from mmfusion.utils.image_filters import gaussian_window, ssim
 
 
 def test_vsm_saliency_by_hand():

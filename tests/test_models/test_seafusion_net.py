@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from mmfusion.models import SeAFusionNet
-from mmfusion.models.utils import SOBEL_X
 from mmfusion.registry import MODELS
+from mmfusion.utils.image_filters import SOBEL_X
 
 
 def test_parameter_count_matches_paper_net():

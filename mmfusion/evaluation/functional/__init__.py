@@ -3,15 +3,15 @@
 evaluator does it. :mod:`mmfusion.testing.numpy_reference` holds a plain
 per-image numpy version of the same definitions for cross-checks and
 benchmarks."""
-from .filters import box_mean_valid, filter_valid, gaussian_kernel1d
+from .filters import box_mean_valid, filter_valid
 from .fusion_metrics import (ALL_METRICS, DE_FACTO_METRICS, DEFAULT_OPTIONS,
                              LOWER_IS_BETTER, REFERENCE_FREE_METRICS,
                              average_gradient, canonical_metric_name,
                              compute_fusion_metrics, correlation_coefficient,
                              entropy, mean_squared_error, mef_ssim, ms_ssim,
                              mutual_information, nabf, parse_metric_names,
-                             psnr, qabf, ssim,
-                             spatial_frequency, standard_deviation,
+                             psnr, qabf, spatial_frequency, ssim,
+                             standard_deviation,
                              sum_of_correlation_differences, vif)
 from .image_io import bgr_to_gray, fused_to_gray, read_gray, rgb_to_gray
 
@@ -23,6 +23,6 @@ __all__ = [
     'spatial_frequency', 'average_gradient', 'mutual_information',
     'sum_of_correlation_differences', 'correlation_coefficient',
     'mean_squared_error', 'psnr', 'vif', 'qabf', 'nabf', 'ssim', 'mef_ssim',
-    'ms_ssim', 'filter_valid', 'box_mean_valid', 'gaussian_kernel1d',
+    'ms_ssim', 'filter_valid', 'box_mean_valid',
     'read_gray', 'bgr_to_gray', 'rgb_to_gray', 'fused_to_gray'
 ]

@@ -21,28 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = [
-    'gaussian_kernel1d', 'filter_valid', 'box_mean_valid', 'box_sum_valid',
-    'sobel3'
-]
+from mmfusion.utils.image_filters import sobel
 
-
-def gaussian_kernel1d(size: int, sigma: float) -> Tensor:
-    """1-D factor ``g`` (float64) of MATLAB's ``fspecial('gaussian', size,
-    sigma)``.
-
-    The 2-D window ``h = exp(-(x^2 + y^2) / (2 sigma^2))``, entries below
-    ``eps * max(h)`` zeroed, normalised to sum 1, equals ``outer(g, g)`` with
-    ``g = exp(-x^2 / (2 sigma^2)) / sum`` provided no entry is zeroed; that
-    holds for every window the metrics use and is checked here.
-    """
-    x = np.arange(size, dtype=np.float64) - (size - 1) / 2.
-    g = np.exp(-(x * x) / (2. * sigma * sigma))
-    h = np.outer(g, g)
-    if (h < np.finfo(np.float64).eps * h.max()).any():
-        raise ValueError(f'the {size}x{size} Gaussian window (sigma={sigma}) '
-                         'is not separable after MATLAB truncation')
-    return torch.from_numpy(g / g.sum())
+__all__ = ['filter_valid', 'box_mean_valid', 'box_sum_valid', 'sobel3']
 
 
 def _pass(x: Tensor,
@@ -227,26 +208,15 @@ def box_sum_valid(x: Tensor, size: int) -> Tensor:
 
 
 def sobel3(x: Tensor, padding: str) -> tuple:
-    """3x3 Sobel responses of ``x (..., H, W)``, 'same' size, by
-    correlation: ``(d/dx, d/dy)`` with ``d/dx`` the ``[-1, 0, 1]`` difference
-    along W smoothed by ``[1, 2, 1]`` along H (``d/dy`` transposed).
-    ``padding``: ``'zeros'`` or ``'reflect'`` (mirror without repeating the
-    edge). Integer exact for 8-bit images in float32 (``cv2.Sobel`` on CPU).
-    """
+    """:func:`mmfusion.utils.image_filters.sobel` of ``x (..., H, W)``
+    (``(d/dx, d/dy)``, 'same' size, ``padding`` ``'zeros'`` or
+    ``'reflect'``), by ``cv2.Sobel`` plane by plane on CPU float32/float64:
+    the same values on integer-valued images (both exact), faster."""
+    if x.is_cuda or x.dtype not in _CV2_DTYPES:
+        return sobel(x, padding)
     if padding not in ('zeros', 'reflect'):
         raise ValueError(f"padding must be 'zeros' or 'reflect', got "
                          f'{padding!r}')
-    if x.is_cuda or x.dtype not in _CV2_DTYPES:
-        if padding == 'zeros':
-            xp = F.pad(x, (1, 1, 1, 1))
-        else:
-            xp = F.pad(x.reshape(-1, 1, *x.shape[-2:]), (1, 1, 1, 1),
-                       mode='reflect').reshape(*x.shape[:-2],
-                                               *(n + 2 for n in x.shape[-2:]))
-        s = xp[..., :-2, :] + 2 * xp[..., 1:-1, :] + xp[..., 2:, :]
-        dx = s[..., :, 2:] - s[..., :, :-2]
-        s = xp[..., :, :-2] + 2 * xp[..., :, 1:-1] + xp[..., :, 2:]
-        return dx, s[..., 2:, :] - s[..., :-2, :]
     border = (cv2.BORDER_CONSTANT
               if padding == 'zeros' else cv2.BORDER_REFLECT_101)
     return tuple(

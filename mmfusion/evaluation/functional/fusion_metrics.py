@@ -48,8 +48,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .filters import (box_mean_valid, box_sum_valid, filter_valid,
-                      gaussian_kernel1d, sobel3)
+from mmfusion.utils.image_filters import gaussian_kernel1d, ssim_maps
+from .filters import box_mean_valid, box_sum_valid, filter_valid, sobel3
 
 __all__ = [
     'ALL_METRICS', 'DE_FACTO_METRICS', 'REFERENCE_FREE_METRICS',
@@ -407,7 +407,7 @@ def _vifp_scales(refs: Sequence[Tensor], dist: Tensor, sigma_nsq: float = 2.,
     ln10 = math.log(10)
     for scale in range(1, 5):
         size = 2**(5 - scale) + 1
-        win = gaussian_kernel1d(size, size / 5.)
+        win = gaussian_kernel1d(size, size / 5., matlab=True)
         if scale > 1:
             refs = [filter_valid(x, win, stride=2).contiguous() for x in refs]
             dist = filter_valid(dist, win, stride=2).contiguous()
@@ -602,33 +602,17 @@ def _ssim_pairwise(f: Tensor, refs: Sequence[Tensor], data_range: float,
                    dtype: torch.dtype) -> Tensor:
     """skimage's legacy SSIM of ``f (N, H, W)`` against each of the planes
     ``refs`` (``(N, H, W)`` each); returns ``(N, K)``."""
-    x = f.to(dtype)
     emulate = dtype == torch.float32
 
     def box(v):  # products are exact for 8-bit images
         return box_mean_valid(v, 7, scipy_float32=emulate)
 
-    # skimage's operation order, so that float32 rounds as it does
-    cov_norm = 49. / 48.
-    c1 = (0.01 * data_range)**2
-    c2 = (0.03 * data_range)**2
-    ux = box(x)
-    uxux = ux * ux
-    vx = box(x * x).sub_(uxux).mul_(cov_norm)
-    ux2 = 2 * ux
-    values = []
-    for ref in refs:
-        y = ref.to(dtype)
-        uy = box(y)
-        uyuy = uy * uy
-        vy = box(y * y).sub_(uyuy).mul_(cov_norm)
-        vxy = box(x * y).sub_(ux * uy).mul_(cov_norm)
-        a1 = uy.mul_(ux2).add_(c1)
-        a2 = vxy.mul_(2).add_(c2)
-        b1 = uyuy.add_(uxux).add_(c1)
-        b2 = vy.add_(vx).add_(c2)
-        values.append(_mean_hw(a1.mul_(a2).div_(b1.mul_(b2))))
-    return torch.stack(values, 1)
+    # 7x7 sample covariances; ssim_maps keeps skimage's operation order, so
+    # that float32 rounds as it does
+    maps = ssim_maps(f.to(dtype), [ref.to(dtype) for ref in refs], box,
+                     (0.01 * data_range)**2, (0.03 * data_range)**2,
+                     cov_norm=49. / 48.)
+    return torch.stack([_mean_hw(m) for m in maps], 1)
 
 
 def _ufunc(name: str, *xs: Tensor) -> Tensor:
@@ -763,7 +747,7 @@ def mef_ssim(f: Tensor, a: Tensor, b: Tensor,
     """
     sh = _shared(shared, f, a, b)
     f, a, b = sh.window_images()
-    win = gaussian_kernel1d(_MEF_WIN, _MEF_SIGMA)
+    win = gaussian_kernel1d(_MEF_WIN, _MEF_SIGMA, matlab=True)
     return _mef_ssim_single([a, b], f, win, _MEF_WIN, (_MEF_K * 255)**2,
                             sh.mul)
 
@@ -784,7 +768,7 @@ def ms_ssim(f: Tensor, a: Tensor, b: Tensor,
     sh = _shared(shared, f, a, b)
     f, a, b = sh.window_images()
     seq = [a, b]
-    win = gaussian_kernel1d(_MEF_WIN, _MEF_SIGMA)
+    win = gaussian_kernel1d(_MEF_WIN, _MEF_SIGMA, matlab=True)
     result = torch.ones(f.shape[0], dtype=torch.float64, device=f.device)
     for level in range(len(weights)):
         if level:

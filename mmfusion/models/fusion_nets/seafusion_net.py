@@ -13,8 +13,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmfusion.registry import MODELS
-from ..utils import (SOBEL_X, SOBEL_Y, CompiledInferenceMixin,
-                     check_fusion_inputs)
+from mmfusion.utils.image_filters import SOBEL_X, SOBEL_Y
+from ..utils import CompiledInferenceMixin, check_fusion_inputs
 
 
 class ConvLReLU(nn.Module):

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmfusion.registry import MODELS
-from ..utils import sobel_magnitude_l1
+from mmfusion.utils.image_filters import sobel_magnitude_l1
 
 
 @MODELS.register_module()

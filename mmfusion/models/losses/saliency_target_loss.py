@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmfusion.registry import MODELS
-from ..utils import SALIENCY_MODES, saliency_weight_map, ssim
+from mmfusion.utils.image_filters import ssim
+from ..utils import SALIENCY_MODES, saliency_weight_map
 
 
 @MODELS.register_module()
@@ -19,7 +20,7 @@ class SaliencyTargetLoss(nn.Module):
 
     with :math:`w_{l1} = 1`, :math:`w_{ssim} = 1.1` (``Fusionloss_grad2``),
     the L1 a mean over pixels and SSIM with an 11x11 Gaussian window,
-    :math:`\sigma = 1.5` (:func:`mmfusion.models.utils.ssim.ssim`).
+    :math:`\sigma = 1.5` (:func:`mmfusion.utils.image_filters.ssim`).
 
     The saliency weight map :math:`m` is computed on the fly from the two
     inputs (:func:`~mmfusion.models.utils.saliency.saliency_weight_map`,

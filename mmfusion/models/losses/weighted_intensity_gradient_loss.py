@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmfusion.registry import MODELS
-from ..utils import sobel_xy
+from mmfusion.utils.image_filters import sobel
 
 
 def signed_max_abs(a: Tensor, b: Tensor) -> Tensor:
@@ -103,9 +103,9 @@ class WeightedIntensityGradientLoss(nn.Module):
         else:
             loss_int = (w_a * (ir - fused)**2).mean() + \
                 (w_b * (vis_y - fused)**2).mean()
-        fx, fy = sobel_xy(fused)
-        ax, ay = sobel_xy(ir)
-        bx, by = sobel_xy(vis_y)
+        fx, fy = sobel(fused)
+        ax, ay = sobel(ir)
+        bx, by = sobel(vis_y)
         loss_grad = F.l1_loss(fx, signed_max_abs(ax, bx)) + \
             F.l1_loss(fy, signed_max_abs(ay, by))
         return dict(
