@@ -132,11 +132,16 @@ def sample_fusion_grid(sample,
                        rounding: str = 'round',
                        scale: float = 1.0,
                        class_names: Optional[Sequence[str]] = None,
-                       backend_args: Optional[dict] = None) -> np.ndarray:
+                       backend_args: Optional[dict] = None,
+                       vis: Optional[np.ndarray] = None,
+                       ir: Optional[np.ndarray] = None,
+                       draw_task: bool = True) -> np.ndarray:
     """VIS | IR | fused (| task) grid (RGB uint8) of a predicted
     :class:`~mmfusion.structures.FusionDataSample` (or its dict): the
-    sources are read from ``vis_path`` / ``ir_path``, the fused image is
-    ``pred_fused`` quantised as it is saved."""
+    sources are ``vis`` (RGB or gray) / ``ir`` when given, else read from
+    ``vis_path`` / ``ir_path``; the fused image is ``pred_fused`` quantised
+    as it is saved; the task panel (``draw_task``) shows the task
+    prediction when the sample has one."""
     fused = _data(_get(sample, 'pred_fused'))
     if fused is None:
         fused = _data(_get(sample, 'pred_fused_y'))
@@ -145,18 +150,21 @@ def sample_fusion_grid(sample,
     fused_rgb = _rgb(to_uint8(torch.as_tensor(fused), rounding))
     panels, titles = [], []
     vis_path, ir_path = _get(sample, 'vis_path'), _get(sample, 'ir_path')
-    if vis_path:
-        panels.append(
-            mmcv.imread(vis_path, 'color', channel_order='rgb',
-                        backend_args=backend_args))
+    if vis is None and vis_path:
+        vis = mmcv.imread(vis_path, 'color', channel_order='rgb',
+                          backend_args=backend_args)
+    if vis is not None:
+        panels.append(vis)
         titles.append('VIS')
-    if ir_path:
-        panels.append(
-            mmcv.imread(ir_path, 'grayscale', backend_args=backend_args))
+    if ir is None and ir_path:
+        ir = mmcv.imread(ir_path, 'grayscale', backend_args=backend_args)
+    if ir is not None:
+        panels.append(ir)
         titles.append('IR')
     panels.append(fused_rgb)
     titles.append('fused')
-    task = render_task_prediction(fused_rgb, sample, class_names)
+    task = render_task_prediction(fused_rgb, sample,
+                                  class_names) if draw_task else None
     if task is not None:
         panels.append(task)
         titles.append('task')

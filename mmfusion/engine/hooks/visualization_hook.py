@@ -5,7 +5,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmfusion.registry import HOOKS
-from mmfusion.visualization.fusion_grid import sample_fusion_grid
+from mmfusion.visualization import FusionVisualizer
 from .sample_output import sample_name, stage_folder, write_rgb
 
 
@@ -14,7 +14,11 @@ class FusionVisualizationHook(Hook):
     """Draw VIS | IR | fused (| task prediction) grids during validation and
     testing.
 
-    Every grid is written as a PNG to
+    The grids are drawn by the runner's visualizer when it is a
+    :class:`~mmfusion.visualization.FusionVisualizer` (``visualizer =
+    dict(type='FusionVisualizer', ...)``), else by a private one (with the
+    runner's dataset meta), and sent to the runner's visualizer. Every grid
+    is written as a PNG to
     ``{work_dir}/{out_dir}/val/iter_{N}/{img_id}.png`` (validation, N = the
     training iteration) or ``{work_dir}/{out_dir}/test/{img_id}.png``, and
     sent to the runner's visualizer (``add_image``), i.e. to every configured
@@ -56,6 +60,7 @@ class FusionVisualizationHook(Hook):
         self.scale = scale
         self.rounding = rounding
         self._drawn = 0
+        self._drawer = None
 
     def before_val_epoch(self, runner: Runner) -> None:
         self._drawn = 0
@@ -63,22 +68,30 @@ class FusionVisualizationHook(Hook):
     def before_test_epoch(self, runner: Runner) -> None:
         self._drawn = 0
 
+    def _fusion_visualizer(self, runner: Runner) -> FusionVisualizer:
+        """The runner's visualizer if it draws fusion grids, else this
+        hook's own (no backends; the runner's dataset meta)."""
+        if isinstance(runner.visualizer, FusionVisualizer):
+            return runner.visualizer
+        if self._drawer is None:
+            self._drawer = FusionVisualizer(
+                name=f'{runner.visualizer.instance_name}_fusion_grids')
+        self._drawer.dataset_meta = getattr(runner.visualizer,
+                                            'dataset_meta', None)
+        return self._drawer
+
     def _draw(self, runner: Runner, stage: str, batch_idx: int,
               outputs: Optional[Sequence]) -> None:
         if not outputs or batch_idx % self.interval:
             return
-        class_names = (runner.visualizer.dataset_meta or {}).get('classes') \
-            if getattr(runner.visualizer, 'dataset_meta', None) else None
+        drawer = self._fusion_visualizer(runner)
         folder = (stage_folder(runner, self.out_dir, stage)
                   if self.out_dir else None)
         for sample in outputs:
             if self._drawn >= self.max_samples:
                 return
-            grid = sample_fusion_grid(
-                sample,
-                rounding=self.rounding,
-                scale=self.scale,
-                class_names=class_names)
+            grid = drawer.draw_fusion_grid(
+                sample, rounding=self.rounding, scale=self.scale)
             name = sample_name(sample, default='pair')
             if folder:
                 write_rgb(grid, folder, name)
