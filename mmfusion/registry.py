@@ -97,7 +97,9 @@ PARAM_SCHEDULERS = Registry(
 
 # manage all kinds of metrics
 METRICS = Registry(
-    'metric', parent=MMENGINE_METRICS, locations=['mmfusion.evaluation'])
+    'metric',
+    parent=MMENGINE_METRICS,
+    locations=['mmfusion.evaluation.metrics'])
 # manage evaluator
 EVALUATOR = Registry(
     'evaluator', parent=MMENGINE_EVALUATOR, locations=['mmfusion.evaluation'])
@@ -125,4 +127,6 @@ LOG_PROCESSORS = Registry(
 
 # manage inferencer
 INFERENCERS = Registry(
-    'inferencer', parent=MMENGINE_INFERENCERS, locations=['mmfusion.apis'])
+    'inferencer',
+    parent=MMENGINE_INFERENCERS,
+    locations=['mmfusion.apis.fusion_inferencer'])

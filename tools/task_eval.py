@@ -36,10 +36,9 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import get_rank, init_dist
 
 import mmfusion  # noqa: F401  (compatibility patches)
-from mmfusion.evaluation.folder_evaluation import parse_named_folder
-from mmfusion.evaluation.task_driven import (InputSource,
-                                             TaskDrivenEvaluation,
-                                             write_task_report)
+from mmfusion.apis.folder_evaluation import parse_named_folder
+from mmfusion.apis.task_driven import (InputSource, TaskDrivenEvaluation,
+                                       write_task_report)
 
 
 def parse_args(argv=None):

@@ -3,9 +3,7 @@
 """
 import copy
 import itertools
-import os
 import os.path as osp
-import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -21,6 +19,7 @@ from mmengine.infer import BaseInferencer
 from mmengine.registry import DefaultScope
 from mmengine.utils import ProgressBar
 
+from mmfusion.datasets.pairing import pair_folders
 from mmfusion.registry import INFERENCERS, TRANSFORMS
 from mmfusion.utils import to_uint8
 from mmfusion.utils.fileio import atomic_path
@@ -35,9 +34,9 @@ RAW_FORMATS = ('npy', 'png16')
 
 def collect_pairs(ir: str, vis: str) -> List[Tuple[str, str, str]]:
     """``[(name, ir_path, vis_path)]`` from two files or two folders (pairs
-    are the image names present in both folders, see
-    :func:`mmfusion.evaluation.folder_evaluation.find_pairs`)."""
-    from mmfusion.evaluation.folder_evaluation import find_pairs, index_images
+    are the image names present in both folders; images without a partner
+    are left out with a warning: :func:`mmfusion.datasets.pairing.
+    pair_folders`)."""
     if osp.isfile(ir) and osp.isfile(vis):
         return [(osp.splitext(osp.basename(ir))[0], ir, vis)]
     for path in (ir, vis):
@@ -46,12 +45,7 @@ def collect_pairs(ir: str, vis: str) -> List[Tuple[str, str, str]]:
     if not (osp.isdir(ir) and osp.isdir(vis)):
         raise ValueError(f'--ir {ir} and --vi {vis} must both be files or '
                          'both be folders')
-    names, unpaired = find_pairs(ir, vis)
-    if unpaired:
-        warnings.warn(f'{len(unpaired)} image(s) without a partner in the '
-                      f'other folder are ignored, e.g. {unpaired[0]!r}')
-    ir_files, vis_files = index_images(ir), index_images(vis)
-    return [(n, ir_files[n], vis_files[n]) for n in names]
+    return pair_folders(ir, vis, unmatched='warn').files()
 
 
 class _LoadPairFromArrays(BaseTransform):

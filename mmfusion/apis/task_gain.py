@@ -6,7 +6,7 @@ fusion rule?
 One experiment config (``configs/task_gain/``) names the data, the fusion
 methods to train with mmfusion's own strategies, the external inputs (a
 fixed rule, released weights) and the task config of the task-driven
-protocol (:class:`~mmfusion.evaluation.task_driven.TaskDrivenEvaluation`).
+protocol (:class:`~mmfusion.apis.task_driven.TaskDrivenEvaluation`).
 :class:`TaskGainExperiment` runs the stages in order, each one skipped when
 its output exists and was made by the same configuration:
 
@@ -47,10 +47,11 @@ import numpy as np
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger, print_log
 
-from mmfusion.evaluation.task_driven import (InputSource, TaskDrivenEvaluation,
-                                             TaskEvalResult, _finite,
-                                             _markdown, _write_json,
-                                             write_task_report)
+from mmfusion.utils.fileio import atomic_path
+from .task_driven import (InputSource, TaskDrivenEvaluation, TaskEvalResult,
+                          write_task_report)
+from .task_driven.identity import write_json
+from .task_driven.report import is_finite, task_table
 
 __all__ = [
     'TaskGainExperiment', 'prepare_dataset', 'fuse_with_rule',
@@ -102,25 +103,25 @@ def prepare_dataset(source: str, dest: str,
             if osp.isdir(folder):
                 todo += [(split, sub, name)
                          for name in sorted(os.listdir(folder))]
-    tmp = f'{dest}.partial{os.getpid()}'
-    for split, sub, name in todo:
-        src = osp.join(source, split, sub, name)
-        out = osp.join(tmp, split, sub, name)
-        os.makedirs(osp.dirname(out), exist_ok=True)
-        if sub not in _IMAGE_DIRS or size is None:
-            with open(src, 'rb') as fi, open(out, 'wb') as fo:
-                fo.write(fi.read())
-            continue
-        img = cv2.imread(src, cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise ValueError(f'cannot read image {src}')
-        img = cv2.resize(img, tuple(int(s) for s in size),
-                         interpolation=_IMAGE_DIRS[sub])
-        if not cv2.imwrite(out, img):
-            raise OSError(f'cannot write {out}')
-    if osp.isdir(dest):
-        os.replace(dest, f'{dest}.replaced-{time.strftime("%Y%m%d_%H%M%S")}')
-    os.replace(tmp, dest)
+    with atomic_path(dest) as tmp:
+        for split, sub, name in todo:
+            src = osp.join(source, split, sub, name)
+            out = osp.join(tmp, split, sub, name)
+            os.makedirs(osp.dirname(out), exist_ok=True)
+            if sub not in _IMAGE_DIRS or size is None:
+                with open(src, 'rb') as fi, open(out, 'wb') as fo:
+                    fo.write(fi.read())
+                continue
+            img = cv2.imread(src, cv2.IMREAD_UNCHANGED)
+            if img is None:
+                raise ValueError(f'cannot read image {src}')
+            img = cv2.resize(img, tuple(int(s) for s in size),
+                             interpolation=_IMAGE_DIRS[sub])
+            if not cv2.imwrite(out, img):
+                raise OSError(f'cannot write {out}')
+        if osp.isdir(dest):
+            os.replace(dest,
+                       f'{dest}.replaced-{time.strftime("%Y%m%d_%H%M%S")}')
     return dest
 
 
@@ -132,13 +133,12 @@ def fuse_with_rule(ir_dir: str, vis_dir: str, out_dir: str,
     recoloured with the VIS chroma (:mod:`mmfusion.utils.colour`)."""
     import torch
 
-    from mmfusion.evaluation.folder_evaluation import (find_pairs,
-                                                      index_images)
+    from mmfusion.datasets.pairing import pair_folders
     from mmfusion.utils.colour import rgb_to_ycbcr, ycbcr_to_rgb
     if rule not in ('max', 'mean'):
         raise ValueError(f"rule must be 'max' or 'mean', got {rule!r}")
-    names, _ = find_pairs(ir_dir, vis_dir)
-    irs, viss = index_images(ir_dir), index_images(vis_dir)
+    pairs = pair_folders(ir_dir, vis_dir, unmatched='warn')
+    names, irs, viss = pairs.names, pairs.ir, pairs.vis
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for name in names:
@@ -301,7 +301,7 @@ class TaskGainExperiment:
             # (re-read: another process may have recorded other stages)
             self.timings.update(_read_json(self._timings_file()) or {})
             self.timings[key] = round(spent, 1)
-            _write_json(self._timings_file(), self.timings)
+            write_json(self._timings_file(), self.timings)
         return out
 
     # -- stage 1: data -----------------------------------------------------
@@ -320,7 +320,7 @@ class TaskGainExperiment:
             self._worked = True
             self._log(f'preparing {source} at {size[0]}x{size[1]} in {dest}')
             prepare_dataset(source, dest, size)
-            _write_json(osp.join(dest, _DONE), mark)
+            write_json(osp.join(dest, _DONE), mark)
         self.data_root = dest
         return dest
 
@@ -338,7 +338,7 @@ class TaskGainExperiment:
                         osp.join(self.data_root, split, 'ir'),
                         osp.join(self.data_root, split, 'vi'),
                         osp.join(out, split), rule.rule)
-                _write_json(osp.join(out, _DONE), mark)
+                write_json(osp.join(out, _DONE), mark)
             self.rule_dirs[rule.name] = out
 
     # -- stage 3: released weights -----------------------------------------
@@ -379,7 +379,7 @@ class TaskGainExperiment:
                 else:
                     with open(src, 'rb') as fi, open(dst, 'wb') as fo:
                         fo.write(fi.read())
-                _write_json(osp.join(folder, _DONE), mark)
+                write_json(osp.join(folder, _DONE), mark)
             self.released[item.name] = (cfg_file, dst)
 
     # -- stage 4: training -------------------------------------------------
@@ -403,8 +403,8 @@ class TaskGainExperiment:
             self._log(f'{work_dir} held another run: moved to {aside}')
             os.makedirs(work_dir)
         self._worked = True
-        _write_json(osp.join(work_dir, 'task_gain_identity.json'),
-                    dict(config_hash=identity))
+        write_json(osp.join(work_dir, 'task_gain_identity.json'),
+                   dict(config_hash=identity))
         cfg_file = osp.join(work_dir, 'config.py')
         cfg.dump(cfg_file)
         train_py = osp.join(REPO_ROOT, 'tools', 'train.py')
@@ -425,8 +425,8 @@ class TaskGainExperiment:
                                f'{proc.returncode}); see {log_file}')
         with open(osp.join(work_dir, 'last_checkpoint')) as f:
             ckpt = f.read().strip()
-        _write_json(osp.join(work_dir, _DONE),
-                    dict(config_hash=identity, checkpoint=ckpt))
+        write_json(osp.join(work_dir, _DONE),
+                   dict(config_hash=identity, checkpoint=ckpt))
         return ckpt
 
     def _options(self, item: dict, key: str) -> dict:
@@ -514,8 +514,7 @@ class TaskGainExperiment:
 
     def fusion_metrics(self) -> Dict[str, Dict[str, float]]:
         self._worked = True
-        from mmfusion.evaluation.folder_evaluation import \
-            evaluate_fused_folders
+        from .folder_evaluation import evaluate_fused_folders
         evaluation = evaluate_fused_folders(
             self.test_folders(),
             osp.join(self.data_root, 'test', 'ir'),
@@ -567,7 +566,7 @@ class TaskGainExperiment:
 
     def picture_grid(self, out_file: str) -> Optional[str]:
         self._worked = True
-        from mmfusion.evaluation.folder_evaluation import index_images
+        from mmfusion.datasets.pairing import index_images
         from mmfusion.visualization.fusion_grid import make_fusion_grid
         folders = self.test_folders()
         indexes = {n: index_images(d) for n, d in folders.items()}
@@ -614,7 +613,7 @@ class TaskGainExperiment:
         overall, on person / car / bike / background pixels, and its
         correlation with IR - VIS-Y (does it favour the brighter source?)."""
         self._worked = True
-        from mmfusion.evaluation.folder_evaluation import index_images
+        from mmfusion.datasets.pairing import index_images
         out: Dict[str, List[dict]] = {}
         ir_dir = osp.join(self.data_root, 'test', 'ir')
         vis_dir = osp.join(self.data_root, 'test', 'vi')
@@ -691,7 +690,7 @@ class TaskGainExperiment:
                    if m in ('mIoU', 'aAcc') or m.startswith('IoU.')]
         shown = [m for m in metrics if m == 'mIoU' or (
             m.startswith('IoU.') and any(
-                _finite(result.rows[n].get(m)) for n in result.rows))]
+                is_finite(result.rows[n].get(m)) for n in result.rows))]
         names = [s.name for s in result.sources]
         plot_task_metrics(
             {n: result.rows[n] for n in names}, shown,
@@ -717,8 +716,8 @@ class TaskGainExperiment:
             task_run_seconds=self.task_run_times(),
             missing=self.missing,
             grid=grid)
-        _write_json(osp.join(self.work_dir, 'task_gain.json'),
-                    _strict(report))
+        write_json(osp.join(self.work_dir, 'task_gain.json'),
+                   _strict(report))
         with open(osp.join(self.work_dir, 'task_gain.csv'), 'w',
                   newline='') as f:
             writer = csv.writer(f)
@@ -738,7 +737,7 @@ class TaskGainExperiment:
     def markdown(self, report: dict, metrics: Sequence[str]) -> str:
         result = self.result
         present = [m for m in metrics if any(
-            _finite(result.rows[n].get(m)) for n in result.rows)]
+            is_finite(result.rows[n].get(m)) for n in result.rows)]
         lines = [
             '# Task gain', '',
             f'Experiment `{self.cfg_path}`' +
@@ -750,7 +749,7 @@ class TaskGainExperiment:
             'per input and seed, tested on the same input of the test split; '
             f'mean ± sample std over the {len(result.seeds)} seeds. mIoU is '
             'the mean over the classes present in the test split.', '',
-            _markdown(result, present)
+            task_table(result, present)
         ]
         lines += ['', 'Inputs:', '']
         lines += [f'- **{s.name}**: {s.describe()}' for s in result.sources]

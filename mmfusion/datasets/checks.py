@@ -14,20 +14,21 @@ offending file:
   a 640x480 mask);
 * label files are parsed (see :mod:`mmfusion.datasets.annotations`).
 
+Which files are images and how IR/VIS images pair is
+:mod:`mmfusion.datasets.pairing`.
+
 Per-file results are cached in-process, keyed by path, size and
 modification time, so building the same split twice (train/val/test
 loaders, a tool after training) costs only ``os.stat`` calls. Pairs are
 checked by a thread pool (OpenCV decoding releases the GIL).
 """
 import os
-import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 
-IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 CHECK_LEVELS = ('header', 'verify', 'decode')
 
 # (path, size, mtime_ns, kind) -> result of a per-file check
@@ -52,27 +53,6 @@ def cached_file_call(path: str, kind: str, fn: Callable[[str], object]):
     if key not in _CACHE:
         _CACHE[key] = fn(path)
     return _CACHE[key]
-
-
-def list_images(folder: str, what: str) -> Dict[str, str]:
-    """Map file stem -> file name for the images of ``folder``.
-
-    Raises a clear error if the folder is missing or holds two files with the
-    same stem (``a.png`` and ``a.jpg``), which would make pairing ambiguous.
-    """
-    if not osp.isdir(folder):
-        raise FileNotFoundError(f'{what} folder {folder} does not exist')
-    stems: Dict[str, str] = {}
-    for name in sorted(os.listdir(folder)):
-        stem, ext = osp.splitext(name)
-        if ext.lower() not in IMG_EXTENSIONS:
-            continue
-        if stem in stems:
-            raise ValueError(
-                f'{what} folder {folder} holds both {stems[stem]} and {name}: '
-                'pairs are matched by file name without extension')
-        stems[stem] = name
-    return stems
 
 
 _END_MARKERS = {
@@ -279,7 +259,7 @@ def check_pipeline_moves_labels(transforms: Sequence, with_seg: bool,
 
 
 __all__ = [
-    'IMG_EXTENSIONS', 'CHECK_LEVELS', 'clear_check_cache', 'cached_file_call',
-    'list_images', 'image_size', 'mask_info', 'check_mask_ids',
+    'CHECK_LEVELS', 'clear_check_cache', 'cached_file_call', 'image_size',
+    'mask_info', 'check_mask_ids',
     'parallel_map', 'check_pipeline_moves_labels'
 ]

@@ -9,9 +9,9 @@ from mmengine.registry import DefaultScope
 from mmfusion.registry import DATASETS
 from .annotations import (parse_voc_xml, parse_yolo_txt, read_split_file,
                           voc_to_instances, yolo_to_instances)
-from .checks import (CHECK_LEVELS, IMG_EXTENSIONS, check_mask_ids,
-                     check_pipeline_moves_labels, image_size, list_images,
-                     mask_info, parallel_map)
+from .checks import (CHECK_LEVELS, check_mask_ids, check_pipeline_moves_labels,
+                     image_size, mask_info, parallel_map)
+from .pairing import index_images, pair_folders
 
 DET_FORMATS = {'yolo': '.txt', 'voc': '.xml'}
 
@@ -176,36 +176,28 @@ class PairedImageDataset(BaseDataset):
     # ------------------------------------------------------------------
     def pair_files(self) -> List[Tuple[str, str, str]]:
         """``(stem, ir_path, vis_path)`` of every pair (the split file
-        applied, before any filtering or ``indices``), sorted by stem."""
+        applied, before any filtering or ``indices``), sorted by stem.
+
+        Without a split file every image must have its partner; with one,
+        every listed stem must be in both folders (other images are not
+        read). Pairing follows :mod:`mmfusion.datasets.pairing`."""
         ir_dir, vis_dir = self.data_prefix['ir'], self.data_prefix['vis']
-        ir_files = list_images(ir_dir, 'IR')
-        vis_files = list_images(vis_dir, 'VIS')
-        if self.ann_file:
-            stems = read_split_file(self.ann_file)
-            for stem in stems:
-                for files, folder, what in ((ir_files, ir_dir, 'IR'),
-                                            (vis_files, vis_dir, 'VIS')):
-                    if stem not in files:
-                        raise FileNotFoundError(
-                            f'split file {self.ann_file} lists {stem} but '
-                            f'there is no {what} image {stem}.* in {folder}')
-            stems = sorted(set(stems))
-        else:
-            for stem, name in ir_files.items():
-                if stem not in vis_files:
+        if not self.ann_file:
+            return pair_folders(ir_dir, vis_dir, unmatched='error').files()
+        ir_files = index_images(ir_dir, 'IR')
+        vis_files = index_images(vis_dir, 'VIS')
+        stems = read_split_file(self.ann_file)
+        for stem in stems:
+            for files, folder, what in ((ir_files, ir_dir, 'IR'),
+                                        (vis_files, vis_dir, 'VIS')):
+                if stem not in files:
                     raise FileNotFoundError(
-                        f'IR image {osp.join(ir_dir, name)} has no VIS '
-                        f'counterpart named {stem}.* in {vis_dir}')
-            for stem, name in vis_files.items():
-                if stem not in ir_files:
-                    raise FileNotFoundError(
-                        f'VIS image {osp.join(vis_dir, name)} has no IR '
-                        f'counterpart named {stem}.* in {ir_dir}')
-            stems = sorted(ir_files)
+                        f'split file {self.ann_file} lists {stem} but '
+                        f'there is no {what} image {stem}.* in {folder}')
+        stems = sorted(set(stems))
         if not stems:
             raise FileNotFoundError(f'no images found in {ir_dir}')
-        return [(stem, osp.join(ir_dir, ir_files[stem]),
-                 osp.join(vis_dir, vis_files[stem])) for stem in stems]
+        return [(stem, ir_files[stem], vis_files[stem]) for stem in stems]
 
     def _label_files(self, key: str, suffixes: Sequence[str],
                      what: str) -> Dict[str, str]:
@@ -288,13 +280,11 @@ class PairedImageDataset(BaseDataset):
         seg_files = det_files = fused_files = {}
         with_fused = bool(self.data_prefix.get('fused'))
         if with_fused:
-            fused_files = list_images(self.data_prefix['fused'], 'fused image')
+            fused_files = index_images(self.data_prefix['fused'],
+                                       'fused image')
         if self.with_seg:
-            seg_files = {
-                stem: osp.join(self.data_prefix['seg'], name)
-                for stem, name in list_images(self.data_prefix['seg'],
-                                              'segmentation label').items()
-            }
+            seg_files = index_images(self.data_prefix['seg'],
+                                     'segmentation label')
         if self.with_det:
             suffix = DET_FORMATS[self.det_format]
             det_files = self._label_files('det', (suffix, ),
@@ -303,13 +293,12 @@ class PairedImageDataset(BaseDataset):
         for stem, ir_path, vis_path in pairs:
             seg_path = det_path = fused_path = None
             if with_fused:
-                name = fused_files.get(stem)
-                if name is None:
+                fused_path = fused_files.get(stem)
+                if fused_path is None:
                     raise FileNotFoundError(
                         f'IR/VIS pair {ir_path} has no fused image '
                         f'{stem}.png (or another image extension) in '
                         f'{self.data_prefix["fused"]}')
-                fused_path = osp.join(self.data_prefix['fused'], name)
             if self.with_seg:
                 seg_path = seg_files.get(stem)
                 if seg_path is None:
@@ -341,5 +330,4 @@ class PairedImageDataset(BaseDataset):
         ]
 
 
-__all__ = ['PairedImageDataset', 'IMG_EXTENSIONS', 'list_images',
-           'image_size']
+__all__ = ['PairedImageDataset']

@@ -1,3 +1,28 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
+"""Fusion and task metrics: the metric maths (:mod:`.functional`, imported
+here) and the mmengine metrics (:mod:`.metrics`, imported on first use:
+``SegIoUMetric`` subclasses mmseg's ``IoUMetric``, so importing it imports
+mmseg, which scoring fused images does not need). The registry imports
+:mod:`.metrics` when a config names one of them."""
+import importlib
+
 from .functional import *  # noqa: F401,F403
-from .metrics import *  # noqa: F401,F403
+from .functional import __all__ as _functional_all
+
+# name -> submodule, imported on first access (PEP 562)
+_LAZY = {'FusionMetric': 'metrics', 'SegIoUMetric': 'metrics'}
+
+__all__ = list(_functional_all) + list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(
+            importlib.import_module(f'.{_LAZY[name]}', __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

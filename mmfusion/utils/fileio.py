@@ -2,6 +2,7 @@
 """Files that are whole or absent."""
 import os
 import os.path as osp
+import shutil
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -22,7 +23,9 @@ def atomic_path(path: str, durable: bool = False) -> Iterator[str]:
     hidden ``.{stem}.{pid}.part{ext}`` name) to write to; moved over
     ``path`` with ``os.replace`` when the block ends without error, removed
     otherwise (an error of the move or of ``durable``'s flush included).
-    Readers see either the old file, the whole new one, or none.
+    Readers see either the old file, the whole new one, or none. The block
+    may also make a folder there (filled, then moved into place whole; a
+    folder already at ``path`` must be moved away inside the block first).
 
     ``durable``: also survive a crash of the machine — the temporary file's
     data are flushed to the disk (``fsync``) before the move, so a full disk
@@ -39,7 +42,9 @@ def atomic_path(path: str, durable: bool = False) -> Iterator[str]:
             _fsync(tmp)
         os.replace(tmp, path)
     finally:
-        if osp.exists(tmp):
+        if osp.isdir(tmp) and not osp.islink(tmp):
+            shutil.rmtree(tmp)
+        elif osp.lexists(tmp):
             os.remove(tmp)
     if durable:
         try:

@@ -9,15 +9,20 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """Import every mmfusion module that registers something.
 
     Not needed when building from configs (the registries' ``locations`` import
-    lazily); useful in scripts that look registries up directly.
+    lazily); useful in scripts that look registries up directly. Each
+    registry of :mod:`mmfusion.registry` imports its own ``locations``, as
+    mmengine does on the first build, so this module depends on none of the
+    packages it registers.
 
     Args:
         init_default_scope: also make ``'mmfusion'`` the current default scope.
     """
-    import mmfusion.datasets  # noqa: F401,F403
-    import mmfusion.engine  # noqa: F401,F403
-    import mmfusion.evaluation  # noqa: F401,F403
-    import mmfusion.models  # noqa: F401,F403
+    from mmengine.registry import Registry
+
+    from mmfusion import registry
+    for node in vars(registry).values():
+        if isinstance(node, Registry) and node.scope == 'mmfusion':
+            node.import_from_location()
 
     if init_default_scope:
         never_created = DefaultScope.get_current_instance() is None \

@@ -71,6 +71,34 @@ def test_prepare_dataset_and_rule(tmp_path):
         prepare_dataset(str(tmp_path / 'nowhere'), str(tmp_path / 'x'))
 
 
+def test_prepare_dataset_is_whole_or_absent(tmp_path):
+    """The copy is made under a temporary name and moved into place whole
+    (mmfusion.utils.fileio.atomic_path): a failed run leaves the previous
+    copy as it was and no partial folder; a new one moves the old aside."""
+    src = tmp_path / 'src'
+    demo = osp.join(REPO, 'data', 'msrs_demo')
+    for split in ('train', 'test'):
+        for sub in ('ir', 'vi'):
+            os.makedirs(src / split / sub)
+            name = sorted(os.listdir(osp.join(demo, split, sub)))[0]
+            os.symlink(osp.join(demo, split, sub, name), src / split / sub /
+                       name)
+    dest = str(tmp_path / 'out' / 'd')
+    prepare_dataset(str(src), dest, (80, 60))
+    before = sorted(os.listdir(osp.join(dest, 'test', 'ir')))
+    (src / 'test' / 'ir' / 'broken.png').write_bytes(b'not an image')
+    with pytest.raises(ValueError, match='broken.png'):
+        prepare_dataset(str(src), dest, (80, 60))
+    assert os.listdir(tmp_path / 'out') == ['d']
+    assert sorted(os.listdir(osp.join(dest, 'test', 'ir'))) == before
+    os.remove(src / 'test' / 'ir' / 'broken.png')
+    prepare_dataset(str(src), dest, (40, 30))
+    assert cv2.imread(osp.join(dest, 'test', 'ir', before[0])).shape[:2] == \
+        (30, 40)
+    assert sorted(os.listdir(tmp_path / 'out'))[0] == 'd'
+    assert sorted(os.listdir(tmp_path / 'out'))[1].startswith('d.replaced-')
+
+
 def test_task_gain_quick(tmp_path):
     _check_quick(tmp_path / 'tg')
 

@@ -17,9 +17,9 @@ import argparse
 import sys
 
 import mmfusion  # noqa: F401  (compatibility patches)
-from mmfusion.evaluation.folder_evaluation import (evaluate_fused_folders,
-                                                   parse_named_folder,
-                                                   write_fusion_report)
+from mmfusion.apis.folder_evaluation import (evaluate_fused_folders,
+                                             parse_named_folder,
+                                             write_fusion_report)
 from mmfusion.evaluation.functional import DEFAULT_OPTIONS
 
 

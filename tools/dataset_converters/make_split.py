@@ -15,7 +15,7 @@ import os
 import os.path as osp
 import random
 
-from mmfusion.datasets.checks import list_images
+from mmfusion.datasets.pairing import index_images
 
 
 def parse_args():
@@ -41,8 +41,8 @@ def parse_args():
 def make_split(data_root, ir='Ir', vis='Vis', det='Annotation', val=None,
                val_ratio=None, seed=0):
     """Return ``(train_names, val_names)`` (file names of the IR images)."""
-    ir_files = list_images(osp.join(data_root, ir), 'IR')
-    vis_files = list_images(osp.join(data_root, vis), 'VIS')
+    ir_files = index_images(osp.join(data_root, ir), 'IR')
+    vis_files = index_images(osp.join(data_root, vis), 'VIS')
     stems = sorted(set(ir_files) & set(vis_files))
     if det:
         labels = {
@@ -58,8 +58,8 @@ def make_split(data_root, ir='Ir', vis='Vis', det='Annotation', val=None,
     shuffled = stems[:]
     random.Random(seed).shuffle(shuffled)
     val_stems = set(shuffled[:n_val])
-    train = [ir_files[s] for s in stems if s not in val_stems]
-    val_names = [ir_files[s] for s in stems if s in val_stems]
+    train = [osp.basename(ir_files[s]) for s in stems if s not in val_stems]
+    val_names = [osp.basename(ir_files[s]) for s in stems if s in val_stems]
     return train, val_names
 
 

@@ -227,7 +227,7 @@ class LoadModalityImage(BaseTransform):
     of a fusion method (the dataset's ``data_prefix['fused']``).
 
     This is the loader of task-driven evaluation
-    (:mod:`mmfusion.evaluation.task_driven`): the same dataset, labels and
+    (:mod:`mmfusion.apis.task_driven`): the same dataset, labels and
     pipeline serve every input source, and only ``modality`` changes.
     Labels come from the dataset as for paired training
     (``mmseg.LoadAnnotations`` / ``mmdet.LoadAnnotations`` after this).

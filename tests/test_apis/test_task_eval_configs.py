@@ -23,9 +23,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DATASETS, MODELS, DefaultScope
 from mmengine.runner import Runner, set_random_seed
 
-from mmfusion.evaluation.task_driven import (LOADERS, InputSource,
-                                             TaskDrivenEvaluation,
-                                             modality_loaders)
+from mmfusion.apis.task_driven import (LOADERS, InputSource,
+                                       TaskDrivenEvaluation, modality_loaders)
 
 CONFIGS = dict(
     segformer='configs/task_eval/segformer_mit-b0_msrs.py',

@@ -16,32 +16,15 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mmengine.utils import ProgressBar
 
-from mmfusion.datasets.checks import IMG_EXTENSIONS as IMAGE_EXTENSIONS
-from .functional import (ALL_METRICS, LOWER_IS_BETTER, compute_fusion_metrics,
-                         parse_metric_names, read_gray)
+from mmfusion.datasets.pairing import index_images, pair_folders
+from mmfusion.evaluation.functional import (ALL_METRICS, LOWER_IS_BETTER,
+                                            compute_fusion_metrics,
+                                            parse_metric_names, read_gray)
 
 __all__ = [
-    'IMAGE_EXTENSIONS', 'FolderEvaluation', 'index_images', 'find_pairs',
-    'parse_named_folder',
-    'evaluate_fused_folders', 'write_fusion_report', 'markdown_table'
+    'FolderEvaluation', 'parse_named_folder', 'evaluate_fused_folders',
+    'write_fusion_report', 'markdown_table'
 ]
-
-
-
-def index_images(folder: str) -> Dict[str, str]:
-    """``{stem: path}`` of the images directly in ``folder``. When a stem
-    exists with several extensions the PNG (else the first by name) wins."""
-    if not osp.isdir(folder):
-        raise FileNotFoundError(f'folder {folder} does not exist')
-    index: Dict[str, str] = {}
-    for name in sorted(os.listdir(folder)):
-        stem, ext = osp.splitext(name)
-        if ext.lower() not in IMAGE_EXTENSIONS:
-            continue
-        if stem in index and not name.lower().endswith('.png'):
-            continue
-        index[stem] = osp.join(folder, name)
-    return index
 
 
 def parse_named_folder(spec: str) -> Tuple[str, str]:
@@ -52,19 +35,6 @@ def parse_named_folder(spec: str) -> Tuple[str, str]:
         name, folder = spec.split('=', 1)
         return name, folder
     return osp.basename(osp.normpath(spec)) or spec, spec
-
-
-def find_pairs(ir_dir: str, vis_dir: str) -> Tuple[List[str], List[str]]:
-    """Stems present in both source folders (sorted), and the stems found in
-    only one of them."""
-    ir = index_images(ir_dir)
-    vis = index_images(vis_dir)
-    pairs = sorted(set(ir) & set(vis))
-    unpaired = sorted(set(ir) ^ set(vis))
-    if not pairs:
-        raise ValueError(f'no IR/VIS pairs: no image name is in both {ir_dir} '
-                         f'and {vis_dir}')
-    return pairs, unpaired
 
 
 @dataclass
@@ -114,12 +84,14 @@ def evaluate_fused_folders(methods: Dict[str, str],
                            **options) -> FolderEvaluation:
     """Measure the fused images of several methods against their sources.
 
-    Pairs are the image names present in both ``ir_dir`` and ``vis_dir``;
-    each method's folder must hold a fused image of the same name (any image
-    extension). Images are read as the de facto evaluator reads them
-    (:func:`~mmfusion.evaluation.functional.read_gray`) and measured in
-    batches with :func:`~mmfusion.evaluation.functional.
-    compute_fusion_metrics`.
+    Pairs are the image names present in both ``ir_dir`` and ``vis_dir``
+    (:func:`mmfusion.datasets.pairing.pair_folders`; images without a
+    partner are left out with a warning and listed in the report); each
+    method's folder must hold a fused image of the same name (any image
+    extension; two images of one name are an error). Images are read as
+    the de facto evaluator reads them (:func:`~mmfusion.evaluation.
+    functional.read_gray`) and measured in batches with
+    :func:`~mmfusion.evaluation.functional.compute_fusion_metrics`.
 
     Args:
         methods: method name -> folder of its fused images.
@@ -138,9 +110,13 @@ def evaluate_fused_folders(methods: Dict[str, str],
             sized image (unless ``skip_missing``).
     """
     metrics = parse_metric_names(metrics)
-    pairs, unpaired = find_pairs(ir_dir, vis_dir)
-    ir_index, vis_index = index_images(ir_dir), index_images(vis_dir)
-    fused_index = {m: index_images(d) for m, d in methods.items()}
+    pairing = pair_folders(ir_dir, vis_dir, unmatched='warn')
+    pairs, unpaired = pairing.names, pairing.unmatched
+    ir_index, vis_index = pairing.ir, pairing.vis
+    fused_index = {
+        m: index_images(d, f'fused image ({m})')
+        for m, d in methods.items()
+    }
     result = FolderEvaluation(
         metrics=metrics,
         methods=dict(methods),
@@ -149,10 +125,6 @@ def evaluate_fused_folders(methods: Dict[str, str],
         num_pairs=len(pairs),
         unpaired=unpaired,
         options=dict(options))
-    if unpaired:
-        warnings.warn(f'{len(unpaired)} source image(s) have no partner in '
-                      f'the other modality and are ignored, e.g. '
-                      f'{unpaired[0]!r}')
 
     def problem(method_list, name, reason):
         if not skip_missing:

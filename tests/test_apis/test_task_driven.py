@@ -19,12 +19,10 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import save_checkpoint
 
-from mmfusion.evaluation.task_driven import (InputSource, TaskDrivenEvaluation,
-                                             TaskEvalResult,
-                                             default_plot_metrics,
-                                             modality_loaders,
-                                             resolve_fused_folder,
-                                             write_task_report)
+from mmfusion.apis.task_driven import (InputSource, TaskDrivenEvaluation,
+                                       TaskEvalResult, default_plot_metrics,
+                                       modality_loaders, resolve_fused_folder,
+                                       write_task_report)
 from mmfusion.registry import MODELS
 
 SIZE = (160, 120)  # (w, h): msrs_mini pairs at 1/4 scale keep the test fast
@@ -451,7 +449,7 @@ def test_dist_task_eval_two_processes(repo_root, small_msrs, tmp_path):
 
 
 def test_aggregate_seeds():
-    from mmfusion.evaluation.task_driven import aggregate_seeds
+    from mmfusion.apis.task_driven import aggregate_seeds
     mean, std = aggregate_seeds([
         {'mIoU': 40.0, 'IoU.bump': float('nan'), 'IoU.car': 10.0},
         {'mIoU': 44.0, 'IoU.bump': float('nan'), 'IoU.car': float('nan')},

@@ -1,0 +1,142 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""Run identity and caching of the task-driven protocol: a finished run is
+kept with a hash of what produced it (the resolved config and the state of
+the images it read), reused when the hash matches, resumed when an
+interrupted run of the same identity left a checkpoint, and moved aside
+otherwise. Nothing is deleted."""
+import copy
+import hashlib
+import json
+import math
+import os
+import os.path as osp
+import time
+from typing import Callable, Dict, Optional
+
+import numpy as np
+from mmengine.config import Config
+from mmengine.dist import get_world_size
+
+from mmfusion.datasets.pairing import IMG_EXTENSIONS
+from mmfusion.utils.fileio import atomic_path
+from .configs import LOADERS, leaf_datasets
+
+__all__ = [
+    'RESULT_FILE', 'FUSED_MARK', 'IDENTITY_FILE', 'folder_signature',
+    'config_hash', 'write_json', 'json_metrics', 'plain_number', 'load_result',
+    'claim_run'
+]
+
+#: a finished run's metrics and identity, in the run's work dir
+RESULT_FILE = 'task_metrics.json'
+#: what fused a folder of a checkpoint source's images
+FUSED_MARK = '.fused_by.json'
+#: the identity of the run a work dir holds (resume only the same one)
+IDENTITY_FILE = 'run_identity.json'
+
+
+def folder_signature(folder: str) -> str:
+    """Names, sizes and modification times of a folder's images: changes
+    when its images do."""
+    digest = hashlib.sha1()
+    for name in sorted(os.listdir(folder)):
+        if osp.splitext(name)[1].lower() in IMG_EXTENSIONS:
+            st = os.stat(osp.join(folder, name))
+            digest.update(f'{name}:{st.st_size}:{st.st_mtime_ns};'.encode())
+    return digest.hexdigest()
+
+
+def config_hash(cfg: Config) -> str:
+    """Identity of one source's task run: the resolved config (without
+    run-specific names) and, for fused inputs, the state of the fused
+    images it reads (re-fused or replaced images invalidate the result)."""
+    folders = sorted({
+        leaf['data_prefix']['fused']
+        for key in LOADERS if cfg.get(key)
+        for leaf in leaf_datasets(cfg[key]['dataset'])
+        if leaf.get('data_prefix', {}).get('fused')
+    })
+    cfg = copy.deepcopy(cfg)
+    for key in ('work_dir', 'experiment_name', 'resume', 'launcher'):
+        cfg.pop(key, None)
+    if isinstance(cfg.get('visualizer'), dict):
+        cfg.visualizer.pop('name', None)  # the run's timestamp
+    # the world size sets the effective batch: a 1-GPU result is not an
+    # 8-GPU one
+    text = cfg.pretty_text + f'world_size={get_world_size()}' + ''.join(
+        folder_signature(f) for f in folders if osp.isdir(f))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def write_json(path: str, obj) -> None:
+    """Write atomically (a reader never sees half a file)."""
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        json.dump(obj, f, indent=1)
+
+
+def json_metrics(metrics: dict) -> dict:
+    """NaN (a class absent from the test split) as ``null``: strict JSON."""
+    return {
+        k: None if isinstance(v, float) and math.isnan(v) else v
+        for k, v in metrics.items()
+    }
+
+
+def plain_number(value):
+    """A JSON-friendly number: metrics come as numpy/torch scalars, float32
+    ones written with their shortest exact decimal (``94.35``, not
+    ``94.3499984741211``)."""
+    if hasattr(value, 'detach'):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(())[()]
+    if isinstance(value, np.floating):
+        return float(np.format_float_positional(value, unique=True))
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def load_result(
+        path: str,
+        identity: str,
+        log: Callable[[str], None] = print) -> Optional[Dict[str, float]]:
+    """The metrics saved in ``path`` (a :data:`RESULT_FILE`) if made by
+    the run identity ``identity``, else ``None``."""
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        saved = json.load(f)
+    if saved.get('config_hash') != identity:
+        log(f'{path} was made by another configuration or other images')
+        return None
+    return {
+        k: float('nan') if v is None else v
+        for k, v in saved['metrics'].items()
+    }
+
+
+def claim_run(work_dir: str,
+              identity: str,
+              source: str,
+              rerun: bool,
+              log: Callable[[str], None] = print) -> str:
+    """``'resume'`` if ``work_dir`` holds an interrupted run of this
+    identity (and not ``rerun``), else ``'fresh'``: a work dir holding
+    anything else is moved aside (``<work_dir>.replaced-<time>``) and the
+    identity recorded, so that only a run of the same identity is ever
+    resumed."""
+    id_file = osp.join(work_dir, IDENTITY_FILE)
+    if not rerun and osp.isfile(osp.join(
+            work_dir, 'last_checkpoint')) and osp.isfile(id_file):
+        with open(id_file) as f:
+            if json.load(f).get('config_hash') == identity:
+                return 'resume'
+    if osp.isdir(work_dir) and os.listdir(work_dir):
+        aside = f'{work_dir}.replaced-{time.strftime("%Y%m%d_%H%M%S")}'
+        os.replace(work_dir, aside)
+        log(f'{work_dir} held a run of another configuration: moved to '
+            f'{aside}')
+    os.makedirs(work_dir, exist_ok=True)
+    write_json(id_file, dict(source=source, config_hash=identity))
+    return 'fresh'
