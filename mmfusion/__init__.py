@@ -15,9 +15,10 @@ check_mm_version('mmcv', mmcv.__version__)
 check_mm_version('mmengine', mmengine.__version__)
 
 # Make the pinned stack work on recent torch before anything loads a
-# checkpoint (see mmfusion/utils/compat.py for what is patched and why).
-from .utils.compat import apply_compat_patches  # noqa: E402
+# checkpoint (see mmfusion/utils/compat.py for what is patched and why); each
+# patch is applied when the mmengine module it patches is first imported.
+from .utils.compat import install_compat_patches  # noqa: E402
 
-apply_compat_patches()
+install_compat_patches()
 
 __all__ = ['__version__', 'version_info', 'digit_version', 'MM_REQUIREMENTS']

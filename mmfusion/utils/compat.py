@@ -60,6 +60,7 @@ Applied once when ``mmfusion`` is imported (idempotent).
 """
 import atexit
 import errno
+import importlib.abc
 import importlib.util
 import io
 import logging
@@ -68,6 +69,7 @@ import os.path as osp
 import pickle
 import re
 import shutil
+import sys
 import warnings
 import zipfile
 from typing import Optional
@@ -223,6 +225,7 @@ def load_checkpoint_file(filename: str, map_location=None):
     reason = checkpoint_damage(filename)
     if reason is not None:
         raise _damaged_error(filename, reason)
+    _register_safe_globals()
     try:
         return torch.load(filename, map_location=map_location)
     except pickle.UnpicklingError as e:
@@ -355,14 +358,28 @@ def _patch_checkpoint_io() -> None:
         pass
 
 
+_SAFE_GLOBALS_ADDED = False
+
+
+def _register_safe_globals() -> None:
+    """Allow-list what mmengine pickles into checkpoints (cheap: no
+    ``mmengine.runner`` import) and pickle HistoryBuffers without their
+    statistics functions."""
+    global _SAFE_GLOBALS_ADDED
+    if _SAFE_GLOBALS_ADDED:
+        return
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if hasattr(torch.serialization, 'add_safe_globals'):  # torch >= 2.4
+        torch.serialization.add_safe_globals(checkpoint_safe_globals())
+    HistoryBuffer.__getstate__ = _history_buffer_getstate
+    _SAFE_GLOBALS_ADDED = True
+
+
 def _patch_weights_only_load() -> None:
+    _register_safe_globals()
     if not hasattr(torch.serialization, 'add_safe_globals'):
         return  # torch < 2.4 loads everything unrestricted anyway
-    from mmengine.logging.history_buffer import HistoryBuffer
     from mmengine.runner.checkpoint import CheckpointLoader
-
-    torch.serialization.add_safe_globals(checkpoint_safe_globals())
-    HistoryBuffer.__getstate__ = _history_buffer_getstate
 
     def load_from_local(filename, map_location):
         filename = osp.expanduser(filename)
@@ -515,17 +532,97 @@ def _check_pkg_resources() -> None:
             '`pip install "setuptools<81"`.')
 
 
-def apply_compat_patches() -> None:
-    """Apply every compatibility patch once."""
-    global _APPLIED
-    if _APPLIED:
-        return
+def _patch_runner() -> None:
+    """The patches of ``mmengine.runner`` (its checkpoint loading, saving
+    and auto-resume)."""
     _patch_weights_only_load()
     _patch_checkpoint_io()
     _patch_url_loaders()
-    _patch_cpu_distributed()
+
+
+class _HookedLoader(importlib.abc.Loader):
+    """A module's own loader, then the hooks waiting for that module."""
+
+    def __init__(self, loader, hooks):
+        self._loader = loader
+        self._hooks = hooks
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        for hook in self._hooks:
+            hook()
+
+    def __getattr__(self, name):  # get_data, get_resource_reader, ...
+        return getattr(self._loader, name)
+
+
+class _PostImportHooks(importlib.abc.MetaPathFinder):
+    """Run a function right after a module is first imported (PEP 369's
+    post-import hooks): the module is found by the other finders as usual,
+    and its loader is wrapped so that the hooks run when it has executed."""
+
+    def __init__(self):
+        self.hooks = {}
+        self._finding = set()
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.hooks or fullname in self._finding:
+            return None
+        self._finding.add(fullname)
+        try:
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, 'find_spec'):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+            else:
+                return None
+        finally:
+            self._finding.discard(fullname)
+        if spec.loader is not None:
+            spec.loader = _HookedLoader(spec.loader, self.hooks.pop(fullname))
+        return spec
+
+
+_POST_IMPORT = _PostImportHooks()
+
+
+def when_imported(name: str, hook) -> None:
+    """Call ``hook()`` once module ``name`` is imported: now if it already
+    is, else right after its first import."""
+    if name in sys.modules:
+        hook()
+        return
+    _POST_IMPORT.hooks.setdefault(name, []).append(hook)
+    if _POST_IMPORT not in sys.meta_path:
+        sys.meta_path.insert(0, _POST_IMPORT)
+
+
+def install_compat_patches() -> None:
+    """What ``import mmfusion`` does: each patch is applied when the module
+    of mmengine it patches is first imported (at once if it already is), so
+    a tool that never builds a runner or a model (``eval_fused.py``) does not
+    pay for importing them (~1 s: ``mmengine.runner`` pulls in
+    ``torch.distributed``'s FSDP and tensor-parallel packages)."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    _register_safe_globals()
+    when_imported('mmengine.runner', _patch_runner)
+    when_imported('mmengine.model', _patch_cpu_distributed)
     _check_pkg_resources()
     _APPLIED = True
+
+
+def apply_compat_patches() -> None:
+    """Apply every compatibility patch now (importing what they patch)."""
+    install_compat_patches()
+    import mmengine.model  # noqa: F401  (the hooks run here at the latest)
+    import mmengine.runner  # noqa: F401
 
 
 def _destroy_process_group() -> None:

@@ -83,3 +83,32 @@ def test_stock_checkpoint_with_other_globals_still_refused(tmp_path):
     _save_like_stock_mmengine(path, extra=NotAllowListed())
     with pytest.raises(Exception, match='NotAllowListed'):
         _load_checkpoint(path, map_location='cpu')
+
+
+@pytest.mark.parametrize('runner_first', [False, True])
+def test_patches_wait_for_the_modules_they_patch(runner_first):
+    """``import mmfusion`` does not import ``mmengine.runner`` (about a
+    second of start-up for tools that never build a runner); the runner's
+    patches are in place as soon as it is imported, in either order."""
+    import subprocess
+    import sys
+    code = '\n'.join([
+        'import sys',
+        'import mmengine.runner' if runner_first else '',
+        'import mmfusion',
+        "print('runner' if 'mmengine.runner' in sys.modules else 'lazy')",
+        'from mmengine.runner import checkpoint as ckpt, runner',
+        'import mmengine.dist.utils as du',
+        "print(getattr(ckpt.save_checkpoint, '_mmfusion_atomic', False),",
+        "      runner.find_latest_checkpoint.__name__,",
+        "      getattr(ckpt, '_mmfusion_url_loaders', False),",
+        "      getattr(du._init_dist_pytorch, '_mmfusion_patched', False),",
+        "      ckpt.CheckpointLoader._schemes[''].__name__)",
+    ])
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    first, patched = res.stdout.split('\n')[:2]
+    assert first == ('runner' if runner_first else 'lazy')
+    assert patched == ('True latest_intact_checkpoint True True '
+                       'load_from_local')
