@@ -276,3 +276,52 @@ def test_frozen_bn_statistics_with_random_weights_warn(log_records):
     _adapter(cfg_path='mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-'
              '512x1024.py')
     assert not [r for r in log_records if 'norm_eval' in r.getMessage()]
+
+
+def test_pvt_checkpoint_init_cfg_without_type_is_cleared(
+        log_records, monkeypatch):
+    """mmdet's PVT reads ``init_cfg.checkpoint`` itself (no ``type``): with
+    pretrained=False it is cleared too, and init_weights fetches nothing
+    (found by the zoo check: PVT tried to download its ImageNet weights)."""
+    from mmengine.runner import checkpoint
+
+    def no_fetch(*args, **kwargs):
+        raise AssertionError(f'a download was attempted: {args}')
+
+    for name in ('load_from_http', 'load_from_torchvision',
+                 'load_from_openmmlab'):
+        monkeypatch.setattr(checkpoint, name, no_fetch)
+    cfg = ConfigDict(backbone=dict(init_cfg=dict(checkpoint='https://p.pth')))
+    assert clear_pretrained(cfg) == ['backbone.init_cfg=https://p.pth']
+    assert cfg.backbone.init_cfg is None
+    det = _adapter(cfg_path='mmdet::pvt/retinanet_pvtv2-b0_fpn_1x_coco.py')
+    assert 'backbone.init_cfg=https://github.com/whai362/PVT' in _logged(
+        log_records)
+    det.init_weights()
+
+
+def test_detector_input_padded_to_the_pyramid_stride(log_records):
+    """RTMDet's pipeline pads its images, so its preprocessor does not: the
+    adapter pads the fused input to a multiple of 32, and TDFusion's default
+    240 x 320 view (240 = 7.5 x 32) trains (CSPNeXt-PAFPN concatenates
+    upsampled maps; it failed with 'Expected size 16 but got size 15')."""
+    from mmdet.structures.bbox import HorizontalBoxes
+    adapter = _adapter(
+        cfg_path='mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
+        model=dict(bbox_head=dict(num_classes=3)))
+    assert adapter.model.data_preprocessor.pad_size_divisor == 32
+    assert 'pad_size_divisor=None -> 32' in _logged(log_records) or \
+        'pad_size_divisor=1 -> 32' in _logged(log_records)
+    adapter.init_weights()
+    adapter.train()
+    sample = FusionDataSample(metainfo=dict(img_shape=(240, 320),
+                                            ori_shape=(240, 320),
+                                            scale_factor=(1., 1.)))
+    sample.gt_instances = InstanceData(
+        bboxes=HorizontalBoxes(torch.tensor([[20., 30., 120., 200.]])),
+        labels=torch.tensor([1]))
+    losses = adapter(torch.rand(1, 1, 240, 320), torch.rand(1, 2, 240, 320),
+                     [sample])
+    total = sum(sum(v) if isinstance(v, list) else v
+                for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)

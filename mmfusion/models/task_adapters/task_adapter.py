@@ -24,6 +24,9 @@ KEEP_INIT_CFG = 'init_cfg'
 _PRETRAINED_INITS = ('Pretrained', 'PretrainedInit')
 # string/True options of a model config that make it fetch weights itself
 _PRETRAINED_KEYS = ('pretrained', 'teacher_ckpt')
+# the largest stride of a detector's feature pyramid that necks concatenate
+# across (P3-P5): detectors' inputs are padded to a multiple of it
+_DET_STRIDE = 32
 # task data-preprocessor batch augments that change the input geometry: the
 # fusion algorithm decides the view the task sees (e.g. TDFusion's
 # task_input_size), the task's preprocessor only pads it
@@ -357,7 +360,8 @@ def _get_config(cfg_path: str, pretrained: bool) -> Config:
 
 def clear_pretrained(cfg, path: str = '') -> List[str]:
     """Remove every pretrained-weight source from a model config, in place:
-    ``init_cfg`` of type ``Pretrained`` (also inside lists), and
+    ``init_cfg`` of type ``Pretrained`` or naming a ``checkpoint`` (also
+    inside lists), and
     ``pretrained`` / ``teacher_ckpt`` strings and ``True`` flags (set to
     ``None``), at any depth. Returns what was cleared (``path=value``)."""
     cleared = []
@@ -372,9 +376,13 @@ def clear_pretrained(cfg, path: str = '') -> List[str]:
         where = f'{path}.{key}' if path else key
         if key == 'init_cfg' and value:
             inits = value if isinstance(value, (list, tuple)) else [value]
+            # a Pretrained initialiser, or any init_cfg naming a checkpoint
+            # (mmdet's PVT / Swin read init_cfg.checkpoint themselves,
+            # without a type)
             kept = [
-                v for v in inits if not (isinstance(v, dict) and v.get(
-                    'type') in _PRETRAINED_INITS)
+                v for v in inits if not (isinstance(v, dict) and (
+                    v.get('type') in _PRETRAINED_INITS
+                    or v.get('checkpoint')))
             ]
             for v in inits:
                 if v not in kept:
@@ -468,6 +476,14 @@ def fit_data_preprocessor(dp: dict, keep_size: bool = False) -> List[str]:
         dp['size_divisor'] = divisor
         if dp.get('test_cfg') is None:
             dp['test_cfg'] = dict(size_divisor=divisor)
+    if str(dp.get('type', '')).split('.')[-1] == 'DetDataPreprocessor' \
+            and (dp.get('pad_size_divisor') or 1) < _DET_STRIDE:
+        # a detector's pipeline pads its images (RTMDet's Pad to 640 x 640);
+        # the fused input skips that pipeline, and a neck that concatenates
+        # upsampled maps (CSPNeXt-PAFPN) needs sizes divisible by its stride
+        changes.append(f"pad_size_divisor={dp.get('pad_size_divisor')} -> "
+                       f'{_DET_STRIDE}')
+        dp['pad_size_divisor'] = _DET_STRIDE
     augments = dp.get('batch_augments')
     if augments:
         kept = [
