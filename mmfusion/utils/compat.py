@@ -613,7 +613,9 @@ def install_compat_patches() -> None:
         return
     _register_safe_globals()
     when_imported('mmengine.runner', _patch_runner)
-    when_imported('mmengine.model', _patch_cpu_distributed)
+    # init_dist may run before anything imports mmengine.model (task_eval)
+    when_imported('mmengine.dist.utils', _patch_cpu_init_dist)
+    when_imported('mmengine.model', _patch_cpu_ddp)
     _check_pkg_resources()
     _APPLIED = True
 
@@ -640,8 +642,13 @@ def _patch_cpu_distributed() -> None:
     Here, without CUDA, the process group is created with gloo and CPU modules
     are wrapped with ``device_ids=None``. Machines with CUDA are untouched.
     """
+    _patch_cpu_init_dist()
+    _patch_cpu_ddp()
+
+
+def _patch_cpu_init_dist() -> None:
+    """The process-group half of :func:`_patch_cpu_distributed`."""
     import mmengine.dist.utils as dist_utils
-    from mmengine.model import MMDistributedDataParallel
 
     if getattr(dist_utils._init_dist_pytorch, '_mmfusion_patched', False):
         return
@@ -661,6 +668,14 @@ def _patch_cpu_distributed() -> None:
     _init_dist_pytorch._mmfusion_patched = True
     dist_utils._init_dist_pytorch = _init_dist_pytorch
 
+
+def _patch_cpu_ddp() -> None:
+    """The DDP half of :func:`_patch_cpu_distributed`."""
+    from mmengine.model import MMDistributedDataParallel
+
+    if getattr(MMDistributedDataParallel.__init__, '_mmfusion_patched',
+               False):
+        return
     original_ddp_init = MMDistributedDataParallel.__init__
 
     def ddp_init(self, module, detect_anomalous_params=False, **kwargs):
@@ -672,4 +687,5 @@ def _patch_cpu_distributed() -> None:
             self, module,
             detect_anomalous_params=detect_anomalous_params, **kwargs)
 
+    ddp_init._mmfusion_patched = True
     MMDistributedDataParallel.__init__ = ddp_init

@@ -85,6 +85,24 @@ def test_stock_checkpoint_with_other_globals_still_refused(tmp_path):
         _load_checkpoint(path, map_location='cpu')
 
 
+def test_cpu_init_dist_patched_before_any_model_import():
+    """tools/task_eval.py calls mmengine's init_dist before anything imports
+    mmengine.model: the CPU process-group patch must be in place then."""
+    import subprocess
+    import sys
+    code = '\n'.join([
+        'import sys', 'import mmfusion',
+        'from mmengine.dist import init_dist',
+        'import mmengine.dist.utils as du',
+        "print('mmengine.model' in sys.modules,",
+        "      getattr(du._init_dist_pytorch, '_mmfusion_patched', False))",
+    ])
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split('\n')[0] == 'False True'
+
+
 @pytest.mark.parametrize('runner_first', [False, True])
 def test_patches_wait_for_the_modules_they_patch(runner_first):
     """``import mmfusion`` does not import ``mmengine.runner`` (about a
