@@ -112,7 +112,7 @@ TASK_UTILS = Registry(
 VISUALIZERS = Registry(
     'visualizer',
     parent=MMENGINE_VISUALIZERS,
-    locations=['mmfusion.visualization'])
+    locations=['mmfusion.visualization.fusion_visualizer'])
 # manage visualizer backend
 VISBACKENDS = Registry(
     'vis_backend',
