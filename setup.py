@@ -6,7 +6,6 @@ import platform
 import shutil
 import sys
 import warnings
-
 from setuptools import find_packages, setup
 
 

@@ -3,10 +3,10 @@
 
 Every node is a child of the matching mmengine root registry, so anything
 registered in mmengine (and, through ``_scope_`` or a ``'mmseg.'`` /
-``'mmdet.'`` prefix, in its sibling packages) stays reachable from configs whose
-``default_scope`` is ``'mmfusion'``. ``locations`` makes the registry import the
-modules that register into it on first use: no ``register_all_modules()`` call
-is needed.
+``'mmdet.'`` prefix, in its sibling packages) stays reachable from configs
+whose ``default_scope`` is ``'mmfusion'``. ``locations`` makes the registry
+import the modules that register into it on first use: no
+``register_all_modules()`` call is needed.
 """
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -62,7 +62,8 @@ TRANSFORMS = Registry(
 
 # manage all kinds of modules inheriting `nn.Module`: fusion nets, loss
 # generators, losses, fusion algorithms, data preprocessors, task adapters
-MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmfusion.models'])
+MODELS = Registry(
+    'model', parent=MMENGINE_MODELS, locations=['mmfusion.models'])
 # manage all kinds of model wrappers like 'MMDistributedDataParallel'
 MODEL_WRAPPERS = Registry(
     'model_wrapper',
@@ -76,9 +77,7 @@ WEIGHT_INITIALIZERS = Registry(
 
 # manage all kinds of optimizers like `SGD` and `Adam`
 OPTIMIZERS = Registry(
-    'optimizer',
-    parent=MMENGINE_OPTIMIZERS,
-    locations=['mmfusion.engine'])
+    'optimizer', parent=MMENGINE_OPTIMIZERS, locations=['mmfusion.engine'])
 # manage optimizer wrappers
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper',

@@ -34,8 +34,10 @@ _DISTRIBUTIONS = {'mmseg': 'mmsegmentation'}
 
 def mminstall_requirements() -> list:
     """The lines of requirements/mminstall.txt (``name>=low,<high``)."""
-    return [f'{name}>={low},<{high}'
-            for name, (low, high) in sorted(MM_REQUIREMENTS.items())]
+    return [
+        f'{name}>={low},<{high}'
+        for name, (low, high) in sorted(MM_REQUIREMENTS.items())
+    ]
 
 
 def check_mm_version(package: str, installed: str = None) -> None:

@@ -54,8 +54,7 @@ DATA_SOURCES = {
     # data/msrs_demo/test bundled) and the evaluator's per-image values
     'seafusion': ('reference/seafusion', 'tests/data/seafusion_ref'),
     # the released weights: not bundled (upstream states no licence)
-    'seafusion_weights':
-    ('reference/seafusion/seafusion_official.pth', None),
+    'seafusion_weights': ('reference/seafusion/seafusion_official.pth', None),
 }
 
 # the number of pairs (per split) of each copy, for the tests to check
@@ -88,11 +87,11 @@ def shared_required(environ=None) -> bool:
     return value.strip() not in ('', '0')
 
 
-def resolve_test_data(name: str,
-                      shared_root: str = SHARED,
-                      repo_root: str = REPO,
-                      require_shared: Optional[bool] = None
-                      ) -> Optional[DataRoot]:
+def resolve_test_data(
+        name: str,
+        shared_root: str = SHARED,
+        repo_root: str = REPO,
+        require_shared: Optional[bool] = None) -> Optional[DataRoot]:
     """The data set ``name`` of :data:`DATA_SOURCES`: the shared copy when
     present, else the bundled one (``None`` when there is none).
 
@@ -115,8 +114,7 @@ def resolve_test_data(name: str,
     return DataRoot(name, osp.join(repo_root, in_repo), False)
 
 
-def _resolve_or_skip(name: str,
-                     optional: bool = False) -> Optional[DataRoot]:
+def _resolve_or_skip(name: str, optional: bool = False) -> Optional[DataRoot]:
     try:
         found = resolve_test_data(name)
     except SharedDataMissing as e:

@@ -34,7 +34,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--ir', required=True, help='infrared image file or folder')
     parser.add_argument(
-        '--vi', '--vis', dest='vi', required=True,
+        '--vi',
+        '--vis',
+        dest='vi',
+        required=True,
         help='visible image file or folder (pairs matched by file name)')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--device', default=None, help='cpu, cuda:0 ...')

@@ -39,16 +39,29 @@ DEMOS = {
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', default='work_dirs/gpu_check')
-    parser.add_argument('--iters', type=int, default=None,
-                        help='training iterations per run (GPU 6, CPU 2)')
-    parser.add_argument('--fps-iters', type=int, default=None,
-                        help='timed inference iterations (GPU 100, CPU 3)')
-    parser.add_argument('--compile', action='store_true',
-                        help='also time torch.compile on the CPU')
-    parser.add_argument('--no-compile', action='store_true',
-                        help='time eager inference only (also on a GPU)')
-    parser.add_argument('--skip', nargs='*', default=[],
-                        choices=['ops', 'train', 'probe', 'fps'])
+    parser.add_argument(
+        '--iters',
+        type=int,
+        default=None,
+        help='training iterations per run (GPU 6, CPU 2)')
+    parser.add_argument(
+        '--fps-iters',
+        type=int,
+        default=None,
+        help='timed inference iterations (GPU 100, CPU 3)')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='also time torch.compile on the CPU')
+    parser.add_argument(
+        '--no-compile',
+        action='store_true',
+        help='time eager inference only (also on a GPU)')
+    parser.add_argument(
+        '--skip',
+        nargs='*',
+        default=[],
+        choices=['ops', 'train', 'probe', 'fps'])
     parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -59,8 +72,11 @@ def _child(what, device):
     ``get_compiling_cuda_version``, seen on an H100) is reported, not fatal
     to the whole check."""
     proc = subprocess.run(
-        [sys.executable, osp.abspath(__file__), '--child', what, device],
-        cwd=REPO, capture_output=True, text=True)
+        [sys.executable,
+         osp.abspath(__file__), '--child', what, device],
+        cwd=REPO,
+        capture_output=True,
+        text=True)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode == 0 and lines:
         return json.loads(lines[-1])
@@ -78,8 +94,9 @@ def check_ops(device):
 
 def _ops_build(device):
     from mmcv.ops import get_compiler_version, get_compiling_cuda_version
-    return dict(compiler=get_compiler_version(),
-                cuda_build=get_compiling_cuda_version())
+    return dict(
+        compiler=get_compiler_version(),
+        cuda_build=get_compiling_cuda_version())
 
 
 def _ops(device):
@@ -101,8 +118,7 @@ def _ops(device):
             _, keep = ops.nms(boxes.to(dev), scores.to(dev), 0.5)
             res['nms'] = keep.cpu()
             res['roi_align'] = ops.roi_align(
-                feat.to(dev), rois.to(dev), (7, 7), 1.0, 2, 'avg',
-                True).cpu()
+                feat.to(dev), rois.to(dev), (7, 7), 1.0, 2, 'avg', True).cpu()
             res['deform_conv'] = conv.to(dev)(feat.to(dev),
                                               offset.to(dev)).cpu()
             conv.cpu()
@@ -121,25 +137,33 @@ def _ops(device):
 
 
 def run_train(name, config, work_dir, iters, amp, extra=()):
-    cmd = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
-           '--cfg-options', f'train_cfg.max_iters={iters}',
-           'train_cfg.val_interval=100000',
-           f'default_hooks.checkpoint.interval={iters}',
-           'default_hooks.logger.interval=1', *extra]
+    cmd = [
+        sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
+        '--cfg-options', f'train_cfg.max_iters={iters}',
+        'train_cfg.val_interval=100000',
+        f'default_hooks.checkpoint.interval={iters}',
+        'default_hooks.logger.interval=1', *extra
+    ]
     if amp:
         cmd.insert(3, '--amp')
     t0 = time.time()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     wall = time.time() - t0
     log = proc.stdout + proc.stderr
-    times = [float(line.split('time: ')[1].split()[0])
-             for line in log.splitlines()
-             if 'Iter(train)' in line and 'time: ' in line]
+    times = [
+        float(line.split('time: ')[1].split()[0]) for line in log.splitlines()
+        if 'Iter(train)' in line and 'time: ' in line
+    ]
     last = [line for line in log.splitlines() if line.strip()][-1:] or ['']
-    return dict(run=name, amp=amp, rc=proc.returncode, wall_s=round(wall, 1),
-                s_per_iter=(round(sum(times[1:]) / len(times[1:]), 3)
-                            if len(times) > 1 else None),
-                last_line=last[0][-300:], log=log)
+    return dict(
+        run=name,
+        amp=amp,
+        rc=proc.returncode,
+        wall_s=round(wall, 1),
+        s_per_iter=(round(sum(times[1:]) /
+                          len(times[1:]), 3) if len(times) > 1 else None),
+        last_line=last[0][-300:],
+        log=log)
 
 
 def check_train(out_dir, iters):
@@ -152,8 +176,10 @@ def check_train(out_dir, iters):
             if row['rc'] != 0:  # what went wrong, in the report
                 row['log_tail'] = log[-2500:]
             rows.append(row)
-            print(f'  train {name:9s} amp={amp!s:5s} rc={row["rc"]} '
-                  f'{row["s_per_iter"]} s/iter', flush=True)
+            print(
+                f'  train {name:9s} amp={amp!s:5s} rc={row["rc"]} '
+                f'{row["s_per_iter"]} s/iter',
+                flush=True)
     return rows
 
 
@@ -164,8 +190,10 @@ def check_probe(out_dir, iters):
     rows = []
     for name, config in DEMOS.items():
         work = osp.join(out_dir, f'probe_{name}')
-        extra = ['optim_wrapper.fusion_net.optimizer.lr=1e30',
-                 'default_hooks.checkpoint.interval=1']
+        extra = [
+            'optim_wrapper.fusion_net.optimizer.lr=1e30',
+            'default_hooks.checkpoint.interval=1'
+        ]
         n = iters
         if name == 'bdlfusion':
             extra.append('model.eta=1e30')  # the leader's lr is eta
@@ -189,10 +217,13 @@ def check_probe(out_dir, iters):
                         n += 1
             bad[osp.basename(path)] = n
         stopped = 'FloatingPointError' in row.pop('log')
-        rows.append(dict(run=name, rc=row['rc'], stopped_with_error=stopped,
-                         nonfinite_tensors_per_checkpoint=bad,
-                         ok=row['rc'] != 0 and stopped and
-                         not any(bad.values())))
+        rows.append(
+            dict(
+                run=name,
+                rc=row['rc'],
+                stopped_with_error=stopped,
+                nonfinite_tensors_per_checkpoint=bad,
+                ok=row['rc'] != 0 and stopped and not any(bad.values())))
         print(f'  probe {name:9s} ok={rows[-1]["ok"]} {bad}', flush=True)
     return rows
 
@@ -234,12 +265,19 @@ def check_fps(device, iters, compile_):
                         fn(ir, vis)
                     sync()
                     dt = (time.time() - t0) / iters
-                rows.append(dict(net=type(net).__name__, strategy=name,
-                                 mode=mode, fp16=amp, fps=round(1 / dt, 1),
-                                 ms=round(dt * 1e3, 2),
-                                 first_call_s=round(first, 1)))
-                print(f'  fps {name:9s} {mode:8s} fp16={amp!s:5s} '
-                      f'{rows[-1]["fps"]} FPS', flush=True)
+                rows.append(
+                    dict(
+                        net=type(net).__name__,
+                        strategy=name,
+                        mode=mode,
+                        fp16=amp,
+                        fps=round(1 / dt, 1),
+                        ms=round(dt * 1e3, 2),
+                        first_call_s=round(first, 1)))
+                print(
+                    f'  fps {name:9s} {mode:8s} fp16={amp!s:5s} '
+                    f'{rows[-1]["fps"]} FPS',
+                    flush=True)
     return rows
 
 
@@ -265,8 +303,10 @@ def main():
     fps_iters = args.fps_iters or (100 if cuda else 3)
     out_dir = osp.abspath(args.out)
     os.makedirs(out_dir, exist_ok=True)
-    report = dict(device=torch.cuda.get_device_name(0) if cuda else 'cpu',
-                  torch=torch.__version__, cuda=torch.version.cuda)
+    report = dict(
+        device=torch.cuda.get_device_name(0) if cuda else 'cpu',
+        torch=torch.__version__,
+        cuda=torch.version.cuda)
     os.environ.setdefault('PYTHONPATH', REPO)
     if 'ops' not in args.skip:
         print('mmcv ops:', flush=True)
@@ -280,8 +320,7 @@ def main():
         report['probe'] = check_probe(out_dir, max(iters, 4))
     if 'fps' not in args.skip:
         print('inference at 640x480:', flush=True)
-        report['fps'] = check_fps(device, fps_iters,
-                                  (cuda or args.compile)
+        report['fps'] = check_fps(device, fps_iters, (cuda or args.compile)
                                   and not args.no_compile)
     with open(osp.join(out_dir, 'gpu_check.json'), 'w') as f:
         json.dump(report, f, indent=1)

@@ -68,8 +68,9 @@ def parse_args(argv=None):
         default=['vis', 'ir'],
         help='single-modality baselines (default: vis ir; none: '
         '--baselines with no value)')
-    parser.add_argument('--work-dir', help='default: work_dirs/task_eval/'
-                        '<config name>')
+    parser.add_argument(
+        '--work-dir', help='default: work_dirs/task_eval/'
+        '<config name>')
     parser.add_argument(
         '--seed',
         type=int,
@@ -84,7 +85,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--device', help='device of the fusion models (default: best)')
     parser.add_argument(
-        '--fusion-batch-size', type=int, default=1,
+        '--fusion-batch-size',
+        type=int,
+        default=1,
         help='pairs per fusion forward (same-size pairs)')
     parser.add_argument(
         '--rerun',

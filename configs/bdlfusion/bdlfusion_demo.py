@@ -17,17 +17,29 @@ model = dict(
                 type='SegDataPreProcessor',
                 mean=[123.675, 116.28, 103.53],
                 std=[58.395, 57.12, 57.375],
-                bgr_to_rgb=True, pad_val=0, seg_pad_val=255,
+                bgr_to_rgb=True,
+                pad_val=0,
+                seg_pad_val=255,
                 size_divisor=32),
             backbone=dict(
-                type='ResNetV1c', depth=18, stem_channels=16,
-                base_channels=16, out_indices=(0, 1, 2, 3),
+                type='ResNetV1c',
+                depth=18,
+                stem_channels=16,
+                base_channels=16,
+                out_indices=(0, 1, 2, 3),
                 norm_cfg=norm_cfg),
             decode_head=dict(
-                type='DepthwiseSeparableASPPHead', in_channels=128,
-                in_index=3, channels=32, dilations=(1, 6, 12, 18),
-                c1_in_channels=16, c1_channels=16, dropout_ratio=0.1,
-                num_classes=9, norm_cfg=norm_cfg, align_corners=False,
+                type='DepthwiseSeparableASPPHead',
+                in_channels=128,
+                in_index=3,
+                channels=32,
+                dilations=(1, 6, 12, 18),
+                c1_in_channels=16,
+                c1_channels=16,
+                dropout_ratio=0.1,
+                num_classes=9,
+                norm_cfg=norm_cfg,
+                align_corners=False,
                 loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
             train_cfg=dict(),
             test_cfg=dict(mode='whole')),
@@ -35,8 +47,11 @@ model = dict(
 train_pipeline = [
     dict(type='LoadPairedImageFromFile'),
     dict(type='mmseg.LoadAnnotations'),
-    dict(type='RandomResize', scale=(160, 120), ratio_range=(1.0, 1.25),
-         keep_ratio=True),
+    dict(
+        type='RandomResize',
+        scale=(160, 120),
+        ratio_range=(1.0, 1.25),
+        keep_ratio=True),
     dict(type='mmseg.RandomCrop', crop_size=(120, 160)),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackFusionInputs'),
@@ -80,5 +95,4 @@ train_cfg = dict(
     extra_dataloaders=dict(upper=upper_dataloader),
     max_iters=40,
     val_interval=20)
-default_hooks = dict(
-    logger=dict(interval=5), checkpoint=dict(interval=20))
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=20))

@@ -20,14 +20,16 @@ model = dict(
 train_pipeline = [
     dict(type='LoadPairedImageFromFile'),
     dict(type='mmseg.LoadAnnotations'),
-    dict(type='RandomResize', scale=(640, 480), ratio_range=(0.5, 2.0),
-         keep_ratio=True),
+    dict(
+        type='RandomResize',
+        scale=(640, 480),
+        ratio_range=(0.5, 2.0),
+        keep_ratio=True),
     dict(type='mmseg.RandomCrop', crop_size=(480, 480), cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackFusionInputs'),
 ]
-train_dataloader = dict(
-    batch_size=2, dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
 upper_dataloader = dict(
     batch_size=4,
     num_workers=2,

@@ -10,8 +10,8 @@ _base_ = [
 model = dict(
     task=dict(
         type='TaskAdapter',
-        cfg_path='mmdet::fcos/'
-        'fcos_r50-caffe_fpn_gn-head-center-normbbox-centeronreg-giou_1x_coco.py',
+        cfg_path='mmdet::fcos/fcos_r50-caffe_fpn_gn-head-center-normbbox-'
+        'centeronreg-giou_1x_coco.py',
         model=dict(bbox_head=dict(num_classes=6)),
         input_format='rgb'))
 train_pipeline = [
@@ -19,8 +19,10 @@ train_pipeline = [
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_label=True),
     dict(type='mmdet.Resize', scale=(512, 360), keep_ratio=True),
     dict(type='mmdet.RandomFlip', prob=0.5),
-    dict(type='mmdet.FilterAnnotations', min_gt_bbox_wh=(1, 1),
-         keep_empty=False),
+    dict(
+        type='mmdet.FilterAnnotations',
+        min_gt_bbox_wh=(1, 1),
+        keep_empty=False),
     dict(type='PackFusionInputs'),
 ]
 train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
@@ -36,8 +38,9 @@ upper_dataloader = dict(
 train_cfg = dict(extra_dataloaders=dict(upper=upper_dataloader))
 val_evaluator = [
     dict(type='FusionMetric'),
-    dict(type='mmdet.VOCMetric', metric='mAP', iou_thrs=[0.5],
-         eval_mode='area'),
+    dict(
+        type='mmdet.VOCMetric', metric='mAP', iou_thrs=[0.5],
+        eval_mode='area'),
     dict(type='mmdet.CocoMetric', metric='bbox'),  # mAP@.5:.95
 ]
 test_evaluator = val_evaluator

@@ -35,7 +35,7 @@ param_scheduler = [
         begin=0,
         end=4 * iters_per_epoch)
 ]
-train_cfg = dict(max_iters=4 * iters_per_epoch, val_interval=2 * iters_per_epoch)
+train_cfg = dict(
+    max_iters=4 * iters_per_epoch, val_interval=2 * iters_per_epoch)
 default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(interval=2 * iters_per_epoch))
+    logger=dict(interval=10), checkpoint=dict(interval=2 * iters_per_epoch))

@@ -27,8 +27,7 @@ model = dict(
                     norm_cfg=norm_cfg,
                     init_cfg=None)),  # from scratch: no download
             decode_head=dict(
-                in_channels=64, channels=32, norm_cfg=norm_cfg,
-                sampler=ohem),
+                in_channels=64, channels=32, norm_cfg=norm_cfg, sampler=ohem),
             auxiliary_head=dict(
                 in_channels=32, channels=16, norm_cfg=norm_cfg,
                 sampler=ohem))))

@@ -22,8 +22,8 @@ model = dict(
     # no Pretrained init without a checkpoint (mmengine's PretrainedInit
     # fails on checkpoint=None)
     backbone=dict(
-        init_cfg=dict(type='Pretrained', checkpoint=checkpoint)
-        if checkpoint else None),
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint
+                      ) if checkpoint else None),
     decode_head=dict(num_classes=9))
 optim_wrapper = dict(
     _delete_=True,
@@ -38,8 +38,7 @@ optim_wrapper = dict(
         }))
 param_scheduler = [
     dict(
-        type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0,
-        end=1500),
+        type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
     dict(
         type='PolyLR',
         eta_min=0.0,

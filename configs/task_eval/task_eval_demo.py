@@ -19,12 +19,23 @@ model = dict(
         seg_pad_val=255,
         size=crop_size),
     backbone=dict(
-        type='ResNetV1c', depth=18, stem_channels=16, base_channels=8,
-        out_indices=(0, 1, 2, 3), norm_cfg=norm_cfg),
+        type='ResNetV1c',
+        depth=18,
+        stem_channels=16,
+        base_channels=8,
+        out_indices=(0, 1, 2, 3),
+        norm_cfg=norm_cfg),
     decode_head=dict(
-        type='DepthwiseSeparableASPPHead', in_channels=64, in_index=3,
-        channels=16, dilations=(1, 6, 12, 18), c1_in_channels=8,
-        c1_channels=8, dropout_ratio=0.1, num_classes=9, norm_cfg=norm_cfg,
+        type='DepthwiseSeparableASPPHead',
+        in_channels=64,
+        in_index=3,
+        channels=16,
+        dilations=(1, 6, 12, 18),
+        c1_in_channels=8,
+        c1_channels=8,
+        dropout_ratio=0.1,
+        num_classes=9,
+        norm_cfg=norm_cfg,
         align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
     train_cfg=dict(),
@@ -54,8 +65,13 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 param_scheduler = [
-    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=16,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        eta_min=1e-4,
+        power=0.9,
+        begin=0,
+        end=16,
+        by_epoch=False)
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=16, val_interval=16)
 default_hooks = dict(

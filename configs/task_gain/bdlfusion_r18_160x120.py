@@ -33,21 +33,35 @@ model = dict(
                 type='SegDataPreProcessor',
                 mean=[123.675, 116.28, 103.53],
                 std=[58.395, 57.12, 57.375],
-                bgr_to_rgb=True, pad_val=0, seg_pad_val=255,
+                bgr_to_rgb=True,
+                pad_val=0,
+                seg_pad_val=255,
                 # no padding (mmseg 1.2.2's class-weighted CE fails on padded
                 # labels, 255 in them): the 120 x 160 input as it is
                 size=(120, 160)),
             backbone=dict(
-                type='ResNetV1c', depth=18, stem_channels=16,
-                base_channels=16, out_indices=(0, 1, 2, 3),
-                norm_cfg=norm_cfg, init_cfg=None),
+                type='ResNetV1c',
+                depth=18,
+                stem_channels=16,
+                base_channels=16,
+                out_indices=(0, 1, 2, 3),
+                norm_cfg=norm_cfg,
+                init_cfg=None),
             decode_head=dict(
-                type='DepthwiseSeparableASPPHead', in_channels=128,
-                in_index=3, channels=32, dilations=(1, 6, 12, 18),
-                c1_in_channels=16, c1_channels=16, dropout_ratio=0.1,
-                num_classes=9, norm_cfg=norm_cfg, align_corners=False,
+                type='DepthwiseSeparableASPPHead',
+                in_channels=128,
+                in_index=3,
+                channels=32,
+                dilations=(1, 6, 12, 18),
+                c1_in_channels=16,
+                c1_channels=16,
+                dropout_ratio=0.1,
+                num_classes=9,
+                norm_cfg=norm_cfg,
+                align_corners=False,
                 loss_decode=dict(
-                    type='CrossEntropyLoss', loss_weight=1.0,
+                    type='CrossEntropyLoss',
+                    loss_weight=1.0,
                     class_weight=class_weight)),
             train_cfg=dict(),
             test_cfg=dict(mode='whole')),
@@ -58,8 +72,11 @@ model = dict(
 train_pipeline = [
     dict(type='LoadPairedImageFromFile'),
     dict(type='mmseg.LoadAnnotations'),
-    dict(type='RandomResize', scale=size, ratio_range=(1.0, 1.5),
-         keep_ratio=True),
+    dict(
+        type='RandomResize',
+        scale=size,
+        ratio_range=(1.0, 1.5),
+        keep_ratio=True),
     dict(type='mmseg.RandomCrop', crop_size=(size[1], size[0])),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackFusionInputs'),
@@ -102,10 +119,14 @@ optim_wrapper = dict(
     discriminator=_follower,
     task=_follower)
 _sched = [
-    dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0,
-         end=30),
-    dict(type='PolyLR', power=0.9, eta_min=1e-4, by_epoch=False, begin=30,
-         end=max_iters),
+    dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=30),
+    dict(
+        type='PolyLR',
+        power=0.9,
+        eta_min=1e-4,
+        by_epoch=False,
+        begin=30,
+        end=max_iters),
 ]
 param_scheduler = dict(fusion_net=[], discriminator=_sched, task=_sched)
 train_cfg = dict(

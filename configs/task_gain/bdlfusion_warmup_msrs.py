@@ -7,7 +7,9 @@
 _base_ = ['./bdlfusion_warmup_160x120.py']
 data_root = 'data/MSRS'
 train_dataloader = dict(
-    batch_size=8, num_workers=4, persistent_workers=True,
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
     dataset=dict(data_root=data_root))
 val_dataloader = dict(
     num_workers=2, persistent_workers=True, dataset=dict(data_root=data_root))

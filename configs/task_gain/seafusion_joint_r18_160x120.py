@@ -27,17 +27,30 @@ model = dict(
                 type='SegDataPreProcessor',
                 mean=[123.675, 116.28, 103.53],
                 std=[58.395, 57.12, 57.375],
-                bgr_to_rgb=True, pad_val=0, seg_pad_val=255,
+                bgr_to_rgb=True,
+                pad_val=0,
+                seg_pad_val=255,
                 size_divisor=32),
             backbone=dict(
-                type='ResNetV1c', depth=18, stem_channels=16,
-                base_channels=16, out_indices=(0, 1, 2, 3),
-                norm_cfg=norm_cfg, init_cfg=None),
+                type='ResNetV1c',
+                depth=18,
+                stem_channels=16,
+                base_channels=16,
+                out_indices=(0, 1, 2, 3),
+                norm_cfg=norm_cfg,
+                init_cfg=None),
             decode_head=dict(
-                type='DepthwiseSeparableASPPHead', in_channels=128,
-                in_index=3, channels=32, dilations=(1, 6, 12, 18),
-                c1_in_channels=16, c1_channels=16, dropout_ratio=0.1,
-                num_classes=9, norm_cfg=norm_cfg, align_corners=False,
+                type='DepthwiseSeparableASPPHead',
+                in_channels=128,
+                in_index=3,
+                channels=32,
+                dilations=(1, 6, 12, 18),
+                c1_in_channels=16,
+                c1_channels=16,
+                dropout_ratio=0.1,
+                num_classes=9,
+                norm_cfg=norm_cfg,
+                align_corners=False,
                 sampler=ohem,
                 loss_decode=dict(
                     type='mmfusion.OHEMCrossEntropyLoss', loss_weight=1.0)),
@@ -54,8 +67,11 @@ fusion_pipeline = [
 task_pipeline = [
     dict(type='LoadPairedImageFromFile'),
     dict(type='mmseg.LoadAnnotations'),
-    dict(type='RandomResize', scale=size, ratio_range=(1.0, 1.5),
-         keep_ratio=True),
+    dict(
+        type='RandomResize',
+        scale=size,
+        ratio_range=(1.0, 1.5),
+        keep_ratio=True),
     dict(type='mmseg.RandomCrop', crop_size=(size[1], size[0])),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackFusionInputs'),
@@ -79,8 +95,7 @@ optim_wrapper = dict(
     task=dict(
         optimizer=dict(lr=1e-4),  # warm-up from 1e-4 to 1e-2
         paramwise_cfg=dict(
-            _delete_=True,
-            custom_keys=dict(decode_head=dict(lr_mult=10.)))))
+            _delete_=True, custom_keys=dict(decode_head=dict(lr_mult=10.)))))
 param_scheduler = dict(
     fusion_net=[
         dict(

@@ -28,23 +28,39 @@ model = dict(
         seg_pad_val=255,
         size=(size[1], size[0])),
     backbone=dict(
-        type='ResNetV1c', depth=18, stem_channels=16, base_channels=16,
-        out_indices=(0, 1, 2, 3), norm_cfg=norm_cfg, init_cfg=None),
+        type='ResNetV1c',
+        depth=18,
+        stem_channels=16,
+        base_channels=16,
+        out_indices=(0, 1, 2, 3),
+        norm_cfg=norm_cfg,
+        init_cfg=None),
     decode_head=dict(
-        type='DepthwiseSeparableASPPHead', in_channels=128, in_index=3,
-        channels=32, dilations=(1, 6, 12, 18), c1_in_channels=16,
-        c1_channels=16, dropout_ratio=0.1, num_classes=9, norm_cfg=norm_cfg,
+        type='DepthwiseSeparableASPPHead',
+        in_channels=128,
+        in_index=3,
+        channels=32,
+        dilations=(1, 6, 12, 18),
+        c1_in_channels=16,
+        c1_channels=16,
+        dropout_ratio=0.1,
+        num_classes=9,
+        norm_cfg=norm_cfg,
         align_corners=False,
         loss_decode=dict(
-            type='CrossEntropyLoss', loss_weight=1.0,
+            type='CrossEntropyLoss',
+            loss_weight=1.0,
             class_weight=class_weight)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 train_pipeline = [
     dict(type='mmfusion.LoadModalityImage', modality='vis'),
     dict(type='mmseg.LoadAnnotations'),
-    dict(type='RandomResize', scale=size, ratio_range=(1.0, 1.5),
-         keep_ratio=True),
+    dict(
+        type='RandomResize',
+        scale=size,
+        ratio_range=(1.0, 1.5),
+        keep_ratio=True),
     dict(type='mmseg.RandomCrop', crop_size=(size[1], size[0])),
     dict(type='mmseg.RandomFlip', prob=0.5),
     dict(type='mmseg.PackSegInputs'),
@@ -72,14 +88,18 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=5e-4),
     clip_grad=None)
 param_scheduler = [
-    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        eta_min=1e-4,
+        power=0.9,
+        begin=0,
+        end=max_iters,
+        by_epoch=False)
 ]
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(by_epoch=False, interval=max_iters // 2,
-                    max_keep_ckpts=1),
+    checkpoint=dict(by_epoch=False, interval=max_iters // 2, max_keep_ckpts=1),
     visualization=dict(type='SegVisualizationHook', draw=False))
 env_cfg = dict(cudnn_benchmark=False)

@@ -38,9 +38,12 @@ methods = [
                 dict(name='meta', iters=2, batches_per_iter=2),
                 dict(name='fusion', iters='epoch')
             ],
-            'train_cfg.max_iters': 20,
-            'train_cfg.val_interval': 20,
-            'default_hooks.checkpoint.interval': 10,
+            'train_cfg.max_iters':
+            20,
+            'train_cfg.val_interval':
+            20,
+            'default_hooks.checkpoint.interval':
+            10,
         }),
     dict(
         name='BDLFusion',
@@ -62,12 +65,18 @@ methods = [
         quick_cfg_options={
             'train_cfg.phases': [
                 dict(name='fusion', iters=2),
-                dict(name='task', iters=2, batches_per_iter=0,
-                     extra_batches=dict(task=1))
+                dict(
+                    name='task',
+                    iters=2,
+                    batches_per_iter=0,
+                    extra_batches=dict(task=1))
             ],
-            'train_cfg.max_iters': 16,
-            'train_cfg.val_interval': 16,
-            'default_hooks.checkpoint.interval': 8,
+            'train_cfg.max_iters':
+            16,
+            'train_cfg.val_interval':
+            16,
+            'default_hooks.checkpoint.interval':
+            8,
         }),
 ]
 grid = dict(num_pairs=3, scale=2)
@@ -76,13 +85,22 @@ quick = dict(
     data=dict(source='data/msrs_demo', name='msrs_demo_160x120'),
     seeds=[0, 1],
     task_cfg_options={
-        'train_cfg.max_iters': 6,
-        'train_cfg.val_interval': 6,
-        'default_hooks.checkpoint.interval': 3,
+        'train_cfg.max_iters':
+        6,
+        'train_cfg.val_interval':
+        6,
+        'default_hooks.checkpoint.interval':
+        3,
         'param_scheduler': [
-            dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=6,
-                 by_epoch=False)
+            dict(
+                type='PolyLR',
+                eta_min=1e-4,
+                power=0.9,
+                begin=0,
+                end=6,
+                by_epoch=False)
         ],
-        'train_dataloader.batch_size': 2,
+        'train_dataloader.batch_size':
+        2,
     },
     grid=dict(num_pairs=2, scale=1))

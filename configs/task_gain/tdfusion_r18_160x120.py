@@ -27,22 +27,38 @@ model = dict(
             _scope_='mmseg',
             type='EncoderDecoder',
             data_preprocessor=dict(
-                type='SegDataPreProcessor', mean=[127.5], std=[127.5],
-                pad_val=0, seg_pad_val=255,
+                type='SegDataPreProcessor',
+                mean=[127.5],
+                std=[127.5],
+                pad_val=0,
+                seg_pad_val=255,
                 # no padding (mmseg 1.2.2's class-weighted CE fails on padded
                 # labels, 255 in them): the 120 x 160 input as it is
                 size=(120, 160)),
             backbone=dict(
-                type='ResNetV1c', depth=18, in_channels=1, stem_channels=16,
-                base_channels=16, out_indices=(0, 1, 2, 3),
-                norm_cfg=norm_cfg, init_cfg=None),
+                type='ResNetV1c',
+                depth=18,
+                in_channels=1,
+                stem_channels=16,
+                base_channels=16,
+                out_indices=(0, 1, 2, 3),
+                norm_cfg=norm_cfg,
+                init_cfg=None),
             decode_head=dict(
-                type='DepthwiseSeparableASPPHead', in_channels=128,
-                in_index=3, channels=32, dilations=(1, 6, 12, 18),
-                c1_in_channels=16, c1_channels=16, dropout_ratio=0.1,
-                num_classes=9, norm_cfg=norm_cfg, align_corners=False,
+                type='DepthwiseSeparableASPPHead',
+                in_channels=128,
+                in_index=3,
+                channels=32,
+                dilations=(1, 6, 12, 18),
+                c1_in_channels=16,
+                c1_channels=16,
+                dropout_ratio=0.1,
+                num_classes=9,
+                norm_cfg=norm_cfg,
+                align_corners=False,
                 loss_decode=dict(
-                    type='CrossEntropyLoss', loss_weight=1.0,
+                    type='CrossEntropyLoss',
+                    loss_weight=1.0,
                     class_weight=class_weight)),
             train_cfg=dict(),
             test_cfg=dict(mode='whole')),
@@ -67,7 +83,9 @@ optim_wrapper = dict(
     fusion_net=dict(optimizer=dict(lr=1e-3)),
     task=dict(optimizer=dict(lr=1e-3)))
 _step = dict(
-    type='MultiStepLR', milestones=[4 * iters_per_epoch], gamma=0.1,
+    type='MultiStepLR',
+    milestones=[4 * iters_per_epoch],
+    gamma=0.1,
     by_epoch=False)
 param_scheduler = dict(fusion_net=[_step], task=[_step], loss_generator=[])
 train_cfg = dict(

@@ -24,8 +24,9 @@ train_dataloader = dict(
     batch_size=1, num_workers=2, dataset=dict(pipeline=train_pipeline))
 val_evaluator = [
     dict(type='FusionMetric'),
-    dict(type='mmdet.VOCMetric', metric='mAP', iou_thrs=[0.5],
-         eval_mode='area'),
+    dict(
+        type='mmdet.VOCMetric', metric='mAP', iou_thrs=[0.5],
+        eval_mode='area'),
     dict(type='mmdet.CocoMetric', metric='bbox'),  # mAP@.5:.95
 ]
 test_evaluator = val_evaluator

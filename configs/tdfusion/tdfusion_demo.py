@@ -14,17 +14,32 @@ model = dict(
             _scope_='mmseg',
             type='EncoderDecoder',
             data_preprocessor=dict(
-                type='SegDataPreProcessor', mean=[127.5], std=[127.5],
-                pad_val=0, seg_pad_val=255, size_divisor=32),
+                type='SegDataPreProcessor',
+                mean=[127.5],
+                std=[127.5],
+                pad_val=0,
+                seg_pad_val=255,
+                size_divisor=32),
             backbone=dict(
-                type='ResNetV1c', depth=18, in_channels=1, stem_channels=16,
-                base_channels=16, out_indices=(0, 1, 2, 3),
+                type='ResNetV1c',
+                depth=18,
+                in_channels=1,
+                stem_channels=16,
+                base_channels=16,
+                out_indices=(0, 1, 2, 3),
                 norm_cfg=norm_cfg),
             decode_head=dict(
-                type='DepthwiseSeparableASPPHead', in_channels=128,
-                in_index=3, channels=32, dilations=(1, 6, 12, 18),
-                c1_in_channels=16, c1_channels=16, dropout_ratio=0.1,
-                num_classes=9, norm_cfg=norm_cfg, align_corners=False,
+                type='DepthwiseSeparableASPPHead',
+                in_channels=128,
+                in_index=3,
+                channels=32,
+                dilations=(1, 6, 12, 18),
+                c1_in_channels=16,
+                c1_channels=16,
+                dropout_ratio=0.1,
+                num_classes=9,
+                norm_cfg=norm_cfg,
+                align_corners=False,
                 loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
             train_cfg=dict(),
             test_cfg=dict(mode='whole')),
@@ -55,5 +70,4 @@ train_cfg = dict(
     max_iters=4 * iters_per_epoch,
     val_interval=2 * iters_per_epoch)
 default_hooks = dict(
-    logger=dict(interval=4),
-    checkpoint=dict(interval=2 * iters_per_epoch))
+    logger=dict(interval=4), checkpoint=dict(interval=2 * iters_per_epoch))

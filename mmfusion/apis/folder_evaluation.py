@@ -61,7 +61,8 @@ class FolderEvaluation:
         """method -> metric -> mean over the method's evaluated images."""
         return {
             m: {
-                k: float(np.mean(self.values(m, k)))
+                k:
+                float(np.mean(self.values(m, k)))
                 if self.values(m, k) else math.nan
                 for k in self.metrics
             }
@@ -300,7 +301,8 @@ def write_fusion_report(evaluation: FolderEvaluation,
         for k in metrics:
             plot_metric_distribution(
                 {m: evaluation.values(m, k)
-                 for m in evaluation.methods}, k,
+                 for m in evaluation.methods},
+                k,
                 osp.join(out_dir, 'plots', f'{k}.{plot_format}'),
                 higher_is_better=k not in LOWER_IS_BETTER)
     return report

@@ -149,6 +149,7 @@ class FusionInferencer(BaseInferencer):
                  precision: str = 'fp32',
                  compile: Optional[bool] = None) -> None:
         import mmfusion  # noqa: F401  (checkpoint loading on recent torch)
+
         # mmengine's BaseInferencer builds the model, pipeline and collate
         # function in whatever scope is current (none in a plain script):
         # build them in ours, without changing the caller's default scope.
@@ -205,8 +206,8 @@ class FusionInferencer(BaseInferencer):
             copy.deepcopy(t) for t in pipeline_cfg
             if not str(t['type']).split('.')[-1].startswith('LoadAnnotation')
         ]
-        if not str(pipeline_cfg[0]['type']).endswith(
-                'LoadPairedImageFromFile'):
+        if not str(
+                pipeline_cfg[0]['type']).endswith('LoadPairedImageFromFile'):
             raise ValueError(
                 'the test pipeline of the config must start with '
                 f'LoadPairedImageFromFile, got {pipeline_cfg[0]["type"]}')
@@ -306,12 +307,14 @@ class FusionInferencer(BaseInferencer):
                 **kwargs))
         grids = [e['vis_file'] for e in entries if 'vis_file' in e]
         if return_datasamples:
-            predictions = [e['datasample'] for e in entries
-                           if 'datasample' in e]
+            predictions = [
+                e['datasample'] for e in entries if 'datasample' in e
+            ]
         else:
-            predictions = [{k: v
-                            for k, v in e.items() if k != 'vis_file'}
-                           for e in entries]
+            predictions = [{
+                k: v
+                for k, v in e.items() if k != 'vis_file'
+            } for e in entries]
         return dict(
             predictions=predictions,
             visualization=grids if kwargs.get('vis_out_dir') else None)
@@ -337,8 +340,9 @@ class FusionInferencer(BaseInferencer):
         decode and preprocess the next pairs while the net runs (default:
         one when there is more than one batch) and a writer thread encodes
         and writes the previous ones (at most ``max_pending`` batches wait
-        for it), so memory does not grow with the number of pairs. Each file is written
-        under a temporary name and renamed when complete: an interrupted run
+        for it), so memory does not grow with the number of pairs. Each file
+        is written under a temporary name and renamed when complete: an
+        interrupted run
         leaves only whole images, and ``skip_existing`` resumes it.
 
         Args:
@@ -381,8 +385,8 @@ class FusionInferencer(BaseInferencer):
             return
         if num_workers is None:
             num_workers = 1 if len(items) > batch_size else 0
-        bar = ProgressBar(len(items)) if self.show_progress and len(
-            items) > 1 else None
+        bar = ProgressBar(
+            len(items)) if self.show_progress and len(items) > 1 else None
         write = partial(
             self._write_batch,
             out_dir=out_dir,
@@ -438,8 +442,7 @@ class FusionInferencer(BaseInferencer):
                     data = future.result()
                     following = next(todo, None)
                     if following is not None:
-                        ahead.append(
-                            (following, pool.submit(load, following)))
+                        ahead.append((following, pool.submit(load, following)))
                     yield batch, data
             finally:
                 for _, future in ahead:
@@ -453,8 +456,12 @@ class FusionInferencer(BaseInferencer):
                 bar.update()
             yield entry
 
-    def _write_batch(self, items: list, preds: list, vis_out_dir=None,
-                     return_datasamples: bool = False, **kwargs) -> list:
+    def _write_batch(self,
+                     items: list,
+                     preds: list,
+                     vis_out_dir=None,
+                     return_datasamples: bool = False,
+                     **kwargs) -> list:
         grids = self.visualize(items, preds, vis_out_dir=vis_out_dir)
         entries = self.postprocess(preds, grids, False, **kwargs)
         entries = entries['predictions']
@@ -495,8 +502,7 @@ class FusionInferencer(BaseInferencer):
                   vis_out_dir: Optional[str] = None) -> Optional[List[str]]:
         if not vis_out_dir:
             return None
-        from mmfusion.visualization import make_fusion_grid, \
-            sample_fusion_grid
+        from mmfusion.visualization import make_fusion_grid, sample_fusion_grid
         paths = []
         for item, pred in zip(inputs, preds):
             name = pred.metainfo.get('img_id')
@@ -535,8 +541,8 @@ class FusionInferencer(BaseInferencer):
             if out_dir:
                 paths = self._outputs_of(name, out_dir, raw, None)
                 entry['out_file'] = _write_atomic(
-                    paths['out_file'],
-                    fused[..., 0] if gray else fused[..., ::-1])
+                    paths['out_file'], fused[...,
+                                             0] if gray else fused[..., ::-1])
                 if raw:
                     entry['raw_file'] = self._write_raw(
                         pred, paths['raw_file'], raw_channels)

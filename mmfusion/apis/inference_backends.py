@@ -93,8 +93,7 @@ def export_onnx(fusion_net: nn.Module,
     # batch 2: a traced batch of 1 would be specialised to 1
     ir = torch.rand(2, 1, *shape, device=device)
     vis_y = torch.rand(2, 1, *shape, device=device)
-    common = dict(
-        input_names=['ir', 'vis_y'], output_names=['fused_y'])
+    common = dict(input_names=['ir', 'vis_y'], output_names=['fused_y'])
     with atomic_path(path) as tmp, torch.no_grad(), \
             warnings.catch_warnings():
         warnings.simplefilter('ignore')
@@ -194,7 +193,9 @@ class AutocastFusionNet(nn.Module):
     """The fusion net, optionally in channels-last layout and under
     ``torch.autocast`` (``bf16`` / ``fp16``); returns float32."""
 
-    def __init__(self, net: nn.Module, precision: str = 'fp32',
+    def __init__(self,
+                 net: nn.Module,
+                 precision: str = 'fp32',
                  channels_last: bool = False):
         super().__init__()
         if precision not in PRECISIONS:
@@ -258,8 +259,8 @@ def build_inference_net(fusion_net: nn.Module,
                 or 'CUDAExecutionProvider' in _ort_providers()):
             try:
                 return build_inference_net(fusion_net, 'onnxruntime',
-                                           precision, device, compile,
-                                           workdir, check_shape, atol)
+                                           precision, device, compile, workdir,
+                                           check_shape, atol)
             except (RuntimeError, ImportError) as e:
                 warnings.warn(f'ONNX Runtime backend not used ({e}); the '
                               'net runs in PyTorch')
@@ -271,8 +272,8 @@ def build_inference_net(fusion_net: nn.Module,
         # exactly the images validation measures; under autocast (which moves
         # the output anyway) channels-last feeds oneDNN's fast bf16/fp16
         # convolutions
-        return AutocastFusionNet(fusion_net, precision,
-                                 channels_last=precision != 'fp32')
+        return AutocastFusionNet(
+            fusion_net, precision, channels_last=precision != 'fp32')
     if precision != 'fp32':
         raise ValueError("backend='onnxruntime' runs fp32; use "
                          "backend='pytorch' for bf16/fp16")
@@ -281,16 +282,18 @@ def build_inference_net(fusion_net: nn.Module,
             "backend='onnxruntime' needs ONNX Runtime: `pip install onnx "
             "onnxruntime` (or use backend='pytorch')")
     workdir = workdir or osp.join(_cache_dir(), 'onnx')
-    path = osp.join(workdir, f'{type(fusion_net).__name__}_'
-                    f'{_fingerprint(fusion_net)}.onnx')
+    path = osp.join(
+        workdir, f'{type(fusion_net).__name__}_'
+        f'{_fingerprint(fusion_net)}.onnx')
     if not osp.isfile(path):
         export_onnx(fusion_net, path)
     ort_net = ORTFusionNet(path, device=device)
     param = next(fusion_net.parameters(), None)
     dev = param.device if param is not None else torch.device('cpu')
     gen = torch.Generator().manual_seed(0)
-    ir, vis_y = (torch.rand(1, 1, *check_shape, generator=gen).to(dev)
-                 for _ in range(2))
+    ir, vis_y = (
+        torch.rand(1, 1, *check_shape, generator=gen).to(dev)
+        for _ in range(2))
     with torch.no_grad():
         ref = _Traceable(fusion_net)(ir, vis_y)
         diff = (ort_net(ir, vis_y) - ref).abs().max().item()

@@ -60,8 +60,11 @@ __all__ = [
 
 STAGES = ('data', 'rules', 'released', 'train', 'task_eval', 'report')
 _SPLITS = ('train', 'test')
-_IMAGE_DIRS = {'ir': cv2.INTER_AREA, 'vi': cv2.INTER_AREA,
-               'Segmentation_labels': cv2.INTER_NEAREST}
+_IMAGE_DIRS = {
+    'ir': cv2.INTER_AREA,
+    'vi': cv2.INTER_AREA,
+    'Segmentation_labels': cv2.INTER_NEAREST
+}
 _DONE = 'task_gain_done.json'
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -80,7 +83,8 @@ def _read_json(path: str):
 # ----------------------------------------------------------------------
 # data
 # ----------------------------------------------------------------------
-def prepare_dataset(source: str, dest: str,
+def prepare_dataset(source: str,
+                    dest: str,
                     size: Optional[Sequence[int]] = None) -> str:
     """Copy an MSRS-layout dataset (``{train,test}/{ir,vi,
     Segmentation_labels,Detection_labels}``) to ``dest``, each image resized
@@ -115,8 +119,10 @@ def prepare_dataset(source: str, dest: str,
             img = cv2.imread(src, cv2.IMREAD_UNCHANGED)
             if img is None:
                 raise ValueError(f'cannot read image {src}')
-            img = cv2.resize(img, tuple(int(s) for s in size),
-                             interpolation=_IMAGE_DIRS[sub])
+            img = cv2.resize(
+                img,
+                tuple(int(s) for s in size),
+                interpolation=_IMAGE_DIRS[sub])
             if not cv2.imwrite(out, img):
                 raise OSError(f'cannot write {out}')
         if osp.isdir(dest):
@@ -125,7 +131,9 @@ def prepare_dataset(source: str, dest: str,
     return dest
 
 
-def fuse_with_rule(ir_dir: str, vis_dir: str, out_dir: str,
+def fuse_with_rule(ir_dir: str,
+                   vis_dir: str,
+                   out_dir: str,
                    rule: str = 'max') -> List[str]:
     """Fuse every IR/VIS pair of two folders with a fixed rule and write
     ``out_dir/<name>.png``: ``'max'`` takes the pixel-wise maximum of the IR
@@ -201,7 +209,8 @@ def _set_data_root(cfg, root: str) -> int:
     return count
 
 
-def _load_cfg(path: str, data_root: Optional[str],
+def _load_cfg(path: str,
+              data_root: Optional[str],
               options: Optional[dict] = None) -> Config:
     cfg = Config.fromfile(path)
     if options:
@@ -271,8 +280,8 @@ class TaskGainExperiment:
             f'task_gain_{id(self)}_{time.time_ns()}',
             log_file=osp.join(self.work_dir, 'task_gain.log'),
             file_mode='a')
-        self.timings: Dict[str, float] = dict(
-            (_read_json(self._timings_file()) or {}))
+        self.timings: Dict[str, float] = dict((_read_json(self._timings_file())
+                                               or {}))
         self.data_root: Optional[str] = None
         self.checkpoints: Dict[str, str] = {}
         self.method_configs: Dict[str, str] = {}
@@ -358,14 +367,15 @@ class TaskGainExperiment:
             slug = InputSource(item.name, 'vis').slug
             folder = osp.join(self.work_dir, 'released', slug)
             os.makedirs(folder, exist_ok=True)
-            cfg = _load_cfg(_repo_path(item.config), self.data_root,
-                            item.get('cfg_options'))
+            cfg = _load_cfg(
+                _repo_path(item.config), self.data_root,
+                item.get('cfg_options'))
             cfg_file = osp.join(folder, 'config.py')
             cfg.dump(cfg_file)
             dst = osp.join(folder, 'weights.pth')
             st = os.stat(src)
-            mark = dict(source=src, size=st.st_size,
-                        converter=item.get('converter'))
+            mark = dict(
+                source=src, size=st.st_size, converter=item.get('converter'))
             if _read_json(osp.join(folder, _DONE)) != mark:
                 self._worked = True
                 converter = item.get('converter')
@@ -375,7 +385,8 @@ class TaskGainExperiment:
                         ckpt_convert.load_source_checkpoint(src), source=src)
                     ckpt_convert.save_mmfusion_checkpoint(
                         ckpt_convert.convert_to_model(state, 'fusion_net.'),
-                        dst, meta=dict(converted_from=src))
+                        dst,
+                        meta=dict(converted_from=src))
                 else:
                     with open(src, 'rb') as fi, open(dst, 'wb') as fo:
                         fo.write(fi.read())
@@ -403,14 +414,16 @@ class TaskGainExperiment:
             self._log(f'{work_dir} held another run: moved to {aside}')
             os.makedirs(work_dir)
         self._worked = True
-        write_json(osp.join(work_dir, 'task_gain_identity.json'),
-                   dict(config_hash=identity))
+        write_json(
+            osp.join(work_dir, 'task_gain_identity.json'),
+            dict(config_hash=identity))
         cfg_file = osp.join(work_dir, 'config.py')
         cfg.dump(cfg_file)
         train_py = osp.join(REPO_ROOT, 'tools', 'train.py')
         if not osp.isfile(train_py):  # an installed (non-editable) package
-            train_py = osp.join(osp.dirname(osp.dirname(__file__)), '.mim',
-                                'tools', 'train.py')
+            train_py = osp.join(
+                osp.dirname(osp.dirname(__file__)), '.mim', 'tools',
+                'train.py')
         cmd = [sys.executable, train_py, cfg_file, '--work-dir', work_dir]
         if resume:
             cmd.append('--resume')
@@ -418,15 +431,16 @@ class TaskGainExperiment:
                   (', resumed' if resume else ''))
         log_file = osp.join(work_dir, 'train_stdout.log')
         with open(log_file, 'a') as log:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                  cwd=REPO_ROOT)
+            proc = subprocess.run(
+                cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
         if proc.returncode != 0:
             raise RuntimeError(f'{name}: training failed (exit status '
                                f'{proc.returncode}); see {log_file}')
         with open(osp.join(work_dir, 'last_checkpoint')) as f:
             ckpt = f.read().strip()
-        write_json(osp.join(work_dir, _DONE),
-                   dict(config_hash=identity, checkpoint=ckpt))
+        write_json(
+            osp.join(work_dir, _DONE),
+            dict(config_hash=identity, checkpoint=ckpt))
         return ckpt
 
     def _options(self, item: dict, key: str) -> dict:
@@ -441,15 +455,16 @@ class TaskGainExperiment:
         for method in self.cfg.get('methods', []):
             slug = InputSource(method.name, 'vis').slug
             root = osp.join(self.work_dir, 'methods', slug)
-            cfg = _load_cfg(_repo_path(method.config), self.data_root,
-                            self._options(method, 'cfg_options'))
+            cfg = _load_cfg(
+                _repo_path(method.config), self.data_root,
+                self._options(method, 'cfg_options'))
             if method.get('warmup'):
                 warm_cfg = _load_cfg(
                     _repo_path(method.warmup), self.data_root,
                     self._options(method, 'warmup_cfg_options'))
-                warm = self._timed(f'train/{method.name} warm-up',
-                                   self._train, f'{method.name} warm-up',
-                                   warm_cfg, osp.join(root, 'warmup'))
+                warm = self._timed(f'train/{method.name} warm-up', self._train,
+                                   f'{method.name} warm-up', warm_cfg,
+                                   osp.join(root, 'warmup'))
                 # the fusion net starts from the warm-up's (published: from
                 # a pre-trained fusion model)
                 cfg.model.fusion_net.init_cfg = dict(
@@ -462,20 +477,29 @@ class TaskGainExperiment:
 
     # -- stage 5: the task-driven protocol ---------------------------------
     def sources(self) -> List[InputSource]:
-        sources = [InputSource.baseline(m)
-                   for m in self.cfg.get('baselines', ['vis', 'ir'])]
-        sources += [InputSource(n, 'fused', fused_dir=d)
-                    for n, d in self.rule_dirs.items()]
-        sources += [InputSource(n, 'fused', model_config=c, checkpoint=k)
-                    for n, (c, k) in self.released.items()]
-        sources += [InputSource(n, 'fused', model_config=
-                                self.method_configs[n], checkpoint=k)
-                    for n, k in self.checkpoints.items()]
+        sources = [
+            InputSource.baseline(m)
+            for m in self.cfg.get('baselines', ['vis', 'ir'])
+        ]
+        sources += [
+            InputSource(n, 'fused', fused_dir=d)
+            for n, d in self.rule_dirs.items()
+        ]
+        sources += [
+            InputSource(n, 'fused', model_config=c, checkpoint=k)
+            for n, (c, k) in self.released.items()
+        ]
+        sources += [
+            InputSource(
+                n, 'fused', model_config=self.method_configs[n], checkpoint=k)
+            for n, k in self.checkpoints.items()
+        ]
         return sources
 
     def task_config(self) -> Config:
-        return _load_cfg(_repo_path(self.cfg.task_config), self.data_root,
-                         self.cfg.get('task_cfg_options'))
+        return _load_cfg(
+            _repo_path(self.cfg.task_config), self.data_root,
+            self.cfg.get('task_cfg_options'))
 
     def stage_task_eval(self) -> TaskEvalResult:
         self.evaluation = TaskDrivenEvaluation(
@@ -524,10 +548,11 @@ class TaskGainExperiment:
         return evaluation.means()
 
     def _tdfusion_models(self) -> Dict[str, str]:
-        return {m.name: self.checkpoints[m.name]
-                for m in self.cfg.get('methods', [])
-                if Config.fromfile(self.method_configs[m.name]).model.type ==
-                'TDFusion'}
+        return {
+            m.name: self.checkpoints[m.name]
+            for m in self.cfg.get('methods', []) if Config.fromfile(
+                self.method_configs[m.name]).model.type == 'TDFusion'
+        }
 
     def _build_model(self, cfg_file: str, ckpt: Optional[str]):
         from mmengine.registry import DefaultScope
@@ -552,8 +577,8 @@ class TaskGainExperiment:
         scored = []
         for f in sorted(os.listdir(seg)):
             mask = cv2.imread(osp.join(seg, f), cv2.IMREAD_UNCHANGED)
-            scored.append((-int(np.isin(mask, (2, 3)).sum()),
-                           osp.splitext(f)[0]))
+            scored.append((-int(np.isin(mask,
+                                        (2, 3)).sum()), osp.splitext(f)[0]))
         scored.sort()
         day = [n for _, n in scored if n.endswith('D')]
         night = [n for _, n in scored if not n.endswith('D')]
@@ -571,8 +596,10 @@ class TaskGainExperiment:
         folders = self.test_folders()
         indexes = {n: index_images(d) for n, d in folders.items()}
         tdf = self._tdfusion_models()
-        models = {n: self._build_model(self.method_configs[n], c)
-                  for n, c in tdf.items()}
+        models = {
+            n: self._build_model(self.method_configs[n], c)
+            for n, c in tdf.items()
+        }
         scale = self.cfg.get('grid', {}).get('scale', 2)
         rows, titles = [], None
         for name in self.grid_pairs():
@@ -601,8 +628,9 @@ class TaskGainExperiment:
         out = []
         for r in rows:
             if r.shape[1] < width:
-                r = np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)),
-                           constant_values=255)
+                r = np.pad(
+                    r, ((0, 0), (0, width - r.shape[1]), (0, 0)),
+                    constant_values=255)
             out += [r, gap]
         cv2.imwrite(out_file, np.concatenate(out[:-1])[..., ::-1])
         return out_file
@@ -618,8 +646,7 @@ class TaskGainExperiment:
         ir_dir = osp.join(self.data_root, 'test', 'ir')
         vis_dir = osp.join(self.data_root, 'test', 'vi')
         seg_dir = osp.join(self.data_root, 'test', 'Segmentation_labels')
-        irs, viss, segs = (index_images(d) for d in (ir_dir, vis_dir,
-                                                     seg_dir))
+        irs, viss, segs = (index_images(d) for d in (ir_dir, vis_dir, seg_dir))
         names = sorted(set(irs) & set(viss) & set(segs))
         for name, final in self._tdfusion_models().items():
             work = osp.dirname(final)
@@ -631,8 +658,10 @@ class TaskGainExperiment:
                 import torch
                 torch.manual_seed(0)  # the initialisation the run started
                 model = self._build_model(self.method_configs[name], ckpt)
-                acc = {k: [] for k in ('all', 'person', 'car', 'bike',
-                                       'background')}
+                acc = {
+                    k: []
+                    for k in ('all', 'person', 'car', 'bike', 'background')
+                }
                 corr = []
                 for n in names:
                     ir = cv2.imread(irs[n], cv2.IMREAD_GRAYSCALE)
@@ -646,10 +675,10 @@ class TaskGainExperiment:
                         acc[k].append(w[np.isin(seg, ids)])
                     d = ir.astype(np.float64) - y
                     if w.std() > 0 and d.std() > 0:
-                        corr.append(float(np.corrcoef(w.ravel(),
-                                                      d.ravel())[0, 1]))
-                row = dict(checkpoint='initialisation' if ckpt is None else
-                           osp.basename(ckpt))
+                        corr.append(
+                            float(np.corrcoef(w.ravel(), d.ravel())[0, 1]))
+                row = dict(checkpoint='initialisation' if ckpt is
+                           None else osp.basename(ckpt))
                 for k, v in acc.items():
                     v = np.concatenate(v) if v else np.zeros(0)
                     row[f'w_ir_{k}'] = float(v.mean()) if v.size else \
@@ -672,8 +701,9 @@ class TaskGainExperiment:
                 end = osp.join(folder, 'task_metrics.json')
                 if osp.isfile(start) and osp.isfile(end):
                     out.setdefault(source.name, []).append(
-                        round(os.stat(end).st_mtime -
-                              os.stat(start).st_mtime, 1))
+                        round(
+                            os.stat(end).st_mtime - os.stat(start).st_mtime,
+                            1))
         return out
 
     def stage_report(self) -> str:
@@ -683,21 +713,25 @@ class TaskGainExperiment:
         fusion = self._timed('report/fusion metrics', self.fusion_metrics)
         grid = self._timed('report/picture grid', self.picture_grid,
                            osp.join(self.work_dir, 'task_gain_grid.png'))
-        study = self._timed('report/loss generator',
-                            self.loss_generator_study)
+        study = self._timed('report/loss generator', self.loss_generator_study)
         result = self.result
-        metrics = [m for m in result.metrics
-                   if m in ('mIoU', 'aAcc') or m.startswith('IoU.')]
-        shown = [m for m in metrics if m == 'mIoU' or (
-            m.startswith('IoU.') and any(
-                is_finite(result.rows[n].get(m)) for n in result.rows))]
+        metrics = [
+            m for m in result.metrics
+            if m in ('mIoU', 'aAcc') or m.startswith('IoU.')
+        ]
+        shown = [
+            m for m in metrics if m == 'mIoU' or (m.startswith('IoU.') and any(
+                is_finite(result.rows[n].get(m)) for n in result.rows))
+        ]
         names = [s.name for s in result.sources]
-        plot_task_metrics(
-            {n: result.rows[n] for n in names}, shown,
-            osp.join(self.work_dir, 'task_gain.png'),
-            title='Task gain: segmenter trained on each input '
-            f'(mean ± std, {len(result.seeds)} seeds)',
-            errors={n: result.std.get(n, {}) for n in names})
+        plot_task_metrics({n: result.rows[n]
+                           for n in names},
+                          shown,
+                          osp.join(self.work_dir, 'task_gain.png'),
+                          title='Task gain: segmenter trained on each input '
+                          f'(mean ± std, {len(result.seeds)} seeds)',
+                          errors={n: result.std.get(n, {})
+                                  for n in names})
         report = dict(
             experiment=self.cfg_path,
             quick=self.quick,
@@ -705,28 +739,36 @@ class TaskGainExperiment:
             data=self.data_root,
             seeds=result.seeds,
             num_pairs=result.num_pairs,
-            inputs=[dict(name=s.name, input=s.describe())
-                    for s in result.sources],
-            task=dict(mean=result.rows, std=result.std,
-                      runs={n: {str(k): v for k, v in r.items()}
-                            for n, r in result.runs.items()}),
+            inputs=[
+                dict(name=s.name, input=s.describe()) for s in result.sources
+            ],
+            task=dict(
+                mean=result.rows,
+                std=result.std,
+                runs={
+                    n: {
+                        str(k): v
+                        for k, v in r.items()
+                    }
+                    for n, r in result.runs.items()
+                }),
             fusion_metrics=fusion,
             loss_generator=study,
             timings=self.timings,
             task_run_seconds=self.task_run_times(),
             missing=self.missing,
             grid=grid)
-        write_json(osp.join(self.work_dir, 'task_gain.json'),
-                   _strict(report))
-        with open(osp.join(self.work_dir, 'task_gain.csv'), 'w',
-                  newline='') as f:
+        write_json(osp.join(self.work_dir, 'task_gain.json'), _strict(report))
+        with open(
+                osp.join(self.work_dir, 'task_gain.csv'), 'w',
+                newline='') as f:
             writer = csv.writer(f)
             fm = list(next(iter(fusion.values()))) if fusion else []
             writer.writerow(['input'] + metrics +
                             [f'{m}_std' for m in metrics] + fm)
             for n in names:
-                writer.writerow([n] + [result.rows[n].get(m, '')
-                                       for m in metrics] +
+                writer.writerow([n] +
+                                [result.rows[n].get(m, '') for m in metrics] +
                                 [result.std[n].get(m, '') for m in metrics] +
                                 [fusion.get(n, {}).get(m, '') for m in fm])
         md = self.markdown(report, metrics)
@@ -736,11 +778,12 @@ class TaskGainExperiment:
 
     def markdown(self, report: dict, metrics: Sequence[str]) -> str:
         result = self.result
-        present = [m for m in metrics if any(
-            is_finite(result.rows[n].get(m)) for n in result.rows)]
+        present = [
+            m for m in metrics if any(
+                is_finite(result.rows[n].get(m)) for n in result.rows)
+        ]
         lines = [
-            '# Task gain', '',
-            f'Experiment `{self.cfg_path}`' +
+            '# Task gain', '', f'Experiment `{self.cfg_path}`' +
             (' (**--quick**: a smoke test, the numbers mean nothing)'
              if self.quick else '') +
             f'; data `{self.data_root}` ({_pairs(result.num_pairs)}); task '
@@ -753,39 +796,51 @@ class TaskGainExperiment:
         ]
         lines += ['', 'Inputs:', '']
         lines += [f'- **{s.name}**: {s.describe()}' for s in result.sources]
-        lines += [f'- *{n}*: left out, {p} not found'
-                  for n, p in self.missing.items()]
+        lines += [
+            f'- *{n}*: left out, {p} not found'
+            for n, p in self.missing.items()
+        ]
         fusion = report['fusion_metrics']
         if fusion:
             fm = list(next(iter(fusion.values())))
-            lines += ['', '## Fusion metrics (test split, mean over pairs)',
-                      '', '| input | ' + ' | '.join(fm) + ' |',
-                      '|---|' + '---|' * len(fm)]
+            lines += [
+                '', '## Fusion metrics (test split, mean over pairs)', '',
+                '| input | ' + ' | '.join(fm) + ' |',
+                '|---|' + '---|' * len(fm)
+            ]
             for n, row in fusion.items():
-                lines.append(f'| {n} | ' + ' | '.join(
-                    f'{row[m]:.4g}' for m in fm) + ' |')
+                lines.append(f'| {n} | ' + ' | '.join(f'{row[m]:.4g}'
+                                                      for m in fm) + ' |')
         for name, rows in (report['loss_generator'] or {}).items():
             keys = [k for k in rows[0] if k != 'checkpoint']
-            lines += ['', f'## What the loss generator of {name} learned', '',
-                      'Mean IR weight of the generated fusion loss on the '
-                      'test pairs (w_VIS = 1 - w_IR), by region, and its '
-                      'correlation with IR - VIS-Y per image (mean):', '',
-                      '| checkpoint | ' + ' | '.join(keys) + ' |',
-                      '|---|' + '---|' * len(keys)]
+            lines += [
+                '', f'## What the loss generator of {name} learned', '',
+                'Mean IR weight of the generated fusion loss on the '
+                'test pairs (w_VIS = 1 - w_IR), by region, and its '
+                'correlation with IR - VIS-Y per image (mean):', '',
+                '| checkpoint | ' + ' | '.join(keys) + ' |',
+                '|---|' + '---|' * len(keys)
+            ]
             for r in rows:
-                lines.append(f'| {r["checkpoint"]} | ' + ' | '.join(
-                    f'{r[k]:.3f}' for k in keys) + ' |')
+                lines.append(f'| {r["checkpoint"]} | ' +
+                             ' | '.join(f'{r[k]:.3f}' for k in keys) + ' |')
         if report['grid']:
-            lines += ['', '## Pictures', '',
-                      f'![grid]({osp.basename(report["grid"])})']
-        lines += ['', '## Wall time (s)', '', '| stage | seconds |',
-                  '|---|---|']
+            lines += [
+                '', '## Pictures', '',
+                f'![grid]({osp.basename(report["grid"])})'
+            ]
+        lines += [
+            '', '## Wall time (s)', '', '| stage | seconds |', '|---|---|'
+        ]
         lines += [f'| {k} | {v:.0f} |' for k, v in self.timings.items()]
         runs = report['task_run_seconds']
         total = sum(sum(v) for v in runs.values())
-        lines += [f'| task trainings + tests ({sum(map(len, runs.values()))} '
-                  f'runs, {total / max(1, sum(map(len, runs.values()))):.0f}'
-                  ' s each on average) | ' f'{total:.0f} |']
+        lines += [
+            f'| task trainings + tests ({sum(map(len, runs.values()))} '
+            f'runs, {total / max(1, sum(map(len, runs.values()))):.0f}'
+            ' s each on average) | '
+            f'{total:.0f} |'
+        ]
         return '\n'.join(lines) + '\n'
 
     # -- all ---------------------------------------------------------------

@@ -55,7 +55,8 @@ def _parse_yolo(path: str) -> List[YoloRow]:
                 polygon = values
                 xs, ys = values[0::2], values[1::2]
                 values = [(min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2,
-                          max(xs) - min(xs), max(ys) - min(ys)]
+                          max(xs) - min(xs),
+                          max(ys) - min(ys)]
             if values[2] <= 0 or values[3] <= 0:
                 raise ValueError('box width/height must be > 0')
         except ValueError as e:
@@ -144,9 +145,9 @@ def _parse_voc(path: str) -> dict:
             raise ValueError(f'malformed {where}: every <object> needs a '
                              '<name> and a <bndbox>')
         try:
-            xmin, ymin, xmax, ymax = (float(box.findtext(k))
-                                      for k in ('xmin', 'ymin', 'xmax',
-                                                'ymax'))
+            xmin, ymin, xmax, ymax = (
+                float(box.findtext(k))
+                for k in ('xmin', 'ymin', 'xmax', 'ymax'))
             difficult = int(float(obj.findtext('difficult') or 0))
         except (TypeError, ValueError):
             raise ValueError(

@@ -154,7 +154,9 @@ def mask_info(path: str) -> Tuple[int, int, Tuple[int, ...]]:
     return cached_file_call(path, 'mask', _mask_info)
 
 
-def check_mask_ids(path: str, ids: Iterable[int], num_classes: int,
+def check_mask_ids(path: str,
+                   ids: Iterable[int],
+                   num_classes: int,
                    ignore_index: int = 255,
                    reduce_zero_label: bool = False) -> None:
     """Raise if a mask holds an id that is neither a class nor ignored.
@@ -162,10 +164,11 @@ def check_mask_ids(path: str, ids: Iterable[int], num_classes: int,
     With ``reduce_zero_label`` the stored ids are ``0`` (ignored) and
     ``1..num_classes``, as mmseg's ``LoadAnnotations`` shifts them down.
     """
-    low, high = (1, num_classes) if reduce_zero_label else (0,
-                                                            num_classes - 1)
-    bad = [i for i in ids if not (low <= i <= high or i == ignore_index
-                                  or (reduce_zero_label and i == 0))]
+    low, high = (1, num_classes) if reduce_zero_label else (0, num_classes - 1)
+    bad = [
+        i for i in ids if not (low <= i <= high or i == ignore_index or
+                               (reduce_zero_label and i == 0))
+    ]
     if bad:
         zero = ', 0 = ignore (reduce_zero_label)' if reduce_zero_label else ''
         raise ValueError(
@@ -174,7 +177,8 @@ def check_mask_ids(path: str, ids: Iterable[int], num_classes: int,
             f'{ignore_index} = ignore{zero})')
 
 
-def parallel_map(fn: Callable, items: Sequence,
+def parallel_map(fn: Callable,
+                 items: Sequence,
                  num_workers: Optional[int] = None) -> List:
     """``[fn(x) for x in items]`` on a thread pool, in order; the first
     failing item (in order) raises."""
@@ -207,11 +211,9 @@ _BOX_UNAWARE = {
     ('mmdet', 'ResizeShortestEdge'): 'mmdet.Resize',
 }
 # geometric mmdet transforms that leave ``gt_seg_map`` where it was
-_SEG_UNAWARE = {
-    ('mmdet', name)
-    for name in ('RandomShift', 'Mosaic', 'MixUp', 'RandomAffine',
-                 'CopyPaste', 'CachedMosaic', 'CachedMixUp')
-}
+_SEG_UNAWARE = {('mmdet', name)
+                for name in ('RandomShift', 'Mosaic', 'MixUp', 'RandomAffine',
+                             'CopyPaste', 'CachedMosaic', 'CachedMixUp')}
 
 
 def _walk(transform) -> Iterable:
@@ -260,6 +262,6 @@ def check_pipeline_moves_labels(transforms: Sequence, with_seg: bool,
 
 __all__ = [
     'CHECK_LEVELS', 'clear_check_cache', 'cached_file_call', 'image_size',
-    'mask_info', 'check_mask_ids',
-    'parallel_map', 'check_pipeline_moves_labels'
+    'mask_info', 'check_mask_ids', 'parallel_map',
+    'check_pipeline_moves_labels'
 ]

@@ -36,13 +36,13 @@ class FMBDataset(PairedImageDataset):
                  'Motorcycle', 'Bicycle', 'Pole'),
         palette=[[0, 0, 0], [228, 228, 179], [133, 57, 181], [177, 162, 67],
                  [50, 178, 200], [199, 45, 132], [84, 172, 66], [79, 73, 179],
-                 [166, 99, 76], [253, 121, 66], [91, 165, 137],
-                 [152, 97, 155], [140, 153, 105], [158, 215, 222],
-                 [90, 113, 135]])
+                 [166, 99, 76], [253, 121, 66], [91, 165, 137], [152, 97, 155],
+                 [140, 153, 105], [158, 215, 222], [90, 113, 135]])
 
     def __init__(self,
                  data_prefix: dict = dict(
-                     ir='train/Infrared', vis='train/Visible',
+                     ir='train/Infrared',
+                     vis='train/Visible',
                      seg='train/Label'),
                  reduce_zero_label: bool = False,
                  metainfo: Optional[dict] = None,

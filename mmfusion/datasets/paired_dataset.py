@@ -255,8 +255,8 @@ class PairedImageDataset(BaseDataset):
                     det_path)
             else:
                 instances = voc_to_instances(
-                    parse_voc_xml(det_path), self.det_classes, w, h,
-                    det_path, self.ignore_unknown_classes)
+                    parse_voc_xml(det_path), self.det_classes, w, h, det_path,
+                    self.ignore_unknown_classes)
             info.update(det_path=det_path, instances=instances)
         return info
 
@@ -287,8 +287,7 @@ class PairedImageDataset(BaseDataset):
                                      'segmentation label')
         if self.with_det:
             suffix = DET_FORMATS[self.det_format]
-            det_files = self._label_files('det', (suffix, ),
-                                          'detection label')
+            det_files = self._label_files('det', (suffix, ), 'detection label')
         items = []
         for stem, ir_path, vis_path in pairs:
             seg_path = det_path = fused_path = None

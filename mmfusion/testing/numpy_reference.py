@@ -192,8 +192,7 @@ def _nabf_edges(x):
     gh = ndimage.correlate(ext, kx.T, mode='constant')[1:-1, 1:-1]
     g = np.sqrt(gh * gh + gv * gv)
     with np.errstate(divide='ignore', invalid='ignore'):
-        alpha = np.where((gv == 0) & (gh == 0), 0.,
-                         np.arctan(gv / gh))
+        alpha = np.where((gv == 0) & (gh == 0), 0., np.arctan(gv / gh))
     return g, alpha
 
 
@@ -246,11 +245,10 @@ def _mef_ssim_level(seq, f, k=0.03, win=None):
     ``(K, H, W)``, computed patch by patch (one row of patches at a time)."""
     win = gaussian_window(11, 1.5) if win is None else win
     size = win.shape[0]
-    bd = size // 2
     c = (k * 255.)**2
     eps = np.finfo(np.float64).eps
-    patches = np.lib.stride_tricks.sliding_window_view(seq, (size, size),
-                                                       axis=(1, 2))
+    patches = np.lib.stride_tricks.sliding_window_view(
+        seq, (size, size), axis=(1, 2))
     fpatches = np.lib.stride_tricks.sliding_window_view(f, (size, size))
     rows, cols = fpatches.shape[:2]
     wv = win.ravel()
@@ -262,8 +260,8 @@ def _mef_ssim_level(seq, f, k=0.03, win=None):
         var = (vecs * vecs).mean(-1) - mu[..., 0]**2
         ed = np.sqrt(np.maximum(size * size * var, 0)) + 0.001  # K, cols
         total = vecs.sum(0)
-        numerator = np.linalg.norm(total - total.mean(-1, keepdims=True),
-                                   axis=-1)
+        numerator = np.linalg.norm(
+            total - total.mean(-1, keepdims=True), axis=-1)
         denominator = np.linalg.norm(centred, axis=-1).sum(0)
         r = (numerator + eps) / (denominator + eps)
         r[r > 1] = 1 - eps
@@ -273,9 +271,9 @@ def _mef_ssim_level(seq, f, k=0.03, win=None):
         wmap = wmap / wmap.sum(0, keepdims=True)
         block = (wmap[..., None] * centred / ed[..., None]).sum(0)
         norm = np.linalg.norm(block, axis=-1, keepdims=True)
-        block = np.where(norm > 0,
-                         block / np.where(norm > 0, norm, 1) *
-                         ed.max(0)[:, None], block)
+        block = np.where(
+            norm > 0, block / np.where(norm > 0, norm, 1) * ed.max(0)[:, None],
+            block)
         fv = fpatches[i].reshape(cols, -1)
         mu1 = block @ wv
         mu2 = fv @ wv
@@ -311,7 +309,12 @@ def ms_ssim(f, a, b, weights=(0.0448, 0.2856, 0.3001)):
     return float(np.prod(np.asarray(qs)**w))
 
 
-def ssim(f, a, b, reduction='sum', mode='pairwise', data_range=2.,
+def ssim(f,
+         a,
+         b,
+         reduction='sum',
+         mode='pairwise',
+         data_range=2.,
          dtype=np.float32):
     if mode == 'mef':
         return mef_ssim(f, a, b)
@@ -324,8 +327,8 @@ def compute_all(f: np.ndarray,
                 a: np.ndarray,
                 b: np.ndarray,
                 metrics: Sequence[str] = ('EN', 'SD', 'SF', 'AG', 'MI', 'SCD',
-                                          'VIF', 'Qabf', 'SSIM', 'PSNR',
-                                          'MSE', 'CC', 'Nabf', 'MS_SSIM'),
+                                          'VIF', 'Qabf', 'SSIM', 'PSNR', 'MSE',
+                                          'CC', 'Nabf', 'MS_SSIM'),
                 **options) -> Dict[str, float]:
     """All requested metrics of one image, with the options of
     :func:`mmfusion.evaluation.functional.compute_fusion_metrics` that apply
@@ -346,10 +349,9 @@ def compute_all(f: np.ndarray,
         VIF=lambda: vif(f, a, b, options.get('vif_reduction', 'sum')),
         Qabf=lambda: qabf(f, a, b),
         Nabf=lambda: nabf(f, a, b, options.get('nabf_scale', 'unit')),
-        SSIM=lambda: ssim(
-            f, a, b, options.get('ssim_reduction', 'sum'),
-            options.get('ssim_mode', 'pairwise'),
-            options.get('ssim_data_range', 2.),
-            np.dtype(options.get('ssim_dtype', 'float32')).type),
+        SSIM=lambda: ssim(f, a, b, options.get('ssim_reduction', 'sum'),
+                          options.get('ssim_mode', 'pairwise'),
+                          options.get('ssim_data_range', 2.),
+                          np.dtype(options.get('ssim_dtype', 'float32')).type),
         MS_SSIM=lambda: ms_ssim(f, a, b))
     return {name: fns[name]() for name in metrics}

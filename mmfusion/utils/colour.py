@@ -143,4 +143,3 @@ def to_uint8(img: Tensor, rounding: str = 'round') -> np.ndarray:
         raise ValueError(f"rounding must be 'round' or 'floor', got "
                          f'{rounding!r}')
     return x.to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-

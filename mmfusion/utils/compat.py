@@ -4,9 +4,9 @@
 Applied once when ``mmfusion`` is imported (idempotent).
 
 * **Checkpoint loading (torch >= 2.6).** ``torch.load`` defaults to
-  ``weights_only=True`` since torch 2.6. Checkpoints written by mmengine 0.10.x
-  contain, besides tensors, the message hub's :class:`HistoryBuffer` objects and
-  the numpy arrays/scalars they hold, so ``runner.resume()`` (and
+  ``weights_only=True`` since torch 2.6. Checkpoints written by mmengine
+  0.10.x contain, besides tensors, the message hub's :class:`HistoryBuffer`
+  objects and the numpy arrays/scalars they hold, so ``runner.resume()`` (and
   ``load_checkpoint`` of any checkpoint with ``meta``) raises
   ``UnpicklingError: Unsupported global``. Instead of turning the safe loader
   off (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` or ``weights_only=False``, which
@@ -39,9 +39,10 @@ Applied once when ``mmfusion`` is imported (idempotent).
   ``open-mmlab://``, ``http(s)://``) raises an error naming the URL, the
   local cache file it would be read from offline and how to pass a local
   checkpoint instead of a bare ``URLError`` (see :func:`_patch_url_loaders`).
-* **mmdet 3.3.0's SSD cannot predict**: ``BaseDenseHead._predict_by_feat_single``
-  reads ``self.loss_cls``, which ``SSDHead`` (its own loss) never sets:
-  ``AttributeError`` at the first validation. ``SSDHead.loss_cls = None``
+* **mmdet 3.3.0's SSD cannot predict**:
+  ``BaseDenseHead._predict_by_feat_single`` reads ``self.loss_cls``, which
+  ``SSDHead`` (its own loss) never sets: ``AttributeError`` at the first
+  validation. ``SSDHead.loss_cls = None``
   (:func:`patch_mmdet`, applied when an mmdet task is built).
 * **mmseg 1.2.2's class-weighted cross-entropy crashes on ignored pixels**:
   with ``class_weight`` set, ``mmseg.models.losses.cross_entropy`` computes
@@ -56,7 +57,8 @@ Applied once when ``mmfusion`` is imported (idempotent).
   vectorised instead of upstream's per-image Python loop
   (:func:`patch_mmseg`, applied when an mmseg task is built).
 * **``pkg_resources``.** mmengine resolves ``mmseg::``/``mmdet::`` config paths
-  with ``pkg_resources``, removed in setuptools 81: warn at import with the fix.
+  with ``pkg_resources``, removed in setuptools 81: warn at import with the
+  fix.
 """
 import atexit
 import errno
@@ -89,15 +91,16 @@ def _numpy_safe_globals() -> list:
     except ImportError:  # pragma: no cover - numpy 1.x
         from numpy.core import multiarray
     safe = [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
-    for name in ('bool_', 'int8', 'int16', 'int32', 'int64', 'uint8',
-                 'uint16', 'uint32', 'uint64', 'float16', 'float32',
-                 'float64', 'longlong', 'ulonglong', 'str_', 'bytes_'):
+    for name in ('bool_', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
+                 'uint32', 'uint64', 'float16', 'float32', 'float64',
+                 'longlong', 'ulonglong', 'str_', 'bytes_'):
         scalar_type = getattr(np, name)
         safe.append(scalar_type)
         safe.append(type(np.dtype(scalar_type)))  # e.g. dtypes.Float64DType
     # Pickles written under numpy 1.x name these by their old module path;
     # torch matches allow-list entries by that name.
-    safe.append((multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'))
+    safe.append(
+        (multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'))
     safe.append((multiarray.scalar, 'numpy.core.multiarray.scalar'))
     return safe
 
@@ -338,12 +341,16 @@ def _patch_checkpoint_io() -> None:
     original_save = ckpt.save_checkpoint
     _find_latest_checkpoint = ckpt.find_latest_checkpoint
 
-    def save_checkpoint(checkpoint, filename, file_client_args=None,
+    def save_checkpoint(checkpoint,
+                        filename,
+                        file_client_args=None,
                         backend_args=None):
         if file_client_args is None and _is_local(filename, backend_args):
             return save_checkpoint_file(checkpoint, filename)
         return original_save(
-            checkpoint, filename, file_client_args=file_client_args,
+            checkpoint,
+            filename,
+            file_client_args=file_client_args,
             backend_args=backend_args)
 
     save_checkpoint._mmfusion_atomic = True
@@ -461,11 +468,14 @@ def _patch_url_loaders() -> None:
             raise _download_error(filename, url, e) from e
 
     CheckpointLoader.register_scheme(
-        prefixes=('http://', 'https://'), force=True)(from_http)
+        prefixes=('http://', 'https://'), force=True)(
+            from_http)
     CheckpointLoader.register_scheme(
-        prefixes='torchvision://', force=True)(from_torchvision)
+        prefixes='torchvision://', force=True)(
+            from_torchvision)
     CheckpointLoader.register_scheme(
-        prefixes=('open-mmlab://', 'openmmlab://'), force=True)(from_openmmlab)
+        prefixes=('open-mmlab://', 'openmmlab://'), force=True)(
+            from_openmmlab)
     ckpt._mmfusion_url_loaders = True
 
 
@@ -504,8 +514,7 @@ def _mmseg_cross_entropy(pred,
         else:
             valid = label != ignore_index
             safe = torch.where(valid, label, torch.zeros_like(label))
-            avg_factor = (class_weight.to(pred.device)[safe] *
-                          valid).sum()
+            avg_factor = (class_weight.to(pred.device)[safe] * valid).sum()
     if weight is not None:
         weight = weight.float()
     return weight_reduce_loss(
@@ -673,8 +682,7 @@ def _patch_cpu_ddp() -> None:
     """The DDP half of :func:`_patch_cpu_distributed`."""
     from mmengine.model import MMDistributedDataParallel
 
-    if getattr(MMDistributedDataParallel.__init__, '_mmfusion_patched',
-               False):
+    if getattr(MMDistributedDataParallel.__init__, '_mmfusion_patched', False):
         return
     original_ddp_init = MMDistributedDataParallel.__init__
 
@@ -684,8 +692,10 @@ def _patch_cpu_ddp() -> None:
             kwargs['device_ids'] = None
             kwargs.pop('output_device', None)
         original_ddp_init(
-            self, module,
-            detect_anomalous_params=detect_anomalous_params, **kwargs)
+            self,
+            module,
+            detect_anomalous_params=detect_anomalous_params,
+            **kwargs)
 
     ddp_init._mmfusion_patched = True
     MMDistributedDataParallel.__init__ = ddp_init

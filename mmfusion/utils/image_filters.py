@@ -25,8 +25,7 @@ __all__ = [
 
 
 # ----------------------------------------------------------------- Gaussian
-def gaussian_kernel1d(size: int, sigma: float,
-                      matlab: bool = False) -> Tensor:
+def gaussian_kernel1d(size: int, sigma: float, matlab: bool = False) -> Tensor:
     """The normalised 1-D Gaussian ``g = exp(-x^2 / (2 sigma^2)) / sum``,
     ``x`` centred on the middle of ``size`` taps (float64).
 
@@ -83,9 +82,10 @@ def sobel(x: Tensor, padding: str = 'zeros') -> tuple:
     if padding == 'zeros':
         xp = F.pad(x, (1, 1, 1, 1))
     else:
-        xp = F.pad(x.reshape(-1, 1, *x.shape[-2:]), (1, 1, 1, 1),
-                   mode='reflect').reshape(*x.shape[:-2],
-                                           *(n + 2 for n in x.shape[-2:]))
+        xp = F.pad(
+            x.reshape(-1, 1, *x.shape[-2:]), (1, 1, 1, 1),
+            mode='reflect').reshape(*x.shape[:-2],
+                                    *(n + 2 for n in x.shape[-2:]))
     s = xp[..., :-2, :] + 2 * xp[..., 1:-1, :] + xp[..., 2:, :]
     dx = s[..., :, 2:] - s[..., :, :-2]
     s = xp[..., :, :-2] + 2 * xp[..., :, 1:-1] + xp[..., :, 2:]
@@ -100,8 +100,11 @@ def sobel_magnitude_l1(x: Tensor) -> Tensor:
 
 
 # --------------------------------------------------------------------- SSIM
-def ssim_maps(x: Tensor, ys: Sequence[Tensor],
-              local_mean: Callable[[Tensor], Tensor], c1: float, c2: float,
+def ssim_maps(x: Tensor,
+              ys: Sequence[Tensor],
+              local_mean: Callable[[Tensor], Tensor],
+              c1: float,
+              c2: float,
               cov_norm: float = 1.) -> List[Tensor]:
     r"""SSIM maps of ``x`` against each of ``ys`` (Wang et al., TIP 2004):
 
@@ -118,8 +121,8 @@ def ssim_maps(x: Tensor, ys: Sequence[Tensor],
     operations (the metric reproduces its float32 rounding); in place where
     no gradient is recorded.
     """
-    grad = torch.is_grad_enabled() and (
-        x.requires_grad or any(y.requires_grad for y in ys))
+    grad = torch.is_grad_enabled() and (x.requires_grad or any(y.requires_grad
+                                                               for y in ys))
     if grad:
         sub, mul, add = torch.sub, torch.mul, torch.add
     else:
@@ -142,8 +145,9 @@ def ssim_maps(x: Tensor, ys: Sequence[Tensor],
         a2 = add(mul(vxy, 2), c2)
         b1 = add(add(uyuy, uxux), c1)
         b2 = add(add(vy, vx), c2)
-        maps.append(a1.mul(a2).div(b1.mul(b2)) if grad else
-                    a1.mul_(a2).div_(b1.mul_(b2)))
+        maps.append(
+            a1.mul(a2).div(b1.mul(b2)) if grad else a1.mul_(a2).
+            div_(b1.mul_(b2)))
     return maps
 
 

@@ -13,7 +13,8 @@ from mmengine.config import Config
 __all__ = ['set_unique_run_name']
 
 
-def set_unique_run_name(cfg: Config, prefix: str,
+def set_unique_run_name(cfg: Config,
+                        prefix: str,
                         unique: Optional[str] = None) -> str:
     """Give the runner built from ``cfg`` its own experiment name (used for
     its logger, message hub and default scope) and visualizer name.

@@ -14,9 +14,9 @@ __all__ = ['make_fusion_grid', 'sample_fusion_grid', 'render_task_prediction']
 # a fixed palette for class ids (MSRS' 9 classes first, then repeated)
 _PALETTE = np.array(
     [[0, 0, 0], [64, 0, 128], [64, 64, 0], [0, 128, 192], [0, 0, 192],
-     [128, 128, 0], [64, 64, 128], [192, 128, 128], [192, 64, 0],
-     [255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255],
-     [255, 0, 255], [128, 255, 128]],
+     [128, 128, 0], [64, 64, 128], [192, 128, 128], [192, 64, 0], [255, 0, 0],
+     [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255], [255, 0, 255],
+     [128, 255, 128]],
     dtype=np.uint8)
 
 
@@ -83,9 +83,10 @@ def make_fusion_grid(panels: Sequence[np.ndarray],
     return np.concatenate(out, axis=1)
 
 
-def render_task_prediction(fused_rgb: np.ndarray, sample,
-                           class_names: Optional[Sequence[str]] = None
-                           ) -> Optional[np.ndarray]:
+def render_task_prediction(
+        fused_rgb: np.ndarray,
+        sample,
+        class_names: Optional[Sequence[str]] = None) -> Optional[np.ndarray]:
     """The task prediction of ``sample`` drawn on the fused image: a
     segmentation (``pred_sem_seg``) blended in a fixed palette, or detection
     boxes (``pred_instances``, score >= 0.3); ``None`` when there is none."""
@@ -94,35 +95,40 @@ def render_task_prediction(fused_rgb: np.ndarray, sample,
         seg = torch.as_tensor(seg).squeeze().cpu().numpy().astype(np.int64)
         colour = _PALETTE[np.mod(seg, len(_PALETTE))]
         if colour.shape[:2] != fused_rgb.shape[:2]:
-            colour = cv2.resize(colour, fused_rgb.shape[1::-1],
-                                interpolation=cv2.INTER_NEAREST)
+            colour = cv2.resize(
+                colour,
+                fused_rgb.shape[1::-1],
+                interpolation=cv2.INTER_NEAREST)
         return (0.5 * fused_rgb + 0.5 * colour).astype(np.uint8)
     inst = _get(sample, 'pred_instances')
     if inst is None:
         return None
-    bboxes = _data(inst['bboxes'] if isinstance(inst, dict) else
-                   getattr(inst, 'bboxes', None))
+    bboxes = _data(inst['bboxes'] if isinstance(inst, dict) else getattr(
+        inst, 'bboxes', None))
     if bboxes is None:
         return None
-    get = (lambda k: inst.get(k)) if isinstance(inst, dict) else (
-        lambda k: getattr(inst, k, None))
+    get = (lambda k: inst.get(k)) if isinstance(
+        inst, dict) else (lambda k: getattr(inst, k, None))
     bboxes = torch.as_tensor(bboxes).cpu().numpy().reshape(-1, 4)
     labels = get('labels')
     scores = get('scores')
-    labels = (torch.as_tensor(labels).cpu().numpy()
-              if labels is not None else np.zeros(len(bboxes), int))
-    scores = (torch.as_tensor(scores).cpu().numpy()
-              if scores is not None else np.ones(len(bboxes)))
+    labels = (
+        torch.as_tensor(labels).cpu().numpy()
+        if labels is not None else np.zeros(len(bboxes), int))
+    scores = (
+        torch.as_tensor(scores).cpu().numpy()
+        if scores is not None else np.ones(len(bboxes)))
     canvas = np.ascontiguousarray(fused_rgb.copy())
     for box, label, score in zip(bboxes, labels, scores):
         if score < 0.3:
             continue
-        colour = tuple(int(c) for c in _PALETTE[(int(label) + 1) %
-                                               len(_PALETTE)])
+        colour = tuple(
+            int(c) for c in _PALETTE[(int(label) + 1) % len(_PALETTE)])
         x1, y1, x2, y2 = (int(round(v)) for v in box)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, 2)
-        name = (class_names[int(label)] if class_names
-                and int(label) < len(class_names) else str(int(label)))
+        name = (
+            class_names[int(label)] if class_names
+            and int(label) < len(class_names) else str(int(label)))
         cv2.putText(canvas, f'{name} {score:.2f}', (x1, max(10, y1 - 3)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
     return canvas
@@ -151,8 +157,8 @@ def sample_fusion_grid(sample,
     panels, titles = [], []
     vis_path, ir_path = _get(sample, 'vis_path'), _get(sample, 'ir_path')
     if vis is None and vis_path:
-        vis = mmcv.imread(vis_path, 'color', channel_order='rgb',
-                          backend_args=backend_args)
+        vis = mmcv.imread(
+            vis_path, 'color', channel_order='rgb', backend_args=backend_args)
     if vis is not None:
         panels.append(vis)
         titles.append('VIS')

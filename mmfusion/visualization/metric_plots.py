@@ -84,12 +84,12 @@ def plot_metric_distribution(values: Dict[str, Sequence[float]],
     return _save(fig, out_file)
 
 
-def plot_task_metrics(rows: Dict[str, Dict[str, float]],
-                      metrics: Sequence[str],
-                      out_file: str,
-                      title: str = 'Task-driven evaluation',
-                      errors: Optional[Dict[str, Dict[str, float]]] = None
-                      ) -> str:
+def plot_task_metrics(
+        rows: Dict[str, Dict[str, float]],
+        metrics: Sequence[str],
+        out_file: str,
+        title: str = 'Task-driven evaluation',
+        errors: Optional[Dict[str, Dict[str, float]]] = None) -> str:
     """Grouped bars: one group per metric, one bar per input source (VIS,
     IR, each fusion method), the value written on each bar.
 
@@ -120,18 +120,28 @@ def plot_task_metrics(rows: Dict[str, Dict[str, float]],
                 xs.append(j - 0.4 + width * (i + 0.5))
                 ys.append(float(value))
                 err = (errors or {}).get(name, {}).get(metric)
-                es.append(float(err) if isinstance(err, (int, float))
-                          and np.isfinite(err) else 0.)
+                es.append(
+                    float(err) if isinstance(err, (
+                        int, float)) and np.isfinite(err) else 0.)
         bars = ax.bar(
-            xs, ys, width, label=name, color=_COLOURS[i % len(_COLOURS)],
-            yerr=es if any(es) else None, capsize=3 if any(es) else 0,
+            xs,
+            ys,
+            width,
+            label=name,
+            color=_COLOURS[i % len(_COLOURS)],
+            yerr=es if any(es) else None,
+            capsize=3 if any(es) else 0,
             error_kw=dict(elinewidth=1, ecolor='0.2'))
         ax.bar_label(
-            bars, labels=[f'{y:.1f}' if abs(y) >= 10 else f'{y:.3g}'
-                          for y in ys], fontsize=7, padding=1)
+            bars,
+            labels=[f'{y:.1f}' if abs(y) >= 10 else f'{y:.3g}' for y in ys],
+            fontsize=7,
+            padding=1)
     ax.set_xticks(range(m))
-    ax.set_xticklabels(list(metrics), rotation=30 if m > 4 else 0,
-                       ha='right' if m > 4 else 'center')
+    ax.set_xticklabels(
+        list(metrics),
+        rotation=30 if m > 4 else 0,
+        ha='right' if m > 4 else 'center')
     ax.set_title(title, fontsize=13, fontweight='bold')
     ax.set_ylabel('value')
     ax.grid(axis='y', alpha=0.3)

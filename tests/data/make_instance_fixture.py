@@ -27,8 +27,10 @@ NAMES = ['00225D', '00303D']
 def octagon(cx, cy, w, h):
     x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
     dx, dy = w / 4, h / 4
-    return [x1 + dx, y1, x2 - dx, y1, x2, y1 + dy, x2, y2 - dy,
-            x2 - dx, y2, x1 + dx, y2, x1, y2 - dy, x1, y1 + dy]
+    return [
+        x1 + dx, y1, x2 - dx, y1, x2, y1 + dy, x2, y2 - dy, x2 - dx, y2,
+        x1 + dx, y2, x1, y2 - dy, x1, y1 + dy
+    ]
 
 
 def main():
@@ -36,11 +38,12 @@ def main():
         os.makedirs(osp.join(DST, sub), exist_ok=True)
     for name in NAMES:
         for sub in ('ir', 'vi'):
-            img = cv2.imread(osp.join(SRC, sub, f'{name}.png'),
-                             cv2.IMREAD_UNCHANGED)
+            img = cv2.imread(
+                osp.join(SRC, sub, f'{name}.png'), cv2.IMREAD_UNCHANGED)
             img = cv2.resize(img, (320, 240), interpolation=cv2.INTER_AREA)
-            cv2.imwrite(osp.join(DST, sub, f'{name}.png'), img,
-                        [cv2.IMWRITE_PNG_COMPRESSION, 9])
+            cv2.imwrite(
+                osp.join(DST, sub, f'{name}.png'), img,
+                [cv2.IMWRITE_PNG_COMPRESSION, 9])
         lines = []
         with open(osp.join(SRC, 'Detection_labels', f'{name}.txt')) as f:
             for line in f:
@@ -50,8 +53,7 @@ def main():
                 poly = octagon(float(cx), float(cy), float(w), float(h))
                 poly = [min(max(v, 0.), 1.) for v in poly]
                 lines.append(cls + ' ' + ' '.join(f'{v:.6f}' for v in poly))
-        with open(osp.join(DST, 'Detection_labels', f'{name}.txt'),
-                  'w') as f:
+        with open(osp.join(DST, 'Detection_labels', f'{name}.txt'), 'w') as f:
             f.write('\n'.join(lines) + '\n')
 
 

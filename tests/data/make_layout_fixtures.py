@@ -32,8 +32,8 @@ def _images(seed, boxes):
     rng = np.random.RandomState(seed)
     yy, xx = np.mgrid[0:H, 0:W]
     ir = (40 + 2 * xx + yy + rng.randint(0, 8, (H, W))).astype(np.uint8)
-    vis = np.stack([(30 + 3 * yy) % 256, (60 + 2 * xx) % 256,
-                    90 + xx + yy], -1).astype(np.uint8)
+    vis = np.stack([(30 + 3 * yy) % 256, (60 + 2 * xx) % 256, 90 + xx + yy],
+                   -1).astype(np.uint8)
     for x1, y1, x2, y2 in boxes:  # 0-based, exclusive ends
         ir[y1:y2, x1:x2] = 250
         vis[y1:y2, x1:x2] = (240, 250, 245)
@@ -76,8 +76,10 @@ def make_fmb():
         'test': [('00101', [(6, 8, 18, 20, 8), (24, 4, 34, 28, 255)])],
     }
     for split, items in samples.items():
-        dirs = [osp.join(root, split, d)
-                for d in ('Infrared', 'Visible', 'Label', 'color')]
+        dirs = [
+            osp.join(root, split, d)
+            for d in ('Infrared', 'Visible', 'Label', 'color')
+        ]
         _mkdirs(*dirs)
         for seed, (stem, regions) in enumerate(items):
             ir, vis = _images(seed, [r[:4] for r in regions])
@@ -87,8 +89,9 @@ def make_fmb():
             cv2.imwrite(osp.join(dirs[0], stem + '.png'), ir)
             cv2.imwrite(osp.join(dirs[1], stem + '.png'), vis)
             cv2.imwrite(osp.join(dirs[2], stem + '.png'), label)
-            cv2.imwrite(osp.join(dirs[3], stem + '.png'),
-                        palette[label].astype(np.uint8))
+            cv2.imwrite(
+                osp.join(dirs[3], stem + '.png'),
+                palette[label].astype(np.uint8))
 
 
 def make_m3fd():
@@ -99,12 +102,12 @@ def make_m3fd():
                           ('Car', (14, 10, 36, 24), 0)]),
                ('00001', [('Lamp', (30, 1, 34, 12), 1),
                           ('Truck', (2, 8, 22, 30), 0),
-                          ('Motorcycle', (25, 18, 37, 30), 0)]),
-               ('00002', [])]
+                          ('Motorcycle', (25, 18, 37, 30), 0)]), ('00002', [])]
     for seed, (stem, objects) in enumerate(samples):
         ir, vis = _images(seed, [o[1] for o in objects])
-        cv2.imwrite(osp.join(dirs[0], stem + '.png'),
-                    np.repeat(ir[..., None], 3, 2))  # 24-bit gray
+        cv2.imwrite(
+            osp.join(dirs[0], stem + '.png'), np.repeat(ir[..., None], 3,
+                                                        2))  # 24-bit gray
         cv2.imwrite(osp.join(dirs[1], stem + '.png'), vis)
         _voc(osp.join(dirs[2], stem + '.xml'), stem + '.png', objects, 'Vis')
     with open(osp.join(dirs[3], 'train.txt'), 'w') as f:
@@ -129,13 +132,15 @@ def make_llvip():
         _mkdirs(ir_dir, vis_dir)
         for seed, (stem, objects) in enumerate(items):
             ir, vis = _images(seed, [o[1] for o in objects])
-            cv2.imwrite(osp.join(ir_dir, stem + '.jpg'),
-                        np.repeat(ir[..., None], 3, 2),
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
-            cv2.imwrite(osp.join(vis_dir, stem + '.jpg'), vis,
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
-            _voc(osp.join(ann, stem + '.xml'), stem + '.jpg', objects,
-                 'visible')
+            cv2.imwrite(
+                osp.join(ir_dir, stem + '.jpg'),
+                np.repeat(ir[..., None], 3, 2), [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(
+                osp.join(vis_dir, stem + '.jpg'), vis,
+                [cv2.IMWRITE_JPEG_QUALITY, 95])
+            _voc(
+                osp.join(ann, stem + '.xml'), stem + '.jpg', objects,
+                'visible')
 
 
 if __name__ == '__main__':

@@ -35,7 +35,9 @@ def checkpoint(repo_root, tmp_path_factory):
 @pytest.fixture(scope='module')
 def fuser(repo_root, checkpoint):
     return FusionInferencer(
-        osp.join(repo_root, DEMO), checkpoint, device='cpu',
+        osp.join(repo_root, DEMO),
+        checkpoint,
+        device='cpu',
         show_progress=False)
 
 
@@ -73,12 +75,10 @@ def test_inference_equals_testing(repo_root, msrs_mini, checkpoint, fuser,
             str(tmp_path / 'ir'),
             str(tmp_path / 'vi'),
             out_dir=str(tmp_path / 'fused'))
-    assert [p['img_id'] for p in out['predictions']] == [
-        osp.splitext(f)[0] for f in saved
-    ]
+    assert [p['img_id'] for p in out['predictions']
+            ] == [osp.splitext(f)[0] for f in saved]
     for fname in saved:
-        tested = mmcv.imread(str(tmp_path / 'work' / 'fused' / 'test' /
-                                 fname))
+        tested = mmcv.imread(str(tmp_path / 'work' / 'fused' / 'test' / fname))
         inferred = mmcv.imread(str(tmp_path / 'fused' / fname))
         np.testing.assert_array_equal(inferred, tested)
     assert out['predictions'][0]['fused'].std() > 0
@@ -91,8 +91,9 @@ def test_arrays_files_and_registry(msrs_mini, repo_root, checkpoint, fuser):
     assert from_files['fused'].shape == (480, 640, 3)
     assert from_files['fused'].dtype == np.uint8
     assert from_files['fused_y'].shape == (480, 640)
-    from_arrays = fuser(cv2.imread(ir_path, cv2.IMREAD_GRAYSCALE),
-                        cv2.imread(vis_path))['predictions'][0]
+    from_arrays = fuser(
+        cv2.imread(ir_path, cv2.IMREAD_GRAYSCALE),
+        cv2.imread(vis_path))['predictions'][0]
     np.testing.assert_array_equal(from_arrays['fused'], from_files['fused'])
     built = INFERENCERS.build(
         dict(
@@ -118,7 +119,10 @@ def test_colour_norm_and_raw_outputs(msrs_mini, repo_root, checkpoint,
         output_norm='minmax',
         show_progress=False)
     out = fuser(
-        ir_path, vis_path, out_dir=str(tmp_path), raw='npy',
+        ir_path,
+        vis_path,
+        out_dir=str(tmp_path),
+        raw='npy',
         vis_out_dir=str(tmp_path / 'grids'))['predictions'][0]
     png = cv2.imread(out['out_file'], cv2.IMREAD_UNCHANGED)
     assert png.ndim == 2 and png.min() == 0 and png.max() == 255
@@ -127,14 +131,21 @@ def test_colour_norm_and_raw_outputs(msrs_mini, repo_root, checkpoint,
     np.testing.assert_array_equal(np.round(raw[..., 0] * 255), png)
     grid = cv2.imread(str(tmp_path / 'grids' / '00357D.png'))
     assert grid.shape[0] == 480 and grid.shape[1] > 3 * 640
-    out = fuser(ir_path, vis_path, out_dir=str(tmp_path / 'y'),
-                raw='png16', raw_channels='y')['predictions'][0]
+    out = fuser(
+        ir_path,
+        vis_path,
+        out_dir=str(tmp_path / 'y'),
+        raw='png16',
+        raw_channels='y')['predictions'][0]
     y16 = cv2.imread(out['raw_file'], cv2.IMREAD_UNCHANGED)
     assert y16.dtype == np.uint16 and y16.shape == (480, 640)
     np.testing.assert_allclose(y16 / 65535., out['fused_y'], atol=1e-5)
     with pytest.raises(ValueError, match='colour must be one of'):
-        FusionInferencer(osp.join(repo_root, DEMO), checkpoint,
-                         device='cpu', colour='sepia')
+        FusionInferencer(
+            osp.join(repo_root, DEMO),
+            checkpoint,
+            device='cpu',
+            colour='sepia')
     with pytest.raises(ValueError, match='raw must be one of'):
         fuser(ir_path, vis_path, out_dir=str(tmp_path), raw='tiff')
 

@@ -18,8 +18,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import save_checkpoint
 
 from mmfusion.apis import FusionInferencer
-from mmfusion.apis.inference_backends import (AutocastFusionNet,
-                                              ORTFusionNet,
+from mmfusion.apis.inference_backends import (AutocastFusionNet, ORTFusionNet,
                                               build_inference_net,
                                               onnxruntime_available)
 from mmfusion.registry import MODELS
@@ -94,8 +93,11 @@ def test_stream_keeps_at_most_a_few_batches_alive(demo, monkeypatch):
 
     monkeypatch.setattr(FusionInferencer, '_write_batch', write)
     stream = fuser.stream(
-        osp.join(pairs, 'ir'), osp.join(pairs, 'vi'), return_images=False,
-        num_workers=0, max_pending=2)
+        osp.join(pairs, 'ir'),
+        osp.join(pairs, 'vi'),
+        return_images=False,
+        num_workers=0,
+        max_pending=2)
     for k, entry in enumerate(stream):
         gc.collect()
         live = sum(r() is not None for r in refs)
@@ -103,8 +105,7 @@ def test_stream_keeps_at_most_a_few_batches_alive(demo, monkeypatch):
     assert len(refs) == 12
 
 
-def test_fuse_tool_resumes_and_writes_whole_files(repo_root, demo,
-                                                  tmp_path):
+def test_fuse_tool_resumes_and_writes_whole_files(repo_root, demo, tmp_path):
     config, ckpt, pairs = demo
     out = tmp_path / 'fused'
     os.makedirs(out)
@@ -128,8 +129,8 @@ def test_fuse_tool_resumes_and_writes_whole_files(repo_root, demo,
         assert cv2.imread(str(out / name)).shape == (4, 4, 3)
     assert sorted(f for f in os.listdir(out) if not f.startswith('.')) == \
         sorted(os.listdir(osp.join(pairs, 'ir')))
-    res = subprocess.run(cmd + ['--overwrite'], capture_output=True,
-                         text=True, cwd=repo_root)
+    res = subprocess.run(
+        cmd + ['--overwrite'], capture_output=True, text=True, cwd=repo_root)
     assert res.returncode == 0 and 'fused 12 pair(s)' in res.stdout
     assert cv2.imread(str(out / done[0])).shape == (480, 640, 3)
 
@@ -154,12 +155,16 @@ def test_fuse_tool_memory_is_flat_in_the_folder_size(repo_root, demo,
         ''')
     rss = {}
     for name, folder in (('few', str(few)), ('all', pairs)):
-        res = subprocess.run(
-            [sys.executable, '-c', script, config, ckpt, '--ir',
-             osp.join(folder, 'ir'), '--vi', osp.join(folder, 'vi'),
-             '--out', str(tmp_path / name), '--no-progress',
-             '--backend', 'pytorch', '--workers', '0'],
-            capture_output=True, text=True, cwd=repo_root)
+        res = subprocess.run([
+            sys.executable, '-c', script, config, ckpt, '--ir',
+            osp.join(folder, 'ir'), '--vi',
+            osp.join(folder, 'vi'), '--out',
+            str(tmp_path / name), '--no-progress', '--backend', 'pytorch',
+            '--workers', '0'
+        ],
+                             capture_output=True,
+                             text=True,
+                             cwd=repo_root)
         assert res.returncode == 0, res.stderr[-2000:]
         rss[name] = int(res.stdout.split('RSS')[-1]) / 1024  # MiB
     # 10 more pairs kept would add ~90 MiB; allow allocator noise only
@@ -200,14 +205,13 @@ def test_auto_backend_keeps_a_gpu_net_in_pytorch(monkeypatch, tmp_path):
     from mmfusion.utils import register_all_modules
     register_all_modules()
     net = MODELS.build(dict(type='SeAFusionNet')).eval()
-    monkeypatch.setattr(ib, '_ort_providers',
-                        lambda: ['CPUExecutionProvider'])
-    picked = build_inference_net(net, backend='auto', device='cuda:0',
-                                 workdir=str(tmp_path))
+    monkeypatch.setattr(ib, '_ort_providers', lambda: ['CPUExecutionProvider'])
+    picked = build_inference_net(
+        net, backend='auto', device='cuda:0', workdir=str(tmp_path))
     assert isinstance(picked, AutocastFusionNet)
     assert os.listdir(tmp_path) == []  # nothing exported
-    picked = build_inference_net(net, backend='auto', device='cpu',
-                                 workdir=str(tmp_path))
+    picked = build_inference_net(
+        net, backend='auto', device='cpu', workdir=str(tmp_path))
     assert isinstance(picked, ORTFusionNet)
 
 
@@ -249,5 +253,8 @@ def test_bad_backend_options_are_named(demo):
         FusionInferencer(config, ckpt, device='cpu', backend='tensorrt')
     with pytest.raises(ValueError, match='runs fp32'):
         FusionInferencer(
-            config, ckpt, device='cpu', backend='onnxruntime',
+            config,
+            ckpt,
+            device='cpu',
+            backend='onnxruntime',
             precision='bf16')

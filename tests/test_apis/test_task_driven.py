@@ -45,8 +45,8 @@ def small_msrs(msrs_mini, tmp_path_factory):
                 names.append(name)
             if len(names) == n:
                 break
-        for sub, flag, interp in (('ir', 0, cv2.INTER_AREA),
-                                  ('vi', 1, cv2.INTER_AREA),
+        for sub, flag, interp in (('ir', 0, cv2.INTER_AREA), ('vi', 1,
+                                                              cv2.INTER_AREA),
                                   ('Segmentation_labels', 0,
                                    cv2.INTER_NEAREST)):
             os.makedirs(osp.join(root, split, sub))
@@ -116,8 +116,8 @@ def _checkpoint(repo_root, tmp_path):
 def _run_tool(repo_root, args, cwd):
     env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
     return subprocess.run(
-        [sys.executable, osp.join(repo_root, 'tools', 'task_eval.py')] +
-        args,
+        [sys.executable,
+         osp.join(repo_root, 'tools', 'task_eval.py')] + args,
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -228,10 +228,10 @@ def test_task_eval_end_to_end(repo_root, small_msrs, tmp_path):
     broken = _max_fusion(small_msrs, str(tmp_path / 'broken'), flat=False)
     victim = sorted(os.listdir(osp.join(broken, 'train')))[2]
     os.remove(osp.join(broken, 'train', victim))
-    bad = _run_tool(repo_root, [
-        cfg, '--baselines', '--fused', broken, '--work-dir',
-        str(work)
-    ], str(tmp_path))
+    bad = _run_tool(
+        repo_root,
+        [cfg, '--baselines', '--fused', broken, '--work-dir',
+         str(work)], str(tmp_path))
     assert bad.returncode == 2
     assert victim in bad.stderr and osp.join(broken, 'train') in bad.stderr
     assert not osp.exists(work / 'broken')  # named after the folder
@@ -280,9 +280,9 @@ def test_task_config_checks(repo_root, small_msrs, tmp_path):
     with pytest.raises(ValueError, match='distinct names'):
         TaskDrivenEvaluation(cfg, [InputSource.baseline('vis')] * 2,
                              str(tmp_path))
-    missing = TaskDrivenEvaluation(
-        cfg, [InputSource('m', 'fused', model_config='nope.py',
-                          checkpoint='x.pth')], str(tmp_path / 'w'))
+    missing = TaskDrivenEvaluation(cfg, [
+        InputSource('m', 'fused', model_config='nope.py', checkpoint='x.pth')
+    ], str(tmp_path / 'w'))
     with pytest.raises(FileNotFoundError, match='nope.py'):
         missing.check()
 
@@ -294,8 +294,8 @@ def test_variant_config(repo_root, small_msrs, tmp_path):
         InputSource.baseline('ir'),
         InputSource('Max rule', 'fused', fused_dir=folder)
     ]
-    evaluation = TaskDrivenEvaluation(cfg, sources, str(tmp_path / 'w'),
-                                      seed=7)
+    evaluation = TaskDrivenEvaluation(
+        cfg, sources, str(tmp_path / 'w'), seed=7)
     evaluation.check()
     assert evaluation.num_pairs['train_dataloader:train/vi'] == 8
     ir = evaluation.variant_config(sources[0])
@@ -320,19 +320,34 @@ def test_variant_config(repo_root, small_msrs, tmp_path):
 
 
 def test_report(tmp_path):
-    sources = [InputSource.baseline('vis'), InputSource.baseline('ir'),
-               InputSource('M', 'fused', fused_dir='/some/dir')]
+    sources = [
+        InputSource.baseline('vis'),
+        InputSource.baseline('ir'),
+        InputSource('M', 'fused', fused_dir='/some/dir')
+    ]
     result = TaskEvalResult(
         task_config='cfg.py',
         sources=sources,
         seed=0,
         rows={
-            'VIS': {'aAcc': 90.0, 'mIoU': 40.0, 'IoU.car': 50.0,
-                    'IoU.bump': float('nan')},
-            'IR': {'aAcc': 88.0, 'mIoU': 35.5, 'IoU.car': 60.0,
-                   'IoU.bump': float('nan')},
-            'M': {'aAcc': 91.0, 'mIoU': 42.25, 'IoU.car': 55.0,
-                  'IoU.bump': float('nan')},
+            'VIS': {
+                'aAcc': 90.0,
+                'mIoU': 40.0,
+                'IoU.car': 50.0,
+                'IoU.bump': float('nan')
+            },
+            'IR': {
+                'aAcc': 88.0,
+                'mIoU': 35.5,
+                'IoU.car': 60.0,
+                'IoU.bump': float('nan')
+            },
+            'M': {
+                'aAcc': 91.0,
+                'mIoU': 42.25,
+                'IoU.car': 55.0,
+                'IoU.bump': float('nan')
+            },
         })
     md = write_task_report(result, str(tmp_path))
     assert '| M | **91.00** | **42.25** |' in md
@@ -341,23 +356,20 @@ def test_report(tmp_path):
     assert '`/some/dir`' in md
     with open(tmp_path / 'task_eval.csv') as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ['input', 'source', 'aAcc', 'mIoU', 'IoU.car',
-                       'IoU.bump']
-    assert rows[3][:4] == ['M', 'fused images in `/some/dir`', '91.0',
-                           '42.25']
+    assert rows[0] == [
+        'input', 'source', 'aAcc', 'mIoU', 'IoU.car', 'IoU.bump'
+    ]
+    assert rows[3][:4] == ['M', 'fused images in `/some/dir`', '91.0', '42.25']
     assert osp.isfile(tmp_path / 'task_eval.png')
     assert osp.isfile(tmp_path / 'task_eval_per_class.png')
     with pytest.warns(UserWarning, match='cannot plot'):
         write_task_report(result, str(tmp_path), plot_metrics=['mAP'])
     assert default_plot_metrics(['aAcc', 'mIoU', 'mAcc']) == ['mIoU']
-    assert default_plot_metrics(['pascal_voc/mAP',
-                                 'pascal_voc/AP50']) == [
-                                     'pascal_voc/mAP', 'pascal_voc/AP50'
-                                 ]
-    assert default_plot_metrics(['coco/bbox_mAP', 'coco/bbox_mAP_50',
-                                 'coco/bbox_mAP_l']) == [
-                                     'coco/bbox_mAP', 'coco/bbox_mAP_50'
-                                 ]
+    assert default_plot_metrics(['pascal_voc/mAP', 'pascal_voc/AP50'
+                                 ]) == ['pascal_voc/mAP', 'pascal_voc/AP50']
+    assert default_plot_metrics(
+        ['coco/bbox_mAP', 'coco/bbox_mAP_50',
+         'coco/bbox_mAP_l']) == ['coco/bbox_mAP', 'coco/bbox_mAP_50']
     assert default_plot_metrics(['acc']) == ['acc']
 
 
@@ -374,8 +386,9 @@ def test_fusion_plan_keeps_splits_apart(repo_root, small_msrs, tmp_path):
         for sub in ('ir', 'vi', 'Segmentation_labels'):
             os.makedirs(osp.join(root, sub))
             for src, dst in zip(src_names, names):  # same names in both
-                shutil.copy(osp.join(small_msrs, split, sub, src),
-                            osp.join(root, sub, dst))
+                shutil.copy(
+                    osp.join(small_msrs, split, sub, src),
+                    osp.join(root, sub, dst))
         roots[split] = root
     cfg = Config.fromfile(_task_config(repo_root, small_msrs, tmp_path))
     prefix = dict(ir='ir', vis='vi', seg='Segmentation_labels')
@@ -386,9 +399,11 @@ def test_fusion_plan_keeps_splits_apart(repo_root, small_msrs, tmp_path):
     cfg.test_dataloader = cfg.val_dataloader
     ckpt = tmp_path / 'model.pth'
     ckpt.write_bytes(b'not read by the plan')
-    source = InputSource('m', 'fused',
-                         model_config=osp.join(repo_root, FUSION_CONFIG),
-                         checkpoint=str(ckpt))
+    source = InputSource(
+        'm',
+        'fused',
+        model_config=osp.join(repo_root, FUSION_CONFIG),
+        checkpoint=str(ckpt))
     evaluation = TaskDrivenEvaluation(cfg, [source], str(tmp_path / 'w'))
     evaluation._record_model_folders(source)
     plan = evaluation._fusion_plan(source)
@@ -399,10 +414,11 @@ def test_fusion_plan_keeps_splits_apart(repo_root, small_msrs, tmp_path):
         assert len(irs) == 1 and len(item['todo']) == 4
         by_root[irs.pop()] = out
     assert set(by_root) == {
-        osp.join(roots['train'], 'ir'), osp.join(roots['test'], 'ir')}
+        osp.join(roots['train'], 'ir'),
+        osp.join(roots['test'], 'ir')
+    }
     assert len(set(by_root.values())) == 2
-    train_out = evaluation._fused_prefix[('m', osp.join(roots['train'],
-                                                        'vi'))]
+    train_out = evaluation._fused_prefix[('m', osp.join(roots['train'], 'vi'))]
     test_out = evaluation._fused_prefix[('m', osp.join(roots['test'], 'vi'))]
     assert train_out == by_root[osp.join(roots['train'], 'ir')]
     assert test_out == by_root[osp.join(roots['test'], 'ir')]
@@ -418,15 +434,23 @@ def test_dist_task_eval_two_processes(repo_root, small_msrs, tmp_path):
     work = tmp_path / 'work'
 
     def run():
-        env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1',
-                   PYTHONWARNINGS='ignore')
+        env = dict(
+            os.environ,
+            PORT=str(free_port()),
+            OMP_NUM_THREADS='1',
+            PYTHONWARNINGS='ignore')
         env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
         return subprocess.run([
             'bash', 'tools/dist_task_eval.sh', cfg, '2', '--baselines', 'ir',
             '--model', 'SeAFusion',
-            osp.join(repo_root, FUSION_CONFIG), ckpt, '--device', 'cpu',
-            '--work-dir', str(work)
-        ], cwd=repo_root, env=env, capture_output=True, text=True,
+            osp.join(repo_root,
+                     FUSION_CONFIG), ckpt, '--device', 'cpu', '--work-dir',
+            str(work)
+        ],
+                              cwd=repo_root,
+                              env=env,
+                              capture_output=True,
+                              text=True,
                               timeout=600)
 
     first = run()
@@ -451,28 +475,48 @@ def test_dist_task_eval_two_processes(repo_root, small_msrs, tmp_path):
 def test_aggregate_seeds():
     from mmfusion.apis.task_driven import aggregate_seeds
     mean, std = aggregate_seeds([
-        {'mIoU': 40.0, 'IoU.bump': float('nan'), 'IoU.car': 10.0},
-        {'mIoU': 44.0, 'IoU.bump': float('nan'), 'IoU.car': float('nan')},
-        {'mIoU': 42.0, 'IoU.bump': float('nan'), 'IoU.car': 20.0},
+        {
+            'mIoU': 40.0,
+            'IoU.bump': float('nan'),
+            'IoU.car': 10.0
+        },
+        {
+            'mIoU': 44.0,
+            'IoU.bump': float('nan'),
+            'IoU.car': float('nan')
+        },
+        {
+            'mIoU': 42.0,
+            'IoU.bump': float('nan'),
+            'IoU.car': 20.0
+        },
     ])
     assert mean['mIoU'] == pytest.approx(42.0)
     assert std['mIoU'] == pytest.approx(2.0)  # sample std (ddof=1)
     assert math.isnan(mean['IoU.bump']) and math.isnan(std['IoU.bump'])
     # a NaN of one seed is left out of that metric's mean and std
     assert mean['IoU.car'] == pytest.approx(15.0)
-    assert std['IoU.car'] == pytest.approx(50 ** 0.5)
+    assert std['IoU.car'] == pytest.approx(50**0.5)
     one_mean, one_std = aggregate_seeds([{'mIoU': 40.0}])
     assert one_mean == {'mIoU': 40.0} and math.isnan(one_std['mIoU'])
 
 
 def test_report_several_seeds(tmp_path):
     sources = [InputSource.baseline('vis'), InputSource.baseline('ir')]
-    result = TaskEvalResult(task_config='cfg.py', sources=sources,
-                            seeds=[0, 1, 2])
-    result.add('VIS', {0: {'mIoU': 40.0}, 1: {'mIoU': 44.0},
-                       2: {'mIoU': 42.0}})
-    result.add('IR', {0: {'mIoU': 30.0}, 1: {'mIoU': 30.0},
-                      2: {'mIoU': 33.0}})
+    result = TaskEvalResult(
+        task_config='cfg.py', sources=sources, seeds=[0, 1, 2])
+    result.add('VIS', {
+        0: {
+            'mIoU': 40.0
+        },
+        1: {
+            'mIoU': 44.0
+        },
+        2: {
+            'mIoU': 42.0
+        }
+    })
+    result.add('IR', {0: {'mIoU': 30.0}, 1: {'mIoU': 30.0}, 2: {'mIoU': 33.0}})
     assert result.seed == 0 and result.multi_seed
     md = write_task_report(result, str(tmp_path))
     assert '| VIS | **42.00 ± 2.00** |' in md
@@ -493,8 +537,8 @@ def test_report_several_seeds(tmp_path):
 def test_seeds_run_dirs_and_configs(repo_root, small_msrs, tmp_path):
     cfg = Config.fromfile(_task_config(repo_root, small_msrs, tmp_path))
     source = InputSource.baseline('ir')
-    evaluation = TaskDrivenEvaluation(cfg, [source], str(tmp_path / 'w'),
-                                      seeds=[3, 5])
+    evaluation = TaskDrivenEvaluation(
+        cfg, [source], str(tmp_path / 'w'), seeds=[3, 5])
     assert evaluation.seeds == [3, 5]
     a = evaluation.variant_config(source, 3)
     b = evaluation.variant_config(source, 5)
@@ -503,8 +547,7 @@ def test_seeds_run_dirs_and_configs(repo_root, small_msrs, tmp_path):
     assert b.work_dir == osp.join(str(tmp_path / 'w'), 'IR', 'seed_5')
     assert a.experiment_name != b.experiment_name
     with pytest.raises(ValueError, match='distinct'):
-        TaskDrivenEvaluation(cfg, [source], str(tmp_path / 'w'),
-                             seeds=[1, 1])
+        TaskDrivenEvaluation(cfg, [source], str(tmp_path / 'w'), seeds=[1, 1])
 
 
 def test_cli_seeds(repo_root):

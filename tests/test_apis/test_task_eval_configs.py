@@ -158,8 +158,7 @@ def test_every_source_loads_through_the_config_pipeline(
         assert train.metainfo['classes'] == test.metainfo['classes'] == \
             classes
         for i in range(NUM_PAIRS):
-            _check_train_sample(task, train[i], source,
-                                train.get_data_info(i))
+            _check_train_sample(task, train[i], source, train.get_data_info(i))
             # the test pipeline is deterministic: the model sees exactly
             # the source's image (IR and fused as 3 equal channels)
             info = test.get_data_info(i)
@@ -169,8 +168,7 @@ def test_every_source_loads_through_the_config_pipeline(
             if task == 'seg':
                 gt = sample['data_samples'].gt_sem_seg.data[0].numpy()
                 assert np.array_equal(
-                    gt, cv2.imread(info['seg_map_path'],
-                                   cv2.IMREAD_UNCHANGED))
+                    gt, cv2.imread(info['seg_map_path'], cv2.IMREAD_UNCHANGED))
             else:
                 gt = sample['data_samples'].gt_instances
                 assert len(gt) == len(info['instances'])
@@ -200,8 +198,7 @@ STEP = dict(
 
 
 @pytest.mark.parametrize('name', list(CONFIGS))
-def test_one_train_step_and_evaluation(name, msrs_mini, fused_dir,
-                                       tmp_path):
+def test_one_train_step_and_evaluation(name, msrs_mini, fused_dir, tmp_path):
     task = 'det' if name == 'retinanet' else 'seg'
     modality, batch_size = STEP[name]
     cfg = _task_config(name, msrs_mini)

@@ -104,8 +104,8 @@ def test_hook_writes_work_dir_and_backends(repo_root, msrs_mini, tmp_path):
     assert len(grids) == 1  # max_samples
     grid = cv2.imread(grids[0])
     assert grid.shape == (240, 3 * 320 + 2 * 4, 3)
-    local = glob.glob(str(tmp_path / '*' / 'vis_data' / 'vis_image' /
-                          'test_fusion_*.png'))
+    local = glob.glob(
+        str(tmp_path / '*' / 'vis_data' / 'vis_image' / 'test_fusion_*.png'))
     assert len(local) == 1
     assert len(RECORDED) == 1
     rec_name, shape, dtype, _ = RECORDED[0]
@@ -128,5 +128,5 @@ def test_hook_to_tensorboard(repo_root, msrs_mini, tmp_path):
         name=name,
         vis_backends=[dict(type='TensorboardVisBackend')])
     Runner.from_cfg(cfg).test()
-    assert glob.glob(str(tmp_path / '**' / 'events.out.tfevents.*'),
-                     recursive=True)
+    assert glob.glob(
+        str(tmp_path / '**' / 'events.out.tfevents.*'), recursive=True)

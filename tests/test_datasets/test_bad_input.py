@@ -149,11 +149,12 @@ def test_colour_mask_is_refused(msrs_copy):
     assert path in str(e.value)
 
 
-@pytest.mark.parametrize(
-    'line,reason',
-    [('0 0.5 0.5 0.1', '4 fields'), ('car 0.5 0.5 0.1 0.1', 'could not'),
-     ('0 0.5 0.5 0.1 nan', 'non-finite'), ('0 1.5 0.5 0.1 0.1', 'normalised'),
-     ('0 0.5 0.5 0 0.1', 'width/height'), ('1.5 0.5 0.5 0.1 0.1', 'integer')])
+@pytest.mark.parametrize('line,reason', [('0 0.5 0.5 0.1', '4 fields'),
+                                         ('car 0.5 0.5 0.1 0.1', 'could not'),
+                                         ('0 0.5 0.5 0.1 nan', 'non-finite'),
+                                         ('0 1.5 0.5 0.1 0.1', 'normalised'),
+                                         ('0 0.5 0.5 0 0.1', 'width/height'),
+                                         ('1.5 0.5 0.5 0.1 0.1', 'integer')])
 def test_malformed_detection_line(msrs_copy, line, reason):
     root, stems = msrs_copy
     path = osp.join(root, 'test', 'Detection_labels', stems[1] + '.txt')
@@ -254,8 +255,9 @@ def test_pipeline_that_leaves_boxes_behind_is_refused(msrs_copy):
     pipeline = [
         dict(type='LoadPairedImageFromFile'),
         dict(type='mmdet.LoadAnnotations', with_bbox=True),
-        dict(type='RandomChoice', transforms=[[dict(type='RandomFlip',
-                                                    prob=0.5)]]),
+        dict(
+            type='RandomChoice',
+            transforms=[[dict(type='RandomFlip', prob=0.5)]]),
     ]
     with pytest.raises(ValueError, match='mmcv.RandomFlip.*mmdet.RandomFlip'):
         _build(root, pipeline=pipeline)

@@ -36,23 +36,22 @@ def _coco_metric(ann_file, classes, predictions):
 
 
 def test_yolo2coco_msrs_and_coco_metric(msrs_mini, msrs_mini_pairs, tmp_path,
-                                       monkeypatch):
+                                        monkeypatch):
     """MSRS test labels -> COCO json; mmdet's CocoMetric scores the ground
     truth, packed by mmfusion's pipeline as predictions, at mAP 1."""
     from mmfusion.datasets import MSRSDataset
     out = str(tmp_path / 'test_det_coco.json')
-    _run(monkeypatch, 'dataset_converters/yolo2coco.py', msrs_mini,
-         '--split', 'test', '--out', out)
+    _run(monkeypatch, 'dataset_converters/yolo2coco.py', msrs_mini, '--split',
+         'test', '--out', out)
     coco = json.load(open(out))
     assert len(coco['images']) == msrs_mini_pairs['test']
-    assert [c['name'] for c in coco['categories']] == [
-        'person', 'bicycle', 'car'
-    ]
+    assert [c['name']
+            for c in coco['categories']] == ['person', 'bicycle', 'car']
     n_lines = sum(
-        len(open(osp.join(msrs_mini, 'test', 'Detection_labels',
-                          name)).read().split()) // 5
-        for name in os.listdir(osp.join(msrs_mini, 'test',
-                                        'Detection_labels')))
+        len(
+            open(osp.join(msrs_mini, 'test', 'Detection_labels',
+                          name)).read().split()) // 5 for name in os.listdir(
+                              osp.join(msrs_mini, 'test', 'Detection_labels')))
     assert len(coco['annotations']) == n_lines
     ann = coco['annotations'][0]
     img = next(i for i in coco['images'] if i['id'] == ann['image_id'])
@@ -130,9 +129,9 @@ def test_browse_dataset_draws_vis_ir_and_labels(msrs_mini, tmp_path,
     out = str(tmp_path / 'browse')
     root = msrs_mini
     _run(monkeypatch, 'analysis_tools/browse_dataset.py',
-         osp.join(REPO, 'configs', '_base_', 'datasets', 'msrs_det.py'),
-         '--output-dir', out, '--num', '2', '--phase', 'val',
-         '--cfg-options', f'val_dataloader.dataset.data_root={root}',
+         osp.join(REPO, 'configs', '_base_', 'datasets',
+                  'msrs_det.py'), '--output-dir', out, '--num', '2', '--phase',
+         'val', '--cfg-options', f'val_dataloader.dataset.data_root={root}',
          'val_dataloader.dataset.data_prefix.seg=test/Segmentation_labels',
          'val_dataloader.dataset.pipeline.2.with_seg=True')
     files = sorted(os.listdir(out))

@@ -11,8 +11,8 @@ from mmengine.registry import init_default_scope
 
 from mmfusion.datasets import MSRSDataset
 from mmfusion.datasets.transforms import (LoadModalityImage,
-                                          LoadPairedImageFromFile, load_ir)
-from mmfusion.datasets.transforms import loading
+                                          LoadPairedImageFromFile, load_ir,
+                                          loading)
 
 PREFIX = dict(ir='test/ir', vis='test/vi')
 
@@ -89,8 +89,9 @@ def test_false_colour_ir_warns_once_per_dataset(msrs_copy, monkeypatch):
     _dataset(root)[1]
     assert len(warnings) == 2
 
-    results = dict(ir_path=first,
-                   vis_path=osp.join(root, 'test', 'vi', stems[0] + '.png'))
+    results = dict(
+        ir_path=first,
+        vis_path=osp.join(root, 'test', 'vi', stems[0] + '.png'))
     with pytest.raises(ValueError, match=f'IR image {first} is false colour'):
         LoadPairedImageFromFile(false_colour_ir='error')(dict(results))
     out = LoadPairedImageFromFile(false_colour_ir='accept')(dict(results))
@@ -107,8 +108,8 @@ def test_grey_ir_saved_as_colour_jpeg_is_not_false_colour(
     """A grey image saved as a colour JPEG (M3FD, LLVIP) has channels that
     differ by chroma rounding only: no warning."""
     root, stems = msrs_copy
-    ir = cv2.imread(osp.join(root, 'test', 'ir', stems[0] + '.png'),
-                    cv2.IMREAD_GRAYSCALE)
+    ir = cv2.imread(
+        osp.join(root, 'test', 'ir', stems[0] + '.png'), cv2.IMREAD_GRAYSCALE)
     noisy = np.repeat(ir[..., None], 3, axis=2).astype(np.int16)
     noisy[..., 0] += np.random.default_rng(0).integers(-1, 2, ir.shape)
     path = str(tmp_path / 'ir.png')

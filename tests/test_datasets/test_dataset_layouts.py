@@ -46,27 +46,29 @@ def test_msrs_seg_and_det_labels_from_one_class(msrs_mini, msrs_mini_pairs):
     assert len(ds) == msrs_mini_pairs['train']
     info = ds.get_data_info(0)
     assert info['seg_map_path'].endswith('00004N.png')
-    assert info['det_path'].endswith(osp.join('Detection_labels',
-                                              '00004N.txt'))
+    assert info['det_path'].endswith(
+        osp.join('Detection_labels', '00004N.txt'))
     assert (info['width'], info['height']) == (640, 480)
     # YOLO line "0 0.149219 0.578125 0.026562 0.043750" of 00004N
     first = info['instances'][0]
     assert first['bbox_label'] == 0 and first['ignore_flag'] == 0
     np.testing.assert_allclose(
-        first['bbox'], [(0.149219 - 0.013281) * 640,
-                        (0.578125 - 0.021875) * 480,
-                        (0.149219 + 0.013281) * 640,
-                        (0.578125 + 0.021875) * 480],
+        first['bbox'],
+        [(0.149219 - 0.013281) * 640, (0.578125 - 0.021875) * 480,
+         (0.149219 + 0.013281) * 640, (0.578125 + 0.021875) * 480],
         atol=1e-3)
     # both tasks: classes are the 9 segmentation ones, boxes use det_classes
     assert len(ds.metainfo['classes']) == 9
     assert ds.det_classes == ('person', 'bicycle', 'car')
-    n_boxes = sum(len(ds.get_data_info(i)['instances'])
-                  for i in range(len(ds)))
+    n_boxes = sum(
+        len(ds.get_data_info(i)['instances']) for i in range(len(ds)))
     assert n_boxes == sum(
-        len(open(osp.join(msrs_mini, 'train', 'Detection_labels',
-                          f'{ds.get_data_info(i)["img_id"]}.txt')).read()
-            .split()) // 5 for i in range(len(ds)))
+        len(
+            open(
+                osp.join(
+                    msrs_mini, 'train', 'Detection_labels',
+                    f'{ds.get_data_info(i)["img_id"]}.txt')).read().split()) //
+        5 for i in range(len(ds)))
     # detection only: mmdet's metrics read `classes`
     det = MSRSDataset(
         data_root=msrs_mini,
@@ -143,8 +145,7 @@ def test_m3fd_layout_split_files_and_config():
             dict(type='PackFusionInputs')
         ])
     sample = ds[1]['data_samples']
-    assert len(sample.gt_instances) == 2 and len(
-        sample.ignored_instances) == 1
+    assert len(sample.gt_instances) == 2 and len(sample.ignored_instances) == 1
     x1, y1, x2, y2 = sample.gt_instances.bboxes.tensor[0].int().tolist()
     assert (ds[1]['inputs'][3, y1:y2, x1:x2] == 250).all()
 
@@ -186,8 +187,9 @@ def test_ir_and_vis_from_any_two_folders(msrs_mini, tmp_path):
     ir_dir.mkdir(parents=True)
     vis_dir.mkdir()
     for stem in ('00004N', '00085D'):
-        shutil.copy(osp.join(msrs_mini, 'train', 'ir', stem + '.png'),
-                    ir_dir / (stem + '.png'))
+        shutil.copy(
+            osp.join(msrs_mini, 'train', 'ir', stem + '.png'),
+            ir_dir / (stem + '.png'))
         cv2.imwrite(
             str(vis_dir / (stem + '.jpg')),
             cv2.imread(osp.join(msrs_mini, 'train', 'vi', stem + '.png')))

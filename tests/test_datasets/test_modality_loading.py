@@ -28,8 +28,7 @@ def _fused_folder(root, stems, size=None):
 
 
 def _dataset(root, fused=None, pipeline=()):
-    prefix = dict(
-        ir='test/ir', vis='test/vi', seg='test/Segmentation_labels')
+    prefix = dict(ir='test/ir', vis='test/vi', seg='test/Segmentation_labels')
     if fused is not None:
         prefix['fused'] = fused
     return MSRSDataset(

@@ -43,7 +43,8 @@ def test_msrs_mini_official_layout(msrs_mini, msrs_mini_pairs):
         data_root=msrs_mini,
         data_prefix=dict(ir='test/ir', vis='test/vi'),
         pipeline=[])
-    assert len(test) == msrs_mini_pairs['test'] and 'seg_map_path' not in test[0]
+    assert len(
+        test) == msrs_mini_pairs['test'] and 'seg_map_path' not in test[0]
 
 
 def test_missing_counterpart_is_named(msrs_mini, tmp_path):

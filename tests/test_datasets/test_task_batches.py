@@ -33,8 +33,7 @@ def _batch(root, transforms, indices=(0, 1), with_seg=True):
         data_prefix=prefix,
         pipeline=load + transforms + [dict(type='PackFusionInputs')])
     # pairs of the test split that hold boxes
-    picked = [i for i in range(len(ds))
-              if ds.get_data_info(i)['instances']]
+    picked = [i for i in range(len(ds)) if ds.get_data_info(i)['instances']]
     return ds, pseudo_collate([ds[picked[i]] for i in indices])
 
 

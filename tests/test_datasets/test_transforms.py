@@ -57,8 +57,8 @@ def _plant_markers(info, tmp_path, cls=2):
             ir[y:y + 24, x:x + 32] = 255
             seg[y:y + 24, x:x + 32] = cls
             boxes.append((x, y, x + 32, y + 24))
-    for key, img in (('vis_path', vis), ('ir_path', ir),
-                     ('seg_map_path', seg)):
+    for key, img in (('vis_path', vis), ('ir_path', ir), ('seg_map_path',
+                                                          seg)):
         info[key] = str(tmp_path / f'{key}.png')
         mmcv.imwrite(img, info[key])
     return boxes
@@ -68,8 +68,9 @@ def _erode(mask, r=2, outside_in_mask=False):
     """Erode a bool mask by ``r`` px; the outside of the image counts as
     background (bilinear resampling blends the border fill in there) unless
     ``outside_in_mask``."""
-    outside = torch.nn.functional.pad((~mask)[None, None].float(), [r] * 4,
-                                      value=0. if outside_in_mask else 1.)
+    outside = torch.nn.functional.pad(
+        (~mask)[None, None].float(), [r] * 4,
+        value=0. if outside_in_mask else 1.)
     return torch.nn.functional.max_pool2d(outside, 2 * r + 1, 1)[0, 0] < 0.5
 
 
@@ -81,14 +82,13 @@ def _check_pixels_aligned(x, mask):
     assert core.sum() > 50
     for c in range(4):
         assert x[c][core].min() >= 250, c
-    grown = torch.nn.functional.max_pool2d(
-        mask[None, None].float(), 5, 1, 2)[0, 0].bool()
+    grown = torch.nn.functional.max_pool2d(mask[None, None].float(), 5, 1,
+                                           2)[0, 0].bool()
     assert (x[3][~grown] == 255).float().mean() < 0.05
 
 
 @pytest.mark.parametrize('rotate', [False, True])
-def test_geometry_moves_ir_vis_and_mask_together(msrs_mini, tmp_path,
-                                                  rotate):
+def test_geometry_moves_ir_vis_and_mask_together(msrs_mini, tmp_path, rotate):
     """Plant the same markers in IR, VIS and the mask; after random
     resize/crop/flip (and rotation) they must sit at the same pixels in all
     three."""
@@ -171,10 +171,7 @@ def test_geometry_moves_boxes_with_ir_vis_and_mask(msrs_mini, tmp_path,
     if rotate:
         transforms.append(
             dict(
-                type='mmdet.Rotate',
-                prob=1.,
-                max_mag=30.,
-                img_border_value=0))
+                type='mmdet.Rotate', prob=1., max_mag=30., img_border_value=0))
     transforms += [
         dict(type='mmdet.FilterAnnotations', min_gt_bbox_wh=(2, 2)),
         dict(type='mmdet.Pad', size_divisor=32),
@@ -214,9 +211,8 @@ def test_geometry_moves_boxes_with_ir_vis_and_mask(msrs_mini, tmp_path,
                 continue  # slivers at the crop edge: boxes < 2 px filtered
             # every marker lies in a box ...
             near = [
-                b for b in bboxes.tolist()
-                if b[0] - 2 <= cx1 and b[1] - 2 <= cy1 and cx2 <= b[2] + 2
-                and cy2 <= b[3] + 2
+                b for b in bboxes.tolist() if b[0] - 2 <= cx1 and b[1] -
+                2 <= cy1 and cx2 <= b[2] + 2 and cy2 <= b[3] + 2
             ]
             assert len(near) == 1, (cx1, cy1, cx2, cy2, bboxes)
             bx1, by1, bx2, by2 = near[0]
@@ -271,8 +267,7 @@ def test_vis_stored_as_three_identical_channels_is_flagged_gray(tmp_path):
     assert load_vis(path)[1] is False
 
 
-def test_vis_is_resized_to_ir_only_when_the_dataset_asks(msrs_mini,
-                                                          tmp_path):
+def test_vis_is_resized_to_ir_only_when_the_dataset_asks(msrs_mini, tmp_path):
     init_default_scope('mmfusion')
     info = _info(msrs_mini)
     vis = mmcv.imread(info['vis_path'])
@@ -289,15 +284,16 @@ def test_vis_is_resized_to_ir_only_when_the_dataset_asks(msrs_mini,
 def test_apply_to_vis_changes_vis_only(msrs_mini):
     init_default_scope('mmfusion')
     info = _info(msrs_mini)
-    plain = Compose([dict(type='LoadPairedImageFromFile')])(
-        copy.deepcopy(info))['img']
+    plain = Compose([dict(type='LoadPairedImageFromFile')
+                     ])(copy.deepcopy(info))['img']
     for inner in (dict(type='mmseg.PhotoMetricDistortion'),
                   dict(type='mmdet.PhotoMetricDistortion')):  # float out
         pipeline = Compose([
             dict(type='LoadPairedImageFromFile'),
             dict(
                 type='ApplyToVis',
-                transforms=[inner, dict(type='RandomGrayscale', prob=0.)]),
+                transforms=[inner,
+                            dict(type='RandomGrayscale', prob=0.)]),
         ])
         np.random.seed(0)
         changed = 0
@@ -388,8 +384,9 @@ def test_no_image_is_decoded_twice(msrs_mini, monkeypatch):
                 crop_size=(256, 256),
                 allow_negative_crop=True),
             dict(type='mmdet.RandomFlip', prob=0.5),
-            dict(type='mmdet.Rotate', prob=0.5, max_mag=10.,
-                 img_border_value=0),
+            dict(
+                type='mmdet.Rotate', prob=0.5, max_mag=10.,
+                img_border_value=0),
             dict(
                 type='ApplyToVis',
                 transforms=[dict(type='mmseg.PhotoMetricDistortion')]),

@@ -17,12 +17,13 @@ from test_bdlfusion_dist import bdl_test_cfg
 from test_seafusion_runner import seafusion_test_cfg
 from test_tdfusion_runner import tdfusion_test_cfg
 
-from mmfusion.engine.optimizers import CPUAmpOptimWrapper, amp
-from mmfusion.engine.optimizers import enable_amp
+from mmfusion.engine.optimizers import CPUAmpOptimWrapper, amp, enable_amp
 from mmfusion.models.utils.misc import unwrap
 
-CFGS = dict(tdfusion=tdfusion_test_cfg, bdlfusion=bdl_test_cfg,
-            seafusion=seafusion_test_cfg)
+CFGS = dict(
+    tdfusion=tdfusion_test_cfg,
+    bdlfusion=bdl_test_cfg,
+    seafusion=seafusion_test_cfg)
 # which sub-networks' outputs are recorded, and the dtypes each phase must
 # show for them (float32: outside autocast; bfloat16: under it)
 EXPECTED = dict(
@@ -66,8 +67,7 @@ class DtypeRecorder(Hook):
             def hook(module, args, out):
                 out = out[0] if isinstance(out, (tuple, list)) else out
                 if isinstance(out, torch.Tensor):
-                    phase = MessageHub.get_current_instance().get_info(
-                        'phase')
+                    phase = MessageHub.get_current_instance().get_info('phase')
                     self.seen.setdefault((phase, name), set()).add(out.dtype)
 
             return hook
@@ -77,42 +77,47 @@ class DtypeRecorder(Hook):
 
 
 @pytest.mark.parametrize('strategy', sorted(CFGS))
-def test_amp_wrappers_and_autocast_per_strategy(strategy, repo_root,
-                                                msrs_mini, tmp_path):
+def test_amp_wrappers_and_autocast_per_strategy(strategy, repo_root, msrs_mini,
+                                                tmp_path):
     cfg = CFGS[strategy](repo_root, msrs_mini, tmp_path, ITERS[strategy])
     cfg.optim_wrapper = enable_amp(cfg.optim_wrapper)
     names = sorted({name for _, name in EXPECTED[strategy]})
     recorder = DtypeRecorder(names)
     runner = Runner.from_cfg(cfg)
     runner.register_hook(recorder)
-    before = {k: v.detach().clone()
-              for k, v in runner.model.state_dict().items()}
+    before = {
+        k: v.detach().clone()
+        for k, v in runner.model.state_dict().items()
+    }
     runner.train()
     wrappers = runner.optim_wrapper
     assert set(wrappers.keys()) == {
-        k for k in cfg.optim_wrapper if k != 'constructor'}
+        k
+        for k in cfg.optim_wrapper if k != 'constructor'
+    }
     for name, wrapper in wrappers.items():
         assert isinstance(wrapper, CPUAmpOptimWrapper), name
         assert wrapper.cast_dtype == torch.bfloat16
     for key, dtypes in EXPECTED[strategy].items():
         assert recorder.seen.get(key) == dtypes, (key, recorder.seen)
     state = runner.model.state_dict()
-    assert all(torch.isfinite(v).all() for v in state.values()
-               if v.is_floating_point())
+    assert all(
+        torch.isfinite(v).all() for v in state.values()
+        if v.is_floating_point())
     assert runner.model.nonfinite_guard.skipped == 0
     for name in wrappers.keys():  # every network trained
-        assert any(not torch.equal(before[k], state[k])
-                   for k in state if k.startswith(f'{name}.')
-                   and state[k].is_floating_point()), name
+        assert any(
+            not torch.equal(before[k], state[k]) for k in state
+            if k.startswith(f'{name}.') and state[k].is_floating_point()), name
     ckpt = torch.load(tmp_path / f'iter_{ITERS[strategy]}.pth')
     assert set(ckpt['optimizer']) == set(wrappers.keys())
 
 
 def test_enable_amp_configs(monkeypatch):
-    per_net = dict(constructor='MultiOptimWrapperConstructor',
-                   fusion_net=dict(optimizer=dict(type='Adam', lr=1e-3)),
-                   task=dict(type='OptimWrapper',
-                             optimizer=dict(type='SGD', lr=1e-2)))
+    per_net = dict(
+        constructor='MultiOptimWrapperConstructor',
+        fusion_net=dict(optimizer=dict(type='Adam', lr=1e-3)),
+        task=dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=1e-2)))
     cpu = enable_amp(per_net)
     assert cpu['fusion_net']['type'] == cpu['task']['type'] == \
         'CPUAmpOptimWrapper'
@@ -134,14 +139,18 @@ def test_enable_amp_configs(monkeypatch):
 
 def test_train_py_amp_on_the_demo_config(repo_root, msrs_mini, tmp_path):
     """The command of the issue, shortened to 2 meta iterations."""
-    out = subprocess.run(
-        [sys.executable, 'tools/train.py',
-         'configs/tdfusion/tdfusion_demo.py', '--amp', '--work-dir',
-         str(tmp_path), '--cfg-options',
-         f'train_dataloader.dataset.data_root={msrs_mini}',
-         'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
-         'default_hooks.checkpoint.interval=2'],
-        cwd=repo_root, capture_output=True, text=True, timeout=600)
+    out = subprocess.run([
+        sys.executable, 'tools/train.py', 'configs/tdfusion/tdfusion_demo.py',
+        '--amp', '--work-dir',
+        str(tmp_path), '--cfg-options',
+        f'train_dataloader.dataset.data_root={msrs_mini}',
+        'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
+        'default_hooks.checkpoint.interval=2'
+    ],
+                         cwd=repo_root,
+                         capture_output=True,
+                         text=True,
+                         timeout=600)
     assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
     log = out.stdout + out.stderr
     if not torch.cuda.is_available():
@@ -160,7 +169,7 @@ def test_amp_on_cuda(dtype, repo_root, msrs_mini, tmp_path):
     for wrapper in runner.optim_wrapper.values():
         assert type(wrapper) is AmpOptimWrapper
         assert wrapper.cast_dtype == getattr(torch, dtype)
-    assert all(torch.isfinite(v).all()
-               for v in runner.model.state_dict().values()
-               if v.is_floating_point())
+    assert all(
+        torch.isfinite(v).all() for v in runner.model.state_dict().values()
+        if v.is_floating_point())
     assert osp.isfile(tmp_path / 'iter_4.pth')

@@ -15,8 +15,11 @@ from mmfusion.testing import tiny_segmentor
 PIPELINE = [
     dict(type='LoadPairedImageFromFile'),
     dict(type='mmseg.LoadAnnotations'),
-    dict(type='RandomResize', scale=(80, 60), ratio_range=(1., 1.),
-         keep_ratio=True),
+    dict(
+        type='RandomResize',
+        scale=(80, 60),
+        ratio_range=(1., 1.),
+        keep_ratio=True),
     dict(type='PackFusionInputs')
 ]
 
@@ -24,12 +27,16 @@ PIPELINE = [
 def _batches(msrs_mini, n=4, bs=2):
     init_default_scope('mmfusion')
     ds = DATASETS.build(
-        dict(type='MSRSDataset', data_root=msrs_mini,
-             data_prefix=dict(ir='train/ir', vis='train/vi',
-                              seg='train/Segmentation_labels'),
-             pipeline=PIPELINE))
-    return [pseudo_collate([ds[i * bs + j] for j in range(bs)])
-            for i in range(n)]
+        dict(
+            type='MSRSDataset',
+            data_root=msrs_mini,
+            data_prefix=dict(
+                ir='train/ir', vis='train/vi',
+                seg='train/Segmentation_labels'),
+            pipeline=PIPELINE))
+    return [
+        pseudo_collate([ds[i * bs + j] for j in range(bs)]) for i in range(n)
+    ]
 
 
 def _build(**kwargs):
@@ -43,14 +50,19 @@ def _build(**kwargs):
     cfg.update(kwargs)
     model = MODELS.build(cfg)
     ow = OPTIM_WRAPPER_CONSTRUCTORS.build(
-        dict(type='MultiOptimWrapperConstructor', optim_wrapper_cfg=dict(
-            fusion_net=dict(optimizer=dict(
-                type='SGD', lr=2e-4, weight_decay=1e-3)),
-            discriminator=dict(optimizer=dict(
-                type='SGD', lr=2e-4, momentum=0.9, weight_decay=1e-4)),
-            task=dict(optimizer=dict(
-                type='SGD', lr=2e-4, momentum=0.9, weight_decay=1e-4)))))(
-                    model)
+        dict(
+            type='MultiOptimWrapperConstructor',
+            optim_wrapper_cfg=dict(
+                fusion_net=dict(
+                    optimizer=dict(type='SGD', lr=2e-4, weight_decay=1e-3)),
+                discriminator=dict(
+                    optimizer=dict(
+                        type='SGD', lr=2e-4, momentum=0.9, weight_decay=1e-4)),
+                task=dict(
+                    optimizer=dict(
+                        type='SGD', lr=2e-4, momentum=0.9,
+                        weight_decay=1e-4)))))(
+                            model)
     return model, ow
 
 
@@ -63,7 +75,10 @@ def _brute_force(model, follower, train, upper, eta):
     names_f = [k for k, _ in fusion.named_parameters()]
     names_y = [k for k, _ in getattr(model, follower).named_parameters()]
     theta0 = {k: p.detach() for k, p in fusion.named_parameters()}
-    y0 = {k: p.detach() for k, p in getattr(model, follower).named_parameters()}
+    y0 = {
+        k: p.detach()
+        for k, p in getattr(model, follower).named_parameters()
+    }
 
     def fused_of(theta, batch):
         return functional_call(fusion, theta,
@@ -73,11 +88,10 @@ def _brute_force(model, follower, train, upper, eta):
         fused = fused_of(theta, batch)
         if follower == 'discriminator':
             return model.objective_fus(
-                fused, batch['x'],
-                lambda z: functional_call(disc, y, (z, )))
+                fused, batch['x'], lambda z: functional_call(disc, y, (z, )))
         t = lambda *a, **k: functional_call(task, y, a, k)  # noqa: E731
-        return model.objective_task(fused, batch['x'], batch['samples'],
-                                    task=t)[0]
+        return model.objective_task(
+            fused, batch['x'], batch['samples'], task=t)[0]
 
     def f2(theta, batch):
         fused = fused_of(theta, batch)
@@ -105,10 +119,18 @@ def test_hypergradient_equals_brute_force(msrs_mini, follower):
     model._eta = 0.37  # any value: it is a coefficient of the formula
     prep = lambda b: model.data_preprocessor(b, True)  # noqa: E731
     tr, up = prep(b_train), prep(b_upper)
-    train = dict(x={k: v.double() for k, v in tr['inputs'].items()},
-                 samples=tr['data_samples'])
-    upper = dict(x={k: v.double() for k, v in up['inputs'].items()},
-                 samples=up['data_samples'])
+    train = dict(
+        x={
+            k: v.double()
+            for k, v in tr['inputs'].items()
+        },
+        samples=tr['data_samples'])
+    upper = dict(
+        x={
+            k: v.double()
+            for k, v in up['inputs'].items()
+        },
+        samples=up['data_samples'])
     h, c = model.hypergradient(follower, train, upper)
     h_ref, c_ref = _brute_force(model, follower, train, upper, 0.37)
     assert h.shape == h_ref.shape == (sum(
@@ -136,16 +158,17 @@ def test_min_norm_balances_an_imbalanced_pair():
     assert torch.equal(g, small) and w[0] == 0
     # a pair pointing the same way: plain min-norm point (the smaller one)
     g, w = aggregate_hypergradients(
-        [torch.tensor([2.0, 0.]), torch.tensor([1.0, 0.])], 'min_norm')
+        [torch.tensor([2.0, 0.]),
+         torch.tensor([1.0, 0.])], 'min_norm')
     assert torch.allclose(g, torch.tensor([1.0, 0.]))
 
 
 def test_random_and_normalized_rules():
     a, b = torch.tensor([3.0, 0.0]), torch.tensor([0.0, 1.0])
-    g1, w1 = aggregate_hypergradients(
-        [a, b], 'random', torch.Generator().manual_seed(5))
-    g2, w2 = aggregate_hypergradients(
-        [a, b], 'random', torch.Generator().manual_seed(5))
+    g1, w1 = aggregate_hypergradients([a, b], 'random',
+                                      torch.Generator().manual_seed(5))
+    g2, w2 = aggregate_hypergradients([a, b], 'random',
+                                      torch.Generator().manual_seed(5))
     assert torch.equal(g1, g2) and w1.sum().item() == pytest.approx(1.0)
     assert torch.allclose(g1, (w1[0] * a + w1[1] * b) / 2)
     g, _ = aggregate_hypergradients([a, b], 'normalized')
@@ -162,13 +185,16 @@ def test_bilevel_steps_move_the_right_networks(msrs_mini):
     hub.update_info('iter', 9)
 
     def snap():
-        return {name: [p.detach().clone()
-                       for p in getattr(model, name).parameters()]
-                for name in ('fusion_net', 'discriminator', 'task')}
+        return {
+            name:
+            [p.detach().clone() for p in getattr(model, name).parameters()]
+            for name in ('fusion_net', 'discriminator', 'task')
+        }
 
     def moved(before, name):
-        return any(not torch.equal(a, b) for a, b in zip(
-            before[name], getattr(model, name).parameters()))
+        return any(not torch.equal(a, b)
+                   for a, b in zip(before[name],
+                                   getattr(model, name).parameters()))
 
     hub.update_info('phase', 'lower')
     before = snap()
@@ -181,8 +207,8 @@ def test_bilevel_steps_move_the_right_networks(msrs_mini):
     before = snap()
     log = model.train_step([b_train, b_upper], ow)
     assert moved(before, 'fusion_net')
-    assert torch.isfinite(log['upper.grad_norm']) and log[
-        'upper.grad_norm'] > 0
+    assert torch.isfinite(
+        log['upper.grad_norm']) and log['upper.grad_norm'] > 0
     assert log['upper.w_disc'] + log['upper.w_task'] == pytest.approx(1.0)
     # the leader's lr follows the task's (published: eta = task lr)
     assert ow['fusion_net'].get_lr()['lr'][0] == ow['task'].get_lr()['lr'][0]
@@ -198,16 +224,16 @@ def test_predict_with_batch_padding_is_at_image_size(repo_root):
     import os.path as osp
     batch = _batches(osp.join(repo_root, 'data', 'msrs_demo'), n=1)[0]
     torch.manual_seed(0)
-    padded, _ = _build(data_preprocessor=dict(
-        type='FusionDataPreprocessor', size_divisor=32))
+    padded, _ = _build(
+        data_preprocessor=dict(type='FusionDataPreprocessor', size_divisor=32))
     plain, _ = _build(data_preprocessor=dict(type='FusionDataPreprocessor'))
     plain.load_state_dict(padded.state_dict())
     padded.eval()
     plain.eval()
     with torch.no_grad():
         a = padded.test_step(batch)
-        b = plain.test_step(_batches(osp.join(repo_root, 'data',
-                                              'msrs_demo'), n=1)[0])
+        b = plain.test_step(
+            _batches(osp.join(repo_root, 'data', 'msrs_demo'), n=1)[0])
     for sa, sb in zip(a, b):
         assert sa.pad_shape == (64, 96) and sb.pad_shape == (60, 80)
         # the label is left as loaded at test time

@@ -13,7 +13,6 @@ from mmfusion.utils import set_unique_run_name
 DEMO = 'configs/bdlfusion/bdlfusion_demo.py'
 
 
-
 def bdl_test_cfg(repo_root, msrs_mini, work_dir, max_iters, **extra):
     from mmengine.config import Config
 
@@ -25,12 +24,16 @@ def bdl_test_cfg(repo_root, msrs_mini, work_dir, max_iters, **extra):
     small = [
         dict(type='LoadPairedImageFromFile'),
         dict(type='mmseg.LoadAnnotations'),
-        dict(type='RandomResize', scale=(64, 48), ratio_range=(1., 1.),
-             keep_ratio=True),
+        dict(
+            type='RandomResize',
+            scale=(64, 48),
+            ratio_range=(1., 1.),
+            keep_ratio=True),
         dict(type='RandomFlip', prob=0.5),
         dict(type='PackFusionInputs')
     ]
-    for loader in (cfg.train_dataloader, cfg.train_cfg.extra_dataloaders.upper):
+    for loader in (cfg.train_dataloader,
+                   cfg.train_cfg.extra_dataloaders.upper):
         loader.dataset.data_root = msrs_mini
         loader.dataset.indices = 8
         loader.dataset.pipeline = small
@@ -62,7 +65,7 @@ def _worker(rank, repo_root, msrs_mini, work_dir):
 
 
 def test_bdlfusion_demo_ddp_identical_across_ranks(repo_root, msrs_mini,
-                                                  tmp_path):
+                                                   tmp_path):
     spawn_ranks(_worker, 2, repo_root, msrs_mini, str(tmp_path))
     r0 = torch.load(tmp_path / 'rank0.pth')['params']
     r1 = torch.load(tmp_path / 'rank1.pth')['params']

@@ -71,8 +71,8 @@ def test_atomic_write_and_disk_full(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, 'disk_usage',
                         lambda p: shutil._ntuple_diskusage(10, 10, 10))
     with pytest.raises(OSError, match=r'iter_4\.pth: it needs .*0\.0 MiB'):
-        save_checkpoint_file(dict(w=torch.zeros(3)), str(tmp_path /
-                                                          'iter_4.pth'))
+        save_checkpoint_file(
+            dict(w=torch.zeros(3)), str(tmp_path / 'iter_4.pth'))
     assert sorted(os.listdir(tmp_path)) == ['iter_2.pth']
 
 
@@ -101,8 +101,7 @@ def _truncate(path, size=None):
 
 
 @pytest.mark.parametrize('damage', ['truncated', 'zero-byte', 'corrupt'])
-def test_damaged_checkpoint_names_file_and_previous(three_checkpoints,
-                                                    damage):
+def test_damaged_checkpoint_names_file_and_previous(three_checkpoints, damage):
     work = three_checkpoints
     path = str(work / 'iter_3.pth')
     if damage == 'truncated':
@@ -133,17 +132,29 @@ def test_resume_from_damaged_and_auto_fallback(repo_root, msrs_mini,
     _truncate(str(work / 'iter_2.pth'), 0)
     # an explicit --resume PATH: the error names the file and iter_1
     runner = Runner.from_cfg(
-        _cfg(repo_root, msrs_mini, work, 4, **NO_VAL, resume=True,
-             load_from=str(work / 'iter_3.pth')))
-    with pytest.raises(CheckpointDamagedError,
-                       match=r'iter_3\.pth is damaged .*iter_1\.pth'):
+        _cfg(
+            repo_root,
+            msrs_mini,
+            work,
+            4,
+            **NO_VAL,
+            resume=True,
+            load_from=str(work / 'iter_3.pth')))
+    with pytest.raises(
+            CheckpointDamagedError,
+            match=r'iter_3\.pth is damaged .*iter_1\.pth'):
         runner.train()
     # auto-resume (last_checkpoint -> iter_3.pth) falls back to iter_1
-    assert open(work / 'last_checkpoint').read().strip().endswith(
-        'iter_3.pth')
+    assert open(work / 'last_checkpoint').read().strip().endswith('iter_3.pth')
     runner = Runner.from_cfg(
-        _cfg(repo_root, msrs_mini, work, 4, **NO_VAL, resume=True,
-             load_from=None))
+        _cfg(
+            repo_root,
+            msrs_mini,
+            work,
+            4,
+            **NO_VAL,
+            resume=True,
+            load_from=None))
     runner.train()
     assert runner.iter == 4
     logs = sorted(glob.glob(str(work / '*' / '*.log')), key=osp.getmtime)
@@ -157,6 +168,6 @@ def test_resume_from_damaged_and_auto_fallback(repo_root, msrs_mini,
 def test_auto_resume_without_intact_checkpoint(tmp_path):
     (tmp_path / 'iter_1.pth').write_bytes(b'')
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_1.pth'))
-    with pytest.raises(CheckpointDamagedError,
-                       match='no earlier intact checkpoint'):
+    with pytest.raises(
+            CheckpointDamagedError, match='no earlier intact checkpoint'):
         compat.latest_intact_checkpoint(str(tmp_path))

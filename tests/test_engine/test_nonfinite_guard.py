@@ -51,15 +51,16 @@ def _nonfinite(obj, prefix=''):
 
 
 @pytest.mark.parametrize('strategy', ['tdfusion', 'bdlfusion', 'seafusion'])
-def test_lr_1e30_probe_writes_no_nonfinite_checkpoint(
-        strategy, repo_root, msrs_mini, tmp_path):
+def test_lr_1e30_probe_writes_no_nonfinite_checkpoint(strategy, repo_root,
+                                                      msrs_mini, tmp_path):
     max_iters = 6 if strategy == 'bdlfusion' else 4
     runner = Runner.from_cfg(
         _probe_cfg(strategy, repo_root, msrs_mini, tmp_path, max_iters))
     # the run trains nothing: it stops with a clear error (the skip budget
     # at the end, or an optimiser step that overflowed the weights)
-    with pytest.raises(FloatingPointError,
-                       match='skipped for non-finite|non-finite weights'):
+    with pytest.raises(
+            FloatingPointError,
+            match='skipped for non-finite|non-finite weights'):
         runner.train()
     ckpts = sorted(glob.glob(str(tmp_path / 'iter_*.pth')))
     assert ckpts, 'no checkpoint was written before the run stopped'
@@ -96,8 +97,9 @@ def test_skipped_update_restores_buffers_and_counts(repo_root, msrs_mini,
     assert 'loss' in log
     after = model.state_dict()
     for k in before:
-        assert torch.equal(before[k], after[k]) or (
-            torch.isnan(before[k]).all() and torch.isnan(after[k]).all()), k
+        assert torch.equal(before[k],
+                           after[k]) or (torch.isnan(before[k]).all()
+                                         and torch.isnan(after[k]).all()), k
     assert model.nonfinite_guard.skipped == 1
 
 
@@ -166,10 +168,17 @@ def test_guard_counts_survive_resume(repo_root, msrs_mini, tmp_path):
     state = ckpt['message_hub']['runtime_info']['nonfinite_guard']
     assert state['iter'] == 1 and state['attempts'] == {'fusion': 2}
     resumed = Runner.from_cfg(
-        seafusion_test_cfg(repo_root, msrs_mini, tmp_path, 3, resume=True,
-                           load_from=str(tmp_path / 'iter_2.pth')))
+        seafusion_test_cfg(
+            repo_root,
+            msrs_mini,
+            tmp_path,
+            3,
+            resume=True,
+            load_from=str(tmp_path / 'iter_2.pth')))
     resumed.train()
     assert resumed.model.nonfinite_guard.state_dict()['attempts'] == {
-        'fusion': 2, 'task': 1}
+        'fusion': 2,
+        'task': 1
+    }
     assert MessageHub.get_current_instance().get_info(
         'nonfinite_guard')['iter'] == 2

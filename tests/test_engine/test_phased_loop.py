@@ -35,15 +35,13 @@ def test_bad_phases_are_rejected():
         _schedule([])
 
 
-
 def test_extra_dataloader_accounting():
     loop = _schedule([
         dict(name='lower', iters=4),
         dict(name='upper', iters=1, extra_batches=dict(upper=1))
     ])
-    assert [loop.phase_at(i)[0] for i in range(6)] == ['lower'] * 4 + [
-        'upper', 'lower'
-    ]
+    assert [loop.phase_at(i)[0]
+            for i in range(6)] == ['lower'] * 4 + ['upper', 'lower']
     assert loop.batches_before(12) == 12  # one train batch per iteration
     assert loop.batches_before(12, 'upper') == 2  # iterations 4 and 9
     assert loop.batches_before(10, 'upper') == 2

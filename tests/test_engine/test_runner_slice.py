@@ -5,7 +5,6 @@ import json
 import os
 import os.path as osp
 
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -73,22 +72,41 @@ def _weights(runner):
 def test_resume_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     n = 3
     full = Runner.from_cfg(
-        _cfg(repo_root, msrs_mini, tmp_path / 'full', 2 * n,
-             val_cfg=None, val_dataloader=None, val_evaluator=None))
+        _cfg(
+            repo_root,
+            msrs_mini,
+            tmp_path / 'full',
+            2 * n,
+            val_cfg=None,
+            val_dataloader=None,
+            val_evaluator=None))
     full.train()
     expected = _weights(full)
 
     first = Runner.from_cfg(
-        _cfg(repo_root, msrs_mini, tmp_path / 'split', n,
-             val_cfg=None, val_dataloader=None, val_evaluator=None))
+        _cfg(
+            repo_root,
+            msrs_mini,
+            tmp_path / 'split',
+            n,
+            val_cfg=None,
+            val_dataloader=None,
+            val_evaluator=None))
     first.train()
     halfway = _weights(first)
     assert any(not torch.equal(halfway[k], expected[k]) for k in expected)
 
     resumed = Runner.from_cfg(
-        _cfg(repo_root, msrs_mini, tmp_path / 'split', 2 * n,
-             val_cfg=None, val_dataloader=None, val_evaluator=None,
-             resume=True, load_from=str(tmp_path / 'split' / f'iter_{n}.pth')))
+        _cfg(
+            repo_root,
+            msrs_mini,
+            tmp_path / 'split',
+            2 * n,
+            val_cfg=None,
+            val_dataloader=None,
+            val_evaluator=None,
+            resume=True,
+            load_from=str(tmp_path / 'split' / f'iter_{n}.pth')))
     resumed.train()
     assert resumed.iter == 2 * n
     got = _weights(resumed)

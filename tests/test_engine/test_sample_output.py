@@ -24,8 +24,8 @@ def test_names_and_folders(tmp_path):
     runner = SimpleNamespace(work_dir=str(tmp_path), iter=7)
     assert stage_folder(runner, 'fused', 'val') == osp.join(
         str(tmp_path), 'fused', 'val', 'iter_7')
-    assert stage_folder(runner, 'fused', 'test') == osp.join(
-        str(tmp_path), 'fused', 'test')
+    assert stage_folder(runner, 'fused',
+                        'test') == osp.join(str(tmp_path), 'fused', 'test')
     assert sample_name(_sample(img_id='a', ir_path='x/b.png')) == 'a'
     assert sample_name(_sample(ir_path='x/b.jpg')) == 'b'
     assert sample_name(_sample(), default='pair') == 'pair'

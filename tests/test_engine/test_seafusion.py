@@ -51,8 +51,9 @@ def _build(repo_root, fusion_optim=None, **kwargs):
             optim_wrapper_cfg=dict(
                 fusion_net=dict(
                     optimizer=fusion_optim or dict(type='SGD', lr=1e-3)),
-                task=dict(optimizer=dict(type='SGD', lr=1e-2,
-                                         momentum=0.9)))))(model)
+                task=dict(
+                    optimizer=dict(type='SGD', lr=1e-2, momentum=0.9)))))(
+                        model)
     return model, ow
 
 
@@ -92,19 +93,18 @@ def test_fusion_gradient_is_content_plus_beta_semantic(repo_root, msrs_mini):
             sem = model.task(fused, inputs['vis_cbcr'], samples, mode='loss')
             model.task.train()
             # the task trains with 0.75 x aux; the semantic loss uses 0.1
-            total = total + beta * (sem['decode.loss_ce'] +
-                                    sem['aux.loss_ce'] * 0.1 / 0.75)
+            total = total + beta * (
+                sem['decode.loss_ce'] + sem['aux.loss_ce'] * 0.1 / 0.75)
         return torch.autograd.grad(total, params)
 
     expected = {beta: grads_of(beta) for beta in (0., 2.)}
     # the semantic part is not negligible: beta matters
-    diff = max(float((a - b).abs().max())
-               for a, b in zip(expected[0.], expected[2.]))
+    diff = max(
+        float((a - b).abs().max()) for a, b in zip(expected[0.], expected[2.]))
     assert diff > 1e-4
     start = [p.detach().clone() for p in params]
     task_calls = []
-    hook = model.task.register_forward_hook(
-        lambda *args: task_calls.append(1))
+    hook = model.task.register_forward_hook(lambda *args: task_calls.append(1))
     for round_idx, beta in ((0, 0.), (2, 2.)):
         with torch.no_grad():
             for p, s in zip(params, start):
@@ -114,13 +114,13 @@ def test_fusion_gradient_is_content_plus_beta_semantic(repo_root, msrs_mini):
         assert float(log['beta']) == beta and float(log['round']) == round_idx
         assert bool(task_calls) == (beta > 0)
         for p, s, g in zip(params, start, expected[beta]):
-            torch.testing.assert_close(s - p.detach(), g, atol=1e-6,
-                                       rtol=1e-4)
+            torch.testing.assert_close(s - p.detach(), g, atol=1e-6, rtol=1e-4)
         if beta:
-            sem = sum(float(v.detach()) for k, v in log.items()
-                      if k.startswith('fusion.sem.') and 'loss' in k)
-            assert sem == pytest.approx(beta * float(log['fusion.sem_raw']),
-                                        rel=1e-5)
+            sem = sum(
+                float(v.detach()) for k, v in log.items()
+                if k.startswith('fusion.sem.') and 'loss' in k)
+            assert sem == pytest.approx(
+                beta * float(log['fusion.sem_raw']), rel=1e-5)
     hook.remove()
 
 
@@ -140,8 +140,7 @@ def test_task_frozen_in_fusion_phase(repo_root, msrs_mini):
     # ... and the freeze is lifted afterwards
     assert all(p.requires_grad for p in model.task.parameters())
     assert model.task.training
-    assert len(_changed(fusion_before, model.fusion_net)) == len(
-        fusion_before)
+    assert len(_changed(fusion_before, model.fusion_net)) == len(fusion_before)
 
 
 def test_fusion_frozen_in_task_phase(repo_root, msrs_mini):
@@ -167,8 +166,10 @@ def test_fusion_frozen_in_task_phase(repo_root, msrs_mini):
 def test_round_start_reinitialises_fusion_net(repo_root, msrs_mini, reinit):
     batch = _batch(msrs_mini)
     model, ow = _build(
-        repo_root, fusion_optim=dict(type='Adam', lr=1e-3),
-        reinit_fusion_net=reinit, semantic_weights=[0., 0.])
+        repo_root,
+        fusion_optim=dict(type='Adam', lr=1e-3),
+        reinit_fusion_net=reinit,
+        semantic_weights=[0., 0.])
     for pos in range(2):  # round 0: Adam state builds up
         _phase('fusion', 0, pos)
         model.train_step(batch, ow)
@@ -191,18 +192,19 @@ def test_round_start_reinitialises_fusion_net(repo_root, msrs_mini, reinit):
         fresh = MODELS.build(dict(type='SeAFusionNet', channels=(4, 8, 12)))
     fresh.load_state_dict(model.seeded_fusion_state(1))
     new = model.fusion_net.state_dict()
-    to_fresh = max(float((new[k] - v).abs().max())
-                   for k, v in fresh.state_dict().items())
-    to_trained = max(float((new[k] - v).abs().max())
-                     for k, v in trained.items())
+    to_fresh = max(
+        float((new[k] - v).abs().max()) for k, v in fresh.state_dict().items())
+    to_trained = max(
+        float((new[k] - v).abs().max()) for k, v in trained.items())
     if reinit:
         assert to_fresh <= 1e-3 + 1e-6 < 0.01 < to_trained
     else:
         assert to_trained <= 1e-3 + 1e-6 < 0.01 < to_fresh
     # the same seed gives the same net: every DDP rank draws the same
     again = model.seeded_fusion_state(1)
-    assert all(torch.equal(v, again[k])
-               for k, v in model.seeded_fusion_state(1).items())
+    assert all(
+        torch.equal(v, again[k])
+        for k, v in model.seeded_fusion_state(1).items())
     other = model.seeded_fusion_state(2)
     assert not torch.equal(other['head.weight'], again['head.weight'])
 
@@ -295,6 +297,7 @@ def test_full_config_is_the_published_setup(repo_root):
     # iteration t: 1e-5 * 1000^(t / 1000) up to t = 1000, then
     # 1e-2 * (1 - (t - 1000) / 79000)^0.9
     from mmengine.optim import OptimWrapper
+
     from mmfusion.registry import PARAM_SCHEDULERS
     param = torch.nn.Parameter(torch.zeros(1))
     ow = OptimWrapper(
@@ -303,10 +306,14 @@ def test_full_config_is_the_published_setup(repo_root):
         PARAM_SCHEDULERS.build(c, default_args=dict(optimizer=ow))
         for c in cfg.param_scheduler.task
     ]
-    checks = {0: 1e-5, 500: 1e-5 * 1000**0.5, 1000: 1e-2,
-              1001: 1e-2 * (1 - 1 / 79000)**0.9,
-              40000: 1e-2 * (1 - 39000 / 79000)**0.9,
-              79999: 1e-2 * (1 - 78999 / 79000)**0.9}
+    checks = {
+        0: 1e-5,
+        500: 1e-5 * 1000**0.5,
+        1000: 1e-2,
+        1001: 1e-2 * (1 - 1 / 79000)**0.9,
+        40000: 1e-2 * (1 - 39000 / 79000)**0.9,
+        79999: 1e-2 * (1 - 78999 / 79000)**0.9
+    }
     for t in range(80000):
         if t in checks:
             assert ow.get_lr()['lr'][0] == pytest.approx(checks[t], rel=1e-6)
@@ -342,8 +349,8 @@ def test_ohem_loss_is_the_released_ohem_ce():
     label[:, :2] = 255  # ignored
     loss_fn = OHEMCrossEntropyLoss(loss_weight=0.75)
     branches = set()
-    onehot = torch.nn.functional.one_hot(label.clamp(max=8), 9).permute(
-        0, 3, 1, 2).float()
+    onehot = torch.nn.functional.one_hot(label.clamp(max=8),
+                                         9).permute(0, 3, 1, 2).float()
     easy = (torch.rand(2, 1, 12, 16) < 0.8).float()
     for n_min in (20, 150):
         # 80% of the pixels confidently right: with n_min = 20 per image the
@@ -367,5 +374,5 @@ def test_ohem_loss_is_the_released_ohem_ce():
     assert loss_fn.loss_name == 'loss_ce'
     # without a sampler: mean CE over non-ignored pixels
     plain = torch.nn.functional.cross_entropy(logits, label, ignore_index=255)
-    assert loss_fn(logits, label) == pytest.approx(0.75 * float(plain),
-                                                   rel=1e-5)
+    assert loss_fn(logits, label) == pytest.approx(
+        0.75 * float(plain), rel=1e-5)

@@ -12,12 +12,11 @@ import torch
 from mmfusion.testing import spawn_ranks
 
 
-
 def _worker(rank, repo_root, msrs_mini, work_dir):
     from mmengine.runner import Runner
     from test_seafusion_runner import ROUND, seafusion_test_cfg
-    cfg = seafusion_test_cfg(repo_root, msrs_mini, work_dir, 2 * ROUND,
-                             launcher='pytorch')
+    cfg = seafusion_test_cfg(
+        repo_root, msrs_mini, work_dir, 2 * ROUND, launcher='pytorch')
     runner = Runner.from_cfg(cfg)
     runner.train()
     model = runner.model.module
@@ -26,13 +25,15 @@ def _worker(rank, repo_root, msrs_mini, work_dir):
         name: type(getattr(model, name)).__name__
         for name in ('fusion_net', 'task')
     }
-    torch.save(dict(params=state, wrapped=wrapped,
-                    round=runner.message_hub.get_info('cycle')),
-               os.path.join(work_dir, f'rank{rank}.pth'))
+    torch.save(
+        dict(
+            params=state,
+            wrapped=wrapped,
+            round=runner.message_hub.get_info('cycle')),
+        os.path.join(work_dir, f'rank{rank}.pth'))
 
 
-def test_all_parameters_identical_across_ranks(repo_root, msrs_mini,
-                                              tmp_path):
+def test_all_parameters_identical_across_ranks(repo_root, msrs_mini, tmp_path):
     spawn_ranks(_worker, 2, repo_root, msrs_mini, str(tmp_path))
     r0 = torch.load(tmp_path / 'rank0.pth', weights_only=False)
     r1 = torch.load(tmp_path / 'rank1.pth', weights_only=False)

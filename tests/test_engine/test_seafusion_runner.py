@@ -59,23 +59,39 @@ def seafusion_test_cfg(repo_root, msrs_mini, work_dir, max_iters, **extra):
         data_root=msrs_mini, indices=8, pipeline=task_pipeline)
     cfg.train_cfg.phases = [
         dict(name='fusion', iters=FUSION_ITERS),
-        dict(name='task', iters=TASK_ITERS, batches_per_iter=0,
-             extra_batches=dict(task=1)),
+        dict(
+            name='task',
+            iters=TASK_ITERS,
+            batches_per_iter=0,
+            extra_batches=dict(task=1)),
     ]
     cfg.train_cfg.max_iters = max_iters
     cfg.train_cfg.val_interval = 1000
     cfg.optim_wrapper.task.optimizer.lr = WARMUP_START
     cfg.param_scheduler = dict(
         fusion_net=[
-            dict(type='StepLR', step_size=1, gamma=0.75, by_epoch=False,
-                 begin=0, end=FUSION_ITERS)
+            dict(
+                type='StepLR',
+                step_size=1,
+                gamma=0.75,
+                by_epoch=False,
+                begin=0,
+                end=FUSION_ITERS)
         ],
         task=[
-            dict(type='ExponentialLR',
-                 gamma=(TASK_LR / WARMUP_START)**(1 / WARMUP),
-                 by_epoch=False, begin=0, end=WARMUP + 1),
-            dict(type='PolyLR', power=0.9, eta_min=0., by_epoch=False,
-                 begin=WARMUP, end=4 * TASK_ITERS + 1),
+            dict(
+                type='ExponentialLR',
+                gamma=(TASK_LR / WARMUP_START)**(1 / WARMUP),
+                by_epoch=False,
+                begin=0,
+                end=WARMUP + 1),
+            dict(
+                type='PolyLR',
+                power=0.9,
+                eta_min=0.,
+                by_epoch=False,
+                begin=WARMUP,
+                end=4 * TASK_ITERS + 1),
         ])
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
@@ -118,24 +134,34 @@ class Recorder(Hook):
         self.fusion = _state(model.fusion_net)
         self.task = _state(model.task)
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         model = runner.model
         self.row.update(
-            outputs={k: float(v.detach()) for k, v in outputs.items()},
+            outputs={
+                k: float(v.detach())
+                for k, v in outputs.items()
+            },
             fusion_changed=not _same(self.fusion, _state(model.fusion_net)),
             task_changed=not _same(self.task, _state(model.task)),
             fusion_before=self.fusion,
             fusion_after=_state(model.fusion_net),
             task_before=self.task,
-            fusion_grads=[p.grad for p in model.fusion_net.parameters()
-                          if p.grad is not None and p.grad.abs().sum() > 0],
-            task_grads=[p.grad for p in model.task.parameters()
-                        if p.grad is not None and p.grad.abs().sum() > 0],
+            fusion_grads=[
+                p.grad for p in model.fusion_net.parameters()
+                if p.grad is not None and p.grad.abs().sum() > 0
+            ],
+            task_grads=[
+                p.grad for p in model.task.parameters()
+                if p.grad is not None and p.grad.abs().sum() > 0
+            ],
             adam_steps={
                 int(s['step'])
-                for s in runner.optim_wrapper['fusion_net'].optimizer.state
-                .values()
+                for s in
+                runner.optim_wrapper['fusion_net'].optimizer.state.values()
             })
         self.rows.append(self.row)
 
@@ -201,14 +227,17 @@ def test_round_schedule_in_a_real_run(repo_root, msrs_mini, tmp_path):
         if r['phase'] != 'fusion' or r['pos'] != 0 or r['round'] == 0:
             continue
         fresh = model.seeded_fusion_state(r['round'])
-        to_fresh = max(float((r['fusion_after'][k] - v).abs().max())
-                       for k, v in fresh.items())
-        to_prev = max(float((r['fusion_after'][k] - v).abs().max())
-                      for k, v in r['fusion_before'].items())
+        to_fresh = max(
+            float((r['fusion_after'][k] - v).abs().max())
+            for k, v in fresh.items())
+        to_prev = max(
+            float((r['fusion_after'][k] - v).abs().max())
+            for k, v in r['fusion_before'].items())
         assert to_fresh <= FUSION_LR + 1e-6 < 0.01 < to_prev, r['iter']
     # the rounds' new nets differ (seeded by round)
-    assert not torch.equal(model.seeded_fusion_state(1)['head.weight'],
-                           model.seeded_fusion_state(2)['head.weight'])
+    assert not torch.equal(
+        model.seeded_fusion_state(1)['head.weight'],
+        model.seeded_fusion_state(2)['head.weight'])
 
     # the task continues: each task phase starts where the previous one
     # ended (the fusion phase in between left it untouched), never from init
@@ -222,8 +251,7 @@ def test_round_schedule_in_a_real_run(repo_root, msrs_mini, tmp_path):
     assert sgd and all('momentum_buffer' in s for s in sgd.values())
 
 
-def test_resume_mid_round_equals_uninterrupted(repo_root, msrs_mini,
-                                               tmp_path):
+def test_resume_mid_round_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     # iterations 0..13: F F T T | F F T T | F F T T | F F; stop after 7,
     # inside round 1's task phase; the resumed half re-initialises the fusion
     # net twice (rounds 2 and 3)
@@ -236,27 +264,29 @@ def test_resume_mid_round_equals_uninterrupted(repo_root, msrs_mini,
     first = Runner.from_cfg(
         seafusion_test_cfg(repo_root, msrs_mini, tmp_path / 'split', n))
     first.train()
-    ckpt = torch.load(tmp_path / 'split' / f'iter_{n}.pth',
-                      weights_only=False)
+    ckpt = torch.load(tmp_path / 'split' / f'iter_{n}.pth', weights_only=False)
     assert set(ckpt['optimizer']) == {'fusion_net', 'task'}
     # the last iteration run (6) is the first of round 1's task phase: the
     # resumed run starts inside it
     info = ckpt['message_hub']['runtime_info']
-    assert (info['phase'], info['phase_iter'], info['cycle']) == ('task', 0,
-                                                                  1)
+    assert (info['phase'], info['phase_iter'], info['cycle']) == ('task', 0, 1)
     assert not _same(_state(first.model), expected)
 
     resumed = Runner.from_cfg(
         seafusion_test_cfg(
-            repo_root, msrs_mini, tmp_path / 'split', 2 * n, resume=True,
+            repo_root,
+            msrs_mini,
+            tmp_path / 'split',
+            2 * n,
+            resume=True,
             load_from=str(tmp_path / 'split' / f'iter_{n}.pth')))
     resumed.train()
     assert resumed.iter == 2 * n
     got = _state(resumed.model)
     assert got.keys() == expected.keys()
     for k in expected:
-        assert torch.allclose(got[k].float(), expected[k].float(), atol=1e-6,
-                              rtol=0), k
+        assert torch.allclose(
+            got[k].float(), expected[k].float(), atol=1e-6, rtol=0), k
     # the schedulers resumed too
     for key in ('fusion_net', 'task'):
         assert [g['lr'] for g in resumed.optim_wrapper[key].param_groups] == \
@@ -272,11 +302,16 @@ def _schedule(phases, n_batches=10, extra=None):
 
 
 def test_phase_drawing_from_an_extra_loader_only():
-    loop = _schedule(
-        [dict(name='fusion', iters='epoch'),
-         dict(name='task', iters='epoch', batches_per_iter=0,
-              extra_batches=dict(task=1))],
-        n_batches=3, extra=dict(task=list(range(5))))
+    loop = _schedule([
+        dict(name='fusion', iters='epoch'),
+        dict(
+            name='task',
+            iters='epoch',
+            batches_per_iter=0,
+            extra_batches=dict(task=1))
+    ],
+                     n_batches=3,
+                     extra=dict(task=list(range(5))))
     assert [loop.phase_at(i)[0] for i in range(9)] == \
         ['fusion'] * 3 + ['task'] * 5 + ['fusion']
     assert loop.batches_before(8) == 3 and loop.batches_before(8, 'task') == 5

@@ -32,18 +32,29 @@ def _batches(msrs_mini, kind, n=2):
         prefix.pop('seg')
         prefix['det'] = 'train/Detection_labels'
     ds = DATASETS.build(
-        dict(type='MSRSDataset', data_root=msrs_mini, data_prefix=prefix,
-             indices=list(range(8)),
-             pipeline=[dict(type='LoadPairedImageFromFile'), *labels,
-                       dict(type='mmdet.Resize', scale=(96, 72),
-                            keep_ratio=True),
-                       dict(type='PackFusionInputs')]) if kind == 'det' else
-        dict(type='MSRSDataset', data_root=msrs_mini, data_prefix=prefix,
-             indices=list(range(8)),
-             pipeline=[dict(type='LoadPairedImageFromFile'), *labels,
-                       dict(type='RandomResize', scale=(96, 72),
-                            ratio_range=(1., 1.), keep_ratio=True),
-                       dict(type='PackFusionInputs')]))
+        dict(
+            type='MSRSDataset',
+            data_root=msrs_mini,
+            data_prefix=prefix,
+            indices=list(range(8)),
+            pipeline=[
+                dict(type='LoadPairedImageFromFile'), *labels,
+                dict(type='mmdet.Resize', scale=(96, 72), keep_ratio=True),
+                dict(type='PackFusionInputs')
+            ]) if kind == 'det' else dict(
+                type='MSRSDataset',
+                data_root=msrs_mini,
+                data_prefix=prefix,
+                indices=list(range(8)),
+                pipeline=[
+                    dict(type='LoadPairedImageFromFile'), *labels,
+                    dict(
+                        type='RandomResize',
+                        scale=(96, 72),
+                        ratio_range=(1., 1.),
+                        keep_ratio=True),
+                    dict(type='PackFusionInputs')
+                ]))
     return [pseudo_collate([ds[2 * i], ds[2 * i + 1]]) for i in range(n)]
 
 
@@ -60,7 +71,8 @@ def test_config_trains(repo_root, msrs_mini, config):
     model = MODELS.build(cfg.model)  # no init_weights: nothing downloaded
     ow_cfg = dict(cfg.optim_wrapper)
     ow = OPTIM_WRAPPER_CONSTRUCTORS.build(
-        dict(type=ow_cfg.pop('constructor'), optim_wrapper_cfg=ow_cfg))(model)
+        dict(type=ow_cfg.pop('constructor'), optim_wrapper_cfg=ow_cfg))(
+            model)
     b1, b2 = _batches(msrs_mini, kind)
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 0)

@@ -29,8 +29,7 @@ def readme_task_examples():
     with open(osp.join(REPO, 'README.md')) as f:
         text = f.read()
     start = text.index('Swapping the task')
-    blocks = re.findall(r'```python\n(.*?)```', text[start:start + 3000],
-                        re.S)
+    blocks = re.findall(r'```python\n(.*?)```', text[start:start + 3000], re.S)
     return [b for b in blocks if 'TaskAdapter' in b]
 
 
@@ -52,7 +51,8 @@ def _model_and_ow(cfg):
     model = MODELS.build(cfg.model)
     ow_cfg = dict(cfg.optim_wrapper)
     ow = OPTIM_WRAPPER_CONSTRUCTORS.build(
-        dict(type=ow_cfg.pop('constructor'), optim_wrapper_cfg=ow_cfg))(model)
+        dict(type=ow_cfg.pop('constructor'), optim_wrapper_cfg=ow_cfg))(
+            model)
     return model, ow
 
 
@@ -85,8 +85,8 @@ def _meta_step(model, ow, b1, b2):
 # keep everything else of the config as written
 NARROW_TDFUSION = dict(
     fusion_net=dict(type='ReFusionNet', dim=8, num_blocks=1, num_heads=2),
-    loss_generator=dict(type='TDFusionLossGenerator', dim=8, num_blocks=1,
-                        num_heads=2))
+    loss_generator=dict(
+        type='TDFusionLossGenerator', dim=8, num_blocks=1, num_heads=2))
 
 
 @pytest.mark.parametrize('index', [0, 1], ids=['segmentor', 'detector'])
@@ -182,14 +182,22 @@ def test_zoo_families_take_one_step_of_every_phase(strategy):
         import check_task_zoo as zoo
     finally:
         sys.path.pop(0)
-    configs = {(p, f): c for p in ('mmseg', 'mmdet')
-               for f, c, _ in zoo.families(p)}
+    configs = {
+        (p, f): c
+        for p in ('mmseg', 'mmdet')
+        for f, c, _ in zoo.families(p)
+    }
     for package, family in ZOO_SAMPLE[strategy]:
         # the settings of the published table: narrow fusion nets, small
         # pairs (TDFusion's default 240x320 view: the README tests above)
-        row = zoo.check(strategy, package, family,
-                        configs[(package, family)], timeout=300,
-                        pair_size=(128, 96), task_input_size=(96, 128))
+        row = zoo.check(
+            strategy,
+            package,
+            family,
+            configs[(package, family)],
+            timeout=300,
+            pair_size=(128, 96),
+            task_input_size=(96, 128))
         assert row['status'] == 'pass', row
-        assert set(row['losses']) == set(zoo.STRATEGIES[strategy][1]) | {
-            'predict'}
+        assert set(
+            row['losses']) == set(zoo.STRATEGIES[strategy][1]) | {'predict'}

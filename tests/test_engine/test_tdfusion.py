@@ -3,7 +3,6 @@ import os.path as osp
 
 import pytest
 import torch
-from mmfusion.testing import tiny_detector, tiny_segmentor
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MessageHub
 from mmengine.registry import init_default_scope
@@ -11,6 +10,7 @@ from mmengine.structures import InstanceData
 
 from mmfusion.models.utils.misc import unwrap
 from mmfusion.registry import DATASETS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+from mmfusion.testing import tiny_detector, tiny_segmentor
 
 PIPELINE = [
     dict(type='LoadPairedImageFromFile'),
@@ -57,10 +57,10 @@ def _batches(msrs_mini, task_kind, n=2):
 
 def _build(task_kind, **kwargs):
     init_default_scope('mmfusion')
-    task = dict(type='TaskAdapter', model=tiny_segmentor(9, 1),
-                input_format='y') if task_kind == 'seg' else dict(
-                    type='TaskAdapter', model=tiny_detector(3),
-                    input_format='rgb')
+    task = dict(
+        type='TaskAdapter', model=tiny_segmentor(9, 1),
+        input_format='y') if task_kind == 'seg' else dict(
+            type='TaskAdapter', model=tiny_detector(3), input_format='rgb')
     cfg = dict(
         type='TDFusion',
         fusion_net=dict(type='ReFusionNet'),
@@ -79,7 +79,8 @@ def _build(task_kind, **kwargs):
                 fusion_net=dict(optimizer=dict(type='Adam', lr=1e-4)),
                 loss_generator=dict(
                     optimizer=dict(type='MaxAbsNormSGD', lr=1e-4)),
-                task=dict(optimizer=dict(type='Adam', lr=1e-4)))))(model)
+                task=dict(optimizer=dict(type='Adam', lr=1e-4)))))(
+                    model)
     return model, ow
 
 
@@ -93,12 +94,12 @@ def _outer_grads(model, b1, b2):
     from torch.func import functional_call
     fused = functional_call(model.fusion_net, fast,
                             (task_in['ir'], task_in['vis_y']))
-    loss, _ = model.parse_losses(
-        model.task_loss(fused, task_in, task_samples))
+    loss, _ = model.parse_losses(model.task_loss(fused, task_in, task_samples))
     params = list(model.loss_generator.parameters())
     grads = torch.autograd.grad(loss, params, allow_unused=True)
-    return [torch.zeros_like(p) if g is None else g
-            for p, g in zip(params, grads)]
+    return [
+        torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)
+    ]
 
 
 @pytest.mark.parametrize('task_kind', ['seg', 'det'])
@@ -132,8 +133,8 @@ def test_meta_step_updates_generator_and_restores_task(msrs_mini, task_kind):
     # max-abs-normalised SGD: the largest change is exactly the lr
     step = max(float((a - b).abs().max()) for a, b in zip(g0, g1))
     assert step == pytest.approx(1e-4, rel=1e-3)
-    assert all(torch.equal(a, b)
-               for a, b in zip(f0, model.fusion_net.parameters()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(f0, model.fusion_net.parameters()))
     t1 = model.task.state_dict()
     assert all(torch.equal(t0[k], t1[k]) for k in t0), 'task not restored'
     # ... although it did take its temporary step (Adam has state now)
@@ -157,8 +158,9 @@ def test_fusion_phase_trains_fusion_and_task_not_generator(msrs_mini):
     assert 'fusion.loss_int' in log and 'task.loss' in log
 
     def changed(name):
-        return any(not torch.equal(a, b) for a, b in zip(
-            snap[name], getattr(model, name).parameters()))
+        return any(not torch.equal(a, b)
+                   for a, b in zip(snap[name],
+                                   getattr(model, name).parameters()))
 
     assert changed('fusion_net') and changed('task')
     assert not changed('loss_generator')
@@ -184,8 +186,8 @@ def test_nonfinite_updates_are_skipped_then_stop(msrs_mini, monkeypatch):
     for i in range(2):
         log = model.train_step(b1, ow)
         assert log['nonfinite_skipped'] == i + 1
-    assert all(torch.equal(a, b)
-               for a, b in zip(f0, model.fusion_net.parameters()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(f0, model.fusion_net.parameters()))
     assert all(torch.isfinite(p).all() for p in model.fusion_net.parameters())
     with pytest.raises(FloatingPointError, match='3 consecutive'):
         model.train_step(b1, ow)
@@ -221,8 +223,8 @@ def test_hypergradient_equals_hessian_vector_route(msrs_mini):
     alpha = 1.)"""
     torch.manual_seed(0)
     b1, b2 = _batches(msrs_mini, 'seg')
-    model, _ = _build('seg', fusion_crop_size=(24, 24),
-                      task_input_size=(32, 48))
+    model, _ = _build(
+        'seg', fusion_crop_size=(24, 24), task_input_size=(32, 48))
     model.double()
     model.task.eval()  # no dropout: a deterministic function
     MessageHub.get_current_instance().update_info('iter', 0)
@@ -242,8 +244,10 @@ def test_hypergradient_equals_hessian_vector_route(msrs_mini):
             model.task_loss(fused, task_in, task_samples))[0]
 
     def dense(grads):
-        return [torch.zeros_like(p) if g is None else g
-                for p, g in zip(gen_params, grads)]
+        return [
+            torch.zeros_like(p) if g is None else g
+            for p, g in zip(gen_params, grads)
+        ]
 
     # 1. the meta step's route: through the differentiable virtual step
     fast, _ = model.virtual_step(crop, alpha=alpha)
@@ -253,15 +257,17 @@ def test_hypergradient_equals_hessian_vector_route(msrs_mini):
     # 2. u = grad of L_t at theta' (fixed), then a Hessian-vector product
     fixed = {k: v.detach().requires_grad_() for k, v in fast.items()}
     u = torch.autograd.grad(task_loss(fixed), list(fixed.values()))
-    theta = {k: p for k, p in model.fusion_net.named_parameters()
-             if p.requires_grad}
+    theta = {
+        k: p
+        for k, p in model.fusion_net.named_parameters() if p.requires_grad
+    }
     weights = model.loss_generator(crop['ir'], crop['vis_y'])
     fused = functional_call(model.fusion_net, theta,
                             (crop['ir'], crop['vis_y']))
     inner = model.parse_losses(
         model.compute_fusion_loss(fused, crop, pixel_weights=weights))[0]
-    g_theta = torch.autograd.grad(inner, list(theta.values()),
-                                  create_graph=True)
+    g_theta = torch.autograd.grad(
+        inner, list(theta.values()), create_graph=True)
     dot = sum((g * v).sum() for g, v in zip(g_theta, u))
     hvp = dense(torch.autograd.grad(dot, gen_params, allow_unused=True))
     other = [-alpha * h for h in hvp]
@@ -285,8 +291,7 @@ def _meta_step_gradients(msrs_mini, task_kind, hypergrad, **kwargs):
 
     def recording_step(**kwargs):
         seen['grads'] = [
-            p.grad.detach().clone()
-            for p in model.loss_generator.parameters()
+            p.grad.detach().clone() for p in model.loss_generator.parameters()
         ]
         # what the step sees of the other networks: nothing
         seen['other'] = [
@@ -324,8 +329,8 @@ def test_hypergradient_equals_full_backward(msrs_mini, task_kind, mode,
         msrs_mini, task_kind, mode, recompute_generator=recompute, **sizes)
     scale = max(float(g.abs().max()) for g in old['grads'])
     assert scale > 0
-    diff = max(float((a - b).abs().max())
-               for a, b in zip(old['grads'], new['grads']))
+    diff = max(
+        float((a - b).abs().max()) for a, b in zip(old['grads'], new['grads']))
     # float32 rounding: 2.5e-7 (jvp, seg), 1.8e-7 (jvp, det), 0 (double)
     assert diff <= 1e-5 * scale, (diff, scale)
     # the old path computed (then discarded) fusion/task gradients ...
@@ -335,8 +340,9 @@ def test_hypergradient_equals_full_backward(msrs_mini, task_kind, mode,
     assert float(new_log['meta.loss'].detach()) == \
         float(old_log['meta.loss'].detach())
     for name in ('loss_generator', 'fusion_net', 'task'):
-        for a, b in zip(getattr(old_model, name).state_dict().values(),
-                        getattr(new_model, name).state_dict().values()):
+        for a, b in zip(
+                getattr(old_model, name).state_dict().values(),
+                getattr(new_model, name).state_dict().values()):
             torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-8)
 
 
@@ -346,11 +352,14 @@ def test_hypergrad_options_are_validated():
     # recomputing a loss generator with running statistics would move them
     # twice
     with pytest.raises(ValueError, match='buffer-free'):
-        _build('seg', recompute_generator=True,
-               loss_generator=dict(type='_BNLossGenerator'))
+        _build(
+            'seg',
+            recompute_generator=True,
+            loss_generator=dict(type='_BNLossGenerator'))
     # 'auto' (default): only when exact
-    assert not _build('seg', loss_generator=dict(
-        type='_BNLossGenerator'))[0].recompute_generator
+    assert not _build(
+        'seg',
+        loss_generator=dict(type='_BNLossGenerator'))[0].recompute_generator
     assert _build('seg')[0].recompute_generator
 
 
@@ -366,7 +375,6 @@ class _BNLossGenerator(torch.nn.Module):
     def forward(self, a, b):
         x = self.bn(self.conv(torch.cat([a, b], 1)))
         return torch.softmax(x, dim=1)
-
 
 
 def test_task_restore_survives_aliases_registered_in_forward():

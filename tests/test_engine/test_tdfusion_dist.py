@@ -9,12 +9,11 @@ import torch
 from mmfusion.testing import spawn_ranks
 
 
-
 def _worker(rank, repo_root, msrs_mini, work_dir):
     from mmengine.runner import Runner
     from test_tdfusion_runner import tdfusion_test_cfg
-    cfg = tdfusion_test_cfg(repo_root, msrs_mini, work_dir, 5,
-                            launcher='pytorch')
+    cfg = tdfusion_test_cfg(
+        repo_root, msrs_mini, work_dir, 5, launcher='pytorch')
     runner = Runner.from_cfg(cfg)
     runner.train()
     model = runner.model.module
@@ -23,12 +22,12 @@ def _worker(rank, repo_root, msrs_mini, work_dir):
         name: type(getattr(model, name)).__name__
         for name in ('fusion_net', 'loss_generator', 'task')
     }
-    torch.save(dict(params=state, wrapped=wrapped),
-               os.path.join(work_dir, f'rank{rank}.pth'))
+    torch.save(
+        dict(params=state, wrapped=wrapped),
+        os.path.join(work_dir, f'rank{rank}.pth'))
 
 
-def test_all_parameters_identical_across_ranks(repo_root, msrs_mini,
-                                              tmp_path):
+def test_all_parameters_identical_across_ranks(repo_root, msrs_mini, tmp_path):
     spawn_ranks(_worker, 2, repo_root, msrs_mini, str(tmp_path))
     r0 = torch.load(tmp_path / 'rank0.pth')
     r1 = torch.load(tmp_path / 'rank1.pth')
@@ -69,7 +68,10 @@ def _grad_worker(rank, repo_root, msrs_mini, work_dir):
     out = {}
     for mode in ('full_backward', 'jvp', 'double_backward'):
         cfg = tdfusion_test_cfg(
-            repo_root, msrs_mini, os.path.join(work_dir, mode), 1,
+            repo_root,
+            msrs_mini,
+            os.path.join(work_dir, mode),
+            1,
             launcher='pytorch')
         cfg.model.hypergrad = mode
         runner = Runner.from_cfg(cfg)

@@ -40,14 +40,10 @@ def tdfusion_test_cfg(repo_root, msrs_mini, work_dir, max_iters, **extra):
 
 
 def _params(runner):
-    return {
-        k: v.detach().clone()
-        for k, v in runner.model.named_parameters()
-    }
+    return {k: v.detach().clone() for k, v in runner.model.named_parameters()}
 
 
-def test_resume_mid_cycle_equals_uninterrupted(repo_root, msrs_mini,
-                                               tmp_path):
+def test_resume_mid_cycle_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     n = 3  # stops inside the first fusion phase (iterations: M M F | F ...)
     full = Runner.from_cfg(
         tdfusion_test_cfg(repo_root, msrs_mini, tmp_path / 'full', 2 * n))
@@ -66,7 +62,11 @@ def test_resume_mid_cycle_equals_uninterrupted(repo_root, msrs_mini,
 
     resumed = Runner.from_cfg(
         tdfusion_test_cfg(
-            repo_root, msrs_mini, tmp_path / 'split', 2 * n, resume=True,
+            repo_root,
+            msrs_mini,
+            tmp_path / 'split',
+            2 * n,
+            resume=True,
             load_from=str(tmp_path / 'split' / f'iter_{n}.pth')))
     resumed.train()
     got = _params(resumed)
@@ -74,11 +74,12 @@ def test_resume_mid_cycle_equals_uninterrupted(repo_root, msrs_mini,
     for k in expected:
         assert torch.allclose(got[k], expected[k], atol=1e-6, rtol=0), k
     # every network moved during training
-    init = _params(Runner.from_cfg(
-        tdfusion_test_cfg(repo_root, msrs_mini, tmp_path / 'init', 1)))
+    init = _params(
+        Runner.from_cfg(
+            tdfusion_test_cfg(repo_root, msrs_mini, tmp_path / 'init', 1)))
     for part in ('fusion_net.', 'loss_generator.', 'task.'):
-        assert any(not torch.equal(init[k], expected[k])
-                   for k in expected if k.startswith(part)), part
+        assert any(not torch.equal(init[k], expected[k]) for k in expected
+                   if k.startswith(part)), part
 
 
 def test_detection_metrics_through_the_test_loop(repo_root, msrs_mini,
@@ -104,8 +105,7 @@ def test_detection_metrics_through_the_test_loop(repo_root, msrs_mini,
     torch.manual_seed(0)
     metrics = Runner.from_cfg(cfg).test()
     for key in ('fusion/EN', 'fusion/VIF', 'fusion/Qabf', 'pascal_voc/mAP',
-                'coco/bbox_mAP',
-                'coco/bbox_mAP_50'):
+                'coco/bbox_mAP', 'coco/bbox_mAP_50'):
         assert key in metrics, (key, sorted(metrics))
     assert 0 <= metrics['pascal_voc/mAP'] < 1  # an untrained detector
     assert 0 <= metrics['coco/bbox_mAP'] < 1

@@ -25,8 +25,8 @@ def _samples(seafusion_reference, names=NAMES, size=None):
     _, _, dirs = seafusion_reference
     out = []
     for name in names:
-        rgb = mmcv.imread(osp.join(dirs['fused'], name + '.png'),
-                          channel_order='rgb')
+        rgb = mmcv.imread(
+            osp.join(dirs['fused'], name + '.png'), channel_order='rgb')
         if size is not None:
             rgb = mmcv.imresize(rgb, size)
         sample = FusionDataSample(
@@ -40,8 +40,7 @@ def _samples(seafusion_reference, names=NAMES, size=None):
     return out
 
 
-def test_metric_equals_the_de_facto_evaluator(seafusion_reference,
-                                              tmp_path):
+def test_metric_equals_the_de_facto_evaluator(seafusion_reference, tmp_path):
     _, ref, _ = seafusion_reference
     metric = METRICS.build(
         dict(
@@ -79,10 +78,13 @@ def test_metric_options_and_names(seafusion_reference):
 
 def test_resized_prediction_is_a_clear_error(seafusion_reference):
     metric = FusionMetric(fusion_metrics=['EN', 'VIF'])
-    with pytest.raises(ValueError, match=r'320x240 but its IR source .*'
-                       r'00357D.png is 640x480'):
-        metric.process({}, _samples(seafusion_reference, NAMES[:1],
-                                    size=(320, 240)))
+    with pytest.raises(
+            ValueError,
+            match=r'320x240 but its IR source .*'
+            r'00357D.png is 640x480'):
+        metric.process({},
+                       _samples(
+                           seafusion_reference, NAMES[:1], size=(320, 240)))
     # reference-free metrics need no sources at all
     metric = FusionMetric(fusion_metrics=['EN', 'SD'])
     samples = _samples(seafusion_reference, NAMES[:1], size=(320, 240))

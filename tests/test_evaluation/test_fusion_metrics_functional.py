@@ -28,8 +28,14 @@ def crops(seafusion_gray):
 
 OPTION_SETS = [
     dict(),
-    dict(mi_base=2, sf_scale='unit', psnr_peak=255, vif_reduction='mean',
-         ssim_reduction='mean', ssim_dtype='float64', nabf_scale='255'),
+    dict(
+        mi_base=2,
+        sf_scale='unit',
+        psnr_peak=255,
+        vif_reduction='mean',
+        ssim_reduction='mean',
+        ssim_dtype='float64',
+        nabf_scale='255'),
     dict(ssim_mode='mef', ssim_data_range=255.),
 ]
 
@@ -39,8 +45,7 @@ def test_torch_equals_numpy_reference(crops, options):
     fused, ir, vis = crops
     out = compute_fusion_metrics(fused, ir, vis, ALL_METRICS, **options)
     for i in range(len(fused)):
-        ref = nr.compute_all(fused[i], ir[i], vis[i], ALL_METRICS,
-                             **options)
+        ref = nr.compute_all(fused[i], ir[i], vis[i], ALL_METRICS, **options)
         for metric in ALL_METRICS:
             got = float(out[metric][i])
             assert got == pytest.approx(ref[metric], rel=2e-6, abs=1e-9), \
@@ -51,18 +56,24 @@ def test_options_are_the_documented_transforms(crops):
     fused, ir, vis = crops
     base = compute_fusion_metrics(fused, ir, vis)
     alt = compute_fusion_metrics(
-        fused, ir, vis, mi_base=2, sf_scale='unit', vif_reduction='mean',
-        ssim_reduction='mean', psnr_peak=255)
+        fused,
+        ir,
+        vis,
+        mi_base=2,
+        sf_scale='unit',
+        vif_reduction='mean',
+        ssim_reduction='mean',
+        psnr_peak=255)
     torch.testing.assert_close(alt['MI'], base['MI'] / math.log(2))
     torch.testing.assert_close(alt['SF'], base['SF'] / 255)
     torch.testing.assert_close(alt['VIF'], base['VIF'] / 2)
     torch.testing.assert_close(alt['SSIM'], base['SSIM'] / 2)
     peak = torch.from_numpy(fused.reshape(len(fused), -1).max(1))
-    torch.testing.assert_close(
-        alt['PSNR'], base['PSNR'] + 20 * torch.log10(255. / peak))
+    torch.testing.assert_close(alt['PSNR'],
+                               base['PSNR'] + 20 * torch.log10(255. / peak))
     # the exact-arithmetic SSIM differs from the float32 one by float noise
-    exact = compute_fusion_metrics(fused, ir, vis, ['SSIM'],
-                                   ssim_dtype='float64')['SSIM']
+    exact = compute_fusion_metrics(
+        fused, ir, vis, ['SSIM'], ssim_dtype='float64')['SSIM']
     torch.testing.assert_close(exact, base['SSIM'], rtol=1e-3, atol=0)
     with pytest.raises(TypeError, match='unknown metric options'):
         compute_fusion_metrics(fused, ir, vis, bogus=1)
@@ -144,14 +155,23 @@ def test_cpu_shift_add_equals_convolution(stride):
     win = gaussian_kernel1d(9, 1.8)
     got = filter_valid(x, win, stride=stride)
     full = torch.nn.functional.conv2d(
-        x.reshape(-1, 1, 41, 37), torch.outer(win, win)[None, None],
+        x.reshape(-1, 1, 41, 37),
+        torch.outer(win, win)[None, None],
         stride=stride).reshape(2, 3, *got.shape[-2:])
     torch.testing.assert_close(got, full)
-    by_conv = _pass(_pass(x, win.tolist(), -1, stride, impl='conv'),
-                    win.tolist(), -2, stride, impl='conv')
+    by_conv = _pass(
+        _pass(x, win.tolist(), -1, stride, impl='conv'),
+        win.tolist(),
+        -2,
+        stride,
+        impl='conv')
     torch.testing.assert_close(by_conv, full)
-    by_shift = _pass(_pass(x, win.tolist(), -1, stride, impl='shift'),
-                     win.tolist(), -2, stride, impl='shift')
+    by_shift = _pass(
+        _pass(x, win.tolist(), -1, stride, impl='shift'),
+        win.tolist(),
+        -2,
+        stride,
+        impl='shift')
     torch.testing.assert_close(by_shift, full)
 
 
@@ -186,10 +206,9 @@ def test_torch_code_path_equals_cpu_path(crops, monkeypatch):
 def test_gray_conversion_follows_the_evaluator():
     rng = np.random.default_rng(1)
     bgr = rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)
-    expected = np.round(
-        bgr[..., 0].astype(np.float32) * np.float32(0.114) +
-        bgr[..., 1].astype(np.float32) * np.float32(0.587) +
-        bgr[..., 2].astype(np.float32) * np.float32(0.299))
+    expected = np.round(bgr[..., 0].astype(np.float32) * np.float32(0.114) +
+                        bgr[..., 1].astype(np.float32) * np.float32(0.587) +
+                        bgr[..., 2].astype(np.float32) * np.float32(0.299))
     gray = bgr_to_gray(bgr)
     # OpenCV's float conversion; a few ties may round the other way
     assert (gray != expected).mean() < 1e-3

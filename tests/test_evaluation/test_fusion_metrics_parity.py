@@ -32,8 +32,7 @@ def test_all_images_match_de_facto_evaluator(seafusion_reference,
         for metric, expected in ref['per_image'][name].items():
             err = _max_rel_err(float(out[metric][i]), expected)
             worst[metric] = max(worst.get(metric, 0.), err)
-            assert err < RTOL, (name, metric, float(out[metric][i]),
-                                expected)
+            assert err < RTOL, (name, metric, float(out[metric][i]), expected)
     assert set(worst) == set(DE_FACTO_METRICS)
     # far inside the tolerance: float noise only (documented in
     # docs/evaluation.md); a convention slip would be >1e-3
@@ -56,14 +55,17 @@ def test_numpy_reference_matches_de_facto_evaluator(seafusion_reference,
 
 
 def test_batched_equals_one_by_one(seafusion_gray):
-    fused, ir, vis = (torch.from_numpy(x[:3, 100:260, 200:420])
-                      for x in seafusion_gray)
+    fused, ir, vis = (
+        torch.from_numpy(x[:3, 100:260, 200:420]) for x in seafusion_gray)
     batch = compute_fusion_metrics(fused, ir, vis)
     for i in range(3):
         single = compute_fusion_metrics(fused[i], ir[i], vis[i])
         for metric, values in batch.items():
             torch.testing.assert_close(
-                values[i:i + 1], single[metric], rtol=1e-9, atol=1e-12,
+                values[i:i + 1],
+                single[metric],
+                rtol=1e-9,
+                atol=1e-12,
                 msg=metric)
 
 
@@ -75,8 +77,9 @@ def test_nabf_and_ms_ssim_on_full_images(seafusion_reference, seafusion_gray):
     00111D of the shared set, which is added where present)."""
     names, _, _ = seafusion_reference
     fused, ir, vis = seafusion_gray
-    idx = [names.index(n) for n in ('00357D', '00927N', '00111D')
-           if n in names]
+    idx = [
+        names.index(n) for n in ('00357D', '00927N', '00111D') if n in names
+    ]
     fused, ir, vis = fused[idx], ir[idx], vis[idx]
     day = (slice(100, 180), slice(300, 420))
     flat_ir, flat_vis = ir[0].copy(), vis[0].copy()

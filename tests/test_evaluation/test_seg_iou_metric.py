@@ -63,8 +63,7 @@ def test_default_is_the_9_class_mean():
 def test_exclude_unlabelled_gives_the_8_class_mean():
     result = _evaluate(SegIoUMetric(exclude_from_mean=('unlabelled', )))
     assert result['mIoU'] == pytest.approx(35.0)  # (.4+1+0+0) / 4
-    assert result['mIoU'] == pytest.approx(
-        100 * np.nanmean(IOU[1:]), abs=5e-3)
+    assert result['mIoU'] == pytest.approx(100 * np.nanmean(IOU[1:]), abs=5e-3)
     assert result['mAcc'] == pytest.approx(50.0)  # (.5+1+0) / 3
     # the confusion statistics are unchanged: aAcc over all pixels
     assert result['aAcc'] == pytest.approx(75.0)
@@ -85,13 +84,13 @@ def test_exclude_keeps_the_confusion_statistics():
     assert excl['IoU.unlabelled'] == pytest.approx(50.0)
     assert excl['mIoU'] == pytest.approx(50.0)
     ignored = _evaluate(
-        SegIoUMetric(ignore_index=1, per_class=True), _samples(
-            gt, pred, shape=(1, 4)))
+        SegIoUMetric(ignore_index=1, per_class=True),
+        _samples(gt, pred, shape=(1, 4)))
     assert ignored['IoU.unlabelled'] == pytest.approx(100.0)
 
 
-@pytest.mark.parametrize('iou_metrics', [['mIoU'], ['mIoU', 'mDice',
-                                                   'mFscore']])
+@pytest.mark.parametrize('iou_metrics',
+                         [['mIoU'], ['mIoU', 'mDice', 'mFscore']])
 @pytest.mark.parametrize('nan_to_num', [None, 0])
 def test_default_equals_mmseg(iou_metrics, nan_to_num):
     """exclude_from_mean=() gives exactly mmseg's numbers, on random maps
@@ -123,9 +122,8 @@ def test_default_equals_mmseg(iou_metrics, nan_to_num):
 
 def test_per_class():
     result = _evaluate(SegIoUMetric(per_class=True, iou_metrics=['mIoU']))
-    keys = ['aAcc', 'mIoU', 'mAcc'] + [f'IoU.{c}' for c in CLASSES] + [
-        f'Acc.{c}' for c in CLASSES
-    ]
+    keys = ['aAcc', 'mIoU', 'mAcc'] + [f'IoU.{c}' for c in CLASSES
+                                       ] + [f'Acc.{c}' for c in CLASSES]
     assert list(result) == keys
     for name, iou, acc in zip(CLASSES, IOU, ACC):
         for key, ref in ((f'IoU.{name}', iou), (f'Acc.{name}', acc)):
@@ -135,8 +133,10 @@ def test_per_class():
                 assert result[key] == pytest.approx(100 * ref), key
     assert result['IoU.car'] == np.round(np.float32(.4) * 100, 2)
     # the means are the same as without per_class
-    assert {k: result[k]
-            for k in ('aAcc', 'mIoU', 'mAcc')} == _evaluate(SegIoUMetric())
+    assert {
+        k: result[k]
+        for k in ('aAcc', 'mIoU', 'mAcc')
+    } == _evaluate(SegIoUMetric())
     # other metrics give their own per-class keys
     result = _evaluate(
         SegIoUMetric(per_class=True, iou_metrics=['mDice', 'mFscore']))
@@ -192,8 +192,10 @@ def test_excluding_every_class_raises():
 
 def test_registry_build():
     metric = METRICS.build(
-        dict(type='SegIoUMetric', iou_metrics=['mIoU'],
-             exclude_from_mean=('unlabelled', )))
+        dict(
+            type='SegIoUMetric',
+            iou_metrics=['mIoU'],
+            exclude_from_mean=('unlabelled', )))
     assert isinstance(metric, SegIoUMetric)
     assert isinstance(metric, IoUMetric)
     assert metric.exclude_from_mean == ('unlabelled', )
@@ -206,7 +208,8 @@ def test_registry_build():
 
 def test_format_only(tmp_path):
     metric = SegIoUMetric(
-        format_only=True, output_dir=str(tmp_path / 'out'),
+        format_only=True,
+        output_dir=str(tmp_path / 'out'),
         exclude_from_mean=('unlabelled', ))
     samples = _samples()
     for i, s in enumerate(samples):

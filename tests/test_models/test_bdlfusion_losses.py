@@ -60,8 +60,8 @@ def test_ssim_single_pixel_by_hand():
     va, vb = g * a * a - mu_a**2, g * b * b - mu_b**2
     cov = g * a * b - mu_a * mu_b
     c1, c2 = 0.01**2, 0.03**2
-    expected = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
-        (mu_a**2 + mu_b**2 + c1) * (va + vb + c2))
+    expected = ((2 * mu_a * mu_b + c1) *
+                (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (va + vb + c2))
     got = ssim(torch.full((1, 1, 1, 1), a), torch.full((1, 1, 1, 1), b))
     assert got.item() == pytest.approx(expected, rel=1e-5)
 

@@ -49,11 +49,15 @@ def test_bad_input_is_reported():
     with pytest.raises(ValueError, match=r'\(N, 1, H, W\).*\(1, 3, 8, 8\)'):
         net(torch.rand(1, 1, 8, 8), torch.rand(1, 3, 8, 8))
     with pytest.raises(ValueError, match='differ in shape'):
-        TDFusionLossGenerator()(
-            torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 9))
+        TDFusionLossGenerator()(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 9))
 
 
-def _virtual_step_task_loss(net, gen, loss_fn, batch1, batch2, lr,
+def _virtual_step_task_loss(net,
+                            gen,
+                            loss_fn,
+                            batch1,
+                            batch2,
+                            lr,
                             gen_params=None):
     """TDFusion's meta step: one differentiable SGD step of the fusion net on
     the generated loss (batch1), then a stand-in task loss on batch2 with the
@@ -66,7 +70,9 @@ def _virtual_step_task_loss(net, gen, loss_fn, batch1, batch2, lr,
     else:
         weights = functional_call(gen, gen_params, (ir, vis))
     terms = loss_fn(
-        functional_call(net, params, (ir, vis)), ir, vis,
+        functional_call(net, params, (ir, vis)),
+        ir,
+        vis,
         pixel_weights=weights)
     grads = torch.autograd.grad(
         sum(terms.values()), list(params.values()), create_graph=True)
@@ -81,10 +87,10 @@ def test_second_order_gradient_reaches_loss_generator():
     net, gen = ReFusionNet(), TDFusionLossGenerator()
     loss_fn = WeightedIntensityGradientLoss()
     batch1 = (torch.rand(2, 1, 12, 10), torch.rand(2, 1, 12, 10))
-    batch2 = (torch.rand(1, 1, 9, 11), torch.rand(1, 1, 9, 11),
-              torch.rand(1, 1, 9, 11))
-    task_loss = _virtual_step_task_loss(net, gen, loss_fn, batch1, batch2,
-                                        lr=1e-4)
+    batch2 = (torch.rand(1, 1, 9, 11), torch.rand(1, 1, 9,
+                                                  11), torch.rand(1, 1, 9, 11))
+    task_loss = _virtual_step_task_loss(
+        net, gen, loss_fn, batch1, batch2, lr=1e-4)
     hyper = torch.autograd.grad(task_loss, list(gen.parameters()))
     # every generator layer, the deepest stem conv included, receives a
     # (tiny, as in TDFusion) non-zero hypergradient
@@ -116,10 +122,10 @@ def test_hypergradient_matches_finite_differences():
 
     params, loss = task_loss(0.)
     hyper = torch.autograd.grad(loss, list(params.values()))
-    analytic = sum((g * direction[n]).sum()
-                   for n, g in zip(params.keys(), hyper))
+    analytic = sum(
+        (g * direction[n]).sum() for n, g in zip(params.keys(), hyper))
     eps = 1e-5
     numeric = (task_loss(eps)[1] - task_loss(-eps)[1]) / (2 * eps)
     assert analytic.abs() > 1e-8
-    torch.testing.assert_close(analytic, numeric.detach(), rtol=1e-4,
-                               atol=1e-10)
+    torch.testing.assert_close(
+        analytic, numeric.detach(), rtol=1e-4, atol=1e-10)

@@ -62,9 +62,8 @@ def test_pretrained_false_clears_every_source_and_downloads_nothing(
                  'load_from_openmmlab'):
         monkeypatch.setattr(checkpoint, name, no_fetch)
     det = _adapter(cfg_path='mmdet::retinanet/retinanet_r18_fpn_1x_coco.py')
-    seg = _adapter(
-        cfg_path='mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-'
-        '512x1024.py')
+    seg = _adapter(cfg_path='mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-'
+                   '512x1024.py')
     log = _logged(log_records)
     assert 'backbone.init_cfg=torchvision://resnet18' in log
     assert 'pretrained=open-mmlab://resnet18_v1c' in log
@@ -76,11 +75,15 @@ def test_clear_pretrained_finds_nested_and_listed_inits():
     cfg = ConfigDict(
         pretrained='open-mmlab://x',
         backbone=dict(
-            backbone_cfg=dict(init_cfg=dict(type='Pretrained',
-                                            checkpoint='torchvision://r18')),
-            init_cfg=[dict(type='Kaiming', layer='Conv2d'),
-                      dict(type='Pretrained', checkpoint='a.pth')]),
-        decode_head=[dict(init_cfg=None), dict(pretrained=True)],
+            backbone_cfg=dict(
+                init_cfg=dict(
+                    type='Pretrained', checkpoint='torchvision://r18')),
+            init_cfg=[
+                dict(type='Kaiming', layer='Conv2d'),
+                dict(type='Pretrained', checkpoint='a.pth')
+            ]),
+        decode_head=[dict(init_cfg=None),
+                     dict(pretrained=True)],
         teacher_ckpt='https://t.pth')
     cleared = clear_pretrained(cfg)
     assert sorted(cleared) == sorted([
@@ -160,11 +163,14 @@ def test_segmentor_preprocessor_fits_the_fused_input(log_records):
     sample.gt_sem_seg = PixelData(data=torch.zeros(1, 70, 90).long())
     adapter = _adapter(
         cfg_path='mmseg::upernet/upernet_r18_4xb2-40k_cityscapes-'
-        '512x1024.py', model=dict(decode_head=dict(num_classes=9),
-                                  auxiliary_head=dict(num_classes=9)))
+        '512x1024.py',
+        model=dict(
+            decode_head=dict(num_classes=9),
+            auxiliary_head=dict(num_classes=9)))
     adapter.train()
-    losses = adapter(torch.rand(2, 1, 70, 90), torch.rand(2, 2, 70, 90),
-                     [sample, sample.clone()])
+    losses = adapter(
+        torch.rand(2, 1, 70, 90), torch.rand(2, 2, 70, 90),
+        [sample, sample.clone()])
     assert torch.isfinite(sum(v for k, v in losses.items() if 'loss' in k))
 
 
@@ -180,8 +186,9 @@ def test_pidnet_edge_map_is_derived_from_the_semantic_map():
     adapter.train()
     sample = FusionDataSample(metainfo=dict(img_shape=(64, 64)))
     sample.gt_sem_seg = PixelData(data=seg)
-    losses = adapter(torch.rand(2, 1, 64, 64), torch.rand(2, 2, 64, 64),
-                     [sample, sample.clone()])
+    losses = adapter(
+        torch.rand(2, 1, 64, 64), torch.rand(2, 2, 64, 64),
+        [sample, sample.clone()])
     assert 'decode.loss_bd' in losses or any('bd' in k for k in losses)
     assert 'gt_edge_map' not in sample  # the caller's samples untouched
 
@@ -224,7 +231,8 @@ def test_class_weighted_cross_entropy_with_padding():
             decode_head=dict(
                 num_classes=9,
                 loss_decode=dict(
-                    type='CrossEntropyLoss', class_weight=weights,
+                    type='CrossEntropyLoss',
+                    class_weight=weights,
                     loss_weight=1.0)),
             auxiliary_head=None))
     adapter.train()
@@ -234,8 +242,8 @@ def test_class_weighted_cross_entropy_with_padding():
     sample = FusionDataSample(metainfo=dict(img_shape=(240, 320)))
     sample.gt_sem_seg = PixelData(data=seg)
     torch.manual_seed(0)
-    losses = adapter(torch.rand(1, 1, 240, 320), torch.rand(1, 2, 240, 320),
-                     [sample])
+    losses = adapter(
+        torch.rand(1, 1, 240, 320), torch.rand(1, 2, 240, 320), [sample])
     loss = losses['decode.loss_ce']
     assert torch.isfinite(loss) and loss > 0
     # the same value from torch's own weighted mean on the unpadded pixels
@@ -255,13 +263,11 @@ def test_frozen_bn_statistics_with_random_weights_warn(log_records):
     weights) with pretrained=False: the adapter warns, naming the modules
     and the override, and changes nothing; with the config's weights it
     says nothing."""
-    from mmfusion.models.task_adapters.task_adapter import \
-        frozen_norm_modules
+    from mmfusion.models.task_adapters.task_adapter import frozen_norm_modules
     adapter = _adapter(
         cfg_path='mmdet::detectors/cascade-rcnn_r50-rfp_1x_coco.py')
-    assert frozen_norm_modules(adapter.model) == [
-        'backbone', 'neck.rfp_modules.0'
-    ]
+    assert frozen_norm_modules(
+        adapter.model) == ['backbone', 'neck.rfp_modules.0']
     assert adapter.model.backbone.norm_eval  # semantics unchanged
     warned = [r for r in log_records if 'norm_eval' in r.getMessage()]
     assert len(warned) == 1 and warned[0].levelname == 'WARNING'
@@ -314,14 +320,15 @@ def test_detector_input_padded_to_the_pyramid_stride(log_records):
         'pad_size_divisor=1 -> 32' in _logged(log_records)
     adapter.init_weights()
     adapter.train()
-    sample = FusionDataSample(metainfo=dict(img_shape=(240, 320),
-                                            ori_shape=(240, 320),
-                                            scale_factor=(1., 1.)))
+    sample = FusionDataSample(
+        metainfo=dict(
+            img_shape=(240, 320), ori_shape=(240, 320), scale_factor=(1., 1.)))
     sample.gt_instances = InstanceData(
         bboxes=HorizontalBoxes(torch.tensor([[20., 30., 120., 200.]])),
         labels=torch.tensor([1]))
-    losses = adapter(torch.rand(1, 1, 240, 320), torch.rand(1, 2, 240, 320),
-                     [sample])
-    total = sum(sum(v) if isinstance(v, list) else v
-                for k, v in losses.items() if 'loss' in k)
+    losses = adapter(
+        torch.rand(1, 1, 240, 320), torch.rand(1, 2, 240, 320), [sample])
+    total = sum(
+        sum(v) if isinstance(v, list) else v for k, v in losses.items()
+        if 'loss' in k)
     assert torch.isfinite(total)

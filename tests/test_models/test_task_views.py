@@ -17,8 +17,8 @@ from mmfusion.models.utils.views import (random_crop_batch, resize_batch,
 from mmfusion.registry import DATASETS, MODELS
 from mmfusion.structures import FusionDataSample
 
-DEMO = osp.join(osp.dirname(osp.dirname(osp.dirname(__file__))), 'data',
-                'msrs_demo')
+DEMO = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(__file__))), 'data', 'msrs_demo')
 
 
 def _sample(H=48, W=64):
@@ -32,12 +32,13 @@ def _sample(H=48, W=64):
     seg[:, 8:24, 4:20] = 2
     seg[:, 30:46, 40:60] = 1
     s = FusionDataSample(
-        metainfo=dict(img_shape=(H, W), ori_shape=(H, W),
-                      scale_factor=(1., 1.)))
+        metainfo=dict(
+            img_shape=(H, W), ori_shape=(H, W), scale_factor=(1., 1.)))
     s.gt_sem_seg = PixelData(data=seg)
     s.gt_edge_map = PixelData(data=(seg > 0).long())
     s.gt_instances = InstanceData(
-        bboxes=HorizontalBoxes(boxes), labels=torch.tensor([0, 2]),
+        bboxes=HorizontalBoxes(boxes),
+        labels=torch.tensor([0, 2]),
         masks=BitmapMasks(masks, H, W))
     s.ignored_instances = InstanceData(
         bboxes=HorizontalBoxes(torch.tensor([[0., 0., 8., 8.]])),
@@ -47,8 +48,10 @@ def _sample(H=48, W=64):
 
 def _inputs(n=1, H=48, W=64):
     g = torch.Generator().manual_seed(0)
-    return {k: torch.rand(n, c, H, W, generator=g)
-            for k, c in (('ir', 1), ('vis_y', 1), ('vis_cbcr', 2))}
+    return {
+        k: torch.rand(n, c, H, W, generator=g)
+        for k, c in (('ir', 1), ('vis_y', 1), ('vis_cbcr', 2))
+    }
 
 
 def test_resize_moves_every_target():
@@ -84,7 +87,8 @@ def test_resize_moves_every_target():
 def test_resize_moves_plain_tensor_boxes_and_polygons():
     s = _sample()
     s.gt_instances = InstanceData(
-        bboxes=torch.tensor([[4., 8., 20., 24.]]), labels=torch.tensor([0]),
+        bboxes=torch.tensor([[4., 8., 20., 24.]]),
+        labels=torch.tensor([0]),
         masks=PolygonMasks([[np.array([4., 8., 20., 8., 20., 24., 4., 24.])]],
                            48, 64))
     _, (r, ) = resize_batch(_inputs(), [s], (96, 32))  # sy 2, sx 1/2
@@ -92,8 +96,8 @@ def test_resize_moves_plain_tensor_boxes_and_polygons():
     torch.testing.assert_close(r.gt_instances.bboxes,
                                torch.tensor([[2., 16., 10., 48.]]))
     poly = r.gt_instances.masks
-    assert isinstance(poly, PolygonMasks) and (poly.height, poly.width) == (
-        96, 32)
+    assert isinstance(poly,
+                      PolygonMasks) and (poly.height, poly.width) == (96, 32)
     np.testing.assert_allclose(poly.masks[0][0],
                                [2., 16., 10., 16., 10., 48., 2., 48.])
 
@@ -104,8 +108,8 @@ def test_crop_moves_every_target_and_drops_emptied_instances():
     # find a seed whose window keeps the first box but not the second
     for seed in range(200):
         g = torch.Generator().manual_seed(seed)
-        crops, (c, ) = random_crop_batch(inputs, (24, 32), g, [s],
-                                         return_samples=True)
+        crops, (c, ) = random_crop_batch(
+            inputs, (24, 32), g, [s], return_samples=True)
         top, left = _window(inputs['ir'], crops['ir'])
         if left + 32 <= 40 and top < 24 and left < 20:
             break
@@ -113,8 +117,7 @@ def test_crop_moves_every_target_and_drops_emptied_instances():
         pytest.fail('no window of the wanted kind in 200 draws')
     assert crops['ir'].shape[-2:] == (24, 32)
     np.testing.assert_array_equal(
-        c.gt_sem_seg.data, s.gt_sem_seg.data[:, top:top + 24,
-                                             left:left + 32])
+        c.gt_sem_seg.data, s.gt_sem_seg.data[:, top:top + 24, left:left + 32])
     np.testing.assert_array_equal(
         c.gt_edge_map.data, s.gt_edge_map.data[:, top:top + 24,
                                                left:left + 32])
@@ -127,8 +130,7 @@ def test_crop_moves_every_target_and_drops_emptied_instances():
     mask = c.gt_instances.masks.masks[0]
     assert mask.shape == (24, 32)
     ys, xs = np.nonzero(mask)
-    assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (x1, y1, x2,
-                                                                 y2)
+    assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (x1, y1, x2, y2)
     assert c.img_shape == (24, 32) and c.pad_shape == (24, 32)
 
 
@@ -160,14 +162,17 @@ def test_packing_keeps_every_label_and_the_preprocessor_pads_them():
             type='MSRSDataset',
             data_root=DEMO,
             data_prefix=dict(
-                ir='train/ir', vis='train/vi',
+                ir='train/ir',
+                vis='train/vi',
                 seg='train/Segmentation_labels',
                 det='train/Detection_labels'),
             pipeline=[
                 dict(type='LoadPairedImageFromFile'),
                 dict(type='mmseg.LoadAnnotations'),
-                dict(type='mmdet.LoadAnnotations', with_bbox=True,
-                     with_label=True),
+                dict(
+                    type='mmdet.LoadAnnotations',
+                    with_bbox=True,
+                    with_label=True),
                 dict(type='mmdet.Resize', scale=(100, 75), keep_ratio=True),
                 dict(type='mmseg.GenerateEdge', edge_width=2),
                 dict(type='MasksFromBoxes'),

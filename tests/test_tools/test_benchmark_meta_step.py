@@ -11,10 +11,11 @@ def test_benchmark_meta_step_compares_modes(repo_root, msrs_mini, tmp_path):
     cmd = [
         sys.executable,
         osp.join(repo_root, 'tools/analysis_tools/benchmark_meta_step.py'),
-        osp.join(repo_root, 'configs/tdfusion/tdfusion_demo.py'), '--crop',
-        '32', '32', '--task-size', '32', '32', '--iters', '1', '--threads',
-        '1', '--modes', 'jvp', 'jvp+keep', 'full_backward',
-        '--data-root', msrs_mini, '--out', str(out)
+        osp.join(repo_root,
+                 'configs/tdfusion/tdfusion_demo.py'), '--crop', '32', '32',
+        '--task-size', '32', '32', '--iters', '1', '--threads', '1', '--modes',
+        'jvp', 'jvp+keep', 'full_backward', '--data-root', msrs_mini, '--out',
+        str(out)
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=repo_root)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -29,7 +30,7 @@ def test_benchmark_meta_step_compares_modes(repo_root, msrs_mini, tmp_path):
             'outer backward', 'hypergradient', 'restore'
         }
     assert 'hypergradient' not in r['full_backward']['phases']
-    assert set(r['fusion']['phases']) == {'views', 'fusion update',
-                                          'task update'}
+    assert set(
+        r['fusion']['phases']) == {'views', 'fusion update', 'task update'}
     for kind in r.values():
         assert kind['seconds'] > 0 and kind['peak_mb'] > 0

@@ -12,8 +12,11 @@ from mmfusion.apis.inference_backends import onnxruntime_available
 
 
 def _run(repo_root, *args, timeout=600):
-    res = subprocess.run([sys.executable, *args], cwd=repo_root,
-                         capture_output=True, text=True, timeout=timeout)
+    res = subprocess.run([sys.executable, *args],
+                         cwd=repo_root,
+                         capture_output=True,
+                         text=True,
+                         timeout=timeout)
     assert res.returncode == 0, res.stderr[-3000:]
     return res.stdout
 

@@ -31,8 +31,7 @@ def test_panoptic_class_weight_follows_things_and_stuff(zoo):
     """MaskFormer's loss_cls.class_weight has 80 things + 53 stuff + 1
     background entries (no num_classes=133 anywhere): set to n + 1."""
     over = zoo._num_classes(
-        _model_cfg('mmdet::maskformer/maskformer_r50_ms-16xb1-75e_coco.py'),
-        3)
+        _model_cfg('mmdet::maskformer/maskformer_r50_ms-16xb1-75e_coco.py'), 3)
     head = over['panoptic_head']
     assert head['num_things_classes'] == 3
     assert head['num_stuff_classes'] == 0
@@ -100,8 +99,8 @@ def test_ddod_input_size(zoo):
         outs = adapter(y, cbcr, None, mode='tensor')
         assert outs[0][-1].shape[-2:] == (3, 3)
         with pytest.raises(RuntimeError, match='smaller than kernel'):
-            adapter(y[..., :240, :320], cbcr[..., :240, :320], None,
-                    mode='tensor')
+            adapter(
+                y[..., :240, :320], cbcr[..., :240, :320], None, mode='tensor')
 
 
 def test_min_input_enlarges_tdfusion_default_task_view(zoo):
@@ -112,8 +111,12 @@ def test_min_input_enlarges_tdfusion_default_task_view(zoo):
     config = {f: c for f, c, _ in zoo.families('mmseg')}['mobilenet_v3']
     model, _ = zoo.build('tdfusion', 'mmseg', config, min_input=least)
     assert tuple(model.task_input_size) == least
-    model, _ = zoo.build('tdfusion', 'mmseg', config,
-                         task_input_size=(96, 128), min_input=least)
+    model, _ = zoo.build(
+        'tdfusion',
+        'mmseg',
+        config,
+        task_input_size=(96, 128),
+        min_input=least)
     assert tuple(model.task_input_size) == least
 
 

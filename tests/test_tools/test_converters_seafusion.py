@@ -52,8 +52,8 @@ def official(find_test_data, tmp_path_factory):
         return found.path, True
     gen = torch.Generator().manual_seed(0)
     state = OrderedDict(
-        (name, torch.randn(shape, generator=gen) if dtype == 'float32' else
-         torch.zeros(shape, dtype=getattr(torch, dtype)))
+        (name, torch.randn(shape, generator=gen) if dtype ==
+         'float32' else torch.zeros(shape, dtype=getattr(torch, dtype)))
         for name, (shape, dtype) in _layout().items())
     path = str(tmp_path_factory.mktemp('official') / 'seafusion_random.pth')
     torch.save(state, path)
@@ -64,7 +64,9 @@ def official(find_test_data, tmp_path_factory):
 def converted(official, tmp_path_factory):
     dst = str(tmp_path_factory.mktemp('ckpt') / 'seafusion_msrs.pth')
     proc = subprocess.run([sys.executable, TOOL, official[0], dst],
-                          capture_output=True, text=True, cwd=REPO)
+                          capture_output=True,
+                          text=True,
+                          cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert '20 unused BatchNorm entries dropped' in proc.stdout
     return dst
@@ -73,8 +75,10 @@ def converted(official, tmp_path_factory):
 def test_bundled_layout_is_the_released_one(official):
     path, released = official
     state = torch.load(path, map_location='cpu', weights_only=True)
-    assert {k: [list(v.shape), str(v.dtype)[len('torch.'):]]
-            for k, v in state.items()} == _layout()
+    assert {
+        k: [list(v.shape), str(v.dtype)[len('torch.'):]]
+        for k, v in state.items()
+    } == _layout()
     if not released:
         pytest.skip('released weights not found (../shared): the bundled '
                     'layout is compared with itself')
@@ -109,7 +113,8 @@ def test_converter_cli_reports_bad_input(tmp_path, monkeypatch):
     monkeypatch.setattr(
         sys, 'argv',
         ['seafusion2mmfusion.py',
-         str(bogus), str(tmp_path / 'out.pth')])
+         str(bogus),
+         str(tmp_path / 'out.pth')])
     with pytest.raises(RuntimeError, match='not_a_checkpoint.pth'):
         runpy.run_path(TOOL, run_name='__main__')
     monkeypatch.setattr(sys, 'argv', [

@@ -77,8 +77,8 @@ def refusion_layout(dim=16, seed=0):
         for i in range(2):
             sd.block(f'{enc}.{i}', dim)
     for i in (1, 2):
-        sd[f'FM.temperature{i}'] = 1 + 0.2 * torch.rand(8, 1, 1,
-                                                        generator=sd.g)
+        sd[f'FM.temperature{i}'] = 1 + 0.2 * torch.rand(
+            8, 1, 1, generator=sd.g)
         sd.meta_conv(f'FM.qkv{i}', 3 * dim, dim, 1, 1)
         sd.meta_conv(f'FM.qkv{i}_dwconv', 3 * dim, 1, 3, 3)
         sd.meta_conv(f'FM.project_mid{i}', dim, dim, 1, 1)
@@ -114,8 +114,13 @@ def lpn_layout(dim=16, seed=1):
 # ----------------------------------------------------------------------
 def conv(sd, name, x, padding=0, groups=1, dilation=1):
     bias = sd.get(f'{name}.bias')
-    return F.conv2d(x, sd[f'{name}.weight'], bias, padding=padding,
-                    groups=groups, dilation=dilation)
+    return F.conv2d(
+        x,
+        sd[f'{name}.weight'],
+        bias,
+        padding=padding,
+        groups=groups,
+        dilation=dilation)
 
 
 def dw(sd, name, x):
@@ -162,12 +167,11 @@ def published_refusion(sd, a, b):
     x2 = x2 + conv(sd, 'FM.project_mid2',
                    attention(q1, k2, v2, sd['FM.temperature2']))
     out = torch.cat([x1, x2], 1)
-    g1, g2 = dw(sd, 'FM.project_E_d', conv(sd, 'FM.project_E', out)).chunk(
-        2, 1)
+    g1, g2 = dw(sd, 'FM.project_E_d', conv(sd, 'FM.project_E',
+                                           out)).chunk(2, 1)
     x1 = F.gelu(g1) * dw(sd, 'FM.project_E1_d', conv(sd, 'FM.project_E1', x1))
     x2 = F.gelu(g2) * dw(sd, 'FM.project_E2_d', conv(sd, 'FM.project_E2', x2))
-    x = out + conv(sd, 'FM.project_out1', x1) + conv(sd, 'FM.project_out2',
-                                                     x2)
+    x = out + conv(sd, 'FM.project_out1', x1) + conv(sd, 'FM.project_out2', x2)
     for i in range(2):
         x = block(sd, f'decoder.{i}', x)
     x = F.leaky_relu(conv(sd, 'project_out_0', x, padding=1))
@@ -187,14 +191,17 @@ def published_lpn(sd, a, b):
 
 
 def _double(sd):
-    return {k: v.double() if v.is_floating_point() else v
-            for k, v in sd.items()}
+    return {
+        k: v.double() if v.is_floating_point() else v
+        for k, v in sd.items()
+    }
 
 
 def _inputs(seed=3, hw=(11, 13)):
     g = torch.Generator().manual_seed(seed)
-    return torch.rand(2, 1, *hw, generator=g), torch.rand(2, 1, *hw,
-                                                          generator=g)
+    return torch.rand(
+        2, 1, *hw, generator=g), torch.rand(
+            2, 1, *hw, generator=g)
 
 
 # ----------------------------------------------------------------------
@@ -226,10 +233,10 @@ def test_tdfusion_loss_generator_conversion_computes_published_forward():
 def test_tdfusion_accepts_single_copies_and_rejects_conflicts():
     sd = refusion_layout()
     # only the '.conv.weight' copies (e.g. a re-saved, de-duplicated file)
-    single = OrderedDict((k, v) for k, v in sd.items()
-                         if not (k.endswith('.weight') and '.conv.' not in k
-                                 and k.replace('.weight', '.conv.weight')
-                                 in sd))
+    single = OrderedDict(
+        (k, v) for k, v in sd.items()
+        if not (k.endswith('.weight') and '.conv.' not in k
+                and k.replace('.weight', '.conv.weight') in sd))
     assert len(single) < len(sd)
     ReFusionNet().load_state_dict(tdfusion_convert(single), strict=True)
     bad = OrderedDict(sd)
@@ -246,11 +253,15 @@ def test_tdfusion_cli(tmp_path, monkeypatch):
     src, dst = tmp_path / 'TDFusion_MSRS.pth', tmp_path / 'out' / 'td.pth'
     sd = refusion_layout()
     torch.save(dict(sd), src)
-    proc = subprocess.run(
-        [sys.executable,
-         osp.join(TOOLS, 'tdfusion2mmfusion.py'),
-         str(src), str(dst)],
-        capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(TOOLS, 'tdfusion2mmfusion.py'),
+        str(src),
+        str(dst)
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     ckpt = torch.load(dst, weights_only=True)
     assert ckpt['meta']['source'] == 'HaowenBai/TDFusion'
@@ -259,9 +270,9 @@ def test_tdfusion_cli(tmp_path, monkeypatch):
                        sd['FM.project_E.weight'])
     # a file of the wrong network fails with the file named (in-process)
     torch.save(dict(lpn_layout()), src)
-    monkeypatch.setattr(
-        sys, 'argv', ['tdfusion2mmfusion.py',
-                      str(src), str(dst)])
+    monkeypatch.setattr(sys, 'argv',
+                        ['tdfusion2mmfusion.py',
+                         str(src), str(dst)])
     with pytest.raises(KeyError, match=r'TDFusion_MSRS\.pth.*unexpected'):
         runpy.run_path(
             osp.join(TOOLS, 'tdfusion2mmfusion.py'), run_name='__main__')
@@ -277,11 +288,15 @@ def bdl_layout(seed=4, with_detector=True):
     for blk in (1, 2):
         for i in range(1, 6):
             cin = 64 + 32 * (i - 1)
-            sd.add(f'enhance_net.DRDB{blk}.Dcov{i}.weight', 32, cin, 3, 3,
-                   scale=0.03)
+            sd.add(
+                f'enhance_net.DRDB{blk}.Dcov{i}.weight',
+                32,
+                cin,
+                3,
+                3,
+                scale=0.03)
             sd.add(f'enhance_net.DRDB{blk}.Dcov{i}.bias', 32, scale=0.05)
-        sd.add(f'enhance_net.DRDB{blk}.conv.weight', 64, 224, 1, 1,
-               scale=0.05)
+        sd.add(f'enhance_net.DRDB{blk}.conv.weight', 64, 224, 1, 1, scale=0.05)
         sd.add(f'enhance_net.DRDB{blk}.conv.bias', 64, scale=0.05)
     sd.add('enhance_net.conv2.weight', 32, 64, 3, 3, scale=0.05)
     sd.add('enhance_net.conv2.bias', 32, scale=0.05)
@@ -294,8 +309,7 @@ def bdl_layout(seed=4, with_detector=True):
     sd['discriminator.net.3.weight'] = 1 + torch.rand(128, generator=sd.g)
     sd.add('discriminator.net.3.bias', 128)
     sd.add('discriminator.net.3.running_mean', 128)
-    sd['discriminator.net.3.running_var'] = 1 + torch.rand(128,
-                                                           generator=sd.g)
+    sd['discriminator.net.3.running_var'] = 1 + torch.rand(128, generator=sd.g)
     sd['discriminator.net.3.num_batches_tracked'] = torch.tensor(7)
     sd.add('discriminator.net.5.weight', 1, 128, 1, 1)
     if with_detector:
@@ -313,8 +327,9 @@ def published_bdl(sd, ir, vis):
     for blk in (1, 2):
         feats = x
         for i in range(1, 6):
-            y = F.relu(conv(sd, f'{p}DRDB{blk}.Dcov{i}', feats, padding=2,
-                            dilation=2))
+            y = F.relu(
+                conv(
+                    sd, f'{p}DRDB{blk}.Dcov{i}', feats, padding=2, dilation=2))
             feats = torch.cat([feats, y], 1)
         x = x + F.relu(conv(sd, f'{p}DRDB{blk}.conv', feats))
     x = F.prelu(conv(sd, p + 'conv2', x, padding=1), a)
@@ -324,9 +339,9 @@ def published_bdl(sd, ir, vis):
 def published_disc(sd, x):
     p = 'discriminator.net.'
     x = F.leaky_relu(conv(sd, p + '0', x), 0.2)
-    x = F.batch_norm(conv(sd, p + '2', x), sd[p + '3.running_mean'],
-                     sd[p + '3.running_var'], sd[p + '3.weight'],
-                     sd[p + '3.bias'], False)
+    x = F.batch_norm(
+        conv(sd, p + '2', x), sd[p + '3.running_mean'],
+        sd[p + '3.running_var'], sd[p + '3.weight'], sd[p + '3.bias'], False)
     return conv(sd, p + '5', F.leaky_relu(x, 0.2))
 
 
@@ -359,11 +374,15 @@ def test_bdlfusion_bare_fusion_net_and_cli(tmp_path):
 
     src, dst = tmp_path / 'model_meta1_400.pth', tmp_path / 'bdl.pth'
     torch.save({'state_dict': dict(bdl_layout())}, src)
-    proc = subprocess.run(
-        [sys.executable,
-         osp.join(TOOLS, 'bdlfusion2mmfusion.py'),
-         str(src), str(dst)],
-        capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(TOOLS, 'bdlfusion2mmfusion.py'),
+        str(src),
+        str(dst)
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert 'not converted: 4 keys' in proc.stdout
     state = torch.load(dst, weights_only=True)['state_dict']

@@ -11,7 +11,6 @@ import mmfusion  # noqa: F401  (safe loading of mmengine checkpoints)
 from mmfusion.testing import free_port
 
 
-
 def test_dist_train_demo_two_processes(repo_root, msrs_mini, tmp_path):
     env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1')
     env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
@@ -25,7 +24,11 @@ def test_dist_train_demo_two_processes(repo_root, msrs_mini, tmp_path):
         'val_dataloader.dataset.indices=2'
     ]
     proc = subprocess.run(
-        cmd, cwd=repo_root, env=env, capture_output=True, text=True,
+        cmd,
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     ckpt = torch.load(tmp_path / 'iter_4.pth', map_location='cpu')

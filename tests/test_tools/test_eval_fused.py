@@ -66,9 +66,8 @@ def test_report_matches_the_de_facto_evaluator(repo_root, folders,
         ref = json.load(f)['per_image']
     with open(out / 'per_image.csv') as f:
         rows = list(csv.DictReader(f))
-    assert [r['method'] for r in rows] == ['IR'] * 3 + ['VIS'] * 3 + [
-        'SeAFusion'
-    ] * 3
+    assert [r['method']
+            for r in rows] == ['IR'] * 3 + ['VIS'] * 3 + ['SeAFusion'] * 3
     for row in rows[6:]:
         for metric in ('EN', 'VIF', 'Qabf', 'SSIM', 'MI'):
             assert float(row[metric]) == pytest.approx(
@@ -96,8 +95,9 @@ def test_missing_and_bad_files(repo_root, folders, tmp_path, capsys):
     assert str(folders['ir_copy'] / '00927N') in err
     # a fused image of the wrong size names the file
     small = folders['ir_copy'] / '00927N.png'
-    cv2.imwrite(str(small), cv2.imread(
-        str(folders['ir'] / '00927N.png'))[:240, :320])
+    cv2.imwrite(
+        str(small),
+        cv2.imread(str(folders['ir'] / '00927N.png'))[:240, :320])
     assert tool.main(args) == 2
     assert f'fused image {small} is 320x240' in capsys.readouterr().err
     # an unreadable image names the file

@@ -27,16 +27,23 @@ RELEASED = osp.join(
     osp.dirname(REPO), 'shared', 'reference', 'seafusion',
     'seafusion_official.pth')
 METHODS = ['TDFusion', 'BDLFusion', 'SeAFusion']
-FUSION_METRICS = ['EN', 'SD', 'SF', 'AG', 'MI', 'SCD', 'VIF', 'Qabf', 'SSIM',
-                  'PSNR', 'MSE', 'CC', 'Nabf', 'MS_SSIM']
+FUSION_METRICS = [
+    'EN', 'SD', 'SF', 'AG', 'MI', 'SCD', 'VIF', 'Qabf', 'SSIM', 'PSNR', 'MSE',
+    'CC', 'Nabf', 'MS_SSIM'
+]
 
 
 def _run(work):
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
-    return subprocess.run(
-        [sys.executable, TOOL, CONFIG, '--quick', '--work-dir', str(work),
-         '--device', 'cpu'],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+    return subprocess.run([
+        sys.executable, TOOL, CONFIG, '--quick', '--work-dir',
+        str(work), '--device', 'cpu'
+    ],
+                          cwd=REPO,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=1200)
 
 
 def test_prepare_dataset_and_rule(tmp_path):
@@ -53,15 +60,16 @@ def test_prepare_dataset_and_rule(tmp_path):
         cv2.IMREAD_UNCHANGED)
     # nearest: no label id that the original does not have
     assert set(seg.ravel()) <= set(full.ravel())
-    out = fuse_with_rule(osp.join(dest, 'train', 'ir'),
-                         osp.join(dest, 'train', 'vi'),
-                         str(tmp_path / 'max'))
+    out = fuse_with_rule(
+        osp.join(dest, 'train', 'ir'), osp.join(dest, 'train', 'vi'),
+        str(tmp_path / 'max'))
     assert len(out) == 8
     fused = cv2.imread(out[0], cv2.IMREAD_COLOR)
-    vis = cv2.imread(osp.join(dest, 'train', 'vi', osp.basename(out[0])),
-                     cv2.IMREAD_COLOR)
-    ir = cv2.imread(osp.join(dest, 'train', 'ir', osp.basename(out[0])),
-                    cv2.IMREAD_GRAYSCALE)
+    vis = cv2.imread(
+        osp.join(dest, 'train', 'vi', osp.basename(out[0])), cv2.IMREAD_COLOR)
+    ir = cv2.imread(
+        osp.join(dest, 'train', 'ir', osp.basename(out[0])),
+        cv2.IMREAD_GRAYSCALE)
     y = cv2.cvtColor(fused, cv2.COLOR_BGR2GRAY).astype(int)
     # the max rule is at least as bright as both sources (within rounding
     # of the colour round trip and clamping)
@@ -81,8 +89,8 @@ def test_prepare_dataset_is_whole_or_absent(tmp_path):
         for sub in ('ir', 'vi'):
             os.makedirs(src / split / sub)
             name = sorted(os.listdir(osp.join(demo, split, sub)))[0]
-            os.symlink(osp.join(demo, split, sub, name), src / split / sub /
-                       name)
+            os.symlink(
+                osp.join(demo, split, sub, name), src / split / sub / name)
     dest = str(tmp_path / 'out' / 'd')
     prepare_dataset(str(src), dest, (80, 60))
     before = sorted(os.listdir(osp.join(dest, 'test', 'ir')))
@@ -150,8 +158,8 @@ def _check_quick(work):
     assert len(set(ens.values())) == len(inputs)
     study = report['loss_generator']['TDFusion']
     assert study[0]['checkpoint'] == 'initialisation'
-    assert [r['checkpoint'] for r in study[1:]] == ['iter_10.pth',
-                                                    'iter_20.pth']
+    assert [r['checkpoint']
+            for r in study[1:]] == ['iter_10.pth', 'iter_20.pth']
     for r in study:
         assert 0 < r['w_ir_all'] < 1
     assert not released or report['missing'] == {}
@@ -169,8 +177,8 @@ def _check_quick(work):
     grid = cv2.imread(str(work / 'task_gain_grid.png'))
     assert plot is not None and grid is not None
     # 2 rows of pairs, VIS | IR | fused inputs | TDFusion's weight map
-    assert grid.shape[0] >= 2 * 120 and grid.shape[1] >= (
-        len(inputs) + 1) * 160
+    assert grid.shape[0] >= 2 * 120 and grid.shape[1] >= (len(inputs) +
+                                                          1) * 160
 
     # re-run: nothing trained again
     again = _run(work)

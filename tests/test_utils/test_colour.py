@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from mmfusion.utils import (normalize_output, rgb_to_ycbcr,
-                            to_uint8, ycbcr_to_rgb)
+from mmfusion.utils import (normalize_output, rgb_to_ycbcr, to_uint8,
+                            ycbcr_to_rgb)
 
 
 def test_ycbcr_formulas_by_hand():
@@ -10,10 +10,10 @@ def test_ycbcr_formulas_by_hand():
     y, cbcr = rgb_to_ycbcr(rgb)
     y_ref = 0.299 * 0.2 + 0.587 * 0.6 + 0.114 * 0.9
     assert y.item() == pytest.approx(y_ref, abs=1e-7)
-    assert cbcr[0, 0].item() == pytest.approx((0.9 - y_ref) * 0.564 + 0.5,
-                                              abs=1e-7)
-    assert cbcr[0, 1].item() == pytest.approx((0.2 - y_ref) * 0.713 + 0.5,
-                                              abs=1e-7)
+    assert cbcr[0, 0].item() == pytest.approx(
+        (0.9 - y_ref) * 0.564 + 0.5, abs=1e-7)
+    assert cbcr[0, 1].item() == pytest.approx(
+        (0.2 - y_ref) * 0.713 + 0.5, abs=1e-7)
 
 
 def test_ycbcr_round_trip_is_close():

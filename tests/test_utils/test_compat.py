@@ -47,9 +47,11 @@ def _save_like_stock_mmengine(path, extra=None):
     patched = HistoryBuffer.__getstate__
     HistoryBuffer.__getstate__ = _stock_getstate
     try:
-        torch.save(dict(state_dict=dict(w=torch.zeros(1)),
-                        message_hub=dict(log_scalars=dict(loss=buf)),
-                        extra=extra), path)
+        torch.save(
+            dict(
+                state_dict=dict(w=torch.zeros(1)),
+                message_hub=dict(log_scalars=dict(loss=buf)),
+                extra=extra), path)
     finally:
         HistoryBuffer.__getstate__ = patched
 
@@ -91,13 +93,15 @@ def test_cpu_init_dist_patched_before_any_model_import():
     import subprocess
     import sys
     code = '\n'.join([
-        'import sys', 'import mmfusion',
+        'import sys',
+        'import mmfusion',
         'from mmengine.dist import init_dist',
         'import mmengine.dist.utils as du',
         "print('mmengine.model' in sys.modules,",
         "      getattr(du._init_dist_pytorch, '_mmfusion_patched', False))",
     ])
-    res = subprocess.run([sys.executable, '-c', code], capture_output=True,
+    res = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
                          text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.split('\n')[0] == 'False True'
@@ -123,7 +127,8 @@ def test_patches_wait_for_the_modules_they_patch(runner_first):
         "      getattr(du._init_dist_pytorch, '_mmfusion_patched', False),",
         "      ckpt.CheckpointLoader._schemes[''].__name__)",
     ])
-    res = subprocess.run([sys.executable, '-c', code], capture_output=True,
+    res = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
                          text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     first, patched = res.stdout.split('\n')[:2]

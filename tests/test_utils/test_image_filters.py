@@ -18,11 +18,11 @@ def test_gaussian_window(size, sigma):
     x = torch.arange(size, dtype=torch.float64) - size // 2
     g = torch.exp(-x**2 / (2 * sigma**2))
     g = g / g.sum()
-    assert torch.equal(gaussian_window(size, sigma),
-                       torch.outer(g, g).float())
+    assert torch.equal(gaussian_window(size, sigma), torch.outer(g, g).float())
     torch.testing.assert_close(gaussian_kernel1d(size, sigma), g)
-    assert torch.equal(gaussian_kernel1d(size, sigma, matlab=True),
-                       gaussian_kernel1d(size, sigma))
+    assert torch.equal(
+        gaussian_kernel1d(size, sigma, matlab=True),
+        gaussian_kernel1d(size, sigma))
 
 
 def test_gaussian_window_checks():

@@ -43,11 +43,11 @@ def test_every_bundled_copy_exists(roots):
         found = roots.resolve_test_data(
             name, shared_root='/nonexistent', require_shared=False)
         assert not found.shared and found.pairs == pairs
-        for split, n in (pairs.items() if isinstance(pairs, dict) else
-                         [('', pairs)]):
+        for split, n in (pairs.items()
+                         if isinstance(pairs, dict) else [('', pairs)]):
             for modality in ('ir', 'vi'):
-                assert len(
-                    os.listdir(osp.join(found.path, split, modality))) == n
+                assert len(os.listdir(osp.join(found.path, split,
+                                               modality))) == n
 
 
 @pytest.mark.parametrize('require', [False, True])
@@ -57,8 +57,7 @@ def test_shared_wins_where_present(roots, shared, require):
         found = roots.resolve_test_data(
             name, shared_root=full, require_shared=require)
         assert found == (name, osp.join(full, in_shared), True)
-    assert roots.resolve_test_data(
-        'tno', shared_root=full).pairs == 25
+    assert roots.resolve_test_data('tno', shared_root=full).pairs == 25
 
 
 def test_bundled_copy_without_shared(roots, shared):
@@ -68,13 +67,14 @@ def test_bundled_copy_without_shared(roots, shared):
     assert found == ('msrs_mini', osp.join(REPO, 'data', 'msrs_demo'), False)
     assert found.pairs == dict(train=8, test=4)
     found = roots.resolve_test_data(
-        'seafusion', shared_root=missing, repo_root='/repo',
+        'seafusion',
+        shared_root=missing,
+        repo_root='/repo',
         require_shared=False)
     assert found.path == '/repo/tests/data/seafusion_ref'
     # shared only: nothing to fall back to
     assert roots.resolve_test_data(
-        'seafusion_weights', shared_root=missing,
-        require_shared=False) is None
+        'seafusion_weights', shared_root=missing, require_shared=False) is None
 
 
 def test_required_shared_missing_is_an_error(roots, shared, monkeypatch):
@@ -86,8 +86,8 @@ def test_required_shared_missing_is_an_error(roots, shared, monkeypatch):
     # the default comes from the environment
     monkeypatch.setenv('MMFUSION_REQUIRE_SHARED', '1')
     assert roots.shared_required()
-    with pytest.raises(roots.SharedDataMissing,
-                       match='MMFUSION_REQUIRE_SHARED is set'):
+    with pytest.raises(
+            roots.SharedDataMissing, match='MMFUSION_REQUIRE_SHARED is set'):
         roots.resolve_test_data('msrs_mini', shared_root=missing)
     for off in ('', '0'):
         monkeypatch.setenv('MMFUSION_REQUIRE_SHARED', off)
@@ -106,11 +106,10 @@ def test_required_shared_missing_stops_the_run(tmp_path):
     tests.mkdir(parents=True)
     with open(osp.join(REPO, 'tests', 'conftest.py')) as f:
         (tests / 'conftest.py').write_text(f.read())
-    (tests / 'test_x.py').write_text(
-        'import pytest\n\n\n'
-        '@pytest.mark.shared_data\n'
-        'def test_needs_shared():\n'
-        '    pass\n')
+    (tests / 'test_x.py').write_text('import pytest\n\n\n'
+                                     '@pytest.mark.shared_data\n'
+                                     'def test_needs_shared():\n'
+                                     '    pass\n')
     assert not (tmp_path / 'shared').exists()
 
     def run(require):
@@ -118,11 +117,16 @@ def test_required_shared_missing_stops_the_run(tmp_path):
         env.pop('MMFUSION_REQUIRE_SHARED', None)
         if require:
             env['MMFUSION_REQUIRE_SHARED'] = '1'
-        return subprocess.run(
-            [sys.executable, '-m', 'pytest', '-q', '-rs', '-p',
-             'no:cacheprovider', str(tests)],
-            cwd=str(tmp_path / 'repo'), env=env, capture_output=True,
-            text=True, timeout=300)
+        return subprocess.run([
+            sys.executable, '-m', 'pytest', '-q', '-rs', '-p',
+            'no:cacheprovider',
+            str(tests)
+        ],
+                              cwd=str(tmp_path / 'repo'),
+                              env=env,
+                              capture_output=True,
+                              text=True,
+                              timeout=300)
 
     free = run(False)
     assert free.returncode == 0, free.stdout + free.stderr

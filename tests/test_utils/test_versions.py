@@ -12,8 +12,9 @@ from mmfusion.version import (MM_REQUIREMENTS, check_mm_version,
 
 def test_mminstall_txt_matches(repo_root):
     with open(osp.join(repo_root, 'requirements', 'mminstall.txt')) as f:
-        lines = [ln.strip() for ln in f
-                 if ln.strip() and not ln.startswith('#')]
+        lines = [
+            ln.strip() for ln in f if ln.strip() and not ln.startswith('#')
+        ]
     assert lines == mminstall_requirements(), (
         'requirements/mminstall.txt differs from MM_REQUIREMENTS in '
         'mmfusion/version.py; write it as mminstall_requirements() lists')
@@ -23,9 +24,10 @@ def test_install_guide_matches(repo_root):
     with open(osp.join(repo_root, 'docs', 'install.md')) as f:
         text = ' '.join(f.read().split())
     for name, (low, high) in MM_REQUIREMENTS.items():
-        assert re.search(rf'{name} in \[{re.escape(low)}, '
-                         rf'{re.escape(high)}\)|{name} \[{re.escape(low)}, '
-                         rf'{re.escape(high)}\)', text), name
+        assert re.search(
+            rf'{name} in \[{re.escape(low)}, '
+            rf'{re.escape(high)}\)|{name} \[{re.escape(low)}, '
+            rf'{re.escape(high)}\)', text), name
 
 
 @pytest.mark.parametrize('package', ['mmcv', 'mmengine', 'mmseg', 'mmdet'])
@@ -34,9 +36,11 @@ def test_checks_use_the_ranges(package):
     dist = 'mmsegmentation' if package == 'mmseg' else package
     low, high = MM_REQUIREMENTS[dist]
     check_mm_version(package, low)
-    with pytest.raises(AssertionError, match=rf'{dist}=={high} is used but '
-                       rf'mmfusion .* supports {dist}>={re.escape(low)}, '
-                       rf'<{high}'):
+    with pytest.raises(
+            AssertionError,
+            match=rf'{dist}=={high} is used but '
+            rf'mmfusion .* supports {dist}>={re.escape(low)}, '
+            rf'<{high}'):
         check_mm_version(package, high)
 
 

@@ -28,8 +28,8 @@ def _sample(msrs_mini, name='00671D', seg=False):
             ir_path=osp.join(msrs_mini, 'test', 'ir', name + '.png'),
             vis_path=osp.join(msrs_mini, 'test', 'vi', name + '.png')))
     sample.pred_fused = PixelData(
-        data=torch.rand(3, 480, 640, generator=torch.Generator().manual_seed(
-            0)))
+        data=torch.rand(
+            3, 480, 640, generator=torch.Generator().manual_seed(0)))
     if seg:
         sample.pred_sem_seg = PixelData(
             data=torch.randint(0, 9, (1, 480, 640)))
@@ -39,9 +39,12 @@ def _sample(msrs_mini, name='00671D', seg=False):
 def _build(tmp_path, **kwargs):
     name = f'fv_{uuid.uuid4().hex[:8]}'
     return VISUALIZERS.build(
-        dict(type='FusionVisualizer', name=name,
-             vis_backends=[dict(type='LocalVisBackend')],
-             save_dir=str(tmp_path), **kwargs))
+        dict(
+            type='FusionVisualizer',
+            name=name,
+            vis_backends=[dict(type='LocalVisBackend')],
+            save_dir=str(tmp_path),
+            **kwargs))
 
 
 def test_registered_visualizer_draws_the_grid(msrs_mini, tmp_path):
@@ -53,15 +56,14 @@ def test_registered_visualizer_draws_the_grid(msrs_mini, tmp_path):
     vis.add_datasample('pair', data_sample=sample, step=3)
     grid = vis.get_image()
     assert grid.shape == (240, 4 * 320 + 3 * 4, 3)  # VIS | IR | fused | task
-    np.testing.assert_array_equal(
-        grid, sample_fusion_grid(sample, scale=0.5))
+    np.testing.assert_array_equal(grid, sample_fusion_grid(sample, scale=0.5))
     saved = glob.glob(str(tmp_path / '**' / 'pair_3.png'), recursive=True)
     assert len(saved) == 1
     np.testing.assert_array_equal(cv2.imread(saved[0])[..., ::-1], grid)
     # to a file instead; without the task panel
     out = tmp_path / 'out' / 'pair.png'
-    vis.add_datasample('pair', data_sample=sample, draw_pred=False,
-                       out_file=str(out))
+    vis.add_datasample(
+        'pair', data_sample=sample, draw_pred=False, out_file=str(out))
     assert cv2.imread(str(out)).shape == (240, 3 * 320 + 2 * 4, 3)
     assert len(glob.glob(str(tmp_path / '**' / 'pair_*.png'),
                          recursive=True)) == 1
@@ -93,7 +95,8 @@ def test_hook_uses_the_runners_fusion_visualizer(repo_root, msrs_mini,
     name = f'vis_hook_{uuid.uuid4().hex[:8]}'
     cfg.experiment_name = name
     cfg.visualizer = dict(
-        type='FusionVisualizer', name=name,
+        type='FusionVisualizer',
+        name=name,
         vis_backends=[dict(type='LocalVisBackend')])
     drawn = []
     draw = FusionVisualizer.draw_fusion_grid
@@ -107,7 +110,7 @@ def test_hook_uses_the_runners_fusion_visualizer(repo_root, msrs_mini,
     runner.test()
     assert drawn == [runner.visualizer]
     grids = glob.glob(str(tmp_path / 'vis_grids' / 'test' / '*.png'))
-    local = glob.glob(str(tmp_path / '*' / 'vis_data' / 'vis_image' /
-                          'test_fusion_*.png'))
+    local = glob.glob(
+        str(tmp_path / '*' / 'vis_data' / 'vis_image' / 'test_fusion_*.png'))
     assert len(grids) == len(local) == 1
     np.testing.assert_array_equal(cv2.imread(grids[0]), cv2.imread(local[0]))

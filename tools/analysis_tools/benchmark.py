@@ -95,8 +95,12 @@ def count_macs(net, inputs) -> int:
     return counter.get_total_flops() // 2
 
 
-def time_forward(net, inputs, repeats: int, warmup: int,
-                 device: torch.device, clock=time.perf_counter) -> tuple:
+def time_forward(net,
+                 inputs,
+                 repeats: int,
+                 warmup: int,
+                 device: torch.device,
+                 clock=time.perf_counter) -> tuple:
     """(median seconds per forward, first-call seconds, output)."""
 
     def sync():
@@ -215,8 +219,7 @@ def benchmark_paths(net, n_inputs, args, device) -> list:
     h, w = args.shape
     g = torch.Generator().manual_seed(0)
     one = [
-        torch.rand(1, 1, h, w, generator=g).to(device)
-        for _ in range(n_inputs)
+        torch.rand(1, 1, h, w, generator=g).to(device) for _ in range(n_inputs)
     ]
     two = [torch.cat([x, x.flip(-1)]) for x in one]
     clock = time.thread_time if args.clock == 'cpu' else time.perf_counter
@@ -231,10 +234,13 @@ def benchmark_paths(net, n_inputs, args, device) -> list:
             first = time.perf_counter() - start
             for _ in range(max(args.warmup - 1, 0)):
                 fn(*inputs)
-            runs[name] = dict(fn=fn, batch=batch, inputs=inputs, times=[],
-                              first_call_s=first,
-                              max_abs_diff=float(
-                                  (out[:1].float() - ref).abs().max()))
+            runs[name] = dict(
+                fn=fn,
+                batch=batch,
+                inputs=inputs,
+                times=[],
+                first_call_s=first,
+                max_abs_diff=float((out[:1].float() - ref).abs().max()))
         for _ in range(args.repeats):
             for r in runs.values():
                 if device.type == 'cuda':
@@ -249,18 +255,24 @@ def benchmark_paths(net, n_inputs, args, device) -> list:
     rows = []
     for name, r in runs.items():
         s = statistics.median(r['times'])
-        rows.append(dict(path=name, s_per_pair=s, pairs_per_s=1 / s,
-                         speedup_vs_eager=eager / s if eager else None,
-                         max_abs_diff=r['max_abs_diff'],
-                         first_call_s=r['first_call_s']))
+        rows.append(
+            dict(
+                path=name,
+                s_per_pair=s,
+                pairs_per_s=1 / s,
+                speedup_vs_eager=eager / s if eager else None,
+                max_abs_diff=r['max_abs_diff'],
+                first_call_s=r['first_call_s']))
     return rows
 
 
 def format_paths(rows, args) -> str:
-    lines = [f'inference paths of fusion_net, interleaved, median of '
-             f'{args.repeats} ({args.clock} clock):',
-             '| path | ms / pair | pairs/s | speed-up vs eager | max abs '
-             'diff vs eager | first call s |', '|---|---|---|---|---|---|']
+    lines = [
+        f'inference paths of fusion_net, interleaved, median of '
+        f'{args.repeats} ({args.clock} clock):',
+        '| path | ms / pair | pairs/s | speed-up vs eager | max abs '
+        'diff vs eager | first call s |', '|---|---|---|---|---|---|'
+    ]
     for r in rows:
         sp = f"{r['speedup_vs_eager']:.2f}x" if r['speedup_vs_eager'] \
             else '-'
@@ -281,13 +293,12 @@ def format_result(r: dict) -> str:
         f"{r['eager_gflops_per_s']:7.1f} GFLOP/s"
     ]
     if 'compiled_s' in r:
-        lines.append(
-            f"  compiled: {r['compiled_s'] * 1e3:9.1f} ms  "
-            f"{r['compiled_pairs_per_s']:7.2f} /s  "
-            f"{r['compiled_gflops_per_s']:7.1f} GFLOP/s  "
-            f"speed-up {r['speedup']:.2f}x, max |diff| "
-            f"{r['max_abs_diff']:.1e}, first call (compiling) "
-            f"{r['compile_first_call_s']:.1f} s")
+        lines.append(f"  compiled: {r['compiled_s'] * 1e3:9.1f} ms  "
+                     f"{r['compiled_pairs_per_s']:7.2f} /s  "
+                     f"{r['compiled_gflops_per_s']:7.1f} GFLOP/s  "
+                     f"speed-up {r['speedup']:.2f}x, max |diff| "
+                     f"{r['max_abs_diff']:.1e}, first call (compiling) "
+                     f"{r['compile_first_call_s']:.1f} s")
     return '\n'.join(lines)
 
 
@@ -314,8 +325,7 @@ def main():
         results.append(benchmark_net(name, net, n_inputs, args, device))
         print(format_result(results[-1]), flush=True)
         if args.paths and name == 'fusion_net':
-            results[-1]['paths'] = benchmark_paths(net, n_inputs, args,
-                                                   device)
+            results[-1]['paths'] = benchmark_paths(net, n_inputs, args, device)
             print(format_paths(results[-1]['paths'], args), flush=True)
     if not results:
         raise ValueError(f'{args.config}: the model has none of '

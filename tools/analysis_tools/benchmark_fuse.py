@@ -64,16 +64,23 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
     parser.add_argument('--repeats', type=int, default=2)
     parser.add_argument(
-        '--contenders', nargs='+', default=list(CONTENDERS),
+        '--contenders',
+        nargs='+',
+        default=list(CONTENDERS),
         choices=CONTENDERS)
     parser.add_argument(
-        '--device', default='cpu', help="where the networks run: 'cpu' "
+        '--device',
+        default='cpu',
+        help="where the networks run: 'cpu' "
         "(default) or 'cuda' / 'cuda:N'")
     parser.add_argument('--work-dir', help='outputs (default: a temp dir)')
     parser.add_argument('--out', help='also write the results as JSON')
     # internal: run the plain loop in this process
-    parser.add_argument('--plain-loop', nargs=2, metavar=('CKPT', 'OUT'),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        '--plain-loop',
+        nargs=2,
+        metavar=('CKPT', 'OUT'),
+        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.device != 'cpu' and 'onnxruntime' in args.contenders \
             and not args.plain_loop:
@@ -83,7 +90,10 @@ def parse_args(argv=None):
 
 
 # ------------------------------------------------------------ plain loop
-def plain_loop(ir_dir: str, vi_dir: str, ckpt: str, out_dir: str,
+def plain_loop(ir_dir: str,
+               vi_dir: str,
+               ckpt: str,
+               out_dir: str,
                device: str = 'cpu') -> None:
     """The research-script baseline (imports only torch, numpy, OpenCV)."""
     import cv2
@@ -115,13 +125,13 @@ def plain_loop(ir_dir: str, vi_dir: str, ckpt: str, out_dir: str,
             fy = net._forward(t(ir / 255.0), t(np.clip(y, 0, 1)))
             fy = fy[0, 0].cpu().numpy()
             rgb = np.stack([
-                fy + 1.403 * (cr - .5),
-                fy - .714 * (cr - .5) - .344 * (cb - .5),
-                fy + 1.773 * (cb - .5)
+                fy + 1.403 * (cr - .5), fy - .714 * (cr - .5) - .344 *
+                (cb - .5), fy + 1.773 * (cb - .5)
             ], -1).clip(0, 1)
             rgb = (rgb - rgb.min()) / (rgb.max() - rgb.min())
             cv2.imwrite(
-                osp.join(out_dir, osp.splitext(name)[0] + '.png'),
+                osp.join(out_dir,
+                         osp.splitext(name)[0] + '.png'),
                 (rgb * 255).astype(np.uint8)[..., ::-1])
 
 
@@ -145,11 +155,14 @@ def command(name: str, args, ckpt: str, out_dir: str) -> list:
 
 def run(cmd: list, threads: int) -> tuple:
     """(wall seconds, peak RSS MiB) of one process."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
+    env = dict(
+        os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     start = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+        cmd,
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
@@ -169,8 +182,7 @@ def max_diff(a_dir: str, b_dir: str) -> int:
             continue
         a = cv2.imread(osp.join(a_dir, name), cv2.IMREAD_UNCHANGED)
         b = cv2.imread(osp.join(b_dir, name), cv2.IMREAD_UNCHANGED)
-        worst = max(worst,
-                    int(np.abs(a.astype(int) - b.astype(int)).max()))
+        worst = max(worst, int(np.abs(a.astype(int) - b.astype(int)).max()))
     return worst
 
 
@@ -181,8 +193,10 @@ def random_checkpoint(path: str) -> str:
     torch.manual_seed(0)
     net = SeAFusionNet()
     torch.save(
-        dict(state_dict={f'fusion_net.{k}': v
-                         for k, v in net.state_dict().items()}), path)
+        dict(state_dict={
+            f'fusion_net.{k}': v
+            for k, v in net.state_dict().items()
+        }), path)
     return path
 
 
@@ -195,8 +209,10 @@ def main(argv=None):
     os.makedirs(work, exist_ok=True)
     ckpt = args.checkpoint or random_checkpoint(osp.join(work, 'net.pth'))
     n_pairs = len(set(os.listdir(args.ir)) & set(os.listdir(args.vi)))
-    print(f'{n_pairs} pairs from {args.ir}; checkpoint {ckpt}; device '
-          f'{args.device}; load average {os.getloadavg()[0]:.2f}', flush=True)
+    print(
+        f'{n_pairs} pairs from {args.ir}; checkpoint {ckpt}; device '
+        f'{args.device}; load average {os.getloadavg()[0]:.2f}',
+        flush=True)
 
     def out_dir(name, threads):
         return osp.join(work, f'{name}_t{threads}')
@@ -214,8 +230,10 @@ def main(argv=None):
                 seconds, mib = run(command(name, args, ckpt, d), threads)
                 times[(name, threads)].append(seconds)
                 rss[(name, threads)] = max(rss.get((name, threads), 0), mib)
-                print(f'  repeat {rep} threads {threads} {name}: '
-                      f'{seconds:.1f} s, {mib:.0f} MiB', flush=True)
+                print(
+                    f'  repeat {rep} threads {threads} {name}: '
+                    f'{seconds:.1f} s, {mib:.0f} MiB',
+                    flush=True)
     rows = []
     for threads in args.threads:
         base = statistics.median(times[('plain', threads)]) \
@@ -249,8 +267,10 @@ def main(argv=None):
               f'{r["peak_rss_mib"]:.0f} | {r["max_diff_vs_plain"]} |')
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(dict(pairs=n_pairs, device=args.device, rows=rows), f,
-                      indent=2)
+            json.dump(
+                dict(pairs=n_pairs, device=args.device, rows=rows),
+                f,
+                indent=2)
     return 0
 
 

@@ -60,8 +60,8 @@ import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PRESETS = dict(published=((256, 256), (240, 320)),
-               demo=((128, 128), (120, 160)))
+PRESETS = dict(
+    published=((256, 256), (240, 320)), demo=((128, 128), (120, 160)))
 # TDFusion's hypergrad modes; 'jvp' with recompute_generator as configured
 # (default: recomputed), 'jvp+keep': with recompute_generator=False
 MODES = ('jvp', 'jvp+keep', 'double_backward', 'full_backward')
@@ -71,37 +71,57 @@ OLD = 'full_backward'
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
-        'config', nargs='?',
+        'config',
+        nargs='?',
         default=osp.join(REPO, 'configs/tdfusion/segformer_msrs.py'))
-    parser.add_argument('--preset', choices=sorted(PRESETS),
-                        default='published')
-    parser.add_argument('--crop', type=int, nargs=2,
-                        help='fusion crop (overrides --preset)')
-    parser.add_argument('--task-size', type=int, nargs=2,
-                        help='task input (overrides --preset)')
-    parser.add_argument('--iters', type=int, default=2,
-                        help='measured iterations (after one warm-up)')
-    parser.add_argument('--threads', type=int,
-                        help='torch.set_num_threads in the worker')
-    parser.add_argument('--compare-baseline', action='store_true',
-                        help="also time hypergrad='full_backward', "
-                        'interleaved')
-    parser.add_argument('--hypergrad', choices=MODES, default='jvp',
-                        help="TDFusion's hypergrad mode to measure")
-    parser.add_argument('--all-modes', action='store_true',
-                        help='measure every hypergrad mode, interleaved')
-    parser.add_argument('--modes', nargs='+', choices=MODES,
-                        help='measure these modes, interleaved')
-    parser.add_argument('--no-fusion-step', action='store_true',
-                        help='skip the fusion + task step')
+    parser.add_argument(
+        '--preset', choices=sorted(PRESETS), default='published')
+    parser.add_argument(
+        '--crop', type=int, nargs=2, help='fusion crop (overrides --preset)')
+    parser.add_argument(
+        '--task-size',
+        type=int,
+        nargs=2,
+        help='task input (overrides --preset)')
+    parser.add_argument(
+        '--iters',
+        type=int,
+        default=2,
+        help='measured iterations (after one warm-up)')
+    parser.add_argument(
+        '--threads', type=int, help='torch.set_num_threads in the worker')
+    parser.add_argument(
+        '--compare-baseline',
+        action='store_true',
+        help="also time hypergrad='full_backward', "
+        'interleaved')
+    parser.add_argument(
+        '--hypergrad',
+        choices=MODES,
+        default='jvp',
+        help="TDFusion's hypergrad mode to measure")
+    parser.add_argument(
+        '--all-modes',
+        action='store_true',
+        help='measure every hypergrad mode, interleaved')
+    parser.add_argument(
+        '--modes',
+        nargs='+',
+        choices=MODES,
+        help='measure these modes, interleaved')
+    parser.add_argument(
+        '--no-fusion-step',
+        action='store_true',
+        help='skip the fusion + task step')
     parser.add_argument('--amp', action='store_true')
     parser.add_argument('--amp-dtype', choices=['float16', 'bfloat16'])
-    parser.add_argument('--data-root',
-                        default=osp.join(REPO, 'data/msrs_demo'))
+    parser.add_argument(
+        '--data-root', default=osp.join(REPO, 'data/msrs_demo'))
     parser.add_argument('--device', default=None)
     parser.add_argument('--out', help='write the results as JSON')
-    parser.add_argument('--worker', action='store_true',
-                        help=argparse.SUPPRESS)  # internal: the measurement
+    parser.add_argument(
+        '--worker', action='store_true',
+        help=argparse.SUPPRESS)  # internal: the measurement
     args = parser.parse_args(argv)
     crop, task = PRESETS[args.preset]
     args.crop = tuple(args.crop or crop)
@@ -204,11 +224,14 @@ class PhaseRecorder:
         if self.current is not None:
             self(None)
         peak = max(self.peaks.values())
-        return dict(seconds=total, peak_mb=peak,
-                    peak_increase_mb=peak - self.base,
-                    phases={k: dict(seconds=self.times[k],
-                                    peak_mb=self.peaks[k])
-                            for k in self.times})
+        return dict(
+            seconds=total,
+            peak_mb=peak,
+            peak_increase_mb=peak - self.base,
+            phases={
+                k: dict(seconds=self.times[k], peak_mb=self.peaks[k])
+                for k in self.times
+            })
 
 
 # ----------------------------------------------------------------- worker
@@ -224,8 +247,7 @@ def measure(args) -> dict:
     import mmfusion  # noqa: F401
     from mmfusion.engine.optimizers import enable_amp
     from mmfusion.models.utils.misc import unwrap
-    from mmfusion.registry import (DATASETS, MODELS,
-                                   OPTIM_WRAPPER_CONSTRUCTORS)
+    from mmfusion.registry import DATASETS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device.startswith('cuda') and torch.device(device).index is not None:
@@ -241,7 +263,8 @@ def measure(args) -> dict:
         ow_cfg = enable_amp(ow_cfg, args.amp_dtype)
     constructor = ow_cfg.pop('constructor')
     ow = OPTIM_WRAPPER_CONSTRUCTORS.build(
-        dict(type=constructor, optim_wrapper_cfg=ow_cfg))(model)
+        dict(type=constructor, optim_wrapper_cfg=ow_cfg))(
+            model)
     ds = DATASETS.build(
         dict(
             type='MSRSDataset',
@@ -293,8 +316,9 @@ def measure(args) -> dict:
         for kind in order:
             result = run(kind, i)
             # progress (what a killed worker leaves behind)
-            print('STEP ' + json.dumps(dict(kind=kind, iter=i, **result)),
-                  flush=True)
+            print(
+                'STEP ' + json.dumps(dict(kind=kind, iter=i, **result)),
+                flush=True)
             if i > 0:
                 kinds_of.setdefault(kind, []).append(result)
         load.append(os.getloadavg())
@@ -308,7 +332,8 @@ def measure(args) -> dict:
             peak_increase_mb=statistics.median(r['peak_increase_mb']
                                                for r in runs),
             phases={
-                p: dict(
+                p:
+                dict(
                     seconds=statistics.median(r['phases'][p]['seconds']
                                               for r in runs),
                     peak_mb=statistics.median(r['phases'][p]['peak_mb']
@@ -316,12 +341,17 @@ def measure(args) -> dict:
                 for p in phases
             })
     return dict(
-        config=args.config, crop=list(args.crop),
-        task_size=list(args.task_size), iters=args.iters, device=device,
+        config=args.config,
+        crop=list(args.crop),
+        task_size=list(args.task_size),
+        iters=args.iters,
+        device=device,
         device_name=(torch.cuda.get_device_name(device)
                      if device.startswith('cuda') else 'cpu'),
-        threads=torch.get_num_threads(), amp=args.amp,
-        amp_dtype=args.amp_dtype, mem_kind=memory.kind,
+        threads=torch.get_num_threads(),
+        amp=args.amp,
+        amp_dtype=args.amp_dtype,
+        mem_kind=memory.kind,
         batch=bs * (2 if cfg.model.get('swap_modalities') else 1),
         load_avg_1min=[round(x[0], 2) for x in load],
         results=summary)
@@ -349,17 +379,20 @@ def report(res: dict) -> str:
         phases = []
         for m in meta_modes:
             phases += [p for p in r[m]['phases'] if p not in phases]
-        lines += ['', 'meta step: s and peak MB per phase' +
-                  (', and new/old ratios (old: full_backward)'
-                   if others else '')]
+        lines += [
+            '', 'meta step: s and peak MB per phase' +
+            (', and new/old ratios (old: full_backward)' if others else '')
+        ]
         head = f'{"phase":<22}'
         for m in meta_modes:
             head += f'{m + " s":>18}{"MB":>7}'
         for m in others:
             head += f'{m[:6] + " t":>9}{"mem":>6}'
         lines.append(head)
-        rows = [(p, {m: r[m]['phases'].get(p, nan) for m in meta_modes})
-                for p in phases]
+        rows = [(p, {
+            m: r[m]['phases'].get(p, nan)
+            for m in meta_modes
+        }) for p in phases]
         rows.append(('whole step', {m: r[m] for m in meta_modes}))
         for p, by_mode in rows:
             row = f'{p:<22}'
@@ -380,12 +413,14 @@ def report(res: dict) -> str:
             row += f'{"":>9}{inc:>6.2f}'
         lines.append(row)
         for m in meta_modes:
-            lines.append(f'{m} step times: ' + ', '.join(
-                f'{s:.3f}' for s in r[m]['all_seconds']))
+            lines.append(f'{m} step times: ' +
+                         ', '.join(f'{s:.3f}' for s in r[m]['all_seconds']))
     if 'fusion' in r:
         f = r['fusion']
-        lines += ['', f'{"fusion + task step phase":<26}{"s":>10}'
-                  f'{"peak MB":>10}']
+        lines += [
+            '', f'{"fusion + task step phase":<26}{"s":>10}'
+            f'{"peak MB":>10}'
+        ]
         for p, ph in f['phases'].items():
             lines.append(f'{p:<26}{ph["seconds"]:>10.3f}'
                          f'{ph["peak_mb"]:>10.0f}')
@@ -402,17 +437,21 @@ def main(argv=None):
         return
     cmd = [sys.executable, osp.abspath(__file__)] + \
         (sys.argv[1:] if argv is None else list(argv)) + ['--worker']
-    out = subprocess.run(cmd, capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONWARNINGS='ignore'))
+    out = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONWARNINGS='ignore'))
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith('RESULT ')]
     if out.returncode != 0 or not lines:
-        steps = [ln[5:] for ln in out.stdout.splitlines()
-                 if ln.startswith('STEP ')]
+        steps = [
+            ln[5:] for ln in out.stdout.splitlines() if ln.startswith('STEP ')
+        ]
         why = f'the worker exited with {out.returncode}'
         if out.returncode in (-9, 137):
             why += ' (SIGKILL: out of memory?)'
-        sys.exit(f'{why}; steps it finished:\n' + '\n'.join(steps) +
-                 '\n' + out.stderr[-5000:])
+        sys.exit(f'{why}; steps it finished:\n' + '\n'.join(steps) + '\n' +
+                 out.stderr[-5000:])
     res = json.loads(lines[-1][len('RESULT '):])
     print(report(res))
     if args.out:

@@ -55,7 +55,9 @@ def parse_args():
         default=3,
         help='images for the (slow) numpy reference')
     parser.add_argument(
-        '--batch-size', type=int, default=None,
+        '--batch-size',
+        type=int,
+        default=None,
         help='images per call (default: all; compute_fusion_metrics chunks '
         'them itself)')
     parser.add_argument('--device', default='cpu')
@@ -92,8 +94,8 @@ def time_mmfusion(f, a, b, metrics, batch_size, device, repeat):
             torch.cuda.synchronize()
         start = _clock()
         for i in range(0, n, batch_size):
-            out = compute_fusion_metrics(*(t[i:i + batch_size]
-                                           for t in tensors), metrics)
+            out = compute_fusion_metrics(
+                *(t[i:i + batch_size] for t in tensors), metrics)
         if device.startswith('cuda'):
             torch.cuda.synchronize()
         wall, cpu = _since(start)
@@ -116,16 +118,16 @@ def main():
     metrics = parse_metric_names(args.metrics)
     names = sorted(n for n in os.listdir(args.fused) if n.endswith('.png'))
     names = names[:max(args.num_images, args.num_ref_images)]
-    f, a, b = (np.stack([read_gray(osp.join(d, n)) for n in names])
-               for d in (args.fused, args.ir, args.vi))
+    f, a, b = (
+        np.stack([read_gray(osp.join(d, n)) for n in names])
+        for d in (args.fused, args.ir, args.vi))
     h, w = f.shape[1:]
     batch = args.batch_size or len(names)
     print(f'{len(names)} real pairs of {w}x{h}, device {args.device}, '
           f'{torch.get_num_threads()} CPU thread(s), batch {batch}')
 
     sets = [('de facto (12)', tuple(m for m in DE_FACTO_METRICS
-                                    if m in metrics)),
-            ('full (14)', metrics)]
+                                    if m in metrics)), ('full (14)', metrics)]
     if metrics != ALL_METRICS:
         sets = [('selected', metrics)]
     evaluator_s = None
@@ -142,8 +144,8 @@ def main():
         for label, subset in sets:
             t = time_mmfusion(f[:n], a[:n], b[:n], subset, batch, args.device,
                               1)
-            best[label] = (min(best[label][0], t[0]),
-                           min(best[label][1], t[1]))
+            best[label] = (min(best[label][0],
+                               t[0]), min(best[label][1], t[1]))
     rows = []
     m = args.num_ref_images
     for label, subset in sets:

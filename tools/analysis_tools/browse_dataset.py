@@ -43,8 +43,8 @@ def parse_args():
         type=int,
         default=1,
         help='draw each sample this many times (random augmentations)')
-    parser.add_argument('--alpha', type=float, default=0.5,
-                        help='opacity of the mask')
+    parser.add_argument(
+        '--alpha', type=float, default=0.5, help='opacity of the mask')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -76,7 +76,9 @@ def label_styles(dataset) -> dict:
         det_palette=_palette(det_palette, max(len(det_classes), 1)))
 
 
-def draw_sample(inputs, sample, styles: dict,
+def draw_sample(inputs,
+                sample,
+                styles: dict,
                 alpha: float = 0.5) -> np.ndarray:
     """``(H, 3W, 3)`` BGR uint8: VIS | IR | labels of one packed sample."""
     x = inputs.numpy()
@@ -103,8 +105,7 @@ def draw_sample(inputs, sample, styles: dict,
             for panel in (vis, ir, labels):
                 cv2.rectangle(panel, (x1, y1), (x2 - 1, y2 - 1), colour, 1)
             cv2.putText(labels, str(classes[label]), (x1, max(y1 - 2, 8)),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1,
-                        cv2.LINE_AA)
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1, cv2.LINE_AA)
     return np.concatenate([vis, ir, labels], axis=1)
 
 
@@ -122,8 +123,7 @@ def main():
         for rep in range(args.repeat):
             packed = dataset[index]
             sample = packed['data_samples']
-            canvas = draw_sample(packed['inputs'], sample, styles,
-                                 args.alpha)
+            canvas = draw_sample(packed['inputs'], sample, styles, args.alpha)
             name = f'{index:04d}_{sample.metainfo.get("img_id", index)}'
             if args.repeat > 1:
                 name += f'_{rep}'

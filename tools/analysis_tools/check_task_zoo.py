@@ -28,7 +28,8 @@ CPU budget: by default the strategies' own networks are narrow variants
         --families all --out work_dirs/zoo/tdfusion.json
     python tools/analysis_tools/check_task_zoo.py --strategy bdlfusion \\
         --families pspnet retinanet fcos
-    python tools/analysis_tools/check_task_zoo.py --combine work_dirs/zoo/*.json
+    python tools/analysis_tools/check_task_zoo.py \
+        --combine work_dirs/zoo/*.json
 
 The table (family, config, pass/fail, seconds, cause) is printed and written
 as JSON; with ``--out`` an existing JSON is resumed (families already in it
@@ -53,12 +54,12 @@ STRATEGIES = {
     'tdfusion': ('configs/tdfusion/segformer_msrs.py', ('meta', 'fusion')),
     # an 'upper' iteration takes the leader's hypergradient step and then
     # the followers' lower step on the same batch: it covers both phases
-    'bdlfusion': ('configs/bdlfusion/bdlfusion_drdb_deeplabv3plus_msrs.py',
-                  ('upper', )),
+    'bdlfusion':
+    ('configs/bdlfusion/bdlfusion_drdb_deeplabv3plus_msrs.py', ('upper', )),
     # in the schedule's order: a round's task phase, then the next round's
     # fusion phase with the semantic loss of the (frozen) task
-    'seafusion': ('configs/seafusion/seafusion_joint_msrs.py',
-                  ('task', 'fusion')),
+    'seafusion':
+    ('configs/seafusion/seafusion_joint_msrs.py', ('task', 'fusion')),
 }
 
 # narrow variants (same classes, fewer channels) of the strategies' own
@@ -66,16 +67,17 @@ STRATEGIES = {
 # shipped fusion nets' second-order steps dominate the time (TDFusion's meta
 # step: ~45 s of ~55 s per family); --fusion-nets shipped keeps them
 NARROW = {
-    'tdfusion': dict(
-        fusion_net=dict(type='ReFusionNet', dim=8, num_blocks=1,
-                        num_heads=2),
-        loss_generator=dict(type='TDFusionLossGenerator', dim=8,
-                            num_blocks=1, num_heads=2)),
-    'bdlfusion': dict(
-        fusion_net=dict(type='DRDBFusionNet', channels=8, growth=8,
-                        num_blocks=1)),
-    'seafusion': dict(fusion_net=dict(type='SeAFusionNet',
-                                      channels=(4, 8, 12))),
+    'tdfusion':
+    dict(
+        fusion_net=dict(type='ReFusionNet', dim=8, num_blocks=1, num_heads=2),
+        loss_generator=dict(
+            type='TDFusionLossGenerator', dim=8, num_blocks=1, num_heads=2)),
+    'bdlfusion':
+    dict(
+        fusion_net=dict(
+            type='DRDBFusionNet', channels=8, growth=8, num_blocks=1)),
+    'seafusion':
+    dict(fusion_net=dict(type='SeAFusionNet', channels=(4, 8, 12))),
 }
 
 # families that are not a (2-D, single-image, closed-set) segmentor or
@@ -184,8 +186,7 @@ REPRESENTATIVE = {
 
 # size hints: the smaller the rank, the sooner a config is picked
 _SMALL = ('r18', 'mobilenet', 'b0', '-t_', '_t_', 'tiny', '-s_', '_s_',
-          'small', 'w18', 'hr18', 'r50', 'x50', 's50', 'r101', '-b_',
-          'base')
+          'small', 'w18', 'hr18', 'r50', 'x50', 's50', 'r101', '-b_', 'base')
 # a detection family's config that needs more than boxes (or proposals)
 _NOT_BOX_ONLY = ('mask', 'htc', 'scnet', 'instance', 'panoptic', 'rpn',
                  'fast-rcnn')
@@ -209,10 +210,11 @@ def _rank(package: str, family: str, name: str) -> tuple:
                 len(_DATASET_RANK[package]))
     # a detection family: box-only config first (its instance-segmentation
     # variants need masks)
-    masks = sum(t in low and t not in family.replace('_', '-')
-                for t in _NOT_BOX_ONLY)
-    extras = sum(t in low for t in ('ms-', 'mstrain', 'lsj', '3x', '2x',
-                                    '20e', 'crop', 'giou', 'dcn', 'gn'))
+    masks = sum(
+        t in low and t not in family.replace('_', '-') for t in _NOT_BOX_ONLY)
+    extras = sum(
+        t in low for t in ('ms-', 'mstrain', 'lsj', '3x', '2x', '20e', 'crop',
+                           'giou', 'dcn', 'gn'))
     return (masks, data, size, extras, len(name), name)
 
 
@@ -240,8 +242,12 @@ def families(package: str):
 
 
 # ------------------------------------------------------------------ data
-def _batches(kind: str, n_pairs: int, batch_size: int, with_masks: bool,
-             with_seg: bool, size=(320, 240)):
+def _batches(kind: str,
+             n_pairs: int,
+             batch_size: int,
+             with_masks: bool,
+             with_seg: bool,
+             size=(320, 240)):
     from mmengine.dataset import pseudo_collate
 
     from mmfusion.registry import DATASETS
@@ -254,8 +260,8 @@ def _batches(kind: str, n_pairs: int, batch_size: int, with_masks: bool,
     if kind == 'det':
         prefix['det'] = 'train/Detection_labels'
         labels.append(
-            dict(type='mmdet.LoadAnnotations', with_bbox=True,
-                 with_label=True))
+            dict(
+                type='mmdet.LoadAnnotations', with_bbox=True, with_label=True))
         if with_masks:
             labels.append(dict(type='MasksFromBoxes'))
     ds = DATASETS.build(
@@ -264,12 +270,17 @@ def _batches(kind: str, n_pairs: int, batch_size: int, with_masks: bool,
             data_root=root,
             data_prefix=prefix,
             pipeline=[
-                dict(type='LoadPairedImageFromFile'), *labels,
+                dict(type='LoadPairedImageFromFile'),
+                *labels,
                 dict(type='mmdet.Resize', scale=size, keep_ratio=True),
                 # boxes under a pixel after the resize (as the training
                 # pipelines of msrs_det.py / m3fd.py)
-                *([dict(type='mmdet.FilterAnnotations', min_gt_bbox_wh=(1, 1),
-                        keep_empty=False)] if kind == 'det' else []),
+                *([
+                    dict(
+                        type='mmdet.FilterAnnotations',
+                        min_gt_bbox_wh=(1, 1),
+                        keep_empty=False)
+                ] if kind == 'det' else []),
                 dict(type='PackFusionInputs')
             ]))
     items = [ds[i % len(ds)] for i in range(n_pairs * batch_size)]
@@ -351,13 +362,15 @@ def _lists_whole(base, overrides):
                 merged.append(b)
             else:
                 from mmfusion.models.task_adapters.task_adapter import _merge
-                merged.append(_merge(b, _lists_whole(b, o)).to_dict()
-                              if isinstance(b, dict) else o)
+                merged.append(
+                    _merge(b, _lists_whole(b, o)).to_dict(
+                    ) if isinstance(b, dict) else o)
         return merged
     if isinstance(overrides, dict):
         return {
-            k: _lists_whole(base.get(k), v) if isinstance(v, (dict, list))
-            and base is not None else v
+            k:
+            _lists_whole(base.get(k), v)
+            if isinstance(v, (dict, list)) and base is not None else v
             for k, v in overrides.items()
         }
     return overrides
@@ -367,8 +380,11 @@ def _kind(package: str) -> str:
     return 'seg' if package == 'mmseg' else 'det'
 
 
-def build(strategy: str, package: str, config: str,
-          fusion_nets: str = 'narrow', task_input_size=None,
+def build(strategy: str,
+          package: str,
+          config: str,
+          fusion_nets: str = 'narrow',
+          task_input_size=None,
           min_input=None):
     """The strategy's shipped config with the task swapped for
     ``package::config`` (num_classes set to MSRS's), its model and optim
@@ -379,20 +395,21 @@ def build(strategy: str, package: str, config: str,
     from mmengine.registry import init_default_scope
 
     from mmfusion.models.task_adapters.task_adapter import _get_config
-
     from mmfusion.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
     base, _ = STRATEGIES[strategy]
     cfg = Config.fromfile(osp.join(REPO, base))
     task_model = _get_config(f'{package}::{config}', False).model
     n = 9 if package == 'mmseg' else 3
     cfg.merge_from_dict(
-        dict(model=dict(task=dict(
-            _delete_=True,
-            type='TaskAdapter',
-            cfg_path=f'{package}::{config}',
-            model=_num_classes(task_model, n, (package, config.split('/')[0])
-                               in TRAIN_NORM),
-            input_format='rgb'))))
+        dict(
+            model=dict(
+                task=dict(
+                    _delete_=True,
+                    type='TaskAdapter',
+                    cfg_path=f'{package}::{config}',
+                    model=_num_classes(task_model, n, (
+                        package, config.split('/')[0]) in TRAIN_NORM),
+                    input_format='rgb'))))
     if fusion_nets == 'narrow':
         cfg.merge_from_dict(dict(model=NARROW[strategy]))
     if cfg.model.get('task_input_size'):
@@ -421,11 +438,11 @@ def build(strategy: str, package: str, config: str,
             'by its own initialisation (allocated empty, filled by neither '
             'its constructor nor init_weights; only a pretrained checkpoint '
             f'sets them): {", ".join(never[:3])}' +
-            (', ...' if len(never) > 3 else '') +
-            f' ({"; ".join(owners)})')
+            (', ...' if len(never) > 3 else '') + f' ({"; ".join(owners)})')
     ow_cfg = dict(cfg.optim_wrapper)
     ow = OPTIM_WRAPPER_CONSTRUCTORS.build(
-        dict(type=ow_cfg.pop('constructor'), optim_wrapper_cfg=ow_cfg))(model)
+        dict(type=ow_cfg.pop('constructor'), optim_wrapper_cfg=ow_cfg))(
+            model)
     return model, ow
 
 
@@ -465,8 +482,9 @@ def one_step_each(strategy: str, model, ow, b1, b2) -> dict:
         model.train()
         log = model.train_step(data, ow)
         losses = {k: float(v) for k, v in log.items() if 'loss' in k}
-        if not losses or not all(map(lambda v: v == v and abs(v) != float(
-                'inf'), losses.values())):
+        if not losses or not all(
+                map(lambda v: v == v and abs(v) != float('inf'),
+                    losses.values())):
             raise FloatingPointError(f'{phase}: non-finite losses {losses}')
         if float(log.get('nonfinite_skipped', 0)):
             raise FloatingPointError(f'{phase}: an update was skipped')
@@ -474,8 +492,9 @@ def one_step_each(strategy: str, model, ow, b1, b2) -> dict:
     model.eval()
     with torch.no_grad():
         results = model.val_step(b1)
-    keys = ('pred_sem_seg', ) if type(model.task.model).__module__.startswith(
-        'mmseg') else ('pred_instances', 'pred_panoptic_seg')
+    keys = ('pred_sem_seg', ) if type(
+        model.task.model).__module__.startswith('mmseg') else (
+            'pred_instances', 'pred_panoptic_seg')
     written = [k for k in keys if k in results[0]]
     if not written:
         raise RuntimeError(f'predict: the task wrote no {" or ".join(keys)}')
@@ -491,9 +510,14 @@ def _alarm(signum, frame):
     raise _Timeout()
 
 
-def check(strategy: str, package: str, family: str, config: str,
-          timeout: int = 900, fusion_nets: str = 'narrow',
-          pair_size=(320, 240), task_input_size=None) -> dict:
+def check(strategy: str,
+          package: str,
+          family: str,
+          config: str,
+          timeout: int = 900,
+          fusion_nets: str = 'narrow',
+          pair_size=(320, 240),
+          task_input_size=None) -> dict:
     import torch
     from mmengine.logging import MessageHub, MMLogger
     start = time.perf_counter()
@@ -528,8 +552,9 @@ def check(strategy: str, package: str, family: str, config: str,
         task = model.task.model
         with_seg = type(task).__name__ in _PANOPTIC or getattr(
             getattr(task, 'roi_head', None), 'with_semantic', False)
-        b1, b2 = _batches(_kind(package), 2, bs, 'gt_instances.masks' in
-                          needs, with_seg, tuple(pair_size))
+        b1, b2 = _batches(
+            _kind(package), 2, bs, 'gt_instances.masks' in needs, with_seg,
+            tuple(pair_size))
         row['losses'] = one_step_each(strategy, model, ow, b1, b2)
         row['status'] = 'pass'
     except _Timeout:
@@ -567,8 +592,9 @@ def _cause(e: Exception) -> str:
 
 
 def _table(rows) -> str:
-    lines = ['| family | config | result | s | cause |',
-             '|---|---|---|---|---|']
+    lines = [
+        '| family | config | result | s | cause |', '|---|---|---|---|---|'
+    ]
     for r in rows:
         cause = r.get('cause', '') or ''
         lines.append(f"| {r['family']} | {r.get('config') or ''} | "
@@ -584,8 +610,10 @@ def combined_table(paths) -> str:
     for path in paths:
         with open(path) as f:
             data = json.load(f)
-        results[data['strategy']] = {(r['package'], r['family']): r
-                                     for r in data['rows']}
+        results[data['strategy']] = {
+            (r['package'], r['family']): r
+            for r in data['rows']
+        }
     names = [n for n in STRATEGIES if n in results]
     keys = []
     for name in names:
@@ -615,8 +643,10 @@ def combined_table(paths) -> str:
     counts = []
     for name in names:
         rows = list(results[name].values())
-        c = {s: sum(r['status'] == s for r in rows)
-             for s in ('pass', 'fail', 'skip')}
+        c = {
+            s: sum(r['status'] == s for r in rows)
+            for s in ('pass', 'fail', 'skip')
+        }
         secs = sum(r.get('seconds', 0) for r in rows if r['status'] != 'skip')
         counts.append(f"{name}: {c['pass']} pass, {c['fail']} fail "
                       f"({secs / 60:.0f} min)")
@@ -626,32 +656,49 @@ def combined_table(paths) -> str:
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--strategy', choices=sorted(STRATEGIES),
-                        default='tdfusion')
     parser.add_argument(
-        '--families', nargs='+', default=['all'],
+        '--strategy', choices=sorted(STRATEGIES), default='tdfusion')
+    parser.add_argument(
+        '--families',
+        nargs='+',
+        default=['all'],
         help="'all', 'seg' (mmseg), 'det' (mmdet) or family folder names "
         "(e.g. 'pspnet retinanet'; 'mmdet:yolox' when both zoos have it)")
     parser.add_argument('--out', help='JSON to write (and resume from)')
-    parser.add_argument('--timeout', type=int, default=900,
-                        help='seconds per family')
     parser.add_argument(
-        '--fusion-nets', choices=('narrow', 'shipped'), default='narrow',
+        '--timeout', type=int, default=900, help='seconds per family')
+    parser.add_argument(
+        '--fusion-nets',
+        choices=('narrow', 'shipped'),
+        default='narrow',
         help="the strategy's networks: narrow variants (default, CPU "
         'budget) or as shipped')
     parser.add_argument(
-        '--pair-size', type=int, nargs=2, default=(320, 240),
-        metavar=('W', 'H'), help='the pairs are resized to fit W x H')
+        '--pair-size',
+        type=int,
+        nargs=2,
+        default=(320, 240),
+        metavar=('W', 'H'),
+        help='the pairs are resized to fit W x H')
     parser.add_argument(
-        '--task-input-size', type=int, nargs=2, metavar=('H', 'W'),
+        '--task-input-size',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
         help="TDFusion's task view (default: the config's, 240 x 320)")
-    parser.add_argument('--rerun-failed', action='store_true',
-                        help='with --out: run the failed families again')
     parser.add_argument(
-        '--combine', nargs='+', metavar='JSON',
+        '--rerun-failed',
+        action='store_true',
+        help='with --out: run the failed families again')
+    parser.add_argument(
+        '--combine',
+        nargs='+',
+        metavar='JSON',
         help="print one markdown table of several strategies' JSONs")
-    parser.add_argument('--list', action='store_true',
-                        help='list the families and their configs only')
+    parser.add_argument(
+        '--list',
+        action='store_true',
+        help='list the families and their configs only')
     return parser.parse_args()
 
 
@@ -686,29 +733,37 @@ def main():
     if args.out and osp.isfile(args.out):
         with open(args.out) as f:
             kept = json.load(f)['rows']  # all of them stay in the file
-        done = {(r['package'], r['family']): r
-                for r in kept
-                if not (args.rerun_failed and r['status'] == 'fail')}
+        done = {
+            (r['package'], r['family']): r
+            for r in kept if not (args.rerun_failed and r['status'] == 'fail')
+        }
     rows = []
     for package, family, config, skip in selected:
         if (package, family) in done:
             rows.append(done[(package, family)])
             continue
         if skip:
-            row = dict(family=family, package=package, config=None,
-                       status='skip', cause=skip)
+            row = dict(
+                family=family,
+                package=package,
+                config=None,
+                status='skip',
+                cause=skip)
         else:
             row = check(args.strategy, package, family, config, args.timeout,
-                        args.fusion_nets, args.pair_size,
-                        args.task_input_size)
-            print(f"{package} {family} {config}: {row['status']} "
-                  f"{row['seconds']} s {row.get('cause', '')}", flush=True)
+                        args.fusion_nets, args.pair_size, args.task_input_size)
+            print(
+                f"{package} {family} {config}: {row['status']} "
+                f"{row['seconds']} s {row.get('cause', '')}",
+                flush=True)
         rows.append(row)
         if args.out:
             _write(args.out, args.strategy, _with_kept(rows, kept), args)
     print(_table(rows))
-    counts = {s: sum(r['status'] == s for r in rows)
-              for s in ('pass', 'fail', 'skip')}
+    counts = {
+        s: sum(r['status'] == s for r in rows)
+        for s in ('pass', 'fail', 'skip')
+    }
     print(f'{args.strategy}: {counts}')
     if args.out:
         _write(args.out, args.strategy, _with_kept(rows, kept), args)
@@ -726,11 +781,12 @@ def _write(path, strategy, rows, args=None):
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     tmp = path + '.tmp'
     settings = {} if args is None else dict(
-        fusion_nets=args.fusion_nets, pair_size=list(args.pair_size),
+        fusion_nets=args.fusion_nets,
+        pair_size=list(args.pair_size),
         task_input_size=args.task_input_size)
     with open(tmp, 'w') as f:
-        json.dump(dict(strategy=strategy, settings=settings, rows=rows), f,
-                  indent=1)
+        json.dump(
+            dict(strategy=strategy, settings=settings, rows=rows), f, indent=1)
     os.replace(tmp, path)
 
 

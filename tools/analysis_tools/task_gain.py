@@ -7,7 +7,8 @@ and a picture grid.
 
 Examples::
 
-    # CPU scale (msrs_mini from ../shared at 160x120, 3 seeds, < 2 h on 2 cores)
+    # CPU scale (msrs_mini from ../shared at 160x120, 3 seeds,
+    # < 2 h on 2 cores)
     python tools/analysis_tools/task_gain.py \\
         configs/task_gain/task_gain_msrs_mini_cpu.py
 
@@ -39,20 +40,28 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Task-gain experiment: does task-driven fusion training '
         'beat VIS-only, IR-only and a fixed rule on the downstream task?')
-    parser.add_argument('config', help='experiment config '
-                        '(configs/task_gain/task_gain_*.py)')
+    parser.add_argument(
+        'config',
+        help='experiment config '
+        '(configs/task_gain/task_gain_*.py)')
     parser.add_argument('--work-dir', help='default: the config\'s work_dir')
     parser.add_argument(
         '--quick',
         action='store_true',
         help='the config\'s `quick` settings: the whole pipeline in a few '
         'minutes on the bundled demo pairs (the numbers mean nothing)')
-    parser.add_argument('--seeds', type=int, nargs='+',
-                        help='seeds of the task trainings (default: the '
-                        'config\'s, 3)')
+    parser.add_argument(
+        '--seeds',
+        type=int,
+        nargs='+',
+        help='seeds of the task trainings (default: the '
+        'config\'s, 3)')
     parser.add_argument('--device', help='device of fusion inference')
-    parser.add_argument('--stages', nargs='+', choices=STAGES,
-                        help='run only these stages (default: all)')
+    parser.add_argument(
+        '--stages',
+        nargs='+',
+        choices=STAGES,
+        help='run only these stages (default: all)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',

@@ -38,8 +38,13 @@ def parse_args():
     return parser.parse_args()
 
 
-def make_split(data_root, ir='Ir', vis='Vis', det='Annotation', val=None,
-               val_ratio=None, seed=0):
+def make_split(data_root,
+               ir='Ir',
+               vis='Vis',
+               det='Annotation',
+               val=None,
+               val_ratio=None,
+               seed=0):
     """Return ``(train_names, val_names)`` (file names of the IR images)."""
     ir_files = index_images(osp.join(data_root, ir), 'IR')
     vis_files = index_images(osp.join(data_root, vis), 'VIS')

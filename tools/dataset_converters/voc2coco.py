@@ -48,7 +48,9 @@ def parse_args():
         action='store_true',
         help='skip objects whose name is not a class instead of failing')
     parser.add_argument(
-        '--img-id', choices=['stem', 'int'], default='stem',
+        '--img-id',
+        choices=['stem', 'int'],
+        default='stem',
         help='COCO image ids: the file stem (default) or 1..N')
     parser.add_argument('--out', required=True, help='output json')
     return parser.parse_args()

@@ -1,8 +1,8 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 """Export the fusion net of a config/checkpoint to ONNX and check it.
 
-    python tools/deployment/pytorch2onnx.py CONFIG CKPT --out fusion_net.onnx \\
-        [--shape 480 640] [--atol 1e-5]
+    python tools/deployment/pytorch2onnx.py CONFIG CKPT \\
+        --out fusion_net.onnx [--shape 480 640] [--atol 1e-5]
 
 The exported graph is the fusion net alone, ``(ir, vis_y) -> fused_y``, all
 ``(N, 1, H, W)`` float32 in [0, 1], with dynamic batch, height and width;
@@ -31,8 +31,12 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', nargs='?', help='checkpoint file')
     parser.add_argument('--out', required=True, help='ONNX file to write')
     parser.add_argument(
-        '--shape', type=int, nargs=2, default=[480, 640],
-        metavar=('H', 'W'), help='size of the equality check')
+        '--shape',
+        type=int,
+        nargs=2,
+        default=[480, 640],
+        metavar=('H', 'W'),
+        help='size of the equality check')
     parser.add_argument('--atol', type=float, default=1e-5)
     return parser.parse_args(argv)
 
@@ -47,8 +51,8 @@ def main(argv=None):
     net = model.fusion_net.eval()
     export_onnx(net, args.out)
     gen = torch.Generator().manual_seed(0)
-    ir, vis_y = (torch.rand(1, 1, *args.shape, generator=gen)
-                 for _ in range(2))
+    ir, vis_y = (
+        torch.rand(1, 1, *args.shape, generator=gen) for _ in range(2))
     with torch.no_grad():
         ref = net(ir, vis_y)
     diff = (ORTFusionNet(args.out)(ir, vis_y) - ref).abs().max().item()

@@ -17,8 +17,7 @@ import mmfusion  # noqa: F401  (compatibility patches)
 from mmfusion.models import DRDBFusionNet, PixelDiscriminator
 from mmfusion.models.utils.ckpt_convert import (bdlfusion_convert,
                                                 bdlfusion_dropped_keys,
-                                                check_loads,
-                                                convert_to_model,
+                                                check_loads, convert_to_model,
                                                 load_source_checkpoint,
                                                 save_mmfusion_checkpoint)
 
@@ -46,7 +45,8 @@ def main():
                     'BDLFusion discriminator')
         convert_to_model(converted['discriminator'], args.disc_prefix, out)
     save_mmfusion_checkpoint(
-        out, args.dst,
+        out,
+        args.dst,
         meta=dict(converted_from=args.src, source='LiuZhu-CV/BDLFusion'))
     dropped = bdlfusion_dropped_keys(src)
     print(f'{args.src}: converted {", ".join(converted)} '

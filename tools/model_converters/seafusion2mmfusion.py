@@ -9,8 +9,7 @@ import argparse
 
 import mmfusion  # noqa: F401  (compatibility patches)
 from mmfusion.models import SeAFusionNet
-from mmfusion.models.utils.ckpt_convert import (check_loads,
-                                                convert_to_model,
+from mmfusion.models.utils.ckpt_convert import (check_loads, convert_to_model,
                                                 load_source_checkpoint,
                                                 save_mmfusion_checkpoint,
                                                 seafusion_convert)
@@ -36,7 +35,8 @@ def main():
     state = seafusion_convert(src, source=args.src)
     check_loads(SeAFusionNet(), state, 'SeAFusion weights')
     save_mmfusion_checkpoint(
-        convert_to_model(state, args.prefix), args.dst,
+        convert_to_model(state, args.prefix),
+        args.dst,
         meta=dict(converted_from=args.src, source='Linfeng-Tang/SeAFusion'))
     print(f'{args.src}: {len(src)} keys -> {len(state)} parameters of '
           f'SeAFusionNet ({len(src) - len(state)} unused BatchNorm entries '

@@ -13,8 +13,7 @@ import argparse
 
 import mmfusion  # noqa: F401  (compatibility patches)
 from mmfusion.models import ReFusionNet, TDFusionLossGenerator
-from mmfusion.models.utils.ckpt_convert import (check_loads,
-                                                convert_to_model,
+from mmfusion.models.utils.ckpt_convert import (check_loads, convert_to_model,
                                                 load_source_checkpoint,
                                                 save_mmfusion_checkpoint,
                                                 tdfusion_convert)
@@ -47,7 +46,8 @@ def main():
     state = tdfusion_convert(src, net=args.net, source=args.src)
     check_loads(NETS[args.net](), state, f'TDFusion {args.net}')
     save_mmfusion_checkpoint(
-        convert_to_model(state, prefix), args.dst,
+        convert_to_model(state, prefix),
+        args.dst,
         meta=dict(converted_from=args.src, source='HaowenBai/TDFusion'))
     print(f'{args.src}: {len(src)} keys -> {len(state)} parameters of '
           f'{NETS[args.net].__name__} (duplicate Meta-layer entries merged), '

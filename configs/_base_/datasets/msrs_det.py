@@ -19,14 +19,17 @@ train_pipeline = [
         keep_ratio=True,
         resize_type='mmdet.Resize'),
     dict(
-        type='mmdet.RandomCrop', crop_size=(480, 480),
+        type='mmdet.RandomCrop',
+        crop_size=(480, 480),
         allow_negative_crop=True),  # crop_size is (w, h)
     dict(type='mmdet.RandomFlip', prob=0.5),
     dict(
         type='ApplyToVis',
         transforms=[dict(type='mmdet.PhotoMetricDistortion')]),
-    dict(type='mmdet.FilterAnnotations', min_gt_bbox_wh=(1, 1),
-         keep_empty=False),
+    dict(
+        type='mmdet.FilterAnnotations',
+        min_gt_bbox_wh=(1, 1),
+        keep_empty=False),
     dict(type='PackFusionInputs'),
 ]
 test_pipeline = [

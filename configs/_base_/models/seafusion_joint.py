@@ -64,8 +64,8 @@ segmenter = dict(
         norm_cfg=norm_cfg,
         align_corners=False,
         sampler=ohem,
-        loss_decode=dict(type='mmfusion.OHEMCrossEntropyLoss',
-                         loss_weight=1.0)),
+        loss_decode=dict(
+            type='mmfusion.OHEMCrossEntropyLoss', loss_weight=1.0)),
     auxiliary_head=dict(
         type='FCNHead',
         in_channels=128,
@@ -77,8 +77,8 @@ segmenter = dict(
         norm_cfg=norm_cfg,
         align_corners=False,
         sampler=ohem,
-        loss_decode=dict(type='mmfusion.OHEMCrossEntropyLoss',
-                         loss_weight=0.75)),
+        loss_decode=dict(
+            type='mmfusion.OHEMCrossEntropyLoss', loss_weight=0.75)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 

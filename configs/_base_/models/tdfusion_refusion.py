@@ -10,16 +10,14 @@ model = dict(
     fusion_net=dict(type='ReFusionNet'),
     loss_generator=dict(type='TDFusionLossGenerator'),
     fusion_loss=dict(
-        type='WeightedIntensityGradientLoss', int_weight=1.0,
-        grad_weight=1.0),
+        type='WeightedIntensityGradientLoss', int_weight=1.0, grad_weight=1.0),
     task=dict(
         type='TaskAdapter',
         cfg_path='mmseg::_base_/models/segformer_mit-b0.py',
         model=dict(
             # 1-channel input; pad to a multiple of 32 (the referenced
             # config sets neither `size` nor `size_divisor`)
-            data_preprocessor=dict(
-                mean=[127.5], std=[127.5], size_divisor=32),
+            data_preprocessor=dict(mean=[127.5], std=[127.5], size_divisor=32),
             backbone=dict(in_channels=1),
             decode_head=dict(num_classes=num_classes)),
         input_format='y'),

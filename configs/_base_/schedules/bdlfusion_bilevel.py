@@ -15,10 +15,15 @@ optim_wrapper = dict(
     discriminator=_follower,
     task=_follower)
 _sched = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0,
-         end=1000),
-    dict(type='MultiStepLR', milestones=[30000, 40000], gamma=0.1,
-         by_epoch=False, begin=0, end=max_iters),
+    dict(
+        type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=1000),
+    dict(
+        type='MultiStepLR',
+        milestones=[30000, 40000],
+        gamma=0.1,
+        by_epoch=False,
+        begin=0,
+        end=max_iters),
 ]
 param_scheduler = dict(fusion_net=[], discriminator=_sched, task=_sched)
 train_cfg = dict(
@@ -36,6 +41,8 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=10000,
+        type='CheckpointHook',
+        by_epoch=False,
+        interval=10000,
         max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'))

@@ -26,8 +26,7 @@ optim_wrapper = dict(
     task=dict(
         # the optimiser starts at the warm-up's first lr
         optimizer=dict(
-            type='SGD', lr=warmup_start_lr, momentum=0.9,
-            weight_decay=5e-4),
+            type='SGD', lr=warmup_start_lr, momentum=0.9, weight_decay=5e-4),
         paramwise_cfg=dict(
             custom_keys=dict(
                 decode_head=dict(lr_mult=10.),

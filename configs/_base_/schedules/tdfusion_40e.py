@@ -29,6 +29,8 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=iters_per_epoch,
+        type='CheckpointHook',
+        by_epoch=False,
+        interval=iters_per_epoch,
         max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'))

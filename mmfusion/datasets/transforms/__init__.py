@@ -10,7 +10,6 @@ from .targets import MasksFromBoxes
 from .wrappers import ApplyToVis
 
 __all__ = [
-    'LoadPairedImageFromFile', 'LoadModalityImage', 'PackFusionInputs', 'ApplyToVis', 'MasksFromBoxes',
-    'load_ir',
-    'load_vis'
+    'LoadPairedImageFromFile', 'LoadModalityImage', 'PackFusionInputs',
+    'ApplyToVis', 'MasksFromBoxes', 'load_ir', 'load_vis'
 ]

@@ -53,8 +53,7 @@ class PackFusionInputs(BaseTransform):
                             'seg_map_path', 'ori_shape', 'img_shape',
                             'pad_shape', 'scale_factor', 'flip',
                             'flip_direction', 'homography_matrix',
-                            'vis_is_gray', 'reduce_zero_label',
-                            'instances')):
+                            'vis_is_gray', 'reduce_zero_label', 'instances')):
         self.meta_keys = meta_keys
 
     def _pack_instances(self, results: dict, sample: FusionDataSample,
@@ -96,11 +95,12 @@ class PackFusionInputs(BaseTransform):
             if not key.startswith('gt_') or key == 'gt_ignore_flags':
                 continue
             value = results[key]
-            if key in self.INSTANCE_FIELDS or (
-                    n is not None and hasattr(value, '__len__')
-                    and not isinstance(value, str) and len(value) == n
-                    and np.ndim(value) in (1, 2) and
-                    (img_hw is None or np.shape(value)[:2] != img_hw)):
+            per_instance = (
+                n is not None and hasattr(value, '__len__')
+                and not isinstance(value, str) and len(value) == n
+                and np.ndim(value) in (1, 2)
+                and (img_hw is None or np.shape(value)[:2] != img_hw))
+            if key in self.INSTANCE_FIELDS or per_instance:
                 instance_keys.append(key)
             elif isinstance(value, np.ndarray) and value.ndim == 2:
                 data = value[None]

@@ -20,8 +20,7 @@ def _to_uint8(img: np.ndarray, path: str) -> np.ndarray:
         # an almost black image).
         lo, hi = float(img.min()), float(img.max())
         scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        return np.round((img.astype(np.float32) - lo) * scale).astype(
-            np.uint8)
+        return np.round((img.astype(np.float32) - lo) * scale).astype(np.uint8)
     raise ValueError(f'image {path} has unsupported dtype {img.dtype}; '
                      'expected 8- or 16-bit')
 
@@ -101,8 +100,7 @@ def load_ir(path: str,
         if img.shape[2] == 3:
             if not (np.array_equal(img[..., 0], img[..., 1])
                     and np.array_equal(img[..., 1], img[..., 2])):
-                spread = float(
-                    np.mean(img.max(axis=2) - img.min(axis=2)))
+                spread = float(np.mean(img.max(axis=2) - img.min(axis=2)))
                 if spread > FALSE_COLOUR_SPREAD:
                     _false_colour(path, spread, false_colour, state)
                 img = mmcv.bgr2gray(img)[..., None]
@@ -271,7 +269,9 @@ class LoadModalityImage(BaseTransform):
             path = results['ir_path']
             img = np.repeat(
                 load_ir(path, self.backend, self.false_colour_ir,
-                        self._ir_state), 3, axis=2)
+                        self._ir_state),
+                3,
+                axis=2)
         else:
             key = f'{self.modality}_path'
             if key not in results:

@@ -33,11 +33,9 @@ class MasksFromBoxes(BaseTransform):
         h, w = results['img'].shape[:2] if 'img' in results else \
             results['img_shape'][:2]
         boxes = results['gt_bboxes']
-        boxes = boxes.numpy() if hasattr(boxes, 'numpy') else np.asarray(
-            boxes)
+        boxes = boxes.numpy() if hasattr(boxes, 'numpy') else np.asarray(boxes)
         masks = np.zeros((len(boxes), h, w), dtype=np.uint8)
-        for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes).reshape(-1,
-                                                                       4)):
+        for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes).reshape(-1, 4)):
             top, left = int(np.floor(max(y1, 0))), int(np.floor(max(x1, 0)))
             bottom, right = int(np.ceil(min(y2, h))), int(np.ceil(min(x2, w)))
             masks[i, top:max(bottom, top + 1), left:max(right, left + 1)] = 1

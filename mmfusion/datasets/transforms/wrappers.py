@@ -68,8 +68,8 @@ class ApplyToVis(BaseTransform):
         if self.keep_gray and results.get('vis_is_gray', False):
             gray = mmcv.bgr2gray(out) if out.shape[2] == 3 else out[..., 0]
             out = np.repeat(gray[..., None], out.shape[2], axis=2)
-        results['img'] = np.concatenate(
-            [out, img[..., self.vis_channels:]], axis=2)
+        results['img'] = np.concatenate([out, img[..., self.vis_channels:]],
+                                        axis=2)
         return results
 
     def __repr__(self) -> str:

@@ -79,7 +79,9 @@ class PhasedParamSchedulerHook(ParamSchedulerHook):
         hub = MessageHub.get_current_instance()
         return hub.get_info('phase'), hub.get_info('phase_iter')
 
-    def before_train_iter(self, runner, batch_idx: int,
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
                           data_batch=None) -> None:
         phase, pos = self._current_phase()
         if pos != 0 or runner.iter == 0:

@@ -35,7 +35,9 @@ class RNGStateHook(Hook):
         if runner._resume:  # plain `load_from` starts a new random stream
             self._pending = checkpoint.get('meta', {}).get('rng_state')
 
-    def before_train_iter(self, runner, batch_idx: int,
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
                           data_batch=None) -> None:
         if self._pending is None:
             return

@@ -76,8 +76,8 @@ class FusionVisualizationHook(Hook):
         if self._drawer is None:
             self._drawer = FusionVisualizer(
                 name=f'{runner.visualizer.instance_name}_fusion_grids')
-        self._drawer.dataset_meta = getattr(runner.visualizer,
-                                            'dataset_meta', None)
+        self._drawer.dataset_meta = getattr(runner.visualizer, 'dataset_meta',
+                                            None)
         return self._drawer
 
     def _draw(self, runner: Runner, stage: str, batch_idx: int,
@@ -85,8 +85,9 @@ class FusionVisualizationHook(Hook):
         if not outputs or batch_idx % self.interval:
             return
         drawer = self._fusion_visualizer(runner)
-        folder = (stage_folder(runner, self.out_dir, stage)
-                  if self.out_dir else None)
+        folder = (
+            stage_folder(runner, self.out_dir, stage)
+            if self.out_dir else None)
         for sample in outputs:
             if self._drawn >= self.max_samples:
                 return

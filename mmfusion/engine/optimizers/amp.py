@@ -58,8 +58,10 @@ def _is_amp(cfg: dict) -> bool:
 def _to_amp(cfg: dict, dtype: Optional[str], name: str) -> None:
     wrapper = cfg.get('type', 'OptimWrapper')
     if wrapper in AMP_TYPES:
-        print_log(f'AMP is already enabled for {name} in the config.',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            f'AMP is already enabled for {name} in the config.',
+            logger='current',
+            level=logging.WARNING)
         return
     if wrapper != 'OptimWrapper':
         raise ValueError(
@@ -99,7 +101,8 @@ def enable_amp(optim_wrapper: dict, dtype: Optional[str] = None) -> dict:
         print_log(
             'no CUDA device: --amp trains with bfloat16 autocast on the CPU '
             '(CPUAmpOptimWrapper, no loss scaling)',
-            logger='current', level=logging.WARNING)
+            logger='current',
+            level=logging.WARNING)
     cfg = copy.deepcopy(optim_wrapper)
     constructor = cfg.get('constructor', 'DefaultOptimWrapperConstructor')
     if constructor == 'MultiOptimWrapperConstructor':

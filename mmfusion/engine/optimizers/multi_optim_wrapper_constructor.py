@@ -29,7 +29,8 @@ class MultiOptimWrapperConstructor:
     parameter names.
     """
 
-    def __init__(self, optim_wrapper_cfg: dict,
+    def __init__(self,
+                 optim_wrapper_cfg: dict,
                  paramwise_cfg: Optional[dict] = None):
         if not isinstance(optim_wrapper_cfg, dict):
             raise TypeError('optim_wrapper_cfg should be a dict, got '
@@ -64,6 +65,3 @@ class MultiOptimWrapperConstructor:
                     paramwise_cfg=paramwise_cfg))
             wrappers[name] = constructor(module)
         return OptimWrapperDict(**wrappers)
-
-
-

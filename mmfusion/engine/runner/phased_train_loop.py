@@ -71,7 +71,8 @@ class PhasedTrainLoop(IterBasedTrainLoop):
         for name, loader in (extra_dataloaders or {}).items():
             if isinstance(loader, dict):
                 loader = runner.build_dataloader(
-                    loader, seed=runner.seed,
+                    loader,
+                    seed=runner.seed,
                     diff_rank_seed=runner._randomness_cfg.get(
                         'diff_rank_seed', False))
             self.extra_dataloaders[name] = loader
@@ -98,8 +99,7 @@ class PhasedTrainLoop(IterBasedTrainLoop):
 
         import numpy as np
         import torch
-        loaders = [('train', self.dataloader),
-                   *self.extra_dataloaders.items()]
+        loaders = [('train', self.dataloader), *self.extra_dataloaders.items()]
         for name, loader in loaders:
             dataset = getattr(loader, 'dataset', None)
             if dataset is None or len(dataset) == 0:
@@ -125,8 +125,10 @@ class PhasedTrainLoop(IterBasedTrainLoop):
             phase = dict(phase)
             name = phase.pop('name')
             batches = int(phase.pop('batches_per_iter', 1))
-            extra = {k: int(v) for k, v in
-                     phase.pop('extra_batches', {}).items()}
+            extra = {
+                k: int(v)
+                for k, v in phase.pop('extra_batches', {}).items()
+            }
             iters = phase.pop('iters')
             if phase:
                 raise KeyError(f'unknown keys {sorted(phase)} in phase {name}')
@@ -217,8 +219,8 @@ class PhasedTrainLoop(IterBasedTrainLoop):
             # epoch-based warm-up, e.g. TOOD's initial_epoch, read it)
             hub.update_info(
                 'epoch',
-                self.batches_before(self._iter) // max(len(self.dataloader),
-                                                       1))
+                self.batches_before(self._iter) //
+                max(len(self.dataloader), 1))
             data = self._draw(phase)
             self.run_iter(data[0] if len(data) == 1 else data)
             self._decide_current_val_interval()

@@ -42,8 +42,10 @@ def _pass(x: Tensor,
         shape = (1, 1, 1, k) if dim == -1 else (1, 1, k, 1)
         strides = (1, stride) if dim == -1 else (stride, 1)
         kernel = torch.tensor(weights, dtype=x.dtype, device=x.device)
-        y = F.conv2d(x.reshape(-1, 1, *x.shape[-2:]), kernel.view(shape),
-                     stride=strides)
+        y = F.conv2d(
+            x.reshape(-1, 1, *x.shape[-2:]),
+            kernel.view(shape),
+            stride=strides)
         y = y.reshape(*x.shape[:-2], *y.shape[-2:])
         return y if out is None else out.copy_(y)
     for i, w in enumerate(weights):
@@ -85,8 +87,8 @@ def filter_valid(x: Tensor, kernel: Tensor, stride: int = 1) -> Tensor:
     h, w = x.shape[-2:]
 
     def one(plane):
-        full = cv2.sepFilter2D(plane.numpy(), -1, kern, kern,
-                               borderType=cv2.BORDER_CONSTANT)
+        full = cv2.sepFilter2D(
+            plane.numpy(), -1, kern, kern, borderType=cv2.BORDER_CONSTANT)
         return torch.from_numpy(full)[r:h - r:stride, r:w - r:stride]
 
     return _per_plane(x, one)
@@ -136,8 +138,9 @@ def _window_sum(x: Tensor, size: int, dim: int) -> Tensor:
     return out
 
 
-def box_mean_valid(x: Tensor, size: int, scipy_float32: bool = False
-                   ) -> Tensor:
+def box_mean_valid(x: Tensor,
+                   size: int,
+                   scipy_float32: bool = False) -> Tensor:
     """Mean of every ``size x size`` window that fits in ``x (..., H, W)``.
 
     Sums are formed first and divided once per pass, which is exact on
@@ -160,18 +163,23 @@ def box_mean_valid(x: Tensor, size: int, scipy_float32: bool = False
 
     def one(plane):
         if not scipy_float32:
-            full = cv2.boxFilter(plane.numpy(), -1, (size, size),
-                                 normalize=False,
-                                 borderType=cv2.BORDER_CONSTANT)
-            return torch.from_numpy(full)[r:h - r, r:w - r].div_(
-                float(size * size))
+            full = cv2.boxFilter(
+                plane.numpy(),
+                -1, (size, size),
+                normalize=False,
+                borderType=cv2.BORDER_CONSTANT)
+            return torch.from_numpy(full)[r:h - r,
+                                          r:w - r].div_(float(size * size))
         # integer sums along H (exact in float32; shifted adds are faster
         # than OpenCV here), one float32 division; then float64 sums along W
         # of those float32 values (exact too: 8 values of at most 2^19 on a
         # 2^-26 grid), one division
         y = _window_sum(plane, size, -2).div_(float(size))
-        row = cv2.boxFilter(y.numpy(), cv2.CV_64F, (size, 1),
-                            normalize=False, borderType=cv2.BORDER_CONSTANT)
+        row = cv2.boxFilter(
+            y.numpy(),
+            cv2.CV_64F, (size, 1),
+            normalize=False,
+            borderType=cv2.BORDER_CONSTANT)
         return torch.from_numpy(row)[:, r:w - r].div_(float(size)).float()
 
     return _per_plane(x, one)
@@ -200,8 +208,11 @@ def box_sum_valid(x: Tensor, size: int) -> Tensor:
     h, w = x.shape[-2:]
 
     def one(plane):
-        full = cv2.boxFilter(plane.numpy(), -1, (size, size),
-                             normalize=False, borderType=cv2.BORDER_CONSTANT)
+        full = cv2.boxFilter(
+            plane.numpy(),
+            -1, (size, size),
+            normalize=False,
+            borderType=cv2.BORDER_CONSTANT)
         return torch.from_numpy(full)[r:h - r, r:w - r]
 
     return _per_plane(x, one)
@@ -217,10 +228,12 @@ def sobel3(x: Tensor, padding: str) -> tuple:
     if padding not in ('zeros', 'reflect'):
         raise ValueError(f"padding must be 'zeros' or 'reflect', got "
                          f'{padding!r}')
-    border = (cv2.BORDER_CONSTANT
-              if padding == 'zeros' else cv2.BORDER_REFLECT_101)
+    border = (
+        cv2.BORDER_CONSTANT if padding == 'zeros' else cv2.BORDER_REFLECT_101)
     return tuple(
         _per_plane(
-            x, lambda p, d=d: torch.from_numpy(
-                cv2.Sobel(p.numpy(), -1, d[0], d[1], ksize=3,
-                          borderType=border))) for d in ((1, 0), (0, 1)))
+            x,
+            lambda p, d=d: torch.from_numpy(
+                cv2.Sobel(
+                    p.numpy(), -1, d[0], d[1], ksize=3, borderType=border)))
+        for d in ((1, 0), (0, 1)))

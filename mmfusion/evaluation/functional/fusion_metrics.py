@@ -62,8 +62,8 @@ __all__ = [
 ]
 
 #: The metrics of the de facto evaluator, in its order.
-DE_FACTO_METRICS = ('EN', 'SD', 'SF', 'AG', 'MI', 'SCD', 'VIF', 'Qabf',
-                    'SSIM', 'PSNR', 'MSE', 'CC')
+DE_FACTO_METRICS = ('EN', 'SD', 'SF', 'AG', 'MI', 'SCD', 'VIF', 'Qabf', 'SSIM',
+                    'PSNR', 'MSE', 'CC')
 #: Everything mmfusion computes.
 ALL_METRICS = DE_FACTO_METRICS + ('Nabf', 'MS_SSIM')
 #: Metrics of the fused image alone.
@@ -83,8 +83,14 @@ DEFAULT_OPTIONS = dict(
     ssim_dtype='float32',
     nabf_scale='unit')
 
-_ALIASES = {'MS-SSIM': 'MS_SSIM', 'MSSSIM': 'MS_SSIM', 'QABF': 'Qabf',
-            'NABF': 'Nabf', 'Q_ABF': 'Qabf', 'N_ABF': 'Nabf'}
+_ALIASES = {
+    'MS-SSIM': 'MS_SSIM',
+    'MSSSIM': 'MS_SSIM',
+    'QABF': 'Qabf',
+    'NABF': 'Nabf',
+    'Q_ABF': 'Qabf',
+    'N_ABF': 'Nabf'
+}
 
 
 def canonical_metric_name(name: str) -> str:
@@ -166,14 +172,14 @@ class _Shared:
     def inner(self, x: str, y: str) -> Tensor:
         """``sum((X - mean X)(Y - mean Y))`` per image."""
         key = ('inner', ) + tuple(sorted((x, y)))
-        return self.get(key,
-                        lambda: _dot_hw(self.centred(x), self.centred(y)))
+        return self.get(key, lambda: _dot_hw(self.centred(x), self.centred(y)))
 
     def window_images(self) -> tuple:
         """F, A, B in float64 minus a common integer (:func:`_centre`), for
         the window statistics of VIF and MEF-SSIM."""
-        return self.get('window_images', lambda: _centre(
-            *(self.images[n].double() for n in 'fab')))
+        return self.get(
+            'window_images',
+            lambda: _centre(*(self.images[n].double() for n in 'fab')))
 
     def mul(self, x: Tensor, y: Tensor) -> Tensor:
         """``x * y``, computed once per pair of tensors."""
@@ -237,8 +243,7 @@ def entropy(f: Tensor, shared: Optional[_Shared] = None) -> Tensor:
     return -_plogp_sum(p, 1) / math.log(2)
 
 
-def standard_deviation(f: Tensor,
-                       shared: Optional[_Shared] = None) -> Tensor:
+def standard_deviation(f: Tensor, shared: Optional[_Shared] = None) -> Tensor:
     r"""SD :math:`= \sqrt{\frac{1}{HW}\sum (F-\mu)^2}` (population)."""
     return torch.sqrt(
         _shared(shared, f).inner('f', 'f') / (f.shape[-2] * f.shape[-1]))
@@ -285,8 +290,9 @@ def average_gradient(f: Tensor) -> Tensor:
         dx += dy * dy
         dx *= 1 / 8
         values.append(np.sqrt(dx, out=dx).sum(dtype=np.float64))
-    return torch.tensor(values, dtype=torch.float64) / (f.shape[-2] *
-                                                       f.shape[-1])
+    return torch.tensor(
+        values, dtype=torch.float64) / (
+            f.shape[-2] * f.shape[-1])
 
 
 # --------------------------------------------------------------------------
@@ -300,10 +306,10 @@ def _mi_8bit(f256: Tensor, x: Tensor) -> Tensor:
     hw = f256.shape[-2] * f256.shape[-1]
     idx = (f256 + x).to(torch.int32 if n < 32768 else torch.int64)
     if n > 1:
-        idx += torch.arange(n, device=idx.device, dtype=idx.dtype).view(
-            -1, 1, 1) * 65536
-    joint = torch.bincount(idx.flatten(), minlength=n * 65536).view(
-        n, 256, 256)
+        idx += torch.arange(
+            n, device=idx.device, dtype=idx.dtype).view(-1, 1, 1) * 65536
+    joint = torch.bincount(
+        idx.flatten(), minlength=n * 65536).view(n, 256, 256)
     joint = joint.double() / hw
     return (_plogp_sum(joint.flatten(1), 1) - _plogp_sum(joint.sum(2), 1) -
             _plogp_sum(joint.sum(1), 1))
@@ -324,7 +330,9 @@ def _mi_general(f: Tensor, x: Tensor) -> Tensor:
     return torch.stack(values)
 
 
-def mutual_information(f: Tensor, a: Tensor, b: Tensor,
+def mutual_information(f: Tensor,
+                       a: Tensor,
+                       b: Tensor,
                        base: Union[str, float] = 'e',
                        shared: Optional[_Shared] = None) -> Tensor:
     r"""MI :math:`= I(F;A) + I(F;B)`, :math:`I(X;Y) = \sum p_{xy}
@@ -341,16 +349,19 @@ def mutual_information(f: Tensor, a: Tensor, b: Tensor,
     return value / math.log(2) if base in (2, '2') else value
 
 
-def sum_of_correlation_differences(f: Tensor, a: Tensor, b: Tensor,
-                                   shared: Optional[_Shared] = None
-                                   ) -> Tensor:
+def sum_of_correlation_differences(f: Tensor,
+                                   a: Tensor,
+                                   b: Tensor,
+                                   shared: Optional[_Shared] = None) -> Tensor:
     """SCD ``= r(A, F - B) + r(B, F - A)`` (``r`` Pearson; 0 for a constant
     image)."""
     sh = _shared(shared, f, a, b)
     return _pearson_diff(sh, 'a', 'f', 'b') + _pearson_diff(sh, 'b', 'f', 'a')
 
 
-def correlation_coefficient(f: Tensor, a: Tensor, b: Tensor,
+def correlation_coefficient(f: Tensor,
+                            a: Tensor,
+                            b: Tensor,
                             shared: Optional[_Shared] = None) -> Tensor:
     """CC ``= (r(A, F) + r(B, F)) / 2`` (``r`` is 0 for a constant
     image)."""
@@ -360,20 +371,24 @@ def correlation_coefficient(f: Tensor, a: Tensor, b: Tensor,
             _correlation(sh.inner('b', 'f'), sh.inner('b', 'b'), ff)) / 2
 
 
-def mean_squared_error(f: Tensor, a: Tensor, b: Tensor,
+def mean_squared_error(f: Tensor,
+                       a: Tensor,
+                       b: Tensor,
                        shared: Optional[_Shared] = None) -> Tensor:
     """MSE ``= (mean((A - F)^2) + mean((B - F)^2)) / 2``."""
 
     def mse():
         da = a - f
         db = b - f
-        return (_dot_hw(da, da) + _dot_hw(db, db)) / (
-            2 * f.shape[-2] * f.shape[-1])
+        return (_dot_hw(da, da) + _dot_hw(db, db)) / (2 * f.shape[-2] *
+                                                      f.shape[-1])
 
     return _shared(shared, f, a, b).get('MSE', mse)
 
 
-def psnr(f: Tensor, a: Tensor, b: Tensor,
+def psnr(f: Tensor,
+         a: Tensor,
+         b: Tensor,
          peak: Union[str, float] = 'max',
          shared: Optional[_Shared] = None) -> Tensor:
     """PSNR ``= 10 log10(P^2 / MSE)`` with ``P = max(F)`` (de facto) or a
@@ -388,8 +403,11 @@ def psnr(f: Tensor, a: Tensor, b: Tensor,
     return torch.where(m == 0, math.inf, value)
 
 
-def _vifp_scales(refs: Sequence[Tensor], dist: Tensor, sigma_nsq: float = 2.,
-                 eps: float = 1e-10, mul=torch.mul) -> Tensor:
+def _vifp_scales(refs: Sequence[Tensor],
+                 dist: Tensor,
+                 sigma_nsq: float = 2.,
+                 eps: float = 1e-10,
+                 mul=torch.mul) -> Tensor:
     """VIFp of every reference ``refs`` (K planes ``(N, H, W)``) against
     ``dist (N, H, W)``, 4 scales; returns ``(N, K)``.
 
@@ -449,7 +467,10 @@ def _centre(*xs: Tensor) -> tuple:
     return tuple(x - c for x in xs)
 
 
-def vif(f: Tensor, a: Tensor, b: Tensor, reduction: str = 'sum',
+def vif(f: Tensor,
+        a: Tensor,
+        b: Tensor,
+        reduction: str = 'sum',
         shared: Optional[_Shared] = None) -> Tensor:
     r"""VIF ``= VIFp(A, F) + VIFp(B, F)`` (``reduction='mean'``: half).
 
@@ -499,11 +520,13 @@ def _qabf_preservation(m_x, g_x, a_x, m_f, g_f, a_f) -> Tensor:
     ratio = torch.lerp(g_f, ratio, differ)
     orient = 1 - (a_x - a_f).abs_().mul_(2 / math.pi)
     q = torch.sigmoid(ratio.sub_(0.5).mul_(15))
-    return q.mul_(torch.sigmoid(orient.sub_(0.8).mul_(22))).mul_(
-        0.9994 * 0.9879)
+    return q.mul_(torch.sigmoid(orient.sub_(0.8).mul_(22))).mul_(0.9994 *
+                                                                 0.9879)
 
 
-def qabf(f: Tensor, a: Tensor, b: Tensor,
+def qabf(f: Tensor,
+         a: Tensor,
+         b: Tensor,
          shared: Optional[_Shared] = None) -> Tensor:
     r"""Q^{AB/F} (Xydeas & Petrovic 2000), as the de facto evaluator.
 
@@ -529,8 +552,8 @@ def qabf(f: Tensor, a: Tensor, b: Tensor,
         dx, dy = sobel3(sh.float32(x), 'zeros')
         m = dx * dx
         m.addcmul_(dy, dy)
-        edges.append((m, _ufunc('sqrt', m),
-                      _orientation(dy.neg_(), dx, 'pi/2')))
+        edges.append((m, _ufunc('sqrt',
+                                m), _orientation(dy.neg_(), dx, 'pi/2')))
     (_, g_a, _), (_, g_b, _) = edges[1:]
     num = _sum_hw(_qabf_preservation(*edges[1], *edges[0]).mul_(g_a)) + \
         _sum_hw(_qabf_preservation(*edges[2], *edges[0]).mul_(g_b))
@@ -538,7 +561,10 @@ def qabf(f: Tensor, a: Tensor, b: Tensor,
     return num / den.clamp_min(1)  # 0 when the sources have no gradient
 
 
-def nabf(f: Tensor, a: Tensor, b: Tensor, scale: str = 'unit',
+def nabf(f: Tensor,
+         a: Tensor,
+         b: Tensor,
+         scale: str = 'unit',
          shared: Optional[_Shared] = None) -> Tensor:
     r"""N^{AB/F}, Kumar's modified fusion-artefact measure (as
     ``analysis_nabf.m`` of the MATLAB evaluation scripts).
@@ -576,8 +602,10 @@ def nabf(f: Tensor, a: Tensor, b: Tensor, scale: str = 'unit',
     def loss(i):
         """``1 - Q_XF``; ``m`` are integers: the ratio is 0 where either
         strength is 0."""
-        ratio = _ufunc('sqrt', torch.minimum(m[i], m[0]).div_(
-            torch.maximum(m[i], m[0]).clamp_min_(1)))
+        ratio = _ufunc(
+            'sqrt',
+            torch.minimum(m[i],
+                          m[0]).div_(torch.maximum(m[i], m[0]).clamp_min_(1)))
         orient = (alpha[i] - alpha[0]).abs_().sub_(math.pi / 2).abs_().mul_(
             2 / math.pi)
         q = torch.sigmoid(ratio.sub_(0.5).mul_(19))
@@ -592,8 +620,10 @@ def nabf(f: Tensor, a: Tensor, b: Tensor, scale: str = 'unit',
     for mx in m[1:]:
         g = _ufunc('sqrt', mx).mul_(1 / (8. * unit))
         strong_x = (mx >= (16 * unit)**2).float()
-        weights.append(torch.addcmul(torch.full_like(g, 0.001), strong_x,
-                                     g * _ufunc('sqrt', g) - 0.001))
+        weights.append(
+            torch.addcmul(
+                torch.full_like(g, 0.001), strong_x,
+                g * _ufunc('sqrt', g) - 0.001))
     num = loss(1).mul_(weights[0]).addcmul_(loss(2), weights[1])
     return _sum_hw(num.mul_(artefact)) / _sum_hw(weights[0] + weights[1])
 
@@ -609,9 +639,10 @@ def _ssim_pairwise(f: Tensor, refs: Sequence[Tensor], data_range: float,
 
     # 7x7 sample covariances; ssim_maps keeps skimage's operation order, so
     # that float32 rounds as it does
-    maps = ssim_maps(f.to(dtype), [ref.to(dtype) for ref in refs], box,
-                     (0.01 * data_range)**2, (0.03 * data_range)**2,
-                     cov_norm=49. / 48.)
+    maps = ssim_maps(
+        f.to(dtype), [ref.to(dtype) for ref in refs],
+        box, (0.01 * data_range)**2, (0.03 * data_range)**2,
+        cov_norm=49. / 48.)
     return torch.stack([_mean_hw(m) for m in maps], 1)
 
 
@@ -626,8 +657,12 @@ def _ufunc(name: str, *xs: Tensor) -> Tensor:
 _TORCH_UFUNCS = dict(power='pow', arctan2='atan2')
 
 
-def _mef_ssim_single(seq: Sequence[Tensor], f: Tensor, win: Tensor,
-                     size: int, c: float, mul=torch.mul) -> Tensor:
+def _mef_ssim_single(seq: Sequence[Tensor],
+                     f: Tensor,
+                     win: Tensor,
+                     size: int,
+                     c: float,
+                     mul=torch.mul) -> Tensor:
     """MEF-SSIM of ``f (N, H, W)`` against the sources ``seq`` (K planes
     ``(N, H, W)``) at one scale (float64, centred data); returns ``(N,)``.
 
@@ -669,8 +704,9 @@ def _mef_ssim_single(seq: Sequence[Tensor], f: Tensor, win: Tensor,
     # removes the rounding noise of its Gaussian statistics, which the
     # rescaling below would blow up where every source is flat)
     u = [
-        _ufunc('power', e / size, p).add_(eps).div_(e).mul_(
-            torch.sign(m[i, i])) for i, e in enumerate(ed)
+        _ufunc('power', e / size,
+               p).add_(eps).div_(e).mul_(torch.sign(m[i, i]))
+        for i, e in enumerate(ed)
     ]
     del p
     ed_max = ed[0]
@@ -714,9 +750,10 @@ def _downsample2(x: Tensor) -> Tensor:
         # OpenCV's 2x2 area mean, one pass: the same sums (exact on the
         # dyadic values of 8-bit images) times 1/4
         return torch.from_numpy(
-            cv2.resize(x[0].contiguous().numpy(),
-                       (x.shape[-1] // 2, x.shape[-2] // 2),
-                       interpolation=cv2.INTER_AREA))[None]
+            cv2.resize(
+                x[0].contiguous().numpy(),
+                (x.shape[-1] // 2, x.shape[-2] // 2),
+                interpolation=cv2.INTER_AREA))[None]
     if x.shape[-1] % 2:
         x = torch.cat([x, x[..., -1:]], -1)
     if x.shape[-2] % 2:
@@ -731,7 +768,9 @@ _MEF_K = 0.03
 _MS_WEIGHTS = (0.0448, 0.2856, 0.3001)
 
 
-def mef_ssim(f: Tensor, a: Tensor, b: Tensor,
+def mef_ssim(f: Tensor,
+             a: Tensor,
+             b: Tensor,
              shared: Optional[_Shared] = None) -> Tensor:
     r"""MEF-SSIM (Ma, Zeng & Wang, TIP 2015) of F against the source stack
     {A, B}, as SeAFusion's ``mef_ssim.m``.
@@ -752,7 +791,9 @@ def mef_ssim(f: Tensor, a: Tensor, b: Tensor,
                             sh.mul)
 
 
-def ms_ssim(f: Tensor, a: Tensor, b: Tensor,
+def ms_ssim(f: Tensor,
+            a: Tensor,
+            b: Tensor,
             weights: Sequence[float] = _MS_WEIGHTS,
             shared: Optional[_Shared] = None) -> Tensor:
     r"""MS-SSIM of the fusion literature: the multi-scale MEF-SSIM of F
@@ -840,8 +881,7 @@ def compute_fusion_metrics(fused,
                            ir,
                            vis,
                            metrics: Sequence[str] = ALL_METRICS,
-                           device: Optional[Union[str,
-                                                  torch.device]] = None,
+                           device: Optional[Union[str, torch.device]] = None,
                            chunk_size: Optional[int] = None,
                            num_workers: Optional[int] = None,
                            **options) -> Dict[str, Tensor]:

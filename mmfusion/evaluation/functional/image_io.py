@@ -30,8 +30,9 @@ def bgr_to_gray(img: np.ndarray) -> np.ndarray:
     if img.ndim != 3 or img.shape[2] not in (3, 4):
         raise ValueError(f'expected an (H, W, 3) BGR image, got shape '
                          f'{img.shape}')
-    gray = cv2.cvtColor(np.ascontiguousarray(img[..., :3]).astype(np.float32),
-                        cv2.COLOR_BGR2GRAY)
+    gray = cv2.cvtColor(
+        np.ascontiguousarray(img[..., :3]).astype(np.float32),
+        cv2.COLOR_BGR2GRAY)
     return np.round(gray).astype(np.float64)
 
 

@@ -194,4 +194,3 @@ class FusionMetric(BaseMetric):
             writer = csv.DictWriter(f, ['img_id', *self.metrics])
             writer.writeheader()
             writer.writerows(results)
-

@@ -109,13 +109,13 @@ class SegIoUMetric(IoUMetric):
         results = tuple(zip(*results))
         assert len(results) == 4
         ret_metrics = self.total_area_to_metrics(
-            sum(results[0]), sum(results[1]), sum(results[2]),
-            sum(results[3]), self.metrics, self.nan_to_num, self.beta)
+            sum(results[0]), sum(results[1]), sum(results[2]), sum(results[3]),
+            self.metrics, self.nan_to_num, self.beta)
 
         # the means: as mmseg, over the kept classes
         metrics = dict()
-        metrics['aAcc'] = np.round(np.nanmean(ret_metrics.pop('aAcc')) * 100,
-                                   2)
+        metrics['aAcc'] = np.round(
+            np.nanmean(ret_metrics.pop('aAcc')) * 100, 2)
         for key, value in ret_metrics.items():
             metrics['m' + key] = np.round(np.nanmean(value[keep]) * 100, 2)
 

@@ -15,10 +15,10 @@ from .fusion_model import ConfigType, FusionModel
 AGGREGATIONS = ('min_norm', 'normalized', 'mean', 'random')
 
 
-def aggregate_hypergradients(grads: Sequence[Tensor],
-                             mode: str = 'min_norm',
-                             generator: Optional[torch.Generator] = None
-                             ) -> tuple:
+def aggregate_hypergradients(
+        grads: Sequence[Tensor],
+        mode: str = 'min_norm',
+        generator: Optional[torch.Generator] = None) -> tuple:
     r"""Combine the followers' hypergradients into one update of the leader.
 
     Returns ``(g, weights)``. Modes:
@@ -155,7 +155,9 @@ class BDLFusion(FusionModel):
     def _enh(self, fused: Tensor, x: Dict[str, Tensor]) -> Tensor:
         return self.parse_losses(self.compute_fusion_loss(fused, x))[0]
 
-    def objective_fus(self, fused: Tensor, x: Dict[str, Tensor],
+    def objective_fus(self,
+                      fused: Tensor,
+                      x: Dict[str, Tensor],
                       disc=None) -> Tensor:
         """:math:`L_{fus}` (the discriminator follower's objective)."""
         disc = disc or self.discriminator
@@ -170,8 +172,12 @@ class BDLFusion(FusionModel):
         return self._enh(fused, x) - \
             self.adv_weights['fusion'] * disc(fused).mean()
 
-    def objective_task(self, fused: Tensor, x: Dict[str, Tensor], samples,
-                       task=None, disc=None) -> tuple:
+    def objective_task(self,
+                       fused: Tensor,
+                       x: Dict[str, Tensor],
+                       samples,
+                       task=None,
+                       disc=None) -> tuple:
         """:math:`L_{task}`; returns (total, task log vars)."""
         task = task or self.task
         disc = disc or unwrap(self.discriminator)
@@ -180,8 +186,8 @@ class BDLFusion(FusionModel):
         return loss - self.adv_weights['task'] * disc(fused).mean(), log
 
     # ------------------------------------------------------------ steps
-    def train_step(self, data, optim_wrapper: OptimWrapperDict
-                   ) -> Dict[str, Tensor]:
+    def train_step(self, data,
+                   optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
         phase = MessageHub.get_current_instance().get_info('phase')
         if phase == 'upper':
             if not isinstance(data, (list, tuple)) or len(data) != 2:
@@ -216,7 +222,9 @@ class BDLFusion(FusionModel):
         disc_log = self.guarded_update(
             ow['discriminator'],
             lambda: dict(loss_fus=self.objective_fus(fused, x)),
-            'discriminator', self.discriminator, since=start)
+            'discriminator',
+            self.discriminator,
+            since=start)
         task_log = {}
 
         def task_losses():
@@ -228,15 +236,16 @@ class BDLFusion(FusionModel):
         task_log.pop('loss', None)
         return _prefixed(disc=disc_log, task={**log, **task_log})
 
-    def hypergradient(self, follower: str, train: dict,
-                      upper: dict) -> tuple:
+    def hypergradient(self, follower: str, train: dict, upper: dict) -> tuple:
         """First-order hypergradient of the leader through one follower
         (``'discriminator'`` or ``'task'``), as a flat vector over the
         fusion net's parameters, and the scalar :math:`c`."""
         fusion = unwrap(self.fusion_net)
         theta = [p for p in fusion.parameters() if p.requires_grad]
-        y = [p for p in unwrap(getattr(self, follower)).parameters()
-             if p.requires_grad]
+        y = [
+            p for p in unwrap(getattr(self, follower)).parameters()
+            if p.requires_grad
+        ]
         disc = unwrap(self.discriminator)
         task = unwrap(self.task)
 
@@ -255,8 +264,8 @@ class BDLFusion(FusionModel):
             flat = _sync(
                 _flat(
                     torch.autograd.grad(
-                        loss, params, retain_graph=retain,
-                        allow_unused=True), params))
+                        loss, params, retain_graph=retain, allow_unused=True),
+                    params))
             sizes = [sum(p.numel() for p in ps) for ps in param_lists]
             return flat.split(sizes)
 
@@ -295,8 +304,10 @@ class BDLFusion(FusionModel):
         h, weights = aggregate_hypergradients([h_d, h_t], self.aggregation,
                                               seeded_generator(self.seed))
         log = dict(
-            c_disc=c_d.detach(), c_task=c_t.detach(),
-            w_disc=weights[0].detach(), w_task=weights[1].detach(),
+            c_disc=c_d.detach(),
+            c_task=c_t.detach(),
+            w_disc=weights[0].detach(),
+            w_task=weights[1].detach(),
             grad_norm=h.norm().detach())
         if not guard.ok('fusion hypergradient', [h] + start.new_values(),
                         'hypergradient or running statistic'):
@@ -306,8 +317,9 @@ class BDLFusion(FusionModel):
         if self.tie_upper_lr:
             for group in fusion_ow.param_groups:
                 group['lr'] = self._eta
-        params = [p for p in unwrap(self.fusion_net).parameters()
-                  if p.requires_grad]
+        params = [
+            p for p in unwrap(self.fusion_net).parameters() if p.requires_grad
+        ]
         offset = 0
         for p in params:
             n = p.numel()

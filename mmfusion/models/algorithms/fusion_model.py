@@ -112,23 +112,22 @@ class FusionModel(BaseModel):
         self.predict_task = predict_task
         self.seed = seed
 
-    def snapshot_buffers(self, exclude: Sequence[str] = ()
-                         ) -> BufferSnapshot:
+    def snapshot_buffers(self, exclude: Sequence[str] = ()) -> BufferSnapshot:
         """A copy of the model's buffers (except the children named in
         ``exclude``), to restore when an update is skipped."""
         return BufferSnapshot(self, exclude)
 
-    def guarded_update(self,
-                       optim_wrapper: OptimWrapper,
-                       forward: Callable[[], dict],
-                       name: str,
-                       module: Optional[torch.nn.Module] = None,
-                       since: Optional[BufferSnapshot] = None,
-                       autocast: bool = True,
-                       inputs: Optional[Sequence[Tensor]] = None,
-                       backward_target: Optional[Callable[[Tensor],
-                                                          Tensor]] = None
-                       ) -> Dict[str, Tensor]:
+    def guarded_update(
+        self,
+        optim_wrapper: OptimWrapper,
+        forward: Callable[[], dict],
+        name: str,
+        module: Optional[torch.nn.Module] = None,
+        since: Optional[BufferSnapshot] = None,
+        autocast: bool = True,
+        inputs: Optional[Sequence[Tensor]] = None,
+        backward_target: Optional[Callable[[Tensor], Tensor]] = None
+    ) -> Dict[str, Tensor]:
         """One update that never writes NaN/Inf into the weights or buffers.
 
         ``forward()`` computes the update's losses. It runs here, after a
@@ -150,8 +149,8 @@ class FusionModel(BaseModel):
         guard.attempt(name)
         snapshot = self.snapshot_buffers()
         if autocast:
-            with optim_wrapper.optim_context(
-                    self if module is None else module):
+            with optim_wrapper.optim_context(self if module is
+                                             None else module):
                 losses = forward()
         else:
             losses = forward()
@@ -177,8 +176,7 @@ class FusionModel(BaseModel):
         if not optim_wrapper.should_update():
             return log_vars  # accumulating gradients
         params = [
-            p for group in optim_wrapper.param_groups
-            for p in group['params']
+            p for group in optim_wrapper.param_groups for p in group['params']
         ]
         if not _scales_loss(optim_wrapper):
             # (AMP's GradScaler does its own inf check and skip)
@@ -243,8 +241,7 @@ class FusionModel(BaseModel):
         loss generator's ``pixel_weights``) are passed to every loss."""
         losses = {}
         for loss_module in self.fusion_loss:
-            terms = loss_module(fused, inputs['ir'], inputs['vis_y'],
-                                **kwargs)
+            terms = loss_module(fused, inputs['ir'], inputs['vis_y'], **kwargs)
             for name, value in terms.items():
                 if name in losses:
                     raise KeyError(f'two fusion losses both return {name!r}')
@@ -271,17 +268,20 @@ class FusionModel(BaseModel):
         raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
                            'predict and tensor mode')
 
-    def loss(self, inputs: Dict[str, Tensor],
+    def loss(self,
+             inputs: Dict[str, Tensor],
              data_samples: Optional[List[FusionDataSample]] = None) -> dict:
         return self.compute_fusion_loss(self.fuse(inputs), inputs)
 
-    def predict(self, inputs: Dict[str, Tensor],
-                data_samples: Optional[List[FusionDataSample]] = None
-                ) -> List[FusionDataSample]:
-        """Fuse and attach ``pred_fused`` (RGB) and ``pred_fused_y`` to the data
-        samples, cropped back to each pair's ``img_shape``. With a ``task``
-        and ``predict_task=True`` the task also runs on the fused images
-        (for task metrics such as ``mmseg.IoUMetric``)."""
+    def predict(
+        self,
+        inputs: Dict[str, Tensor],
+        data_samples: Optional[List[FusionDataSample]] = None
+    ) -> List[FusionDataSample]:
+        """Fuse and attach ``pred_fused`` (RGB) and ``pred_fused_y`` to the
+        data samples, cropped back to each pair's ``img_shape``. With a
+        ``task`` and ``predict_task=True`` the task also runs on the fused
+        images (for task metrics such as ``mmseg.IoUMetric``)."""
         fused_y = self.fuse(inputs)
         samples = self.attach_fused(fused_y, inputs, data_samples)
         if self.task is not None and self.predict_task and \
@@ -296,15 +296,19 @@ class FusionModel(BaseModel):
                     sample.metainfo.get('img_shape', fused.shape[-2:]))[:2]
                 groups.setdefault(shape, []).append(i)
             for (h, w), index in groups.items():
-                self.task(fused[index, :, :h, :w],
-                          inputs['vis_cbcr'][index, :, :h, :w],
-                          [samples[i] for i in index],
-                          mode='predict')
+                self.task(
+                    fused[index, :, :h, :w],
+                    inputs['vis_cbcr'][index, :, :h, :w],
+                    [samples[i] for i in index],
+                    mode='predict')
         return samples
 
-    def attach_fused(self, fused_y: Tensor, inputs: Dict[str, Tensor],
-                     data_samples: Optional[List[FusionDataSample]] = None
-                     ) -> List[FusionDataSample]:
+    def attach_fused(
+        self,
+        fused_y: Tensor,
+        inputs: Dict[str, Tensor],
+        data_samples: Optional[List[FusionDataSample]] = None
+    ) -> List[FusionDataSample]:
         if data_samples is None:
             data_samples = [FusionDataSample() for _ in range(len(fused_y))]
         results = []

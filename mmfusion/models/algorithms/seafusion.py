@@ -9,9 +9,9 @@ from mmengine.optim import OptimWrapperDict
 from torch import Tensor
 
 from mmfusion.registry import MODELS
+from mmfusion.utils import rgb_to_ycbcr, ycbcr_to_rgb
 from ..utils.misc import prefix_log_vars as _prefixed
 from ..utils.misc import seeded_generator, stream_seed, unwrap
-from mmfusion.utils import rgb_to_ycbcr, ycbcr_to_rgb
 from .fusion_model import ConfigType, FusionModel
 
 PHASES = ('fusion', 'task')
@@ -238,8 +238,8 @@ class SeAFusion(FusionModel):
         ow['fusion_net'].zero_grad()
 
     # ------------------------------------------------------------ steps
-    def train_step(self, data, optim_wrapper: OptimWrapperDict
-                   ) -> Dict[str, Tensor]:
+    def train_step(self, data,
+                   optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
         hub = MessageHub.get_current_instance()
         phase, round_idx = hub.get_info('phase'), hub.get_info('cycle')
         if phase not in PHASES or round_idx is None:
@@ -315,8 +315,7 @@ class SeAFusion(FusionModel):
             fused_y, cbcr = rgb_to_ycbcr(rgb)
         return fused_y, cbcr
 
-    def task_step(self, data: dict, ow: OptimWrapperDict
-                  ) -> Dict[str, Tensor]:
+    def task_step(self, data: dict, ow: OptimWrapperDict) -> Dict[str, Tensor]:
         data = self.data_preprocessor(data, True)
         inputs, samples = data['inputs'], data['data_samples']
 

@@ -191,7 +191,9 @@ class TDFusion(FusionModel):
                                                      self.task_input_size)
         return crop, task_inputs, task_samples
 
-    def task_loss(self, fused_y: Tensor, inputs: Dict[str, Tensor],
+    def task_loss(self,
+                  fused_y: Tensor,
+                  inputs: Dict[str, Tensor],
                   samples: Sequence,
                   task: Optional[torch.nn.Module] = None) -> dict:
         """The task's losses on the fused Y (``task``: the task module to
@@ -200,8 +202,8 @@ class TDFusion(FusionModel):
         return task(fused_y, inputs['vis_cbcr'], samples, mode='loss')
 
     # ------------------------------------------------------------ steps
-    def train_step(self, data, optim_wrapper: OptimWrapperDict
-                   ) -> Dict[str, Tensor]:
+    def train_step(self, data,
+                   optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
         phase = MessageHub.get_current_instance().get_info('phase')
         if phase == 'meta':
             if not isinstance(data, (list, tuple)) or len(data) != 2:
@@ -222,16 +224,14 @@ class TDFusion(FusionModel):
     def fusion_task_step(self, data: dict,
                          ow: OptimWrapperDict) -> Dict[str, Tensor]:
         self._phase('views')
-        crop, task_inputs, task_samples = self._views(data,
-                                                      self._generator())
+        crop, task_inputs, task_samples = self._views(data, self._generator())
 
         def fusion_losses():
             with torch.no_grad():
                 weights = unwrap(self.loss_generator)(crop['ir'],
                                                       crop['vis_y'])
             fused = self.fusion_net(crop['ir'], crop['vis_y'])
-            return self.compute_fusion_loss(
-                fused, crop, pixel_weights=weights)
+            return self.compute_fusion_loss(fused, crop, pixel_weights=weights)
 
         def task_losses():
             with torch.no_grad():
@@ -240,15 +240,17 @@ class TDFusion(FusionModel):
             return self.task_loss(fused_task, task_inputs, task_samples)
 
         self._phase('fusion update')
-        log = self.guarded_update(
-            ow['fusion_net'], fusion_losses, 'fusion', self.fusion_net)
+        log = self.guarded_update(ow['fusion_net'], fusion_losses, 'fusion',
+                                  self.fusion_net)
         self._phase('task update')
         task_log = self.guarded_update(ow['task'], task_losses, 'task',
                                        self.task)
         self._phase(None)
         return _prefixed(fusion=log, task=task_log)
 
-    def virtual_step(self, crop: Dict[str, Tensor], alpha: float,
+    def virtual_step(self,
+                     crop: Dict[str, Tensor],
+                     alpha: float,
                      first_order: bool = False):
         """Fast weights :math:`\\theta' = \\theta - \\alpha \\nabla_\\theta
         L_f` (differentiable in the loss generator's parameters when
@@ -297,9 +299,9 @@ class TDFusion(FusionModel):
         fast = {k: v.detach().requires_grad_() for k, v in fast.items()}
         return fast, inner_log, (weights, fused.detach())
 
-    def jvp_surrogate(self, crop: Dict[str, Tensor], weights: Tensor,
-                      fused: Tensor, outer_grads: Dict[str, Tensor],
-                      alpha: float) -> Tensor:
+    def jvp_surrogate(self, crop: Dict[str,
+                                       Tensor], weights: Tensor, fused: Tensor,
+                      outer_grads: Dict[str, Tensor], alpha: float) -> Tensor:
         r"""A scalar whose gradient w.r.t. the loss generator's parameters
         is the hypergradient :math:`dL_t(\theta')/d\phi`.
 
@@ -324,8 +326,9 @@ class TDFusion(FusionModel):
             for k, p in fusion.named_parameters() if p.requires_grad
         }
         tangents = {
-            k: torch.zeros_like(p) if outer_grads.get(k) is None else
-            outer_grads[k]
+            k:
+            torch.zeros_like(p)
+            if outer_grads.get(k) is None else outer_grads[k]
             for k, p in params.items()
         }
         with torch.no_grad():
@@ -427,8 +430,12 @@ class TDFusion(FusionModel):
             for p in group['params'] if p.requires_grad
         ]
         outer_log = self.guarded_update(
-            ow['loss_generator'], outer_losses, 'loss generator',
-            since=start, autocast=False, inputs=generator_params,
+            ow['loss_generator'],
+            outer_losses,
+            'loss generator',
+            since=start,
+            autocast=False,
+            inputs=generator_params,
             backward_target=jvp_target if mode == 'jvp' else None)
         # the last references into the virtual step's graph
         fast = weights = None
@@ -456,8 +463,8 @@ def _snapshot_tensors(module: torch.nn.Module) -> Dict[str, Tensor]:
     }
 
 
-def _restore_tensors(module: torch.nn.Module,
-                     snapshot: Dict[str, Tensor]) -> None:
+def _restore_tensors(module: torch.nn.Module, snapshot: Dict[str,
+                                                             Tensor]) -> None:
     """Copy a :func:`_snapshot_tensors` back in place. By tensor, not through
     ``load_state_dict``: a model may register aliases of its own modules in
     its first training forward (mmdet's DDQ-DETR sets

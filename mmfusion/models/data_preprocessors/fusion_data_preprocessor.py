@@ -52,14 +52,16 @@ class FusionDataPreprocessor(BaseDataPreprocessor):
                  non_blocking: bool = False):
         super().__init__(non_blocking)
         if vis_channels not in (1, 3):
-            raise ValueError(f'vis_channels must be 1 or 3, got {vis_channels}')
+            raise ValueError(
+                f'vis_channels must be 1 or 3, got {vis_channels}')
         self.vis_channels = vis_channels
         self.bgr_to_rgb = bgr_to_rgb
         self.size_divisor = size_divisor
         self.pad_val = pad_val
         self.seg_pad_val = seg_pad_val
 
-    def _stack(self, inputs: Union[Tensor, Sequence[Tensor]],
+    def _stack(self,
+               inputs: Union[Tensor, Sequence[Tensor]],
                data_samples: Optional[list],
                training: bool = True) -> Tensor:
         if isinstance(inputs, Tensor) and inputs.dim() == 4:
@@ -95,8 +97,8 @@ class FusionDataPreprocessor(BaseDataPreprocessor):
                     # a new PixelData: PixelData refuses a change of shape
                     sample.set_field(
                         PixelData(
-                            data=F.pad(value.data, pad,
-                                       value=self.seg_pad_val),
+                            data=F.pad(
+                                value.data, pad, value=self.seg_pad_val),
                             metainfo=value.metainfo), key)
         return torch.stack(padded)
 

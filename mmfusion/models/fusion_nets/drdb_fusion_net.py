@@ -18,7 +18,9 @@ class DRDB(nn.Module):
     :math:`x + \mathrm{ReLU}(W_{1\times1} [x, d_1, \dots, d_5])`.
     """
 
-    def __init__(self, channels: int = 64, growth: int = 32,
+    def __init__(self,
+                 channels: int = 64,
+                 growth: int = 32,
                  num_layers: int = 5):
         super().__init__()
         self.convs = nn.ModuleList(

@@ -17,11 +17,13 @@ class PixelDiscriminator(BaseModule):
     bias). 8,704 parameters for ``in_channels=1, base_channels=64``.
 
     ``forward(img)`` maps ``(N, C, H, W)`` to logits ``(N, 1, H, W)``;
-    BDLFusion feeds it the fused Y (fake) and the saliency pseudo-target (real) and uses
-    mean logits (:class:`~mmfusion.models.MeanLogitGANLoss`).
+    BDLFusion feeds it the fused Y (fake) and the saliency pseudo-target
+    (real) and uses mean logits (:class:`~mmfusion.models.MeanLogitGANLoss`).
     """
 
-    def __init__(self, in_channels: int = 1, base_channels: int = 64,
+    def __init__(self,
+                 in_channels: int = 1,
+                 base_channels: int = 64,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.conv1 = nn.Conv2d(in_channels, base_channels, 1)

@@ -20,11 +20,14 @@ from ..utils import CompiledInferenceMixin, check_fusion_inputs
 class ConvLReLU(nn.Module):
     """3x3 (or kxk) conv followed by LeakyReLU."""
 
-    def __init__(self, in_channels: int, out_channels: int,
-                 kernel_size: int = 3, negative_slope: float = 0.2):
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 kernel_size: int = 3,
+                 negative_slope: float = 0.2):
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size,
-                              padding=kernel_size // 2)
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, padding=kernel_size // 2)
         self.negative_slope = negative_slope
 
     def forward(self, x: Tensor) -> Tensor:
@@ -113,7 +116,7 @@ class SeAFusionNet(CompiledInferenceMixin, BaseModule):
         return self._dispatch(ir, vis_y)
 
     def _forward(self, ir: Tensor, vis_y: Tensor) -> Tensor:
-        feats = torch.cat(
-            [self._encode(vis_y, 'vis'),
-             self._encode(ir, 'ir')], dim=1)
+        feats = torch.cat([self._encode(vis_y, 'vis'),
+                           self._encode(ir, 'ir')],
+                          dim=1)
         return torch.tanh(self.head(self.decoder(feats))) / 2 + 0.5

@@ -35,8 +35,7 @@ class OHEMCrossEntropyLoss(torch.nn.Module):
         loss_name: key in the head's loss dict (must start with ``loss_``).
     """
 
-    def __init__(self, loss_weight: float = 1.0,
-                 loss_name: str = 'loss_ce'):
+    def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_ce'):
         super().__init__()
         self.loss_weight = loss_weight
         self._loss_name = loss_name

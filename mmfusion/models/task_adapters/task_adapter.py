@@ -155,7 +155,10 @@ class TaskAdapter(BaseModule):
             self.model = revert_sync_batchnorm(self.model)
 
     @staticmethod
-    def _build(model, cfg_path, pretrained, dp_overrides,
+    def _build(model,
+               cfg_path,
+               pretrained,
+               dp_overrides,
                fit_preprocessor=True) -> torch.nn.Module:
         if not (isinstance(pretrained, (bool, str))):
             raise TypeError('pretrained must be True, False, a checkpoint '
@@ -211,13 +214,12 @@ class TaskAdapter(BaseModule):
                     logger='current')
         if dp_overrides:
             model_cfg.data_preprocessor = _merge(
-                model_cfg.get('data_preprocessor', ConfigDict()),
-                dp_overrides)
+                model_cfg.get('data_preprocessor', ConfigDict()), dp_overrides)
         if fit_preprocessor and model_cfg.get('data_preprocessor'):
             backbone = str(model_cfg.get('backbone', {}).get('type', ''))
             keep_size = 'size' in (dp_overrides or {}) or 'size' in user.get(
-                'data_preprocessor', {}) or backbone.split(
-                    '.')[-1] in _FIXED_INPUT_BACKBONES
+                'data_preprocessor',
+                {}) or backbone.split('.')[-1] in _FIXED_INPUT_BACKBONES
             changes = fit_data_preprocessor(model_cfg.data_preprocessor,
                                             keep_size)
             if changes:
@@ -247,8 +249,9 @@ class TaskAdapter(BaseModule):
                 raise ValueError(
                     f'the task {self.name} ({type(self.model).__name__}) '
                     f'needs {" and ".join(missing)}, which the data samples '
-                    'do not have. ' + ' '.join(
-                        _HOW_TO_GET[m] for m in missing if m in _HOW_TO_GET))
+                    'do not have. ' +
+                    ' '.join(_HOW_TO_GET[m]
+                             for m in missing if m in _HOW_TO_GET))
 
     def _with_derived_targets(self, data_samples: Sequence) -> Sequence:
         """Targets the task's own pipeline would derive from the loaded
@@ -268,7 +271,8 @@ class TaskAdapter(BaseModule):
         return data_samples
 
     # ------------------------------------------------------------------
-    def to_task_inputs(self, fused_y: Tensor,
+    def to_task_inputs(self,
+                       fused_y: Tensor,
                        vis_cbcr: Optional[Tensor] = None) -> List[Tensor]:
         """Fused Y ``(N, 1, H, W)`` in [0, 1] -> list of ``(C, H, W)`` 0-255
         images in the pipeline's (BGR) channel order."""
@@ -300,8 +304,7 @@ class TaskAdapter(BaseModule):
         often used twice in one step). ``mode='predict'``: the task's
         predictions written into ``data_samples``."""
         if mode == 'loss':
-            samples = self._with_derived_targets(
-                copy.deepcopy(data_samples))
+            samples = self._with_derived_targets(copy.deepcopy(data_samples))
             self.check_targets(samples)
             return self._run(fused_y, vis_cbcr, samples, 'loss', True)
         if mode == 'predict':
@@ -326,15 +329,14 @@ class TaskAdapter(BaseModule):
                 return data_samples
             return results
         if mode == 'tensor':
-            return self._run(fused_y, vis_cbcr, data_samples, 'tensor',
-                             False)
+            return self._run(fused_y, vis_cbcr, data_samples, 'tensor', False)
         raise RuntimeError(f'Invalid mode "{mode}"')
 
 
 def _merge(base: ConfigDict, overrides: dict) -> ConfigDict:
     """Recursive dict merge with mmengine's semantics (``_delete_`` works)."""
-    merged = Config(dict(x=base.to_dict() if hasattr(base, 'to_dict') else
-                         dict(base)))
+    merged = Config(
+        dict(x=base.to_dict() if hasattr(base, 'to_dict') else dict(base)))
     merged.merge_from_dict(dict(x=overrides))
     return merged.x
 
@@ -381,15 +383,15 @@ def clear_pretrained(cfg, path: str = '') -> List[str]:
             # without a type)
             kept = [
                 v for v in inits if not (isinstance(v, dict) and (
-                    v.get('type') in _PRETRAINED_INITS
-                    or v.get('checkpoint')))
+                    v.get('type') in _PRETRAINED_INITS or v.get('checkpoint')))
             ]
             for v in inits:
                 if v not in kept:
                     cleared.append(f'{where}={v.get("checkpoint")}')
             if len(kept) != len(inits):
-                cfg[key] = (kept or None) if isinstance(
-                    value, (list, tuple)) else None
+                cfg[key] = (kept or None) if isinstance(value,
+                                                        (list,
+                                                         tuple)) else None
         elif key in _PRETRAINED_KEYS and (isinstance(value, str)
                                           or value is True):
             cleared.append(f'{where}={value}')
@@ -487,12 +489,14 @@ def fit_data_preprocessor(dp: dict, keep_size: bool = False) -> List[str]:
     augments = dp.get('batch_augments')
     if augments:
         kept = [
-            a for a in augments if str(a.get('type', '')).split('.')[-1]
-            not in _GEOMETRIC_BATCH_AUGMENTS
+            a for a in augments if str(a.get('type', '')).split('.')[-1] not in
+            _GEOMETRIC_BATCH_AUGMENTS
         ]
         if len(kept) != len(augments):
-            changes.append('batch_augments ' + ', '.join(
-                a['type'] for a in augments if a not in kept) + ' dropped')
+            changes.append('batch_augments ' +
+                           ', '.join(a['type']
+                                     for a in augments if a not in kept) +
+                           ' dropped')
             dp['batch_augments'] = kept or None
     return changes
 
@@ -510,7 +514,7 @@ def needed_targets(task: torch.nn.Module) -> Set[str]:
         if name == 'PIDHead':
             needs.add('gt_edge_map')
         if name == 'BoxInst':  # trains masks from boxes (its own pairwise
-            return needs       # affinity loss): no mask annotation needed
+            return needs  # affinity loss): no mask annotation needed
     if package == 'mmdet':
         with_mask = getattr(task, 'with_mask', False) or any(
             getattr(task, attr, None) is not None
@@ -545,9 +549,8 @@ def missing_targets(needs: Set[str], sample) -> List[str]:
     for need in sorted(needs):
         if need == 'gt_sem_seg' and need not in sample:
             missing.append(need)
-        elif need == 'gt_instances' and (
-                'gt_instances' not in sample
-                or 'bboxes' not in sample.gt_instances):
+        elif need == 'gt_instances' and ('gt_instances' not in sample or
+                                         'bboxes' not in sample.gt_instances):
             missing.append('gt_instances (boxes and labels)')
         elif need == 'gt_edge_map':
             if 'gt_edge_map' not in sample and 'gt_sem_seg' not in sample:
@@ -575,18 +578,19 @@ _HOW_TO_GET = {
 }
 
 
-def edge_map(sem_seg: PixelData, edge_width: int = 4,
+def edge_map(sem_seg: PixelData,
+             edge_width: int = 4,
              ignore_index: int = 255) -> PixelData:
     """PIDNet's boundary target of a semantic map, by mmseg's own
     ``GenerateEdge`` (the transform of PIDNet's training pipeline)."""
     from mmseg.datasets.transforms import GenerateEdge
     seg = sem_seg.data[0].cpu().numpy().astype(np.uint8)
-    edge = GenerateEdge(edge_width=edge_width,
-                        ignore_index=ignore_index)(
-                            dict(gt_seg_map=seg, img_shape=seg.shape))
+    edge = GenerateEdge(
+        edge_width=edge_width, ignore_index=ignore_index)(
+            dict(gt_seg_map=seg, img_shape=seg.shape))
     return PixelData(
-        data=torch.from_numpy(edge['gt_edge_map'][None].astype(
-            np.int64)).to(sem_seg.data.device))
+        data=torch.from_numpy(edge['gt_edge_map'][None].astype(np.int64)).to(
+            sem_seg.data.device))
 
 
 def load_task_checkpoint(task: torch.nn.Module, checkpoint: str,

@@ -42,8 +42,8 @@ def unwrap_state_dict(checkpoint, source: str = 'checkpoint') -> dict:
     return state
 
 
-def _apply_rules(state: dict, rules: Iterable[Rule],
-                 drop: Iterable[str], source: str) -> OrderedDict:
+def _apply_rules(state: dict, rules: Iterable[Rule], drop: Iterable[str],
+                 source: str) -> OrderedDict:
     """Rename every key with the first fully matching rule;
     keys matching a ``drop`` pattern are skipped. Several source keys may
     map to one target only if they hold identical tensors (TDFusion's Meta
@@ -206,8 +206,8 @@ _BDL_DISC_RULES: List[Rule] = [
 
 
 def _sub_state(state: dict, prefix: str) -> OrderedDict:
-    return OrderedDict((k[len(prefix):], v) for k, v in state.items()
-                       if k.startswith(prefix))
+    return OrderedDict(
+        (k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
 
 
 def bdlfusion_convert(
@@ -229,8 +229,7 @@ def bdlfusion_convert(
                                  '_criterion')))
     out = {
         'fusion_net':
-        _apply_rules(fusion, _BDL_FUSION_RULES, [],
-                     f'{source} (enhance_net)')
+        _apply_rules(fusion, _BDL_FUSION_RULES, [], f'{source} (enhance_net)')
     }
     disc = _sub_state(state, 'discriminator.')
     if disc:
@@ -242,12 +241,11 @@ def bdlfusion_convert(
 def bdlfusion_dropped_keys(state: dict) -> List[str]:
     """Keys of a BDLFusion checkpoint that :func:`bdlfusion_convert` does
     not convert (the detector and loss buffers)."""
-    return [
-        k for k in state if k.startswith(('denoise_net.', '_criterion'))
-    ]
+    return [k for k in state if k.startswith(('denoise_net.', '_criterion'))]
 
 
-def convert_to_model(state: OrderedDict, prefix: str,
+def convert_to_model(state: OrderedDict,
+                     prefix: str,
                      out: Optional[OrderedDict] = None) -> OrderedDict:
     """Prefix converted keys for a model that holds the net as an attribute
     (``'fusion_net.'`` in :class:`FusionModel`)."""
@@ -271,7 +269,8 @@ def load_source_checkpoint(path: str) -> OrderedDict:
     return unwrap_state_dict(checkpoint, path)
 
 
-def save_mmfusion_checkpoint(state: OrderedDict, path: str,
+def save_mmfusion_checkpoint(state: OrderedDict,
+                             path: str,
                              meta: Optional[dict] = None) -> None:
     """Write ``{'meta': meta, 'state_dict': state}``, the layout mmengine's
     ``load_checkpoint`` / ``load_from`` read."""

@@ -16,7 +16,8 @@ def prefix_log_vars(**groups: dict) -> Dict[str, Tensor]:
     """``prefix_log_vars(task={'loss': x})`` -> ``{'task.loss': x}``."""
     return {
         f'{prefix}.{k}': v
-        for prefix, log in groups.items() for k, v in log.items()
+        for prefix, log in groups.items()
+        for k, v in log.items()
     }
 
 

@@ -49,8 +49,8 @@ class BufferSnapshot:
                 continue
             before = self._saved[name]
             out.append(
-                torch.where(torch.isfinite(before), buf,
-                            torch.zeros_like(buf)))
+                torch.where(
+                    torch.isfinite(before), buf, torch.zeros_like(buf)))
         return out
 
 
@@ -108,7 +108,9 @@ class NonFiniteGuard:
         as a skip in a row)."""
         self._consecutive[name] = 0
 
-    def ok(self, name: str, tensors: Iterable[Optional[Tensor]],
+    def ok(self,
+           name: str,
+           tensors: Iterable[Optional[Tensor]],
            what: str = 'loss or gradient') -> bool:
         if self._all_finite(tensors):
             return True

@@ -52,7 +52,8 @@ def vsm_saliency(img: Tensor, levels: int = 256) -> Tensor:
     return sal.view_as(img).to(img.dtype)
 
 
-def saliency_weight_map(ir: Tensor, vis_y: Tensor,
+def saliency_weight_map(ir: Tensor,
+                        vis_y: Tensor,
                         mode: str = 'vsm_weight') -> Tensor:
     """Per-pixel weight ``m`` of the IR image in BDLFusion's pseudo-target.
 

@@ -72,8 +72,8 @@ class _Crop:
 
     def shape(self, shape) -> Tuple[int, int]:
         h, w = shape[:2]
-        return (max(0, min(self.h, h - self.top)),
-                max(0, min(self.w, w - self.left)))
+        return (max(0, min(self.h,
+                           h - self.top)), max(0, min(self.w, w - self.left)))
 
     def pixels(self, data: Tensor) -> Tensor:
         return data[..., self.top:self.top + self.h,
@@ -86,17 +86,16 @@ class _Crop:
 
     def masks(self, masks, img_shape):
         return masks.crop(
-            np.array([
-                self.left, self.top, self.left + self.w, self.top + self.h
-            ]))
+            np.array(
+                [self.left, self.top, self.left + self.w, self.top + self.h]))
 
     def keep(self, boxes):
         """Instances that keep an area inside the window."""
         return (boxes.widths > 0) & (boxes.heights > 0)
 
     def metainfo(self, meta: dict) -> dict:
-        out = dict(pad_shape=(self.h, self.w),
-                   batch_input_shape=(self.h, self.w))
+        out = dict(
+            pad_shape=(self.h, self.w), batch_input_shape=(self.h, self.w))
         if 'img_shape' in meta:
             out['img_shape'] = self.shape(meta['img_shape'])
         return out
@@ -133,9 +132,9 @@ def transform_sample(sample, op):
         value = getattr(sample, key)
         if isinstance(value, PixelData):
             # a new PixelData: PixelData refuses a change of shape
-            setattr(sample, key,
-                    PixelData(data=op.pixels(value.data),
-                              metainfo=value.metainfo))
+            setattr(
+                sample, key,
+                PixelData(data=op.pixels(value.data), metainfo=value.metainfo))
         elif isinstance(value, InstanceData):
             setattr(sample, key, _transform_instances(value, op, img_shape))
     sample.set_metainfo(op.metainfo(sample.metainfo))
@@ -147,8 +146,7 @@ def crop_sample(sample, top: int, left: int, h: int, w: int):
     return transform_sample(sample, _Crop(top, left, h, w))
 
 
-def rescale_sample(sample, sx: float, sy: float, out_shape: Tuple[int,
-                                                                  int]):
+def rescale_sample(sample, sx: float, sy: float, out_shape: Tuple[int, int]):
     """``sample`` (in place) for its batch rescaled by ``(sx, sy)`` to
     ``out_shape``."""
     return transform_sample(sample, _Rescale(sx, sy, out_shape))
@@ -173,8 +171,11 @@ def random_crop_batch(inputs: Inputs,
     n, _, H, W = next(iter(inputs.values())).shape
     windows = []
     for i in range(n):
-        ih, iw = (data_samples[i].metainfo.get('img_shape', (H, W))
-                  if data_samples is not None else (H, W))
+        ih, iw = (
+            data_samples[i].metainfo.get('img_shape',
+                                         (H,
+                                          W)) if data_samples is not None else
+            (H, W))
         ch, cw = min(h, ih), min(w, iw)
         top = int(torch.randint(0, ih - ch + 1, (1, ), generator=generator))
         left = int(torch.randint(0, iw - cw + 1, (1, ), generator=generator))
@@ -182,7 +183,8 @@ def random_crop_batch(inputs: Inputs,
     mh = min(win[2] for win in windows)
     mw = min(win[3] for win in windows)
     crops = {
-        k: torch.cat([
+        k:
+        torch.cat([
             v[i:i + 1, :, top:top + mh, left:left + mw]
             for i, (top, left, _, _) in enumerate(windows)
         ])
@@ -215,8 +217,7 @@ def resize_batch(inputs: Inputs, data_samples: Sequence,
     return out, samples
 
 
-def swap_modalities(inputs: Inputs,
-                    data_samples: Optional[Sequence] = None):
+def swap_modalities(inputs: Inputs, data_samples: Optional[Sequence] = None):
     """TDFusion's "switch" augmentation: append each pair with IR and VIS-Y
     exchanged, so both branches of the net see both modalities. Other keys
     (VIS RGB, chroma) and the samples are duplicated unchanged (the pairs are
