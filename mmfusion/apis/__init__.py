@@ -7,7 +7,7 @@ protocol (:mod:`.task_driven`) and the task-gain experiment
 The names below are imported on first use (PEP 562), so that a tool imports
 only what it needs: fusing a folder imports neither the task-driven protocol
 nor mmseg/mmdet."""
-import importlib
+from mmfusion.utils.lazy import lazy_module_attrs
 
 # name -> submodule, imported on first access
 _LAZY = {
@@ -18,15 +18,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(
-            importlib.import_module(f'.{_LAZY[name]}', __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_module_attrs(__name__, _LAZY)

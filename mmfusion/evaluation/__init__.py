@@ -4,8 +4,7 @@ here) and the mmengine metrics (:mod:`.metrics`, imported on first use:
 ``SegIoUMetric`` subclasses mmseg's ``IoUMetric``, so importing it imports
 mmseg, which scoring fused images does not need). The registry imports
 :mod:`.metrics` when a config names one of them."""
-import importlib
-
+from mmfusion.utils.lazy import lazy_module_attrs
 from .functional import *  # noqa: F401,F403
 from .functional import __all__ as _functional_all
 
@@ -14,15 +13,4 @@ _LAZY = {'FusionMetric': 'metrics', 'SegIoUMetric': 'metrics'}
 
 __all__ = list(_functional_all) + list(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(
-            importlib.import_module(f'.{_LAZY[name]}', __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_module_attrs(__name__, _LAZY)

@@ -7,8 +7,7 @@ and backends stay reachable through the registry parents.
 mmengine's ``Visualizer``, whose import costs a tool that only plots
 metrics (``eval_fused.py``) about 0.7 s. The registry imports it when a
 config names it."""
-import importlib
-
+from mmfusion.utils.lazy import lazy_module_attrs
 from .fusion_grid import (make_fusion_grid, render_task_prediction,
                           sample_fusion_grid)
 from .metric_plots import plot_metric_distribution, plot_task_metrics
@@ -21,15 +20,4 @@ __all__ = [
     'render_task_prediction', 'plot_metric_distribution', 'plot_task_metrics'
 ]
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(
-            importlib.import_module(f'.{_LAZY[name]}', __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_module_attrs(__name__, _LAZY)
