@@ -95,12 +95,13 @@ class PackFusionInputs(BaseTransform):
             if not key.startswith('gt_') or key == 'gt_ignore_flags':
                 continue
             value = results[key]
-            per_instance = (
+            # (short-circuit: np.ndim cannot take mmdet's masks or boxes)
+            per_instance = key in self.INSTANCE_FIELDS or (
                 n is not None and hasattr(value, '__len__')
                 and not isinstance(value, str) and len(value) == n
-                and np.ndim(value) in (1, 2)
-                and (img_hw is None or np.shape(value)[:2] != img_hw))
-            if key in self.INSTANCE_FIELDS or per_instance:
+                and np.ndim(value) in (1, 2) and
+                (img_hw is None or np.shape(value)[:2] != img_hw))
+            if per_instance:
                 instance_keys.append(key)
             elif isinstance(value, np.ndarray) and value.ndim == 2:
                 data = value[None]
