@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -87,12 +90,21 @@ def test_stock_checkpoint_with_other_globals_still_refused(tmp_path):
         _load_checkpoint(path, map_location='cpu')
 
 
+def _run_fresh(lines: list) -> list:
+    """Run ``lines`` (a script) in a fresh interpreter, where nothing of
+    mmengine or mmfusion is imported yet; its stdout lines (it must exit 0).
+    """
+    res = subprocess.run([sys.executable, '-c', '\n'.join(lines)],
+                         capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout.split('\n')
+
+
 def test_cpu_init_dist_patched_before_any_model_import():
     """tools/task_eval.py calls mmengine's init_dist before anything imports
     mmengine.model: the CPU process-group patch must be in place then."""
-    import subprocess
-    import sys
-    code = '\n'.join([
+    out = _run_fresh([
         'import sys',
         'import mmfusion',
         'from mmengine.dist import init_dist',
@@ -100,11 +112,7 @@ def test_cpu_init_dist_patched_before_any_model_import():
         "print('mmengine.model' in sys.modules,",
         "      getattr(du._init_dist_pytorch, '_mmfusion_patched', False))",
     ])
-    res = subprocess.run([sys.executable, '-c', code],
-                         capture_output=True,
-                         text=True)
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert res.stdout.split('\n')[0] == 'False True'
+    assert out[0] == 'False True'
 
 
 @pytest.mark.parametrize('runner_first', [False, True])
@@ -112,9 +120,7 @@ def test_patches_wait_for_the_modules_they_patch(runner_first):
     """``import mmfusion`` does not import ``mmengine.runner`` (about a
     second of start-up for tools that never build a runner); the runner's
     patches are in place as soon as it is imported, in either order."""
-    import subprocess
-    import sys
-    code = '\n'.join([
+    out = _run_fresh([
         'import sys',
         'import mmengine.runner' if runner_first else '',
         'import mmfusion',
@@ -127,11 +133,7 @@ def test_patches_wait_for_the_modules_they_patch(runner_first):
         "      getattr(du._init_dist_pytorch, '_mmfusion_patched', False),",
         "      ckpt.CheckpointLoader._schemes[''].__name__)",
     ])
-    res = subprocess.run([sys.executable, '-c', code],
-                         capture_output=True,
-                         text=True)
-    assert res.returncode == 0, res.stderr[-2000:]
-    first, patched = res.stdout.split('\n')[:2]
+    first, patched = out[:2]
     assert first == ('runner' if runner_first else 'lazy')
     assert patched == ('True latest_intact_checkpoint True True '
                        'load_from_local')
