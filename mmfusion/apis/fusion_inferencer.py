@@ -4,6 +4,7 @@
 import copy
 import itertools
 import os.path as osp
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -149,6 +150,7 @@ class FusionInferencer(BaseInferencer):
                  precision: str = 'fp32',
                  compile: Optional[bool] = None) -> None:
         import mmfusion  # noqa: F401  (checkpoint loading on recent torch)
+        self._visualizer_lock = threading.Lock()
 
         # mmengine's BaseInferencer builds the model, pipeline and collate
         # function in whatever scope is current (none in a plain script):
@@ -234,7 +236,10 @@ class FusionInferencer(BaseInferencer):
         return FUNCTIONS.get(name)
 
     def _init_visualizer(self, cfg: Config):
-        return None  # grids are drawn by mmfusion.visualization
+        # the grids' FusionVisualizer is built on first use
+        # (:meth:`_grid_visualizer`), not from the config: a config's
+        # visualizer serves training (backends, save_dir)
+        return None
 
     # ------------------------------------------------------------------
     # inputs
@@ -496,27 +501,42 @@ class FusionInferencer(BaseInferencer):
             raise ValueError(f"rounding must be 'round' or 'floor', got "
                              f'{rounding!r}')
 
+    def _grid_visualizer(self):
+        """The :class:`~mmfusion.visualization.FusionVisualizer` that draws
+        the grids, built on first use (fusing without ``vis_out_dir``
+        imports no visualizer); no backends: the grids go to files."""
+        with self._visualizer_lock:
+            if self.visualizer is None:
+                from mmfusion.visualization import FusionVisualizer
+                self.visualizer = FusionVisualizer(
+                    name=f'fusion_inferencer_{id(self):x}')
+            return self.visualizer
+
     def visualize(self,
                   inputs: list,
                   preds: list,
                   vis_out_dir: Optional[str] = None) -> Optional[List[str]]:
+        """Write each pair's VIS | IR | fused (| task prediction) grid to
+        ``vis_out_dir/{img_id}.png`` (whole or absent) with
+        :meth:`FusionVisualizer.add_datasample
+        <mmfusion.visualization.FusionVisualizer.add_datasample>`; the
+        sources are the arrays given (VIS converted from BGR to RGB) or read
+        from the pair's files. Returns the paths."""
         if not vis_out_dir:
             return None
-        from mmfusion.visualization import make_fusion_grid, sample_fusion_grid
+        visualizer = self._grid_visualizer()
         paths = []
         for item, pred in zip(inputs, preds):
             name = pred.metainfo.get('img_id')
-            if 'ir_img' in item:
-                fused = to_uint8(pred.pred_fused.data)
-                vis = item['vis_img']
-                vis = vis[..., ::-1] if vis.ndim == 3 and vis.shape[2] >= 3 \
-                    else vis
-                grid = make_fusion_grid([vis, item['ir_img'], fused],
-                                        ['VIS', 'IR', 'fused'])
-            else:
-                grid = sample_fusion_grid(pred)
             path = osp.join(vis_out_dir, f'{name}.png')
-            _write_atomic(path, grid[..., ::-1])
+            vis = ir = None
+            if 'ir_img' in item:
+                vis, ir = item['vis_img'], item['ir_img']
+                if vis.ndim == 3 and vis.shape[2] >= 3:
+                    vis = vis[..., 2::-1]  # BGR(A) -> RGB
+            with self._visualizer_lock:  # one drawing at a time
+                visualizer.add_datasample(
+                    name, image=vis, data_sample=pred, out_file=path, ir=ir)
             paths.append(path)
         return paths
 

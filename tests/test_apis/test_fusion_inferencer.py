@@ -162,3 +162,41 @@ def test_bad_pairs(msrs_mini, fuser, tmp_path):
     empty.mkdir()
     with pytest.raises(ValueError, match='no IR/VIS pairs'):
         collect_pairs(str(empty), osp.dirname(vis_path))
+
+
+def test_grids_through_the_fusion_visualizer(msrs_mini, repo_root, checkpoint,
+                                             tmp_path):
+    """vis_out_dir's grids are drawn by one FusionVisualizer, built on first
+    use: VIS | IR | fused, the same for files and arrays (BGR, BGRA) of a
+    pair, written whole (no temporary file left)."""
+    from mmfusion.visualization import FusionVisualizer, make_fusion_grid
+    ir_path, vis_path = _pair(msrs_mini)
+    fuser = FusionInferencer(
+        osp.join(repo_root, DEMO),
+        checkpoint,
+        device='cpu',
+        show_progress=False)
+    fused = fuser(ir_path, vis_path)['predictions'][0]['fused']
+    assert fuser.visualizer is None  # no grids asked for: none built
+    out = fuser(ir_path, vis_path, vis_out_dir=str(tmp_path / 'files'))
+    drawer = fuser.visualizer
+    assert isinstance(drawer, FusionVisualizer)
+    path = str(tmp_path / 'files' / '00357D.png')
+    assert out['visualization'] == [path]
+    assert os.listdir(tmp_path / 'files') == ['00357D.png']
+    expected = make_fusion_grid([
+        mmcv.imread(vis_path, channel_order='rgb'),
+        mmcv.imread(ir_path, 'grayscale'), fused
+    ], ['VIS', 'IR', 'fused'])
+    np.testing.assert_array_equal(
+        mmcv.imread(path, channel_order='rgb'), expected)
+    ir = cv2.imread(ir_path, cv2.IMREAD_GRAYSCALE)
+    vis = cv2.imread(vis_path)
+    for kind, vis_img in (('bgr', vis), ('bgra',
+                                         cv2.cvtColor(vis,
+                                                      cv2.COLOR_BGR2BGRA))):
+        out = fuser(ir, vis_img, vis_out_dir=str(tmp_path / kind))
+        assert out['visualization'] == [str(tmp_path / kind / '000000.png')]
+        with open(out['visualization'][0], 'rb') as f, open(path, 'rb') as g:
+            assert f.read() == g.read(), kind
+    assert fuser.visualizer is drawer  # built once

@@ -21,7 +21,8 @@ DEMO = 'configs/seafusion/seafusion_content_demo.py'
 NAME = '00927N.png'
 
 # runs a tool as ``python TOOL ARGS`` would, then reports the exit status,
-# the task packages and the mmengine sub-packages in sys.modules
+# the task packages, the mmengine sub-packages in sys.modules and whether the
+# fusion visualizer was imported
 _RUN = '''
 import json, runpy, sys
 sys.argv = {argv!r}
@@ -33,7 +34,8 @@ except SystemExit as e:
 print('RESULT ' + json.dumps(dict(code=code, task_modules=sorted(
     m for m in sys.modules if m.split('.')[0] in ('mmseg', 'mmdet')),
     mmengine=sorted(set('.'.join(m.split('.')[:2]) for m in sys.modules
-                        if m.startswith('mmengine.'))))))
+                        if m.startswith('mmengine.'))),
+    visualizer='mmfusion.visualization.fusion_visualizer' in sys.modules)))
 '''
 
 
@@ -59,7 +61,10 @@ def one_pair(msrs_mini, tmp_path_factory):
     return tmp
 
 
-def test_fuse_imports_no_task_package(repo_root, one_pair, tmp_path):
+@pytest.mark.parametrize('grids', [False, True])
+def test_fuse_imports_no_task_package(repo_root, one_pair, tmp_path, grids):
+    """Nor the fusion visualizer, unless grids are asked for
+    (``--vis-dir``)."""
     init_default_scope('mmfusion')
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(osp.join(repo_root, DEMO)).model)
@@ -71,9 +76,11 @@ def test_fuse_imports_no_task_package(repo_root, one_pair, tmp_path):
         str(one_pair / 'ir'), '--vi',
         str(one_pair / 'vi'), '--out',
         str(out), '--no-progress', '--backend', 'pytorch'
-    ])
+    ] + (['--vis-dir', str(tmp_path / 'grids')] if grids else []))
     assert result['code'] == 0 and result['task_modules'] == []
     assert os.listdir(out) == [NAME]
+    assert result['visualizer'] is grids
+    assert osp.isfile(tmp_path / 'grids' / NAME) is grids
 
 
 def test_eval_fused_imports_no_task_package(repo_root, one_pair, tmp_path):
