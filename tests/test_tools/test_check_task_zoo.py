@@ -49,6 +49,20 @@ def test_train_norm_overrides_every_frozen_bn(zoo):
     assert 'norm_eval' not in zoo._num_classes(cfg, 3).get('backbone', {})
 
 
+def test_train_norm_overrides_a_class_default_frozen_bn(zoo):
+    """mmdet's HRNet freezes BN by its constructor's default
+    (norm_eval=True), not in the config: the override still sets it, and the
+    built task trains its BN statistics."""
+    cfg = _model_cfg('mmdet::hrnet/faster-rcnn_hrnetv2p-w18-1x_coco.py')
+    assert 'norm_eval' not in cfg.backbone
+    assert ('mmdet', 'hrnet') in zoo.TRAIN_NORM
+    assert zoo._default_arg(cfg.backbone.type, 'norm_eval') is True
+    assert zoo._default_arg('mmseg.ResNet', 'norm_eval') is False
+    assert zoo._num_classes(
+        cfg, 3, train_norm=True)['backbone']['norm_eval'] is False
+    assert 'norm_eval' not in zoo._num_classes(cfg, 3).get('backbone', {})
+
+
 def test_build_initialises_weights_as_the_runner(zoo):
     """The check builds each family as the Runner trains it: the configs'
     own initialisation (init_weights) is applied."""

@@ -173,6 +173,15 @@ TRAIN_NORM = {
     # on BN to renormalise: layer4 activations ~5e5 with identity BN
     ('mmdet', 'detectors'):
     'weight-standardised convs (ConvAWS/SAC) need BN statistics',
+    # deep backbones whose config freezes BN for pretrained weights: from
+    # random weights with identity BN the features reach ~5e8 (HRNet
+    # stage4, Res2Net-101 layer4) and the losses ~1e7; Adam (TDFusion,
+    # BDLFusion) takes a bounded step, SeAFusion's SGD task step does not
+    # and its next forward overflows (inf, then NaN losses)
+    ('mmdet', 'hrnet'):
+    'identity BN from random weights: features ~5e8, SGD step overflows',
+    ('mmdet', 'res2net'):
+    'identity BN from random weights: features ~3e8, SGD step overflows',
 }
 
 # representative config where the generic choice (below) is not the
@@ -350,8 +359,34 @@ def _num_classes(model_cfg, n: int, train_norm: bool = False) -> dict:
         return out or None
 
     overrides = walk(model_cfg) or {}
+    backbone = model_cfg.get('backbone')
+    if train_norm and isinstance(backbone, dict) and \
+            'norm_eval' not in backbone and \
+            _default_arg(backbone.get('type'), 'norm_eval') is True:
+        # frozen by the class's default, not by the config (mmdet HRNet)
+        overrides.setdefault('backbone', {})['norm_eval'] = False
     # lists (cascade heads) must be given whole to be merged
     return _lists_whole(model_cfg, overrides)
+
+
+def _default_arg(type_name, arg: str):
+    """The default of ``arg`` in the constructor of the registered model
+    ``type_name`` (``'mmdet.HRNet'``, or ``'HRNet'`` in mmseg/mmdet), or
+    None."""
+    import inspect
+
+    from mmdet.registry import MODELS as DET
+    from mmseg.registry import MODELS as SEG
+    if not isinstance(type_name, str):
+        return None
+    scope, _, name = type_name.rpartition('.')
+    registries = {'mmdet': [DET], 'mmseg': [SEG]}.get(scope, [DET, SEG])
+    for registry in registries:
+        cls = registry.get(name)
+        if cls is not None:
+            param = inspect.signature(cls).parameters.get(arg)
+            return None if param is None else param.default
+    return None
 
 
 def _lists_whole(base, overrides):
