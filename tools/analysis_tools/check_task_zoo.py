@@ -654,7 +654,7 @@ def combined_table(paths) -> str:
     for name in names:
         keys += [k for k in results[name] if k not in keys]
     header = '| package | family | config | ' + ' | '.join(names) + \
-        ' | cause of a failure |'
+        ' | cause of a failure; what the tool set |'
     lines = [header, '|' + '---|' * (len(names) + 4)]
     skipped = []
     for key in keys:
@@ -673,6 +673,10 @@ def combined_table(paths) -> str:
                 cause = r['cause'].replace('|', '/')
                 if cause not in causes:
                     causes.append(cause)
+        for note in ('overrides', 'input'):
+            # the same for every strategy (set per family)
+            if first.get(note) and first[note] not in causes:
+                causes.append(first[note])
         lines.append(f"| {key[0]} | {key[1]} | `{first['config']}` | " +
                      ' | '.join(cells) + f" | {'; '.join(causes)} |")
     counts = []
