@@ -52,3 +52,25 @@ def test_gpu_check_dry_run_ops_in_child_processes(repo_root, tmp_path):
     assert report['ops']['cpu'] == 'ok', report['ops']
     assert 'compiler' in report['ops'], report['ops']
     assert osp.isfile(tmp_path / 'gpu_check.json')
+
+
+def test_benchmark_fuse_contenders_fuse_the_same_pairs(repo_root, tmp_path):
+    """The plain loop pairs identical file names, fuse.py mmfusion's rule
+    (name without extension): benchmark_fuse refuses folders where the two
+    would fuse different pairs, naming the difference."""
+    import shutil
+    sys.path.insert(0, osp.join(repo_root, 'tools', 'analysis_tools'))
+    try:
+        import benchmark_fuse
+    finally:
+        sys.path.pop(0)
+    test = osp.join(repo_root, 'data', 'msrs_demo', 'test')
+    n = benchmark_fuse.same_pairs(osp.join(test, 'ir'), osp.join(test, 'vi'))
+    assert n == 4
+    ir, vi = tmp_path / 'ir', tmp_path / 'vi'
+    shutil.copytree(osp.join(test, 'ir'), ir)
+    shutil.copytree(osp.join(test, 'vi'), vi)
+    first = sorted(vi.iterdir())[0]
+    first.rename(first.with_suffix('.jpg'))  # same name, other extension
+    with pytest.raises(SystemExit, match='they differ on'):
+        benchmark_fuse.same_pairs(str(ir), str(vi))

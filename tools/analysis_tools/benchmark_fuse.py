@@ -136,6 +136,27 @@ def plain_loop(ir_dir: str,
 
 
 # ------------------------------------------------------------ driver
+def same_pairs(ir_dir: str, vi_dir: str) -> int:
+    """The number of pairs, after checking that the plain loop (identical
+    file names in both folders, as research scripts pair them) and
+    ``fuse.py`` (mmfusion's rule, :mod:`mmfusion.datasets.pairing`) fuse the
+    same pairs: otherwise the contenders would not do the same work."""
+    sys.path.insert(0, REPO)
+    from mmfusion.datasets.pairing import pair_folders
+    pairs = pair_folders(ir_dir, vi_dir, unmatched='error')
+    ours = {(osp.basename(i), osp.basename(v)) for _, i, v in pairs.files()}
+    plain = set(os.listdir(ir_dir)) & set(os.listdir(vi_dir))
+    if ours != {(n, n) for n in plain}:
+        differ = sorted(ours ^ {(n, n) for n in plain})
+        raise SystemExit(
+            f'{ir_dir} and {vi_dir}: the plain loop pairs files of identical '
+            "names, fuse.py pairs images by name without extension "
+            f'(mmfusion.datasets.pairing); they differ on {differ[:3]}: '
+            'benchmark folders whose pairs have the same file names and '
+            'that hold nothing but the images')
+    return len(pairs)
+
+
 def command(name: str, args, ckpt: str, out_dir: str) -> list:
     if name == 'plain':
         return [
@@ -208,7 +229,7 @@ def main(argv=None):
     work = args.work_dir or tempfile.mkdtemp(prefix='benchmark_fuse_')
     os.makedirs(work, exist_ok=True)
     ckpt = args.checkpoint or random_checkpoint(osp.join(work, 'net.pth'))
-    n_pairs = len(set(os.listdir(args.ir)) & set(os.listdir(args.vi)))
+    n_pairs = same_pairs(args.ir, args.vi)
     print(
         f'{n_pairs} pairs from {args.ir}; checkpoint {ckpt}; device '
         f'{args.device}; load average {os.getloadavg()[0]:.2f}',
