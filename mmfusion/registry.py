@@ -48,9 +48,16 @@ LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['mmfusion.engine'])
 HOOKS = Registry(
     'hook', parent=MMENGINE_HOOKS, locations=['mmfusion.engine.hooks'])
 
-# manage data-related modules
+# manage data-related modules (the package imports its classes on first
+# use, so the locations name the modules that register them)
 DATASETS = Registry(
-    'dataset', parent=MMENGINE_DATASETS, locations=['mmfusion.datasets'])
+    'dataset',
+    parent=MMENGINE_DATASETS,
+    locations=[
+        'mmfusion.datasets.paired_dataset', 'mmfusion.datasets.msrs',
+        'mmfusion.datasets.fmb', 'mmfusion.datasets.m3fd',
+        'mmfusion.datasets.llvip'
+    ])
 DATA_SAMPLERS = Registry(
     'data sampler',
     parent=MMENGINE_DATA_SAMPLERS,

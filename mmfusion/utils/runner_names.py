@@ -6,14 +6,15 @@ configs name their visualizer ``'visualizer'``, so a later runner would
 silently reuse the first one's (writing into its log directory)."""
 import time
 import uuid
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from mmengine.config import Config
+if TYPE_CHECKING:  # (importing mmengine.config costs ~0.2 s; not needed here)
+    from mmengine.config import Config
 
 __all__ = ['set_unique_run_name']
 
 
-def set_unique_run_name(cfg: Config,
+def set_unique_run_name(cfg: 'Config',
                         prefix: str,
                         unique: Optional[str] = None) -> str:
     """Give the runner built from ``cfg`` its own experiment name (used for

@@ -2,8 +2,6 @@
 import datetime
 import warnings
 
-from mmengine import DefaultScope
-
 
 def register_all_modules(init_default_scope: bool = True) -> None:
     """Import every mmfusion module that registers something.
@@ -17,6 +15,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     Args:
         init_default_scope: also make ``'mmfusion'`` the current default scope.
     """
+    from mmengine import DefaultScope
     from mmengine.registry import Registry
 
     from mmfusion import registry

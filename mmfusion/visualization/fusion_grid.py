@@ -3,7 +3,6 @@
 from typing import List, Optional, Sequence
 
 import cv2
-import mmcv
 import numpy as np
 import torch
 
@@ -156,6 +155,10 @@ def sample_fusion_grid(sample,
     fused_rgb = _rgb(to_uint8(torch.as_tensor(fused), rounding))
     panels, titles = [], []
     vis_path, ir_path = _get(sample, 'vis_path'), _get(sample, 'ir_path')
+    if (vis is None and vis_path) or (ir is None and ir_path):
+        # (imported here: the package's metric plots, which
+        # tools/analysis_tools/eval_fused.py draws, need no mmcv)
+        import mmcv
     if vis is None and vis_path:
         vis = mmcv.imread(
             vis_path, 'color', channel_order='rgb', backend_args=backend_args)

@@ -50,3 +50,29 @@ def test_task_adapter_checks_through_it(monkeypatch):
     with pytest.raises(AssertionError, match='mmdet=='):
         task_adapter._check_package_versions('mmdet')
     task_adapter._check_package_versions('mmpretrain')  # not checked
+
+
+def test_import_checks_mmcv_and_mmengine_when_they_are_imported():
+    """``import mmfusion`` imports neither mmcv nor mmengine (a tool that
+    never uses them does not pay ~0.3 s for them); each is checked against
+    MM_REQUIREMENTS when it is first imported."""
+    import subprocess
+    import sys
+    code = '\n'.join([
+        'import sys', 'import mmfusion',
+        "print(sorted(p for p in ('mmcv', 'mmengine') if p in sys.modules))",
+        "mmfusion.version.MM_REQUIREMENTS['mmcv'] = ('0.0.1', '0.0.2')",
+        'try:', '    import mmcv', 'except AssertionError as e:',
+        '    print(e)', 'import mmengine',
+        'print(mmfusion.digit_version(mmengine.__version__) > (0, ))'
+    ])
+    res = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    lines = res.stdout.splitlines()
+    assert lines[0] == '[]'
+    assert re.match(
+        r'mmcv==\S+ is used but mmfusion .* supports '
+        r'mmcv>=0\.0\.1, <0\.0\.2', lines[1]), lines
+    assert lines[2] == 'True'

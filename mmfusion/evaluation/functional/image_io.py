@@ -10,7 +10,6 @@ take the float route.
 from typing import Optional
 
 import cv2
-import mmcv
 import numpy as np
 import torch
 from torch import Tensor
@@ -49,7 +48,13 @@ def read_gray(path: str, backend_args: Optional[dict] = None) -> np.ndarray:
     BGR->GRAY, rounded). Raises ``ValueError`` naming the file when it cannot
     be read."""
     try:
-        img = mmcv.imread(path, flag='color', backend_args=backend_args)
+        if backend_args is None and '://' not in str(path):
+            # what mmcv.imread(path, 'color') does with a local file (OpenCV
+            # decodes its bytes to 8-bit BGR), without importing mmcv
+            img = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+        else:
+            import mmcv
+            img = mmcv.imread(path, flag='color', backend_args=backend_args)
     except Exception as e:  # missing file, unknown backend ...
         raise ValueError(f'cannot read image {path}: {e}') from e
     if img is None:
