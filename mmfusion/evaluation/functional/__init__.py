@@ -9,17 +9,17 @@ from .fusion_metrics import (ALL_METRICS, DE_FACTO_METRICS, DEFAULT_OPTIONS,
                              LOWER_IS_BETTER, REFERENCE_FREE_METRICS,
                              average_gradient, canonical_metric_name,
                              compute_fusion_metrics, correlation_coefficient,
-                             entropy, mean_squared_error, mef_ssim, ms_ssim,
-                             mutual_information, nabf, parse_metric_names,
-                             psnr, qabf, spatial_frequency, ssim,
-                             standard_deviation,
+                             entropy, map_fusion_metrics, mean_squared_error,
+                             mef_ssim, ms_ssim, mutual_information, nabf,
+                             parse_metric_names, psnr, qabf, spatial_frequency,
+                             ssim, standard_deviation,
                              sum_of_correlation_differences, vif)
 # yapf: enable
 from .image_io import bgr_to_gray, fused_to_gray, read_gray, rgb_to_gray
 
 __all__ = [
     'ALL_METRICS', 'DE_FACTO_METRICS', 'DEFAULT_OPTIONS', 'LOWER_IS_BETTER',
-    'REFERENCE_FREE_METRICS', 'compute_fusion_metrics',
+    'REFERENCE_FREE_METRICS', 'compute_fusion_metrics', 'map_fusion_metrics',
     'canonical_metric_name', 'parse_metric_names', 'entropy',
     'standard_deviation', 'spatial_frequency', 'average_gradient',
     'mutual_information', 'sum_of_correlation_differences',

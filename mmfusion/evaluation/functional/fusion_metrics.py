@@ -39,8 +39,11 @@ import ctypes
 import math
 import os
 import platform
+from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, Optional, Sequence, Union
+from contextlib import contextmanager
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
+                    Sequence, Tuple, Union)
 
 import cv2
 import numpy as np
@@ -58,7 +61,7 @@ __all__ = [
     'mutual_information', 'sum_of_correlation_differences',
     'correlation_coefficient', 'mean_squared_error', 'psnr', 'vif', 'qabf',
     'nabf', 'ssim', 'mef_ssim', 'ms_ssim', 'canonical_metric_name',
-    'parse_metric_names', 'LOWER_IS_BETTER'
+    'parse_metric_names', 'LOWER_IS_BETTER', 'map_fusion_metrics'
 ]
 
 #: The metrics of the de facto evaluator, in its order.
@@ -938,26 +941,182 @@ def compute_fusion_metrics(fused,
     if f.is_cuda:
         chunks = [run(sl) for sl in slices]
         return {m: torch.cat([c[m] for c in chunks]) for m in names}
-    _keep_freed_memory()
-    # CPU: single-threaded torch ops, images in parallel threads. One image
-    # is too small for intra-op threads to pay off, and their per-op
-    # synchronisation is very costly on a busy machine; whole images in
-    # separate threads need none (torch releases the GIL in its ops).
-    threads = torch.get_num_threads()
-    cv_threads = cv2.getNumThreads()
-    workers = min(num_workers or threads, len(slices))
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)  # OpenCV filters large images in parallel too
-    try:
+    with _images_in_threads(num_workers) as workers:
+        workers = min(workers, len(slices))
         if workers > 1:
             with ThreadPoolExecutor(workers) as pool:
                 chunks = list(pool.map(run, slices))
         else:
             chunks = [run(sl) for sl in slices]
+    return {m: torch.cat([c[m] for c in chunks]) for m in names}
+
+
+@contextmanager
+def _images_in_threads(num_workers: Optional[int] = None) -> Iterator[int]:
+    """CPU: single-threaded torch ops, images in parallel threads. One image
+    is too small for intra-op threads to pay off, and their per-op
+    synchronisation is very costly on a busy machine; whole images in
+    separate threads need none (torch and OpenCV release the GIL in their
+    ops). Yields the number of image threads to use (``num_workers``,
+    default: torch's intra-op thread count) while torch and OpenCV run
+    single-threaded."""
+    _keep_freed_memory()
+    threads = torch.get_num_threads()
+    cv_threads = cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)  # OpenCV filters large images in parallel too
+    try:
+        yield max(1, num_workers or threads)
     finally:
         torch.set_num_threads(threads)
         cv2.setNumThreads(cv_threads)
-    return {m: torch.cat([c[m] for c in chunks]) for m in names}
+
+
+#: what ``load`` of :func:`map_fusion_metrics` returns per entry
+Triple = Tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]
+#: an entry's outcome: the metric values, or the exception passed through
+Outcome = Union[Dict[str, float], BaseException]
+
+
+def map_fusion_metrics(
+        load: Callable[[Any], Sequence[Union[Triple, BaseException]]],
+        items: Iterable,
+        metrics: Sequence[str] = ALL_METRICS,
+        device: Optional[Union[str, torch.device]] = None,
+        num_workers: Optional[int] = None,
+        batch_size: int = 8,
+        **options
+) -> Iterator[Tuple[Any, Union[List[Outcome], BaseException]]]:
+    """Load and measure images, one item after another, loading and
+    measuring in parallel; yields ``(item, outcome)`` in the order of
+    ``items``.
+
+    The one batching implementation of the metric consumers
+    (:class:`~mmfusion.evaluation.FusionMetric` and
+    :func:`mmfusion.apis.folder_evaluation.evaluate_fused_folders`).
+
+    ``load(item)`` returns the item's entries: ``(fused, ir, vis)`` gray
+    images as :func:`compute_fusion_metrics` takes them (``(H, W)`` arrays;
+    ``ir``/``vis`` may be ``None`` for reference-free metrics), or an
+    exception instance, passed through (e.g. one method's fused image that
+    cannot be read, while the item's others can). ``outcome`` is the list of
+    the entries' outcomes (a dict metric name -> float, or the exception),
+    or the exception that ``load`` raised (an ``Exception``; other
+    exceptions and errors of the metrics propagate).
+
+    On CPU every item is loaded and measured in one thread of a pool of
+    ``num_workers`` (default: torch's intra-op thread count), one image at a
+    time with single-threaded torch/OpenCV ops (see
+    :func:`compute_fusion_metrics`): decoding (OpenCV releases the GIL)
+    overlaps with the metrics, and at most ``2 * num_workers`` items are in
+    flight. While the generator is suspended, torch runs single-threaded.
+    On another device (a GPU) the items are loaded in ``num_workers``
+    threads (default 2) and the images of up to ``batch_size`` entries
+    measured together, those of one size stacked.
+
+    Values are those of :func:`compute_fusion_metrics` (per image on CPU,
+    its CPU default too).
+    """
+    names = tuple(canonical_metric_name(m) for m in metrics)
+    if device is not None and torch.device(device).type != 'cpu':
+        yield from _map_batched(load, items, names, device, num_workers,
+                                batch_size, options)
+        return
+
+    def measure(item):
+        try:
+            entries = load(item)
+        except Exception as e:  # the caller decides: raise, skip ...
+            return e
+        out = []
+        for entry in entries:
+            if isinstance(entry, BaseException):
+                out.append(entry)
+                continue
+            values = compute_fusion_metrics(
+                *(None if x is None else x[None] for x in entry),
+                names,
+                num_workers=1,
+                **options)
+            out.append({m: float(values[m][0]) for m in names})
+        return out
+
+    with _images_in_threads(num_workers) as workers:
+        if workers == 1:
+            for item in items:
+                yield item, measure(item)
+            return
+        yield from _in_order(measure, items, workers)
+
+
+def _in_order(fn: Callable, items: Iterable, workers: int) -> Iterator:
+    """``(item, fn(item))`` in the order of ``items``, ``fn`` running in
+    ``workers`` threads with at most ``2 * workers`` items in flight."""
+    it = iter(items)
+    pending: deque = deque()
+    with ThreadPoolExecutor(workers) as pool:
+        try:
+            for item in it:
+                pending.append((item, pool.submit(fn, item)))
+                if len(pending) >= 2 * workers:
+                    break
+            while pending:
+                item, future = pending.popleft()
+                result = future.result()
+                for nxt in it:
+                    pending.append((nxt, pool.submit(fn, nxt)))
+                    break
+                yield item, result
+        finally:
+            for _, future in pending:  # the consumer stopped early
+                future.cancel()
+
+
+def _map_batched(load, items, names, device, num_workers, batch_size,
+                 options) -> Iterator:
+    """:func:`map_fusion_metrics` on a GPU: items loaded in threads, the
+    entries of up to ``batch_size`` images measured together (images of
+    the same size stacked)."""
+
+    def safe_load(item):
+        try:
+            return list(load(item))
+        except Exception as e:
+            return e
+
+    window: list = []  # [item, entries or the exception load raised]
+
+    def flush():
+        groups = defaultdict(list)  # image shape -> [(entry list, index)]
+        for _, entries in window:
+            if not isinstance(entries, BaseException):
+                for j, entry in enumerate(entries):
+                    if not isinstance(entry, BaseException):
+                        groups[entry[0].shape].append((entries, j))
+        for members in groups.values():
+            stacked = [
+                None if members[0][0][members[0][1]][k] is None else np.stack(
+                    [entries[j][k] for entries, j in members])
+                for k in range(3)
+            ]
+            values = compute_fusion_metrics(
+                *stacked, names, device=device, **options)
+            values = {m: values[m].cpu().tolist() for m in names}
+            for n, (entries, j) in enumerate(members):
+                entries[j] = {m: values[m][n] for m in names}
+        yield from window
+        window.clear()
+
+    count = 0
+    workers = max(1, num_workers or 2)
+    for item, entries in _in_order(safe_load, items, workers):
+        window.append((item, entries))
+        if not isinstance(entries, BaseException):
+            count += len(entries)
+        if count >= batch_size:
+            yield from flush()
+            count = 0
+    yield from flush()
 
 
 _MALLOC_TUNED = False

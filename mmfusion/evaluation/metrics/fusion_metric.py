@@ -3,8 +3,7 @@ import csv
 import json
 import os
 import os.path as osp
-from collections import defaultdict
-from typing import Dict, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -13,7 +12,7 @@ from mmengine.logging import MMLogger
 
 from mmfusion.registry import METRICS
 from ..functional import (DEFAULT_OPTIONS, REFERENCE_FREE_METRICS,
-                          compute_fusion_metrics, fused_to_gray,
+                          fused_to_gray, map_fusion_metrics,
                           parse_metric_names, read_gray)
 
 
@@ -112,7 +111,17 @@ class FusionMetric(BaseMetric):
             return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
         return torch.device(self.device)
 
-    def _load(self, sample) -> dict:
+    def _img_id(self, sample) -> str:
+        img_id = _sample_get(sample, 'img_id')
+        if img_id is None:
+            path = _sample_get(sample, 'ir_path') or \
+                _sample_get(sample, 'vis_path')
+            img_id = osp.splitext(osp.basename(path or ''))[0]
+        return img_id
+
+    def _load(self, sample) -> list:
+        """The sample's gray fused image and sources (``None`` when only
+        reference-free metrics are asked for), as ``[(fused, ir, vis)]``."""
         fused = _pixel_data(_sample_get(sample, 'pred_fused'))
         if fused is None:
             fused = _pixel_data(_sample_get(sample, 'pred_fused_y'))
@@ -120,53 +129,49 @@ class FusionMetric(BaseMetric):
             raise KeyError('FusionMetric needs `pred_fused` (or '
                            '`pred_fused_y`) in the data samples; is the model '
                            'a fusion model in predict mode?')
-        img_id = _sample_get(sample, 'img_id')
-        item = dict(fused=fused_to_gray(fused, self.rounding))
+        fused = fused_to_gray(fused, self.rounding)
+        if not self._needs_refs:
+            return [(fused, None, None)]
         ir_path = _sample_get(sample, 'ir_path')
         vis_path = _sample_get(sample, 'vis_path')
-        if img_id is None:
-            img_id = osp.splitext(osp.basename(ir_path or vis_path or ''))[0]
-        item['img_id'] = img_id
-        if not self._needs_refs:
-            return item
         if ir_path is None or vis_path is None:
             raise KeyError(
-                f'sample {img_id!r} has no `ir_path`/`vis_path` metainfo; '
-                'the reference-based fusion metrics read the sources from '
-                f'them (or restrict `metrics` to {REFERENCE_FREE_METRICS})')
-        item['ir'] = read_gray(ir_path, self.backend_args)
-        item['vis'] = read_gray(vis_path, self.backend_args)
+                f'sample {self._img_id(sample)!r} has no `ir_path`/'
+                '`vis_path` metainfo; the reference-based fusion metrics '
+                'read the sources from them (or restrict `metrics` to '
+                f'{REFERENCE_FREE_METRICS})')
+        sources = []
         for key, path in (('ir', ir_path), ('vis', vis_path)):
-            if item[key].shape != item['fused'].shape:
-                h, w = item['fused'].shape
-                rh, rw = item[key].shape
+            sources.append(read_gray(path, self.backend_args))
+            if sources[-1].shape != fused.shape:
+                h, w = fused.shape
+                rh, rw = sources[-1].shape
                 raise ValueError(
-                    f'the fused image of {img_id!r} is {w}x{h} but its '
-                    f'{key.upper()} source {path} is {rw}x{rh}: FusionMetric '
-                    'compares the fused image with the original files, so '
-                    'the test pipeline must not resize or crop the pairs')
-        return item
+                    f'the fused image of {self._img_id(sample)!r} is {w}x{h} '
+                    f'but its {key.upper()} source {path} is {rw}x{rh}: '
+                    'FusionMetric compares the fused image with the original '
+                    'files, so the test pipeline must not resize or crop the '
+                    'pairs')
+        return [(fused, *sources)]
 
     def process(self, data_batch, data_samples: Sequence) -> None:
-        """Measure every sample of the batch (samples of the same size are
-        computed together)."""
-        items = [self._load(s) for s in data_samples]
-        groups: Dict[tuple, List[int]] = defaultdict(list)
-        for i, item in enumerate(items):
-            groups[item['fused'].shape].append(i)
-        rows: List[Optional[dict]] = [None] * len(items)
-        device = self._device()
-        for indices in groups.values():
-            fused = np.stack([items[i]['fused'] for i in indices])
-            ir = vis = None
-            if self._needs_refs:
-                ir = np.stack([items[i]['ir'] for i in indices])
-                vis = np.stack([items[i]['vis'] for i in indices])
-            values = compute_fusion_metrics(
-                fused, ir, vis, self.metrics, device=device, **self.options)
-            for j, i in enumerate(indices):
-                rows[i] = dict(img_id=items[i]['img_id'])
-                rows[i].update({m: float(values[m][j]) for m in self.metrics})
+        """Measure every sample of the batch: the sources are read and the
+        images measured in parallel threads on CPU, together (same-size
+        images stacked) on a GPU
+        (:func:`~mmfusion.evaluation.functional.map_fusion_metrics`). A
+        sample that cannot be measured raises, and no sample of the batch is
+        kept."""
+        rows = []
+        for sample, outcome in map_fusion_metrics(
+                self._load,
+                data_samples,
+                self.metrics,
+                device=self._device(),
+                batch_size=max(1, len(data_samples)),
+                **self.options):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            rows.append(dict(img_id=self._img_id(sample), **outcome[0]))
         self.results.extend(rows)
 
     def compute_metrics(self, results: List[dict]) -> dict:
