@@ -53,7 +53,12 @@ def parse_args(argv=None):
         help='skip (with a warning, counted in the report) fused images that '
         'are missing, unreadable or of another size than their pair, '
         'instead of stopping with an error')
-    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=8,
+        help='images measured together on a GPU (on CPU every thread '
+        'measures one pair at a time)')
     parser.add_argument('--device', default=None, help='e.g. cuda:0')
     parser.add_argument('--no-plots', action='store_true')
     parser.add_argument('--plot-format', default='png')
