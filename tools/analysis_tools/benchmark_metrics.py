@@ -17,7 +17,6 @@ agree (1 thread).
 """
 import argparse
 import json
-import os
 import os.path as osp
 import time
 
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 
 import mmfusion  # noqa: F401
+from mmfusion.datasets.pairing import index_images, pair_folders
 from mmfusion.evaluation.functional import (ALL_METRICS, DE_FACTO_METRICS,
                                             compute_fusion_metrics,
                                             parse_metric_names, read_gray)
@@ -116,11 +116,15 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     metrics = parse_metric_names(args.metrics)
-    names = sorted(n for n in os.listdir(args.fused) if n.endswith('.png'))
+    # mmfusion's one pairing rule (mmfusion.datasets.pairing), as
+    # eval_fused.py pairs fused images with their sources
+    pairs = pair_folders(args.ir, args.vi, unmatched='warn')
+    fused = index_images(args.fused, 'fused image')
+    names = [n for n in pairs.names if n in fused]
     names = names[:max(args.num_images, args.num_ref_images)]
     f, a, b = (
-        np.stack([read_gray(osp.join(d, n)) for n in names])
-        for d in (args.fused, args.ir, args.vi))
+        np.stack([read_gray(index[n]) for n in names])
+        for index in (fused, pairs.ir, pairs.vis))
     h, w = f.shape[1:]
     batch = args.batch_size or len(names)
     print(f'{len(names)} real pairs of {w}x{h}, device {args.device}, '
