@@ -145,9 +145,9 @@ def same_pairs(ir_dir: str, vi_dir: str) -> int:
     from mmfusion.datasets.pairing import pair_folders
     pairs = pair_folders(ir_dir, vi_dir, unmatched='error')
     ours = {(osp.basename(i), osp.basename(v)) for _, i, v in pairs.files()}
-    plain = set(os.listdir(ir_dir)) & set(os.listdir(vi_dir))
-    if ours != {(n, n) for n in plain}:
-        differ = sorted(ours ^ {(n, n) for n in plain})
+    plain = {(n, n) for n in set(os.listdir(ir_dir)) & set(os.listdir(vi_dir))}
+    if ours != plain:
+        differ = sorted(ours ^ plain)
         raise SystemExit(
             f'{ir_dir} and {vi_dir}: the plain loop pairs files of identical '
             "names, fuse.py pairs images by name without extension "
