@@ -28,9 +28,10 @@ def parse_requirements(fname='requirements.txt'):
     """
     require_fpath = fname
 
-    def parse_line(line):
+    def parse_line(line, fpath):
         if line.startswith('-r '):
-            target = osp.join(osp.dirname(fname), line.split(' ')[1])
+            # relative to the file that includes it, as pip resolves it
+            target = osp.join(osp.dirname(fpath), line.split(' ')[1])
             yield from parse_require_file(target)
         else:
             yield line
@@ -40,7 +41,7 @@ def parse_requirements(fname='requirements.txt'):
             for line in f.readlines():
                 line = line.strip()
                 if line and not line.startswith('#'):
-                    yield from parse_line(line)
+                    yield from parse_line(line, fpath)
 
     return list(parse_require_file(require_fpath))
 
@@ -101,6 +102,7 @@ if __name__ == '__main__':
             'tests': parse_requirements('requirements/tests.txt'),
             'build': parse_requirements('requirements/build.txt'),
             'optional': parse_requirements('requirements/optional.txt'),
+            'zoo': parse_requirements('requirements/zoo.txt'),
             'mim': parse_requirements('requirements/mminstall.txt'),
         },
         zip_safe=False)

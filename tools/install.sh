@@ -7,12 +7,26 @@
 #   mmcv 2.1.0           built from source WITH compiled ops (CUDA ops when nvcc
 #                         and a GPU are present); ~10 min on 2 cores, then cached by pip
 #   mmengine 0.10.7, mmsegmentation 1.2.2, mmdet 3.3.0, runtime + test requirements
+#   ONNX Runtime         onnx, onnxruntime, onnxscript (requirements/inference.txt):
+#                        the default inference backend of tools/fuse.py
 #   mmfusion             editable (pip install -e .)
+#
+# Options:
+#   --zoo   also the optional packages some task-zoo families import
+#           (requirements/zoo.txt: scikit-learn, scikit-image; docs/install.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 PY=${PYTHON:-python}
 PIP="$PY -m pip"
+ZOO=0
+for arg in "$@"; do
+  case "$arg" in
+    --zoo) ZOO=1 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "[install] unknown option: $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
 
 say() { echo "[install] $*"; }
 
@@ -21,6 +35,24 @@ have() {  # have "python code that raises if missing"; run outside the repo
 $1
 PYEOF
   )
+}
+
+have_reqs() {  # have_reqs FILE...: every requirement in them (and the files
+  # they include with -r) is installed at a version it allows
+  have "
+import importlib.metadata as m, os
+from packaging.requirements import Requirement
+def reqs(path):
+    for line in open(path):
+        line = line.split('#')[0].strip()
+        if line.startswith('-r '):
+            yield from reqs(os.path.join(os.path.dirname(path), line[3:].strip()))
+        elif line:
+            yield Requirement(line)
+for f in '$*'.split():
+    for r in reqs(os.path.join('$REPO', f)):
+        if r.marker is None or r.marker.evaluate():
+            assert r.specifier.contains(m.version(r.name), prereleases=True), r"
 }
 
 # 1. torch
@@ -74,7 +106,15 @@ else
     -r requirements/runtime.txt -r requirements/tests.txt
 fi
 
-# 5. mmfusion itself, editable, from this checkout
+# 5. ONNX Runtime: the default inference backend (tools/fuse.py --backend auto)
+if have_reqs requirements/inference.txt; then
+  say "ONNX Runtime (onnx, onnxruntime, onnxscript) present"
+else
+  say "installing ONNX Runtime, the default inference backend (requirements/inference.txt)"
+  $PIP install -r requirements/inference.txt
+fi
+
+# 6. mmfusion itself, editable, from this checkout
 if have "
 import os, mmfusion
 assert os.path.realpath(os.path.dirname(mmfusion.__file__)) == os.path.realpath('$REPO/mmfusion')"; then
@@ -82,5 +122,15 @@ assert os.path.realpath(os.path.dirname(mmfusion.__file__)) == os.path.realpath(
 else
   say "installing mmfusion in editable mode from $REPO"
   $PIP install --no-deps --no-build-isolation -e "$REPO"
+fi
+
+# 7. (--zoo) what some task-zoo families import (docs/install.md)
+if [ "$ZOO" = 1 ]; then
+  if have_reqs requirements/zoo.txt; then
+    say "task-zoo extras (requirements/zoo.txt) present"
+  else
+    say "installing the task-zoo extras (requirements/zoo.txt)"
+    $PIP install -r requirements/zoo.txt
+  fi
 fi
 say "done"
