@@ -17,6 +17,8 @@ from mmfusion.registry import MODELS
 from ..utils import (CompiledInferenceMixin, RestormerBlock,
                      check_fusion_inputs, conv1x1, dwconv3x3,
                      transposed_attention)
+from ..utils.restormer import (attention_project_nhwc, depthwise_nhwc,
+                               pointwise_nhwc, split_qkv, to_nchw, to_nhwc)
 
 
 class CrossAttentionFusion(nn.Module):
@@ -77,23 +79,85 @@ class CrossAttentionFusion(nn.Module):
         y2 = F.gelu(g2) * self.value2_dwconv(self.value2(x2))
         return fused + self.project_out1(y1) + self.project_out2(y2)
 
+    def forward_nhwc(self, x1: Tensor, x2: Tensor) -> Tensor:
+        """The module on ``(N, H, W, dim)`` maps (fast path; see
+        :mod:`mmfusion.models.utils.restormer`), returns ``(N, H, W, 2
+        dim)``. The two value branches run as one: their 1x1 outputs are
+        concatenated (``8 dim`` channels, the gate's layout), one depthwise
+        conv with both kernels, one gated product with the gate and one
+        output ``addmm`` with both projections and the residual."""
+        q1, k1, v1 = split_qkv(
+            depthwise_nhwc(
+                pointwise_nhwc(x1, self.qkv1.weight), self.qkv1_dwconv.weight))
+        q2, k2, v2 = split_qkv(
+            depthwise_nhwc(
+                pointwise_nhwc(x2, self.qkv2.weight), self.qkv2_dwconv.weight))
+        x1 = attention_project_nhwc(x1, q2, k1, v1, self.num_heads,
+                                    self.temperature1,
+                                    self.project_mid1.weight)
+        x2 = attention_project_nhwc(x2, q1, k2, v2, self.num_heads,
+                                    self.temperature2,
+                                    self.project_mid2.weight)
+        fused = torch.cat([x1, x2], dim=-1)
+        gate = depthwise_nhwc(
+            pointwise_nhwc(fused, self.gate.weight), self.gate_dwconv.weight)
+        value = depthwise_nhwc(
+            torch.cat([
+                pointwise_nhwc(x1, self.value1.weight),
+                pointwise_nhwc(x2, self.value2.weight)
+            ],
+                      dim=-1),
+            torch.cat([self.value1_dwconv.weight, self.value2_dwconv.weight]))
+        # [g1, g2] and [e1, e2] line up channel by channel
+        hidden = F.gelu(gate) * value
+        w_out = torch.cat([
+            self.project_out1.weight.flatten(1),
+            self.project_out2.weight.flatten(1)
+        ],
+                          dim=1)
+        c = fused.shape[-1]
+        out = torch.addmm(
+            fused.reshape(-1, c), hidden.reshape(-1, hidden.shape[-1]),
+            w_out.t())
+        return out.view(fused.shape)
+
 
 class RestormerEncoder(nn.Module):
     """Bias-free 3x3 conv ``1 -> dim`` followed by ``num_blocks`` Restormer
     blocks; the per-modality stem shared by ReFusion and its loss
     generator."""
 
-    def __init__(self, dim: int, num_blocks: int, num_heads: int,
-                 ffn_expansion: float):
+    def __init__(self,
+                 dim: int,
+                 num_blocks: int,
+                 num_heads: int,
+                 ffn_expansion: float,
+                 fast: bool = True):
         super().__init__()
         self.stem = nn.Conv2d(1, dim, 3, padding=1, bias=False)
         self.blocks = nn.Sequential(*[
-            RestormerBlock(dim, num_heads, ffn_expansion)
+            RestormerBlock(dim, num_heads, ffn_expansion, fast=fast)
             for _ in range(num_blocks)
         ])
 
     def forward(self, x: Tensor) -> Tensor:
         return self.blocks(self.stem(x))
+
+    def forward_nhwc(self, x: Tensor) -> Tensor:
+        """``(N, 1, H, W)`` image -> ``(N, H, W, dim)`` features (fast
+        path: the stem's output is channels-last from the start)."""
+        return self.blocks_nhwc(to_nhwc(self.stem(channels_last(x))))
+
+    def blocks_nhwc(self, x: Tensor) -> Tensor:
+        for block in self.blocks:
+            x = block.forward_nhwc(x)
+        return x
+
+
+def channels_last(x: Tensor) -> Tensor:
+    """A one-channel ``(N, 1, H, W)`` image with channels-last strides (same
+    memory), so that a conv on it returns a channels-last map."""
+    return x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
 
 
 @MODELS.register_module()
@@ -113,6 +177,13 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
     encoder: TDFusion's modality-swap augmentation simply calls the net with
     the inputs swapped.
 
+    ``fast=True`` (default) runs the channels-last fast path
+    (:mod:`mmfusion.models.utils.restormer`: the same function within float
+    rounding, ~3x faster than the layer-by-layer formulation on a CPU core,
+    forward and backward); ``fast=False`` the plain formulation. Both have
+    the same parameters and state-dict keys, and both support
+    ``functional_call``, double backward and ``torch.func.jvp``.
+
     ``compile_inference=True`` runs no-grad forwards through
     ``torch.compile`` (see :mod:`mmfusion.models.utils.inference`); training,
     fast weights and double backward always run eagerly.
@@ -124,16 +195,18 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
                  num_heads: int = 8,
                  ffn_expansion: float = 2.0,
                  compile_inference: bool = False,
+                 fast: bool = True,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.compile_inference = compile_inference
+        self.fast = fast
         self.encoder1 = RestormerEncoder(dim, num_blocks, num_heads,
-                                         ffn_expansion)
+                                         ffn_expansion, fast)
         self.encoder2 = RestormerEncoder(dim, num_blocks, num_heads,
-                                         ffn_expansion)
+                                         ffn_expansion, fast)
         self.fusion = CrossAttentionFusion(dim, num_heads)
         self.decoder = nn.Sequential(*[
-            RestormerBlock(2 * dim, num_heads, ffn_expansion)
+            RestormerBlock(2 * dim, num_heads, ffn_expansion, fast=fast)
             for _ in range(num_blocks)
         ])
         self.head_conv1 = nn.Conv2d(2 * dim, dim, 3, padding=1, bias=False)
@@ -144,6 +217,16 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
         return self._dispatch(ir, vis_y)
 
     def _forward(self, ir: Tensor, vis_y: Tensor) -> Tensor:
-        x = self.fusion(self.encoder1(ir), self.encoder2(vis_y))
-        x = F.leaky_relu(self.head_conv1(self.decoder(x)), 0.01)
-        return torch.sigmoid(self.head_conv2(x))
+        if self.fast:
+            x = self.fusion.forward_nhwc(
+                self.encoder1.forward_nhwc(ir),
+                self.encoder2.forward_nhwc(vis_y))
+            for block in self.decoder:
+                x = block.forward_nhwc(x)
+            x = to_nchw(x)  # channels-last: the head convs stay so
+        else:
+            x = self.decoder(
+                self.fusion(self.encoder1(ir), self.encoder2(vis_y)))
+        x = F.leaky_relu(self.head_conv1(x), 0.01)
+        # one channel: channels-last and contiguous are the same memory
+        return torch.sigmoid(self.head_conv2(x)).contiguous()

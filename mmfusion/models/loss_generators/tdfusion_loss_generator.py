@@ -8,6 +8,7 @@ from torch import Tensor
 from mmfusion.registry import MODELS
 from ..fusion_nets.refusion_net import RestormerEncoder
 from ..utils import RestormerBlock, check_fusion_inputs
+from ..utils.restormer import to_nchw
 
 
 @MODELS.register_module()
@@ -25,6 +26,9 @@ class TDFusionLossGenerator(BaseModule):
     net gets (any size) and returns ``(N, 2, H, W)``: channel 0 weights the
     first input (``w_a``), channel 1 the second (``w_b``), for
     :class:`~mmfusion.models.WeightedIntensityGradientLoss`.
+
+    ``fast``: the channels-last fast path of the Restormer blocks (default;
+    see :class:`~mmfusion.models.ReFusionNet`) or the plain formulation.
     """
 
     def __init__(self,
@@ -32,14 +36,16 @@ class TDFusionLossGenerator(BaseModule):
                  num_blocks: int = 2,
                  num_heads: int = 8,
                  ffn_expansion: float = 2.0,
+                 fast: bool = True,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        self.fast = fast
         self.encoder1 = RestormerEncoder(dim, num_blocks, num_heads,
-                                         ffn_expansion)
+                                         ffn_expansion, fast)
         self.encoder2 = RestormerEncoder(dim, num_blocks, num_heads,
-                                         ffn_expansion)
+                                         ffn_expansion, fast)
         self.joint = nn.Sequential(*[
-            RestormerBlock(2 * dim, num_heads, ffn_expansion)
+            RestormerBlock(2 * dim, num_heads, ffn_expansion, fast=fast)
             for _ in range(num_blocks)
         ])
         self.head_conv1 = nn.Conv2d(2 * dim, dim, 3, padding=1, bias=False)
@@ -48,6 +54,17 @@ class TDFusionLossGenerator(BaseModule):
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         check_fusion_inputs(a, b, type(self).__name__)
-        x = torch.cat([self.encoder1(a), self.encoder2(b)], dim=1)
-        x = self.head_act(self.head_conv1(self.joint(x)))
-        return torch.softmax(self.head_conv2(x), dim=1)
+        if self.fast:
+            x = torch.cat(
+                [self.encoder1.forward_nhwc(a),
+                 self.encoder2.forward_nhwc(b)],
+                dim=-1)
+            for block in self.joint:
+                x = block.forward_nhwc(x)
+            x = to_nchw(x)
+        else:
+            x = self.joint(
+                torch.cat(
+                    [self.encoder1(a), self.encoder2(b)], dim=1))
+        x = self.head_act(self.head_conv1(x))
+        return torch.softmax(self.head_conv2(x), dim=1).contiguous()

@@ -13,6 +13,29 @@ size works without padding.
 The order of channels produced by each conv (``q, k, v`` chunks of the qkv
 conv; ``gate, value`` halves of the GDFN input projection) follows the
 published TDFusion layers, so converted checkpoints compute the same function.
+
+Fast path (the default, ``fast=True`` on the blocks). The same maths laid out
+for a CPU core (or a GPU) rather than as the paper's diagram:
+
+* activations stay channels-last (``(N, H, W, C)`` memory) through a whole
+  block and between blocks, so the layer norm over channels is a plain
+  ``F.layer_norm`` over the last dimension (no permute copies), every 1x1
+  conv is one matrix product over the pixels (``F.linear``) and the 3x3
+  depthwise convs run on oneDNN's channels-last kernel; nothing in the
+  backward has to undo a layout either;
+* the channel attention never materialises normalised ``q``/``k`` or its
+  per-head output: one Gram matrix ``q^T k`` over the pixels, divided by the
+  two vectors of L2 norms (what ``F.normalize`` divides by), gives the
+  logits; the per-head ``softmax`` maps form a block-diagonal ``C x C``
+  matrix that is multiplied into the 1x1 output projection, and the block's
+  output is ``x + v M^T`` in one ``baddbmm`` (residual included);
+* the GDFN's output projection adds the residual in the same ``addmm``.
+
+All of it is plain differentiable PyTorch, so double backward
+(``create_graph``), forward-mode AD (``torch.func.jvp``) and
+``functional_call`` with fast weights work exactly as on the plain path
+(``fast=False``, the layer-by-layer formulation, kept as the reference the
+tests compare against: equal within float rounding, ~1e-7).
 """
 import torch
 import torch.nn as nn
@@ -31,6 +54,90 @@ def dwconv3x3(channels: int) -> nn.Conv2d:
         channels, channels, 3, padding=1, groups=channels, bias=False)
 
 
+# ---------------------------------------------------------------------------
+# channels-last helpers: ``x`` is an ``(N, H, W, C)`` tensor (contiguous in
+# practice), i.e. the memory of a channels-last ``(N, C, H, W)`` map
+# ---------------------------------------------------------------------------
+def to_nhwc(x: Tensor) -> Tensor:
+    """``(N, C, H, W)`` -> ``(N, H, W, C)`` channels-last contiguous (a view
+    when ``x`` is already channels-last)."""
+    return x.permute(0, 2, 3, 1).contiguous()
+
+
+def to_nchw(x: Tensor) -> Tensor:
+    """``(N, H, W, C)`` -> ``(N, C, H, W)`` view (channels-last strides)."""
+    return x.permute(0, 3, 1, 2)
+
+
+def pointwise_nhwc(x: Tensor, weight: Tensor) -> Tensor:
+    """1x1 conv (bias-free, weight ``(C_out, C_in, 1, 1)``) of an ``(N, H,
+    W, C_in)`` map: one matrix product over the pixels."""
+    return F.linear(x, weight.flatten(1))
+
+
+def depthwise_nhwc(x: Tensor, weight: Tensor) -> Tensor:
+    """3x3 depthwise conv (zero padding 1, bias-free) of an ``(N, H, W, C)``
+    map, on the channels-last convolution kernel; returns ``(N, H, W, C)``
+    contiguous."""
+    out = F.conv2d(
+        x.permute(0, 3, 1, 2), weight, padding=1, groups=weight.shape[0])
+    return to_nhwc(out)
+
+
+def attention_matrix(q: Tensor, k: Tensor, num_heads: int,
+                     temperature: Tensor) -> Tensor:
+    r"""Per-head channel attention maps of :func:`transposed_attention` from
+    ``(N, P, C)`` pixel-major ``q`` and ``k`` (any row stride), as one
+    block-diagonal ``(N, C, C)`` matrix ``B`` with ``Attn(q, k, v) = v
+    B^T`` for ``(N, P, C)`` ``v``.
+
+    ``softmax(\hat q^T \hat k \tau)`` with L2-normalised columns equals
+    ``softmax(q^T k / (|q_i| |k_j|) \tau)`` (norms clamped at 1e-12 as in
+    ``F.normalize``): one Gram matrix over the pixels and two norm vectors,
+    no normalised copies of ``q`` and ``k``.
+    """
+    n, _, c = q.shape
+    d = c // num_heads
+    gram = torch.bmm(q.transpose(1, 2), k)  # (N, C, C), all pairs
+    # the per-head diagonal blocks: (N, heads, d, d)
+    blocks = torch.diagonal(
+        gram.view(n, num_heads, d, num_heads, d), dim1=1,
+        dim2=3).permute(0, 3, 1, 2)
+    # max(|x|, 1e-12) as F.normalize, from the sum of squares: one
+    # vectorised pass over the strided view (linalg.vector_norm takes ~4x
+    # longer on it); clamped before the sqrt, so a zero channel has a zero
+    # gradient as there
+    nq = q.square().sum(1).clamp_min(1e-24).sqrt()
+    nk = k.square().sum(1).clamp_min(1e-24).sqrt()
+    logits = blocks / (
+        nq.view(n, num_heads, d, 1) * nk.view(n, num_heads, 1, d))
+    attn = torch.softmax(logits * temperature, dim=-1)
+    eye = torch.eye(num_heads, dtype=attn.dtype, device=attn.device)
+    return (attn.unsqueeze(3) *
+            eye.view(1, num_heads, 1, num_heads, 1)).reshape(n, c, c)
+
+
+def split_qkv(qkv: Tensor) -> tuple:
+    """``(N, H, W, 3C)`` -> three ``(N, H*W, C)`` pixel-major views."""
+    n, h, w, c3 = qkv.shape
+    return qkv.view(n, h * w, c3).chunk(3, dim=-1)
+
+
+def attention_project_nhwc(x: Tensor, q: Tensor, k: Tensor, v: Tensor,
+                           num_heads: int, temperature: Tensor,
+                           proj_weight: Tensor) -> Tensor:
+    """``x + W_proj Attn(q, k, v)`` for an ``(N, H, W, C)`` map ``x`` and
+    ``(N, H*W, C)`` views ``q, k, v`` (:func:`split_qkv`): the attention map
+    is multiplied into the 1x1 projection and the residual added in one
+    ``baddbmm``."""
+    n, h, w, c = x.shape
+    attn = attention_matrix(q, k, num_heads, temperature)
+    # W_proj Attn = v B^T W^T = v (W B)^T
+    m = torch.matmul(proj_weight.flatten(1), attn)
+    return torch.baddbmm(x.reshape(n, h * w, c), v,
+                         m.transpose(1, 2)).view(n, h, w, c)
+
+
 class ChannelLayerNorm(nn.Module):
     """LayerNorm over the channels of every pixel of an ``(N, C, H, W)`` map
     (biased variance, ``eps = 1e-5``, affine weight and bias)."""
@@ -42,9 +149,11 @@ class ChannelLayerNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x.permute(0, 2, 3, 1)
-        x = F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
+        # no copy when x is channels-last
+        return to_nchw(self.forward_nhwc(x.permute(0, 2, 3, 1)))
+
+    def forward_nhwc(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
 
 
 def transposed_attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int,
@@ -58,6 +167,8 @@ def transposed_attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int,
     computed per head on L2-normalised ``q`` and ``k`` (normalised over the
     pixels), with a learnable per-head scale ``temperature`` (shape
     ``(heads, 1, 1)``; it multiplies the logits as in the released code).
+    The plain (reference) formulation; the blocks' fast path computes the
+    same with :func:`attention_matrix`.
 
     Args:
         q, k, v: ``(N, C, H, W)`` maps; ``C`` divisible by ``num_heads``.
@@ -93,6 +204,14 @@ class MDTA(nn.Module):
         out = transposed_attention(q, k, v, self.num_heads, self.temperature)
         return self.project_out(out)
 
+    def residual_nhwc(self, x: Tensor, xn: Tensor) -> Tensor:
+        """``x + MDTA(xn)`` on ``(N, H, W, C)`` maps (fast path)."""
+        qkv = depthwise_nhwc(
+            pointwise_nhwc(xn, self.qkv.weight), self.qkv_dwconv.weight)
+        return attention_project_nhwc(x, *split_qkv(qkv), self.num_heads,
+                                      self.temperature,
+                                      self.project_out.weight)
+
 
 class GDFN(nn.Module):
     """Gated-Dconv Feed-forward Network (Restormer Eq. 3):
@@ -110,18 +229,53 @@ class GDFN(nn.Module):
         gate, value = self.dwconv(self.project_in(x)).chunk(2, dim=1)
         return self.project_out(F.gelu(gate) * value)
 
+    def residual_nhwc(self, x: Tensor, xn: Tensor) -> Tensor:
+        """``x + GDFN(xn)`` on ``(N, H, W, C)`` maps (fast path; the
+        residual is added by the output projection's ``addmm``)."""
+        # gate and value computed apart (the halves of the conv weights),
+        # so that each is contiguous: GELU on a strided half is ~3x slower
+        w_in = self.project_in.weight.chunk(2)
+        w_dw = self.dwconv.weight.chunk(2)
+        gate = depthwise_nhwc(pointwise_nhwc(xn, w_in[0]), w_dw[0])
+        value = depthwise_nhwc(pointwise_nhwc(xn, w_in[1]), w_dw[1])
+        hidden = F.gelu(gate) * value
+        c = x.shape[-1]
+        out = torch.addmm(
+            x.reshape(-1, c), hidden.reshape(-1, hidden.shape[-1]),
+            self.project_out.weight.flatten(1).t())
+        return out.view(x.shape)
+
 
 class RestormerBlock(nn.Module):
     """Pre-norm transformer block ``x + MDTA(LN(x))`` then
-    ``x + GDFN(LN(x))``."""
+    ``x + GDFN(LN(x))``.
 
-    def __init__(self, dim: int, num_heads: int, ffn_expansion: float = 2.0):
+    ``fast=True`` (default) runs the channels-last fast path (see the module
+    docstring): ``forward`` then returns a channels-last ``(N, C, H, W)``
+    view, and :meth:`forward_nhwc` chains blocks on ``(N, H, W, C)`` maps
+    without any layout change. ``fast=False``: the plain layer-by-layer
+    formulation (the reference). Both have the same parameters.
+    """
+
+    def __init__(self,
+                 dim: int,
+                 num_heads: int,
+                 ffn_expansion: float = 2.0,
+                 fast: bool = True):
         super().__init__()
+        self.fast = fast
         self.norm1 = ChannelLayerNorm(dim)
         self.attn = MDTA(dim, num_heads)
         self.norm2 = ChannelLayerNorm(dim)
         self.ffn = GDFN(dim, ffn_expansion)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.fast:
+            return to_nchw(self.forward_nhwc(to_nhwc(x)))
         x = x + self.attn(self.norm1(x))
         return x + self.ffn(self.norm2(x))
+
+    def forward_nhwc(self, x: Tensor) -> Tensor:
+        """The block on an ``(N, H, W, C)`` map (fast path)."""
+        x = self.attn.residual_nhwc(x, self.norm1.forward_nhwc(x))
+        return self.ffn.residual_nhwc(x, self.norm2.forward_nhwc(x))

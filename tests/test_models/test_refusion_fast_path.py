@@ -1,0 +1,144 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""ReFusion's channels-last fast path (the default) computes what the plain
+layer-by-layer formulation (``fast=False``, the released maths) computes:
+forward, gradients, second-order gradients and forward-mode derivatives,
+within float rounding, with the same state-dict keys."""
+import pytest
+import torch
+from torch.func import functional_call, jvp
+
+from mmfusion.models import ReFusionNet, TDFusionLossGenerator
+from mmfusion.models.utils import RestormerBlock
+from mmfusion.models.utils.restormer import attention_matrix
+
+
+def _pair(net_cls, seed=0, **kwargs):
+    """The same random weights (not the identity init: LayerNorm biases and
+    temperatures away from 0/1) in a fast and a plain net."""
+    torch.manual_seed(seed)
+    fast = net_cls(**kwargs)
+    with torch.no_grad():
+        for p in fast.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    plain = net_cls(fast=False, **kwargs)
+    plain.load_state_dict(fast.state_dict())
+    return fast, plain
+
+
+def _inputs(n=2, h=13, w=11, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(
+        n, 1, h, w, generator=g), torch.rand(
+            n, 1, h, w, generator=g)
+
+
+@pytest.mark.parametrize('net_cls', [ReFusionNet, TDFusionLossGenerator])
+def test_same_state_dict_keys_and_default_is_fast(net_cls):
+    fast, plain = net_cls(), net_cls(fast=False)
+    assert fast.fast and not plain.fast
+    assert list(fast.state_dict()) == list(plain.state_dict())
+    assert [v.shape for v in fast.state_dict().values()] == \
+        [v.shape for v in plain.state_dict().values()]
+
+
+@pytest.mark.parametrize('net_cls', [ReFusionNet, TDFusionLossGenerator])
+def test_forward_and_gradients_equal_the_plain_path(net_cls):
+    fast, plain = _pair(net_cls)
+    a, b = _inputs()
+    out_f, out_p = fast(a, b), plain(a, b)
+    assert out_f.is_contiguous()
+    torch.testing.assert_close(out_f, out_p, rtol=0, atol=1e-5)
+    # a loss that weights every output pixel differently
+    target = torch.rand_like(out_f)
+    (out_f * target).sum().backward()
+    (out_p * target).sum().backward()
+    for (name, pf), pp in zip(fast.named_parameters(), plain.parameters()):
+        torch.testing.assert_close(
+            pf.grad, pp.grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_input_gradients_and_channels_last_inputs():
+    fast, plain = _pair(ReFusionNet)
+    a, b = _inputs(n=1, h=9, w=16)
+    grads = []
+    for net, fmt in ((fast, torch.channels_last), (plain,
+                                                   torch.contiguous_format)):
+        x = a.clone().contiguous(memory_format=fmt).requires_grad_()
+        net(x, b).sum().backward()
+        grads.append(x.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-5)
+
+
+def test_second_order_and_forward_mode_equal_the_plain_path():
+    """TDFusion's meta step: the gradient of an inner gradient (double
+    backward through functional_call) and torch.func.jvp through the net."""
+    fast, plain = _pair(ReFusionNet, dim=8, num_heads=4)
+    a, b = _inputs(n=2, h=7, w=9)
+    direction = {n: torch.randn_like(p) for n, p in fast.named_parameters()}
+
+    def hvp_like(net):
+        params = dict(net.named_parameters())
+        out = functional_call(net, params, (a, b))
+        grads = torch.autograd.grad(
+            (out**2).mean(), list(params.values()), create_graph=True)
+        inner = sum((g * direction[n]).sum() for n, g in zip(params, grads))
+        return torch.autograd.grad(inner, list(params.values()))
+
+    def forward_mode(net):
+        params = {n: p.detach() for n, p in net.named_parameters()}
+        return jvp(lambda p: functional_call(net, p, (a, b)), (params, ),
+                   (direction, ))[1]
+
+    for gf, gp in zip(hvp_like(fast), hvp_like(plain)):
+        torch.testing.assert_close(gf, gp, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        forward_mode(fast), forward_mode(plain), rtol=1e-4, atol=1e-5)
+
+
+def test_block_fast_path_equals_plain_block():
+    torch.manual_seed(0)
+    fast = RestormerBlock(16, 8)
+    with torch.no_grad():
+        for p in fast.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    plain = RestormerBlock(16, 8, fast=False)
+    plain.load_state_dict(fast.state_dict())
+    x = torch.randn(2, 16, 6, 10)
+    y = fast(x)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y, plain(x), rtol=0, atol=1e-5)
+
+
+def test_attention_matrix_is_block_diagonal_softmax():
+    torch.manual_seed(0)
+    n, p, heads, d = 2, 50, 4, 3
+    q, k = torch.randn(n, p, heads * d), torch.randn(n, p, heads * d)
+    temp = torch.rand(heads, 1, 1) + 0.5
+    m = attention_matrix(q, k, heads, temp)
+    assert m.shape == (n, heads * d, heads * d)
+    for h in range(heads):
+        s = slice(h * d, (h + 1) * d)
+        qh = torch.nn.functional.normalize(q[..., s], dim=1)
+        kh = torch.nn.functional.normalize(k[..., s], dim=1)
+        ref = torch.softmax(qh.transpose(1, 2) @ kh * temp[h], dim=-1)
+        torch.testing.assert_close(m[:, s, s], ref)
+        off = m[:, s].clone()
+        off[..., s] = 0
+        assert off.abs().max() == 0
+    # a zero channel: finite gradients (the norm is clamped as in
+    # F.normalize)
+    q = q.clone().requires_grad_()
+    q.data[..., 0] = 0
+    attention_matrix(q, k, heads, temp).sum().backward()
+    assert torch.isfinite(q.grad).all()
+
+
+def test_fast_path_is_what_a_converted_checkpoint_runs(tmp_path):
+    """State dicts saved from either path load into the other."""
+    fast, plain = _pair(ReFusionNet)
+    path = tmp_path / 'w.pth'
+    torch.save(plain.state_dict(), path)
+    net = ReFusionNet()
+    net.load_state_dict(torch.load(path))
+    a, b = _inputs(n=1)
+    torch.testing.assert_close(net(a, b), fast(a, b))
