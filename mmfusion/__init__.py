@@ -1,5 +1,9 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-"""mmfusion: task-driven infrared/visible image fusion on OpenMMLab 2.x."""
+"""mmfusion: task-driven infrared/visible image fusion on OpenMMLab 2.x.
+
+Importing it changes nothing outside mmfusion (see docs/compat.md): the
+fixes the pinned stack needs are components its configs select.
+"""
 import sys
 
 from .version import (MM_REQUIREMENTS, __version__, check_mm_version,
@@ -9,24 +13,36 @@ from .version import (MM_REQUIREMENTS, __version__, check_mm_version,
 MMCV_MIN, MMCV_MAX = MM_REQUIREMENTS['mmcv']
 MMENGINE_MIN, MMENGINE_MAX = MM_REQUIREMENTS['mmengine']
 
-# Make the pinned stack work on recent torch before anything loads a
-# checkpoint (see mmfusion/utils/compat.py for what is patched and why); each
-# patch is applied when the mmengine module it patches is first imported.
-from .utils.compat import install_compat_patches, when_imported  # noqa: E402
-
-install_compat_patches()
-
 
 def _check_installed(package: str) -> None:
-    check_mm_version(package, sys.modules[package].__version__)
+    """The version of ``package`` against MM_REQUIREMENTS: the imported
+    module's, else the installed distribution's (read without importing it:
+    a tool that never uses mmcv/mmengine, eval_fused.py, does not pay ~0.3 s
+    for them); not installed is left to the import that needs it."""
+    from importlib import metadata
+    module = sys.modules.get(package)
+    try:
+        installed = module.__version__ if module is not None else \
+            metadata.version(package)
+    except (metadata.PackageNotFoundError, AttributeError):
+        return
+    try:
+        from packaging.version import Version
+        low, high = MM_REQUIREMENTS[package]
+        if Version(low) <= Version(installed) < Version(high):
+            return
+    except Exception:  # (packaging missing, or a version it cannot parse)
+        pass
+    check_mm_version(package, installed)  # raises with the message
 
 
-# mmcv and mmengine are checked when they are first imported (at once if
-# they already are): importing them costs ~0.3 s that a tool which never uses
-# them (tools/analysis_tools/eval_fused.py) need not pay
 for _package in ('mmengine', 'mmcv'):
-    when_imported(_package, lambda p=_package: _check_installed(p))
+    _check_installed(_package)
 del _package
+
+from .utils.compat import check_pkg_resources  # noqa: E402
+
+check_pkg_resources()
 
 
 def __getattr__(name: str):

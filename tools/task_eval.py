@@ -33,12 +33,13 @@ import os.path as osp
 import sys
 
 from mmengine.config import Config, DictAction
-from mmengine.dist import get_rank, init_dist
+from mmengine.dist import get_rank
 
-import mmfusion  # noqa: F401  (compatibility patches)
+import mmfusion  # noqa: F401
 from mmfusion.apis.folder_evaluation import parse_named_folder
 from mmfusion.apis.task_driven import (InputSource, TaskDrivenEvaluation,
                                        write_task_report)
+from mmfusion.utils.dist import init_dist
 
 
 def parse_args(argv=None):
@@ -134,6 +135,7 @@ def main(argv=None):
             name, folder = parse_named_folder(spec)
             sources.append(InputSource(name, 'fused', fused_dir=folder))
         if args.launcher != 'none':
+            # (mmfusion's: gloo on CPU-only machines)
             init_dist(args.launcher,
                       **cfg.get('env_cfg', {}).get('dist_cfg', {}))
         evaluation = TaskDrivenEvaluation(

@@ -4,10 +4,9 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
-import mmfusion  # noqa: F401  (applies the stack's compatibility patches)
-from mmfusion.registry import RUNNERS
+import mmfusion  # noqa: F401
+from mmfusion.engine.runner import build_runner
 
 
 def parse_args():
@@ -61,10 +60,9 @@ def main():
                 hook['out_dir'] = args.out_dir
     cfg.load_from = args.checkpoint
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    # the config's runner_type (mmfusion's configs: FusionRunner), else
+    # FusionRunner: atomic checkpoints, damaged ones named, CPU distributed
+    runner = build_runner(cfg)
     runner.test()
 
 

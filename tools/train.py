@@ -4,11 +4,10 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
-import mmfusion  # noqa: F401  (applies the stack's compatibility patches)
+import mmfusion  # noqa: F401
 from mmfusion.engine.optimizers import enable_amp
-from mmfusion.registry import RUNNERS
+from mmfusion.engine.runner import build_runner
 
 
 def parse_args():
@@ -88,10 +87,9 @@ def main():
         cfg.resume = True
         cfg.load_from = args.resume
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    # the config's runner_type (mmfusion's configs: FusionRunner), else
+    # FusionRunner: atomic checkpoints, damaged ones named, CPU distributed
+    runner = build_runner(cfg)
     runner.train()
 
 

@@ -149,13 +149,18 @@ class FusionInferencer(BaseInferencer):
                  backend: str = 'pytorch',
                  precision: str = 'fp32',
                  compile: Optional[bool] = None) -> None:
-        import mmfusion  # noqa: F401  (checkpoint loading on recent torch)
+        from mmfusion.utils.checkpoint import (check_checkpoint_file,
+                                               mmengine_checkpoint_globals)
         self._visualizer_lock = threading.Lock()
+        if weights is not None:
+            check_checkpoint_file(weights)  # a damaged file named
 
         # mmengine's BaseInferencer builds the model, pipeline and collate
         # function in whatever scope is current (none in a plain script):
-        # build them in ours, without changing the caller's default scope.
-        with DefaultScope.overwrite_default_scope(scope):
+        # build them in ours, without changing the caller's default scope;
+        # its checkpoint is read with mmengine's objects allow-listed
+        with DefaultScope.overwrite_default_scope(scope), \
+                mmengine_checkpoint_globals():
             super().__init__(
                 model=model,
                 weights=weights,

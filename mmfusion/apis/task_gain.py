@@ -556,14 +556,15 @@ class TaskGainExperiment:
 
     def _build_model(self, cfg_file: str, ckpt: Optional[str]):
         from mmengine.registry import DefaultScope
-        from mmengine.runner import load_checkpoint
 
         from mmfusion.registry import MODELS
+        from mmfusion.utils.checkpoint import load_model_checkpoint
         cfg = Config.fromfile(cfg_file)
         with DefaultScope.overwrite_default_scope('mmfusion'):
             model = MODELS.build(cfg.model)
         if ckpt is not None:
-            load_checkpoint(model, ckpt, map_location='cpu', logger='silent')
+            load_model_checkpoint(
+                model, ckpt, map_location='cpu', logger='silent')
         return model.eval()
 
     def grid_pairs(self) -> List[str]:

@@ -2,12 +2,11 @@
 from .colour import (COLOUR_POLICIES, normalize_output, restore_colour,
                      rgb_to_ycbcr, saturation_weighted_chroma, to_uint8,
                      ycbcr_to_rgb)
-from .compat import apply_compat_patches
 from .runner_names import set_unique_run_name
 from .setup_env import register_all_modules
 
 __all__ = [
-    'apply_compat_patches', 'register_all_modules', 'rgb_to_ycbcr',
-    'ycbcr_to_rgb', 'normalize_output', 'to_uint8', 'restore_colour',
-    'saturation_weighted_chroma', 'COLOUR_POLICIES', 'set_unique_run_name'
+    'register_all_modules', 'rgb_to_ycbcr', 'ycbcr_to_rgb', 'normalize_output',
+    'to_uint8', 'restore_colour', 'saturation_weighted_chroma',
+    'COLOUR_POLICIES', 'set_unique_run_name'
 ]

@@ -12,12 +12,12 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.logging import MessageHub
 from mmengine.optim import AmpOptimWrapper
-from mmengine.runner import Runner
 from test_bdlfusion_dist import bdl_test_cfg
 from test_seafusion_runner import seafusion_test_cfg
 from test_tdfusion_runner import tdfusion_test_cfg
 
 from mmfusion.engine.optimizers import CPUAmpOptimWrapper, amp, enable_amp
+from mmfusion.engine.runner import build_runner
 from mmfusion.models.utils.misc import unwrap
 
 CFGS = dict(
@@ -83,7 +83,7 @@ def test_amp_wrappers_and_autocast_per_strategy(strategy, repo_root, msrs_mini,
     cfg.optim_wrapper = enable_amp(cfg.optim_wrapper)
     names = sorted({name for _, name in EXPECTED[strategy]})
     recorder = DtypeRecorder(names)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.register_hook(recorder)
     before = {
         k: v.detach().clone()
@@ -164,7 +164,7 @@ def test_train_py_amp_on_the_demo_config(repo_root, msrs_mini, tmp_path):
 def test_amp_on_cuda(dtype, repo_root, msrs_mini, tmp_path):
     cfg = tdfusion_test_cfg(repo_root, msrs_mini, tmp_path, 4)
     cfg.optim_wrapper = enable_amp(cfg.optim_wrapper, dtype)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     for wrapper in runner.optim_wrapper.values():
         assert type(wrapper) is AmpOptimWrapper

@@ -6,7 +6,7 @@ import os.path as osp
 
 import torch
 
-import mmfusion  # noqa: F401  (safe loading of mmengine checkpoints)
+import mmfusion  # noqa: F401
 from mmfusion.testing import spawn_ranks
 from mmfusion.utils import set_unique_run_name
 
@@ -55,8 +55,8 @@ def bdl_test_cfg(repo_root, msrs_mini, work_dir, max_iters, **extra):
 
 
 def _worker(rank, repo_root, msrs_mini, work_dir):
-    from mmengine.runner import Runner
-    runner = Runner.from_cfg(
+    from mmfusion.engine.runner import build_runner
+    runner = build_runner(
         bdl_test_cfg(repo_root, msrs_mini, work_dir, 6, launcher='pytorch'))
     runner.train()
     model = runner.model.module

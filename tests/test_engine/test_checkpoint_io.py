@@ -1,7 +1,8 @@
 """Checkpoint files are whole or absent (atomic writes, a full disk named
 with the space needed), and a damaged checkpoint (truncated, zero-byte,
 corrupt) gives an error naming it and the previous intact one, to which
-auto-resume falls back; through the real Runner."""
+auto-resume falls back; through the real Runner (FusionRunner, the
+``runner_type`` of mmfusion's configs)."""
 import errno
 import glob
 import os
@@ -11,12 +12,14 @@ import shutil
 
 import pytest
 import torch
-from mmengine.runner import Runner
 from test_runner_slice import _cfg
 
-from mmfusion.utils import compat
-from mmfusion.utils.compat import (CheckpointDamagedError, checkpoint_damage,
-                                   load_checkpoint_file, save_checkpoint_file)
+from mmfusion.engine.runner import FusionRunner, build_runner
+from mmfusion.utils.checkpoint import (CheckpointDamagedError,
+                                       checkpoint_damage,
+                                       latest_intact_checkpoint,
+                                       load_checkpoint_file,
+                                       save_checkpoint_file)
 
 NO_VAL = dict(val_cfg=None, val_dataloader=None, val_evaluator=None)
 
@@ -24,7 +27,8 @@ NO_VAL = dict(val_cfg=None, val_dataloader=None, val_evaluator=None)
 def _run(repo_root, msrs_mini, work_dir, max_iters, **extra):
     cfg = _cfg(repo_root, msrs_mini, work_dir, max_iters, **NO_VAL, **extra)
     cfg.default_hooks.checkpoint.interval = 1
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)  # the config's runner_type: FusionRunner
+    assert type(runner) is FusionRunner
     runner.train()
     return runner
 
@@ -131,7 +135,7 @@ def test_resume_from_damaged_and_auto_fallback(repo_root, msrs_mini,
     _truncate(str(work / 'iter_3.pth'))
     _truncate(str(work / 'iter_2.pth'), 0)
     # an explicit --resume PATH: the error names the file and iter_1
-    runner = Runner.from_cfg(
+    runner = build_runner(
         _cfg(
             repo_root,
             msrs_mini,
@@ -146,7 +150,7 @@ def test_resume_from_damaged_and_auto_fallback(repo_root, msrs_mini,
         runner.train()
     # auto-resume (last_checkpoint -> iter_3.pth) falls back to iter_1
     assert open(work / 'last_checkpoint').read().strip().endswith('iter_3.pth')
-    runner = Runner.from_cfg(
+    runner = build_runner(
         _cfg(
             repo_root,
             msrs_mini,
@@ -170,4 +174,4 @@ def test_auto_resume_without_intact_checkpoint(tmp_path):
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_1.pth'))
     with pytest.raises(
             CheckpointDamagedError, match='no earlier intact checkpoint'):
-        compat.latest_intact_checkpoint(str(tmp_path))
+        latest_intact_checkpoint(str(tmp_path))

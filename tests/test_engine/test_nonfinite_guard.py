@@ -9,11 +9,11 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.logging import MessageHub
-from mmengine.runner import Runner
 from test_bdlfusion_dist import bdl_test_cfg
 from test_seafusion_runner import seafusion_test_cfg
 from test_tdfusion_runner import tdfusion_test_cfg
 
+from mmfusion.engine.runner import build_runner
 from mmfusion.models.utils.nonfinite import BufferSnapshot, NonFiniteGuard
 
 HUGE = 1e30
@@ -54,7 +54,7 @@ def _nonfinite(obj, prefix=''):
 def test_lr_1e30_probe_writes_no_nonfinite_checkpoint(strategy, repo_root,
                                                       msrs_mini, tmp_path):
     max_iters = 6 if strategy == 'bdlfusion' else 4
-    runner = Runner.from_cfg(
+    runner = build_runner(
         _probe_cfg(strategy, repo_root, msrs_mini, tmp_path, max_iters))
     # the run trains nothing: it stops with a clear error (the skip budget
     # at the end, or an optimiser step that overflowed the weights)
@@ -78,7 +78,7 @@ def test_skipped_update_restores_buffers_and_counts(repo_root, msrs_mini,
     """A task update whose loss is NaN after its forward pass moved the
     BatchNorm statistics: parameters and buffers are exactly as before."""
     cfg = tdfusion_test_cfg(repo_root, msrs_mini, tmp_path, 1)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     model = runner.model
     ow = runner.build_optim_wrapper(runner.optim_wrapper)
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -162,12 +162,12 @@ def test_guard_counts_survive_resume(repo_root, msrs_mini, tmp_path):
     """The counts are written to the message hub (so checkpoints carry them)
     and read back by the first update of a resumed run."""
     cfg = seafusion_test_cfg(repo_root, msrs_mini, tmp_path, 2)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     ckpt = torch.load(tmp_path / 'iter_2.pth', map_location='cpu')
     state = ckpt['message_hub']['runtime_info']['nonfinite_guard']
     assert state['iter'] == 1 and state['attempts'] == {'fusion': 2}
-    resumed = Runner.from_cfg(
+    resumed = build_runner(
         seafusion_test_cfg(
             repo_root,
             msrs_mini,

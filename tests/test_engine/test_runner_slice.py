@@ -7,8 +7,8 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
 
+from mmfusion.engine.runner import build_runner
 from mmfusion.models import FusionModel, SeAFusionNet
 from mmfusion.utils import set_unique_run_name
 
@@ -38,7 +38,7 @@ def _cfg(repo_root, msrs_mini, work_dir, max_iters, **extra):
 def test_config_builds_by_type_name(repo_root, msrs_mini, tmp_path):
     cfg = _cfg(repo_root, msrs_mini, tmp_path, 2)
     assert cfg.default_scope == 'mmfusion'
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     assert isinstance(runner.model, FusionModel)
     assert isinstance(runner.model.fusion_net, SeAFusionNet)
     assert type(runner.train_dataloader.dataset).__name__ == 'MSRSDataset'
@@ -46,7 +46,7 @@ def test_config_builds_by_type_name(repo_root, msrs_mini, tmp_path):
 
 def test_train_validate_writes_fused_images_and_metrics(
         repo_root, msrs_mini, tmp_path):
-    runner = Runner.from_cfg(_cfg(repo_root, msrs_mini, tmp_path, 2))
+    runner = build_runner(_cfg(repo_root, msrs_mini, tmp_path, 2))
     runner.train()
     fused = sorted(glob.glob(str(tmp_path / 'fused/val/iter_2/*.png')))
     first_two = sorted(os.listdir(osp.join(msrs_mini, 'test', 'ir')))[:2]
@@ -71,7 +71,7 @@ def _weights(runner):
 
 def test_resume_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     n = 3
-    full = Runner.from_cfg(
+    full = build_runner(
         _cfg(
             repo_root,
             msrs_mini,
@@ -83,7 +83,7 @@ def test_resume_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     full.train()
     expected = _weights(full)
 
-    first = Runner.from_cfg(
+    first = build_runner(
         _cfg(
             repo_root,
             msrs_mini,
@@ -96,7 +96,7 @@ def test_resume_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     halfway = _weights(first)
     assert any(not torch.equal(halfway[k], expected[k]) for k in expected)
 
-    resumed = Runner.from_cfg(
+    resumed = build_runner(
         _cfg(
             repo_root,
             msrs_mini,

@@ -13,11 +13,12 @@ from mmfusion.testing import spawn_ranks
 
 
 def _worker(rank, repo_root, msrs_mini, work_dir):
-    from mmengine.runner import Runner
     from test_seafusion_runner import ROUND, seafusion_test_cfg
+
+    from mmfusion.engine.runner import build_runner
     cfg = seafusion_test_cfg(
         repo_root, msrs_mini, work_dir, 2 * ROUND, launcher='pytorch')
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     model = runner.model.module
     state = {k: v.detach().cpu() for k, v in model.named_parameters()}

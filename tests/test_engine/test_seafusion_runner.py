@@ -11,9 +11,9 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.logging import MessageHub
-from mmengine.runner import Runner
 
 from mmfusion.engine import PhasedTrainLoop
+from mmfusion.engine.runner import build_runner
 from mmfusion.utils import set_unique_run_name
 
 DEMO = 'configs/seafusion/seafusion_joint_demo.py'
@@ -174,7 +174,7 @@ def _task_lr(t):
 
 
 def test_round_schedule_in_a_real_run(repo_root, msrs_mini, tmp_path):
-    runner = Runner.from_cfg(
+    runner = build_runner(
         seafusion_test_cfg(repo_root, msrs_mini, tmp_path, 4 * ROUND))
     assert isinstance(runner.train_loop, PhasedTrainLoop)
     recorder = Recorder()
@@ -256,12 +256,12 @@ def test_resume_mid_round_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     # inside round 1's task phase; the resumed half re-initialises the fusion
     # net twice (rounds 2 and 3)
     n = 7
-    full = Runner.from_cfg(
+    full = build_runner(
         seafusion_test_cfg(repo_root, msrs_mini, tmp_path / 'full', 2 * n))
     full.train()
     expected = _state(full.model)
 
-    first = Runner.from_cfg(
+    first = build_runner(
         seafusion_test_cfg(repo_root, msrs_mini, tmp_path / 'split', n))
     first.train()
     ckpt = torch.load(tmp_path / 'split' / f'iter_{n}.pth', weights_only=False)
@@ -272,7 +272,7 @@ def test_resume_mid_round_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     assert (info['phase'], info['phase_iter'], info['cycle']) == ('task', 0, 1)
     assert not _same(_state(first.model), expected)
 
-    resumed = Runner.from_cfg(
+    resumed = build_runner(
         seafusion_test_cfg(
             repo_root,
             msrs_mini,

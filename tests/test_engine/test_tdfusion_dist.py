@@ -10,11 +10,12 @@ from mmfusion.testing import spawn_ranks
 
 
 def _worker(rank, repo_root, msrs_mini, work_dir):
-    from mmengine.runner import Runner
     from test_tdfusion_runner import tdfusion_test_cfg
+
+    from mmfusion.engine.runner import build_runner
     cfg = tdfusion_test_cfg(
         repo_root, msrs_mini, work_dir, 5, launcher='pytorch')
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     model = runner.model.module
     state = {k: v.detach().cpu() for k, v in model.named_parameters()}
@@ -39,8 +40,9 @@ def test_all_parameters_identical_across_ranks(repo_root, msrs_mini, tmp_path):
 
 def _grad_worker(rank, repo_root, msrs_mini, work_dir):
     from mmengine.hooks import Hook
-    from mmengine.runner import Runner
     from test_tdfusion_runner import tdfusion_test_cfg
+
+    from mmfusion.engine.runner import build_runner
 
     class RecordGeneratorGrad(Hook):
         """The loss generator's gradient as its optimiser steps on it
@@ -74,7 +76,7 @@ def _grad_worker(rank, repo_root, msrs_mini, work_dir):
             1,
             launcher='pytorch')
         cfg.model.hypergrad = mode
-        runner = Runner.from_cfg(cfg)
+        runner = build_runner(cfg)
         hook = RecordGeneratorGrad()
         runner.register_hook(hook)
         runner.train()  # one meta iteration

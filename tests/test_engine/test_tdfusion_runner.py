@@ -4,8 +4,8 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
 
+from mmfusion.engine.runner import build_runner
 from mmfusion.testing import tiny_segmentor
 from mmfusion.utils import set_unique_run_name
 
@@ -45,12 +45,12 @@ def _params(runner):
 
 def test_resume_mid_cycle_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     n = 3  # stops inside the first fusion phase (iterations: M M F | F ...)
-    full = Runner.from_cfg(
+    full = build_runner(
         tdfusion_test_cfg(repo_root, msrs_mini, tmp_path / 'full', 2 * n))
     full.train()
     expected = _params(full)
 
-    first = Runner.from_cfg(
+    first = build_runner(
         tdfusion_test_cfg(repo_root, msrs_mini, tmp_path / 'split', n))
     first.train()
     ckpt = torch.load(tmp_path / 'split' / f'iter_{n}.pth')
@@ -60,7 +60,7 @@ def test_resume_mid_cycle_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     assert set(ckpt['optimizer']) == {'fusion_net', 'loss_generator', 'task'}
     assert ckpt['message_hub']['runtime_info']['phase'] == 'fusion'
 
-    resumed = Runner.from_cfg(
+    resumed = build_runner(
         tdfusion_test_cfg(
             repo_root,
             msrs_mini,
@@ -75,7 +75,7 @@ def test_resume_mid_cycle_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
         assert torch.allclose(got[k], expected[k], atol=1e-6, rtol=0), k
     # every network moved during training
     init = _params(
-        Runner.from_cfg(
+        build_runner(
             tdfusion_test_cfg(repo_root, msrs_mini, tmp_path / 'init', 1)))
     for part in ('fusion_net.', 'loss_generator.', 'task.'):
         assert any(not torch.equal(init[k], expected[k]) for k in expected
@@ -103,7 +103,7 @@ def test_detection_metrics_through_the_test_loop(repo_root, msrs_mini,
     cfg.custom_hooks = []
     set_unique_run_name(cfg, 'det_test_loop')
     torch.manual_seed(0)
-    metrics = Runner.from_cfg(cfg).test()
+    metrics = build_runner(cfg).test()
     for key in ('fusion/EN', 'fusion/VIF', 'fusion/Qabf', 'pascal_voc/mAP',
                 'coco/bbox_mAP', 'coco/bbox_mAP_50'):
         assert key in metrics, (key, sorted(metrics))

@@ -18,7 +18,7 @@ from mmfusion.models.task_adapters.task_adapter import (clear_pretrained,
                                                         edge_map)
 from mmfusion.registry import MODELS
 from mmfusion.structures import FusionDataSample
-from mmfusion.utils import compat
+from mmfusion.utils import checkpoint as ckpt_utils
 
 
 def _adapter(**kwargs):
@@ -99,20 +99,23 @@ def test_clear_pretrained_finds_nested_and_listed_inits():
 
 
 def test_torchvision_weights_without_torchvision(tmp_path, monkeypatch):
-    """torchvision:// resolves through mmengine's own URL table: a cached
-    file loads with no network and no torchvision; an uncached one names
-    the URL and the file to put offline, never a missing package."""
+    """torchvision:// resolves through mmengine's own URL table (the adapter
+    writes the URL into the task config): a cached file loads with no
+    network and no torchvision; an uncached one names the URL and the file
+    to put offline, never a missing package."""
     assert importlib.util.find_spec('torchvision') is None
     monkeypatch.setenv('TORCH_HOME', str(tmp_path))
-    url = compat.torchvision_url('resnet18')
+    url = ckpt_utils.torchvision_url('resnet18')
     assert url.startswith('https://download.pytorch.org/models/resnet18')
-    cache = osp.join(compat.hub_checkpoint_dir(), osp.basename(url))
+    cache = osp.join(ckpt_utils.hub_checkpoint_dir(), osp.basename(url))
     assert cache.startswith(str(tmp_path))
     os.makedirs(osp.dirname(cache))
-    torch.save({'conv1.weight': torch.ones(2)}, cache)
-    from mmengine.runner.checkpoint import CheckpointLoader
-    state = CheckpointLoader.load_checkpoint('torchvision://resnet18')
-    assert torch.equal(state['conv1.weight'], torch.ones(2))
+    torch.save({'conv1.weight': torch.ones(64, 3, 7, 7)}, cache)
+    cfg = 'mmdet::retinanet/retinanet_r18_fpn_1x_coco.py'
+    adapter = _adapter(cfg_path=cfg, pretrained='init_cfg')
+    adapter.init_weights()
+    assert torch.equal(adapter.model.backbone.conv1.weight,
+                       torch.ones(64, 3, 7, 7))
     os.remove(cache)
     from mmengine.runner import checkpoint
 
@@ -120,12 +123,13 @@ def test_torchvision_weights_without_torchvision(tmp_path, monkeypatch):
         raise URLError('no network')
 
     monkeypatch.setattr(checkpoint, 'load_url', offline)
+    adapter = _adapter(cfg_path=cfg, pretrained='init_cfg')
     with pytest.raises(RuntimeError) as e:
-        CheckpointLoader.load_checkpoint('torchvision://resnet18')
+        adapter.init_weights()
     assert url in str(e.value) and cache in str(e.value)
     assert 'pretrained=False' in str(e.value)
     with pytest.raises(KeyError, match='not in mmengine'):
-        CheckpointLoader.load_checkpoint('torchvision://no_such_net')
+        ckpt_utils.torchvision_url('no_such_net')
 
 
 def test_init_cfg_mode_keeps_the_config_init(log_records):
@@ -133,7 +137,11 @@ def test_init_cfg_mode_keeps_the_config_init(log_records):
         cfg_path='mmdet::retinanet/retinanet_r18_fpn_1x_coco.py',
         pretrained='init_cfg')
     backbone = adapter.model.backbone
-    assert backbone.init_cfg['checkpoint'] == 'torchvision://resnet18'
+    # (torchvision is not installed: the same weights by their URL)
+    assert backbone.init_cfg['checkpoint'] == ckpt_utils.torchvision_url(
+        'resnet18')
+    assert 'backbone.init_cfg.checkpoint=torchvision://resnet18' in _logged(
+        log_records)
     assert 'cleared' not in _logged(log_records)
 
 
@@ -246,13 +254,22 @@ def test_class_weighted_cross_entropy_with_padding():
         torch.rand(1, 1, 240, 320), torch.rand(1, 2, 240, 320), [sample])
     loss = losses['decode.loss_ce']
     assert torch.isfinite(loss) and loss > 0
-    # the same value from torch's own weighted mean on the unpadded pixels
+    # the adapter's own loss in place of mmseg's (mmseg's left as it is)
     from mmseg.models.losses import cross_entropy_loss as ce
+
+    from mmfusion.models.task_adapters.task_fixes import \
+        masked_class_weight_cross_entropy
+    decode_loss = adapter.model.decode_head.loss_decode
+    assert type(decode_loss).__name__ == 'MaskedClassWeightCrossEntropyLoss'
+    assert isinstance(decode_loss, ce.CrossEntropyLoss)
+    assert ce.cross_entropy.__module__ == ce.__name__
+    # the same value from torch's own weighted mean on the unpadded pixels
     logits = torch.randn(2, 9, 8, 10)
     label = torch.randint(0, 4, (2, 8, 10))
     label[:, 6:] = 255
     cw = torch.tensor(weights)
-    ours = ce.cross_entropy(logits, label, class_weight=cw, ignore_index=255)
+    ours = masked_class_weight_cross_entropy(
+        logits, label, class_weight=cw, ignore_index=255)
     ref = torch.nn.functional.cross_entropy(
         logits, label, weight=cw, ignore_index=255)
     torch.testing.assert_close(ours, ref)

@@ -6,12 +6,16 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer
 
-import mmfusion  # noqa: F401
+from mmfusion.utils.checkpoint import (checkpoint_safe_globals,
+                                       load_checkpoint_any,
+                                       load_checkpoint_file,
+                                       save_checkpoint_file)
 
 
 def test_mmengine_checkpoint_objects_load_with_weights_only(tmp_path):
-    """torch>=2.6 refuses non-tensor pickles by default; the compat patch
-    allow-lists exactly what mmengine writes (HistoryBuffer holding numpy)."""
+    """torch>=2.6 refuses non-tensor pickles by default; mmfusion's loader
+    (FusionRunner's) allow-lists exactly what mmengine writes (HistoryBuffer
+    holding numpy) for its loads."""
     buf = HistoryBuffer()
     buf.update(1.5)
     buf.update(np.float64(2.5))
@@ -19,9 +23,9 @@ def test_mmengine_checkpoint_objects_load_with_weights_only(tmp_path):
         state_dict=dict(w=torch.ones(2)),
         message_hub=dict(log_scalars={'train/loss': buf}),
         meta=dict(seed=np.int64(3), arr=np.arange(4, dtype=np.float32)))
-    path = tmp_path / 'ckpt.pth'
-    torch.save(ckpt, path)
-    loaded = torch.load(path, map_location='cpu')  # weights_only default
+    path = str(tmp_path / 'ckpt.pth')
+    save_checkpoint_file(ckpt, path)
+    loaded = load_checkpoint_file(path, map_location='cpu')  # weights_only
     assert loaded['message_hub']['log_scalars']['train/loss'].mean() == 2.0
     assert loaded['meta']['arr'].tolist() == [0, 1, 2, 3]
 
@@ -31,63 +35,61 @@ class NotAllowListed:
 
 
 def test_arbitrary_objects_stay_refused(tmp_path):
-    """The patch widens the allow-list, it does not switch the check off."""
-    path = tmp_path / 'evil.pth'
+    """The loader widens the allow-list, it does not switch the check off;
+    and it widens it for its own loads only."""
+    path = str(tmp_path / 'evil.pth')
     torch.save({'x': NotAllowListed()}, path)
-    with pytest.raises(Exception, match='Unsupported global|weights_only'):
-        torch.load(path, map_location='cpu')
-
-
-def _stock_getstate(self):
-    # what mmengine 0.10.7's HistoryBuffer.__getstate__ does
-    self.__dict__.update(statistics_methods=self._statistics_methods)
-    return self.__dict__
+    with pytest.raises(Exception, match='NotAllowListed'):
+        load_checkpoint_file(path, map_location='cpu')
+    before = torch.serialization.get_safe_globals()
+    buf = HistoryBuffer()
+    buf.update(1.0)
+    save_checkpoint_file(dict(b=buf), str(tmp_path / 'b.pth'))
+    load_checkpoint_file(str(tmp_path / 'b.pth'))
+    assert torch.serialization.get_safe_globals() == before
 
 
 def _save_like_stock_mmengine(path, extra=None):
     buf = HistoryBuffer()
     buf.update(3.0)
-    patched = HistoryBuffer.__getstate__
-    HistoryBuffer.__getstate__ = _stock_getstate
-    try:
-        torch.save(
-            dict(
-                state_dict=dict(w=torch.zeros(1)),
-                message_hub=dict(log_scalars=dict(loss=buf)),
-                extra=extra), path)
-    finally:
-        HistoryBuffer.__getstate__ = patched
+    torch.save(  # what mmengine's save_checkpoint does (its own pickling)
+        dict(
+            state_dict=dict(w=torch.zeros(1)),
+            message_hub=dict(log_scalars=dict(loss=buf)),
+            extra=extra), path)
 
 
 def test_new_checkpoints_have_no_getattr(tmp_path):
     buf = HistoryBuffer()
     buf.update(1.0)
-    torch.save(dict(b=buf), tmp_path / 'a.pth')
+    save_checkpoint_file(dict(b=buf), str(tmp_path / 'a.pth'))
     unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(
         str(tmp_path / 'a.pth'))
     assert 'builtins.getattr' not in unsafe
-    loaded = torch.load(tmp_path / 'a.pth')['b']
+    # loadable by torch's safe unpickler given the allow-list alone
+    with torch.serialization.safe_globals(checkpoint_safe_globals()):
+        loaded = torch.load(tmp_path / 'a.pth')['b']
     assert loaded.statistics('mean') == 1.0  # default methods restored
     assert 'statistics_methods' not in buf.__dict__
 
 
-def test_stock_mmengine_checkpoint_loads_through_mmengine(tmp_path):
-    from mmengine.runner.checkpoint import _load_checkpoint
+def test_stock_mmengine_checkpoint_loads_through_mmfusion(tmp_path):
     path = str(tmp_path / 'stock.pth')
     _save_like_stock_mmengine(path)
     with pytest.raises(Exception, match='getattr'):
-        torch.load(path)  # plain safe load refuses it
-    ckpt = _load_checkpoint(path, map_location='cpu')  # resume/load_from path
+        with torch.serialization.safe_globals(checkpoint_safe_globals()):
+            torch.load(path)  # plain safe load refuses it
+    # FusionRunner's resume/load_from path
+    ckpt = load_checkpoint_any(path, map_location='cpu')
     assert ckpt['message_hub']['log_scalars']['loss'].statistics(
         'current') == 3.0
 
 
 def test_stock_checkpoint_with_other_globals_still_refused(tmp_path):
-    from mmengine.runner.checkpoint import _load_checkpoint
     path = str(tmp_path / 'stock_evil.pth')
     _save_like_stock_mmengine(path, extra=NotAllowListed())
     with pytest.raises(Exception, match='NotAllowListed'):
-        _load_checkpoint(path, map_location='cpu')
+        load_checkpoint_any(path, map_location='cpu')
 
 
 def _run_fresh(lines: list) -> list:
@@ -101,39 +103,47 @@ def _run_fresh(lines: list) -> list:
     return res.stdout.split('\n')
 
 
-def test_cpu_init_dist_patched_before_any_model_import():
-    """tools/task_eval.py calls mmengine's init_dist before anything imports
-    mmengine.model: the CPU process-group patch must be in place then."""
+def test_cpu_init_dist_uses_gloo_without_changing_mmengine():
+    """tools/task_eval.py and FusionRunner create the process group with
+    mmfusion's init_dist: gloo on a CPU-only machine (mmengine's calls
+    torch.cuda.set_device); mmengine's own init_dist stays as it was."""
     out = _run_fresh([
-        'import sys',
-        'import mmfusion',
-        'from mmengine.dist import init_dist',
+        'import os, sys',
+        "os.environ.update(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',",
+        "                  MASTER_ADDR='127.0.0.1', MASTER_PORT=str(",
+        '                      __import__("mmfusion.testing._dist",',
+        "                                 fromlist=['x']).free_port()))",
         'import mmengine.dist.utils as du',
-        "print('mmengine.model' in sys.modules,",
-        "      getattr(du._init_dist_pytorch, '_mmfusion_patched', False))",
+        'original = du._init_dist_pytorch',
+        'from mmfusion.utils.dist import init_dist',
+        "init_dist('pytorch', backend='nccl')",
+        'import torch.distributed as dist',
+        'print(dist.get_backend(), du._init_dist_pytorch is original)',
     ])
-    assert out[0] == 'False True'
+    assert out[0] == 'gloo True'
 
 
-@pytest.mark.parametrize('runner_first', [False, True])
-def test_patches_wait_for_the_modules_they_patch(runner_first):
-    """``import mmfusion`` does not import ``mmengine.runner`` (about a
-    second of start-up for tools that never build a runner); the runner's
-    patches are in place as soon as it is imported, in either order."""
+def test_import_mmfusion_patches_nothing():
+    """After ``import mmfusion`` (and its registries and runner), mmengine's
+    checkpoint functions, loaders and DDP are mmengine's own; importing
+    mmfusion imports no mmengine runner (start-up of tools that never build
+    one). The full check: test_no_side_effects.py."""
     out = _run_fresh([
         'import sys',
-        'import mmengine.runner' if runner_first else '',
         'import mmfusion',
-        "print('runner' if 'mmengine.runner' in sys.modules else 'lazy')",
+        "print('mmengine.runner' in sys.modules)",
+        'import mmfusion.engine, mmfusion.models',
         'from mmengine.runner import checkpoint as ckpt, runner',
+        'from mmengine.model import MMDistributedDataParallel as DDP',
         'import mmengine.dist.utils as du',
-        "print(getattr(ckpt.save_checkpoint, '_mmfusion_atomic', False),",
-        "      runner.find_latest_checkpoint.__name__,",
-        "      getattr(ckpt, '_mmfusion_url_loaders', False),",
-        "      getattr(du._init_dist_pytorch, '_mmfusion_patched', False),",
-        "      ckpt.CheckpointLoader._schemes[''].__name__)",
+        "print(sorted({f.__module__ for f in (ckpt.save_checkpoint,",
+        '    runner.save_checkpoint, runner.find_latest_checkpoint,',
+        '    du._init_dist_pytorch, DDP.__init__,',
+        "    *ckpt.CheckpointLoader._schemes.values())}))",
     ])
-    first, patched = out[:2]
-    assert first == ('runner' if runner_first else 'lazy')
-    assert patched == ('True latest_intact_checkpoint True True '
-                       'load_from_local')
+    assert out[0] == 'False'
+    assert out[1] == str(
+        sorted({
+            'mmengine.runner.checkpoint', 'mmengine.dist.utils',
+            'mmengine.model.wrappers.distributed'
+        }))

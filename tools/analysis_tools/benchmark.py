@@ -41,11 +41,11 @@ import time
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from torch.utils.flop_counter import FlopCounterMode
 
-import mmfusion  # noqa: F401  (compatibility patches)
+import mmfusion  # noqa: F401
 from mmfusion.registry import MODELS
+from mmfusion.utils.checkpoint import load_model_checkpoint
 
 # (attribute of the algorithm, number of image inputs)
 NETS = (('fusion_net', 2), ('loss_generator', 2), ('discriminator', 1))
@@ -315,7 +315,7 @@ def main():
     init_default_scope(cfg.get('default_scope', 'mmfusion'))
     model = MODELS.build(cfg.model)
     if args.checkpoint:
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
+        load_model_checkpoint(model, args.checkpoint, map_location='cpu')
     model.to(device).eval()
     results = []
     for name, n_inputs in NETS:

@@ -17,11 +17,11 @@ import sys
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
-import mmfusion  # noqa: F401  (compatibility patches)
+import mmfusion  # noqa: F401
 from mmfusion.apis.inference_backends import ORTFusionNet, export_onnx
 from mmfusion.registry import MODELS
+from mmfusion.utils.checkpoint import load_model_checkpoint
 
 
 def parse_args(argv=None):
@@ -47,7 +47,7 @@ def main(argv=None):
     init_default_scope(cfg.get('default_scope', 'mmfusion'))
     model = MODELS.build(cfg.model)
     if args.checkpoint:
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
+        load_model_checkpoint(model, args.checkpoint, map_location='cpu')
     net = model.fusion_net.eval()
     export_onnx(net, args.out)
     gen = torch.Generator().manual_seed(0)

@@ -414,7 +414,8 @@ class TaskDrivenEvaluation:
                    seed: Optional[int] = None) -> Dict[str, float]:
         """Train the task model on one source's images with one seed
         (default: the first) and test it."""
-        from mmengine.runner import Runner
+        from mmfusion.engine.runner import build_runner
+        from mmfusion.models.task_adapters.task_fixes import fix_task_config
 
         seed = self.seeds[0] if seed is None else seed
         cfg = self.variant_config(source, seed)
@@ -437,8 +438,12 @@ class TaskDrivenEvaluation:
         cfg.resume = state == 'resume'
         if cfg.resume:
             cfg.load_from = None  # the latest checkpoint of the work dir
-        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
-            _build_runner(cfg)
+        # the task adapter's fixes of mmseg/mmdet components (after the
+        # run identity: they change no result a finished run recorded)
+        fix_task_config(cfg)
+        # (FusionRunner unless the task config names its runner: atomic
+        # checkpoints, damaged ones named, safe loading, CPU distributed)
+        runner = build_runner(cfg)
         try:
             runner.train()
             if self._eval_keys()[0] == 'test_dataloader':
@@ -494,11 +499,6 @@ def _close_file_handlers(logger) -> None:
         if isinstance(handler, logging.FileHandler):
             handler.close()
             logger.removeHandler(handler)
-
-
-def _build_runner(cfg: Config):
-    from mmengine.registry import RUNNERS
-    return RUNNERS.build(cfg)
 
 
 def _free_accelerator() -> None:

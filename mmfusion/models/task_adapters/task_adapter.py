@@ -1,5 +1,6 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 import copy
+import importlib.util
 import logging
 from typing import List, Optional, Sequence, Set, Union
 
@@ -9,13 +10,15 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.model import BaseModule, revert_sync_batchnorm
 from mmengine.registry import DefaultScope
-from mmengine.runner.checkpoint import load_checkpoint
 from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmfusion.registry import MODELS
 from mmfusion.utils import ycbcr_to_rgb
+from mmfusion.utils.checkpoint import download_error, load_model_checkpoint
 from mmfusion.version import check_mm_version
+from .task_fixes import (checkpoint_url, fix_built_task, pretrained_urls,
+                         torchvision_to_urls, use_fixed_losses)
 
 INPUT_FORMATS = ('rgb', 'y', 'gray3')
 # pretrained='init_cfg': keep the task config's own pretrained initialisation
@@ -46,12 +49,6 @@ def _check_package_versions(package: str) -> None:
     if package not in ('mmseg', 'mmdet'):
         return
     check_mm_version(package)  # the ranges: mmfusion/version.py
-    if package == 'mmdet':
-        from mmfusion.utils.compat import patch_mmdet
-        patch_mmdet()
-    if package == 'mmseg':
-        from mmfusion.utils.compat import patch_mmseg
-        patch_mmseg()
 
 
 @MODELS.register_module()
@@ -89,7 +86,7 @@ class TaskAdapter(BaseModule):
             - ``'init_cfg'``: keep the config's own pretrained initialisation
               (e.g. its ImageNet backbone, applied by ``init_weights``).
               ``torchvision://`` names resolve without torchvision (see
-              :mod:`mmfusion.utils.compat`).
+              :mod:`~mmfusion.models.task_adapters.task_fixes`).
 
             A checkpoint that cannot be fetched names its URL and the local
             file to pass instead.
@@ -212,6 +209,14 @@ class TaskAdapter(BaseModule):
                     f'the config\'s own pretrained weights: '
                     f'{", ".join(cleared)}',
                     logger='current')
+        else:
+            _log_changes(
+                name, 'torchvision is not installed: mmengine\'s '
+                'URL instead of', torchvision_to_urls(model_cfg))
+        _log_changes(
+            name, 'ignored pixels masked in the class-weighted '
+            'CrossEntropyLoss (mmfusion.MaskedClassWeightCrossEntropyLoss) '
+            'of', use_fixed_losses(model_cfg, package))
         if dp_overrides:
             model_cfg.data_preprocessor = _merge(
                 model_cfg.get('data_preprocessor', ConfigDict()), dp_overrides)
@@ -230,6 +235,7 @@ class TaskAdapter(BaseModule):
         scope = model_cfg.get('_scope_')
         with DefaultScope.overwrite_default_scope(scope):
             task = MODELS.build(model_cfg)
+        _log_changes(name, 'fixed', fix_built_task(task))
         checkpoint = model_path if pretrained is True else (
             pretrained if isinstance(pretrained, str)
             and pretrained != KEEP_INIT_CFG else None)
@@ -237,6 +243,18 @@ class TaskAdapter(BaseModule):
             load_task_checkpoint(task, checkpoint, name)
             task._is_init = True  # keep the weights through init_weights()
         return task
+
+    def init_weights(self) -> None:
+        """The task's own initialisation; a checkpoint of its config that
+        cannot be downloaded names its URL and the local file to use."""
+        from urllib.error import URLError
+        try:
+            super().init_weights()
+        except (URLError, ConnectionError, TimeoutError) as e:
+            urls = pretrained_urls(self.model)
+            if not urls:
+                raise
+            raise download_error(urls, e) from e
 
     # ------------------------------------------------------------------
     def check_targets(self, data_samples: Sequence) -> None:
@@ -598,18 +616,22 @@ def load_task_checkpoint(task: torch.nn.Module, checkpoint: str,
     """``load_checkpoint`` that says what to do when the file cannot be
     fetched (no network) instead of a bare ``URLError``."""
     from urllib.error import URLError
+    if checkpoint.startswith('torchvision://') and \
+            importlib.util.find_spec('torchvision') is None:
+        checkpoint = checkpoint_url(checkpoint)
     try:
-        load_checkpoint(task, checkpoint, map_location='cpu')
+        load_model_checkpoint(task, checkpoint, map_location='cpu')
     except (URLError, ConnectionError, TimeoutError) as e:
         if not _is_remote(checkpoint):
             raise
-        from mmfusion.utils.compat import hub_checkpoint_dir
-        raise RuntimeError(
-            f'the weights of the task {name} ({checkpoint}) cannot be '
-            f'downloaded ({e}). Download the file into '
-            f'{hub_checkpoint_dir()} (where it is then found offline), or '
-            'pass its local path: TaskAdapter(pretrained=PATH), or '
-            'train the task from scratch: pretrained=False.') from e
+        raise download_error({name: checkpoint_url(checkpoint)}, e) from e
+
+
+def _log_changes(name: str, what: str, where: List[str]) -> None:
+    if where:
+        print_log(
+            f'TaskAdapter({name}): {what} {", ".join(where)}',
+            logger='current')
 
 
 def _is_remote(checkpoint: str) -> bool:

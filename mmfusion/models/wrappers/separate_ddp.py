@@ -53,6 +53,9 @@ class FusionSeparateDDP(MMSeparateDistributedDataParallel):
                     find_unused_parameters=find_unused_parameters,
                     **kwargs)
                 ddp_kwargs.update(child_kwargs.get(name, {}))
+                if device == 'cpu':  # no CUDA device_ids for CPU modules
+                    ddp_kwargs['device_ids'] = None
+                    ddp_kwargs.pop('output_device', None)
                 sub_module = MMDistributedDataParallel(
                     module=sub_module, **ddp_kwargs)
             module._modules[name] = sub_module
