@@ -1,25 +1,24 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-"""Regression tests of tools/analysis_tools/check_task_zoo.py: its config
-overrides model what a user writes, and each family is checked as the Runner
-would train it (initialised weights)."""
+"""Regression tests of mmfusion.models.task_adapters.zoo (the library of
+tools/analysis_tools/check_task_zoo.py): its config overrides model what a
+user writes, and each family is checked as the Runner would train it
+(initialised weights); the tool resumes from its JSON."""
+import json
 import os.path as osp
+import subprocess
 import sys
 
 import pytest
 import torch
+
+from mmfusion.models.task_adapters import zoo as zoo_module
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
 def zoo():
-    sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
-    try:
-        import check_task_zoo
-    finally:
-        sys.path.pop(0)
-    import mmfusion  # noqa: F401
-    return check_task_zoo
+    return zoo_module
 
 
 def _model_cfg(name):
@@ -30,7 +29,7 @@ def _model_cfg(name):
 def test_panoptic_class_weight_follows_things_and_stuff(zoo):
     """MaskFormer's loss_cls.class_weight has 80 things + 53 stuff + 1
     background entries (no num_classes=133 anywhere): set to n + 1."""
-    over = zoo._num_classes(
+    over = zoo.num_classes_overrides(
         _model_cfg('mmdet::maskformer/maskformer_r50_ms-16xb1-75e_coco.py'), 3)
     head = over['panoptic_head']
     assert head['num_things_classes'] == 3
@@ -43,10 +42,11 @@ def test_train_norm_overrides_every_frozen_bn(zoo):
     backbone (neck.rfp_backbone), only for the families in TRAIN_NORM."""
     cfg = _model_cfg('mmdet::detectors/cascade-rcnn_r50-rfp_1x_coco.py')
     assert ('mmdet', 'detectors') in zoo.TRAIN_NORM
-    over = zoo._num_classes(cfg, 3, train_norm=True)
+    over = zoo.num_classes_overrides(cfg, 3, train_norm=True)
     assert over['backbone']['norm_eval'] is False
     assert over['neck']['rfp_backbone']['norm_eval'] is False
-    assert 'norm_eval' not in zoo._num_classes(cfg, 3).get('backbone', {})
+    assert 'norm_eval' not in zoo.num_classes_overrides(cfg,
+                                                        3).get('backbone', {})
 
 
 def test_train_norm_overrides_a_class_default_frozen_bn(zoo):
@@ -56,11 +56,12 @@ def test_train_norm_overrides_a_class_default_frozen_bn(zoo):
     cfg = _model_cfg('mmdet::hrnet/faster-rcnn_hrnetv2p-w18-1x_coco.py')
     assert 'norm_eval' not in cfg.backbone
     assert ('mmdet', 'hrnet') in zoo.TRAIN_NORM
-    assert zoo._default_arg(cfg.backbone.type, 'norm_eval') is True
-    assert zoo._default_arg('mmseg.ResNet', 'norm_eval') is False
-    assert zoo._num_classes(
+    assert zoo.default_arg(cfg.backbone.type, 'norm_eval') is True
+    assert zoo.default_arg('mmseg.ResNet', 'norm_eval') is False
+    assert zoo.num_classes_overrides(
         cfg, 3, train_norm=True)['backbone']['norm_eval'] is False
-    assert 'norm_eval' not in zoo._num_classes(cfg, 3).get('backbone', {})
+    assert 'norm_eval' not in zoo.num_classes_overrides(cfg,
+                                                        3).get('backbone', {})
 
 
 def test_build_initialises_weights_as_the_runner(zoo):
@@ -91,6 +92,7 @@ def test_uninitialised_parameters_are_found_deterministically(zoo):
     assert not torch.are_deterministic_algorithms_enabled()
 
 
+@pytest.mark.slow  # ~46 s on the shared 2-core machine
 def test_ddod_input_size(zoo):
     """DDOD's head has a deformable conv (DeformConv2dPack) on P7: mmcv
     rejects a P7 under its 3x3 kernel (240x320: 2x3), so the check gives
@@ -153,3 +155,61 @@ def test_each_family_has_its_own_message_hub(zoo, monkeypatch):
         assert row['status'] == 'fail' and 'stop' in row['cause']
     assert seen[0][0] != seen[1][0]
     assert seen[1][1] == {}
+
+
+def test_select_family_names(zoo):
+    """Folder names, 'package:folder', and an unknown name is an error (the
+    tool exits with it)."""
+    rows = zoo.select(['pspnet', 'mmdet:yolox'])
+    assert [(p, f) for p, f, _, _ in rows] == [('mmseg', 'pspnet'),
+                                               ('mmdet', 'yolox')]
+    assert all(c.startswith(f + '/') for _, f, c, _ in rows)
+    with pytest.raises(ValueError, match=r"unknown families: \['nope'\]"):
+        zoo.select(['pspnet', 'nope'])
+
+
+def test_tool_resumes_from_its_json(zoo, tmp_path):
+    """check_task_zoo.py --out: a family already in the file is not run
+    again, the file keeps every row (also those of families not selected),
+    new rows follow, and the run's settings are recorded."""
+    out = str(tmp_path / 'zoo.json')
+    done = dict(
+        family='pspnet',
+        package='mmseg',
+        config='pspnet/x.py',
+        status='pass',
+        seconds=12.0,
+        losses={})
+    other = dict(
+        family='yolox',
+        package='mmdet',
+        config='yolox/y.py',
+        status='fail',
+        seconds=3.0,
+        cause='RuntimeError: x [mmdet/a.py:1]')
+    zoo.write_results(out, 'seafusion', [done, other])
+    proc = subprocess.run([
+        sys.executable, 'tools/analysis_tools/check_task_zoo.py', '--strategy',
+        'seafusion', '--families', 'pspnet', 'dsdl', '--out', out
+    ],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "seafusion: {'pass': 1, 'fail': 0, 'skip': 2}" in proc.stdout
+    assert '| pspnet | pspnet/x.py | pass | 12.0 |  |' in proc.stdout
+    with open(out) as f:
+        data = json.load(f)
+    assert data['strategy'] == 'seafusion'
+    assert data['settings'] == dict(
+        fusion_nets='narrow', pair_size=[320, 240], task_input_size=None)
+    rows = [(r['package'], r['family'], r['status']) for r in data['rows']]
+    assert rows == [('mmseg', 'pspnet', 'pass'), ('mmdet', 'yolox', 'fail'),
+                    ('mmseg', 'dsdl', 'skip'), ('mmdet', 'dsdl', 'skip')]
+    assert data['rows'][0] == done and data['rows'][1] == other
+    # the combined table of the strategies' files
+    table = zoo.combined_table([out])
+    assert '| mmseg | pspnet | `pspnet/x.py` | pass 12 s |  |' in table
+    assert 'seafusion: 1 pass, 1 fail (0 min)' in table
+    assert 'Skipped: mmseg `dsdl` (dataset-only folder' in table
