@@ -1,17 +1,19 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 """The torch metrics against the plain numpy reference implementation, the
 convention options and degenerate (constant) images."""
+import inspect
 import math
+import os.path as osp
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from mmfusion.evaluation.functional import (ALL_METRICS, DEFAULT_OPTIONS,
-                                            bgr_to_gray,
-                                            compute_fusion_metrics,
-                                            filter_valid, fused_to_gray,
-                                            parse_metric_names, rgb_to_gray)
+from mmfusion.evaluation.functional import (
+    ALL_METRICS, DE_FACTO_METRICS, DEFAULT_OPTIONS, LOWER_IS_BETTER, METRICS,
+    REFERENCE_FREE_METRICS, bgr_to_gray, compute_fusion_metrics, filter_valid,
+    fused_to_gray, parse_metric_names, rgb_to_gray)
 from mmfusion.evaluation.functional.filters import _pass
 from mmfusion.testing import numpy_reference as nr
 from mmfusion.utils.image_filters import gaussian_kernel1d
@@ -88,6 +90,58 @@ def test_metric_names():
     assert parse_metric_names('MS-SSIM, qabf nabf') == ('MS_SSIM', 'Qabf',
                                                         'Nabf')
     assert set(DEFAULT_OPTIONS) >= {'mi_base', 'ssim_dtype', 'nabf_scale'}
+
+
+def test_one_table_of_metrics():
+    """Every list of names and the options' defaults are read from METRICS
+    (the values they had as separate lists)."""
+    assert ALL_METRICS == tuple(METRICS) == (
+        'EN', 'SD', 'SF', 'AG', 'MI', 'SCD', 'VIF', 'Qabf', 'SSIM', 'PSNR',
+        'MSE', 'CC', 'Nabf', 'MS_SSIM')
+    assert DE_FACTO_METRICS == ALL_METRICS[:12]
+    assert REFERENCE_FREE_METRICS == ('EN', 'SD', 'SF', 'AG')
+    assert LOWER_IS_BETTER == ('MSE', 'Nabf')
+    assert DEFAULT_OPTIONS == dict(
+        mi_base='e',
+        sf_scale='255',
+        psnr_peak='max',
+        vif_reduction='sum',
+        ssim_mode='pairwise',
+        ssim_reduction='sum',
+        ssim_data_range=2.0,
+        ssim_dtype='float32',
+        nabf_scale='unit')
+    for name in ('MSSSIM', 'Q_ABF', 'N_ABF', 'ms-ssim'):
+        assert parse_metric_names(name)[0] in METRICS
+    # each option is an argument of its metric's function, with the
+    # function's own default
+    for spec in METRICS.values():
+        params = inspect.signature(spec.fn).parameters
+        for arg, default in spec.options.values():
+            assert params[arg].default == default
+        assert ('shared' in params) == spec.takes_shared
+
+
+def test_docs_list_the_table():
+    """docs/evaluation.md: the metrics table (section 2) has the table's
+    names and directions; the options table (section 4) its options and
+    defaults."""
+    path = osp.join(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'docs',
+        'evaluation.md')
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    rows = re.findall(r'^\| (\w+) \| .* \| ([↑↓]) \|$', text, re.M)
+    assert len(rows) == len(METRICS)
+    assert dict(rows) == {
+        n: '↑' if m.higher_is_better else '↓'
+        for n, m in METRICS.items()
+    }
+    options = re.findall(r'^\| `(\w+)` \| `?([^`|]+?)`? (?:\(.*\) )?\|', text,
+                         re.M)
+    assert sorted(o for o, _ in options) == sorted(DEFAULT_OPTIONS)
+    for option, default in options:
+        assert repr(DEFAULT_OPTIONS[option]) == default, option
 
 
 def test_constant_images_give_documented_values(crops):
@@ -190,9 +244,10 @@ def test_torch_code_path_equals_cpu_path(crops, monkeypatch):
         lambda name, *xs: getattr(torch, fm._TORCH_UFUNCS.get(name, name))
         (*xs))
     monkeypatch.setattr(fm, '_dot_hw', lambda x, y: fm._sum_hw(x * y))
-    average_gradient = fm.average_gradient
-    monkeypatch.setattr(fm, 'average_gradient',
-                        lambda f: average_gradient(f.float()))
+    ag = fm.METRICS['AG']
+    monkeypatch.setitem(
+        fm.METRICS, 'AG',
+        ag._replace(fn=lambda f: fm.average_gradient(f.float())))
     got = compute_fusion_metrics(fused, ir, vis, chunk_size=3)
     for metric, values in expected.items():
         torch.testing.assert_close(

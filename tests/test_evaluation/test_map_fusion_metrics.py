@@ -9,7 +9,7 @@ import torch
 from mmfusion.evaluation.functional import (DE_FACTO_METRICS,
                                             compute_fusion_metrics,
                                             map_fusion_metrics)
-from mmfusion.evaluation.functional.fusion_metrics import _map_batched
+from mmfusion.evaluation.functional.batching import _map_batched
 
 METRICS = DE_FACTO_METRICS + ('Nabf', )
 

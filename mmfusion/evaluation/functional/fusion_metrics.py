@@ -1,9 +1,16 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-"""Statistical fusion metrics, vectorised in torch and batched over images.
+"""Statistical fusion metrics, vectorised in torch and batched over images:
+the maths, and :data:`METRICS`, the one table of the metrics.
 
 This is mmfusion's single implementation of the metrics: the registered
 :class:`~mmfusion.evaluation.FusionMetric`, ``tools/analysis_tools/
-eval_fused.py`` and the benchmark all call :func:`compute_fusion_metrics`.
+eval_fused.py`` and the benchmark all call
+:func:`~mmfusion.evaluation.functional.compute_fusion_metrics`
+(:mod:`~mmfusion.evaluation.functional.batching`: chunks, threads, loading
+in parallel), which calls the functions of this module through
+:data:`METRICS` (name, function, direction, options, ...): every list of
+metric names (:data:`ALL_METRICS`, :data:`LOWER_IS_BETTER`, ...) and the
+options' defaults are read from it.
 
 Notation: ``F`` fused, ``A`` infrared, ``B`` visible; ``(N, H, W)`` tensors
 on the 0-255 scale, integer valued in the default convention (8-bit images
@@ -35,15 +42,8 @@ Nabf              Kumar's modified artefact measure            ``nabf_scale``
 MS_SSIM           MEF-MS-SSIM of F against {A, B} (Ma 2015)
 ================  ==========================================  ==============
 """
-import ctypes
 import math
-import os
-import platform
-from collections import defaultdict, deque
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
-                    Sequence, Tuple, Union)
+from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -55,45 +55,14 @@ from mmfusion.utils.image_filters import gaussian_kernel1d, ssim_maps
 from .filters import box_mean_valid, box_sum_valid, filter_valid, sobel3
 
 __all__ = [
-    'ALL_METRICS', 'DE_FACTO_METRICS', 'REFERENCE_FREE_METRICS',
-    'DEFAULT_OPTIONS', 'compute_fusion_metrics', 'entropy',
-    'standard_deviation', 'spatial_frequency', 'average_gradient',
-    'mutual_information', 'sum_of_correlation_differences',
+    'METRICS', 'MetricSpec', 'ALL_METRICS', 'DE_FACTO_METRICS',
+    'REFERENCE_FREE_METRICS', 'LOWER_IS_BETTER', 'DEFAULT_OPTIONS',
+    'metrics_of_batch', 'entropy', 'standard_deviation', 'spatial_frequency',
+    'average_gradient', 'mutual_information', 'sum_of_correlation_differences',
     'correlation_coefficient', 'mean_squared_error', 'psnr', 'vif', 'qabf',
     'nabf', 'ssim', 'mef_ssim', 'ms_ssim', 'canonical_metric_name',
-    'parse_metric_names', 'LOWER_IS_BETTER', 'map_fusion_metrics'
+    'parse_metric_names'
 ]
-
-#: The metrics of the de facto evaluator, in its order.
-DE_FACTO_METRICS = ('EN', 'SD', 'SF', 'AG', 'MI', 'SCD', 'VIF', 'Qabf', 'SSIM',
-                    'PSNR', 'MSE', 'CC')
-#: Everything mmfusion computes.
-ALL_METRICS = DE_FACTO_METRICS + ('Nabf', 'MS_SSIM')
-#: Metrics of the fused image alone.
-REFERENCE_FREE_METRICS = ('EN', 'SD', 'SF', 'AG')
-#: Lower is better for these (the others: higher is better).
-LOWER_IS_BETTER = ('MSE', 'Nabf')
-
-#: The de facto convention; see ``docs/evaluation.md`` for each option.
-DEFAULT_OPTIONS = dict(
-    mi_base='e',
-    sf_scale='255',
-    psnr_peak='max',
-    vif_reduction='sum',
-    ssim_mode='pairwise',
-    ssim_reduction='sum',
-    ssim_data_range=2.0,
-    ssim_dtype='float32',
-    nabf_scale='unit')
-
-_ALIASES = {
-    'MS-SSIM': 'MS_SSIM',
-    'MSSSIM': 'MS_SSIM',
-    'QABF': 'Qabf',
-    'NABF': 'Nabf',
-    'Q_ABF': 'Qabf',
-    'N_ABF': 'Nabf'
-}
 
 
 def canonical_metric_name(name: str) -> str:
@@ -862,315 +831,102 @@ def ssim(f: Tensor,
     return value / 2 if reduction == 'mean' else value
 
 
-def _as_batch(x, name: str, device) -> Tensor:
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(np.ascontiguousarray(x))
-    if not isinstance(x, Tensor):
-        raise TypeError(f'{name} must be a tensor or an array, got '
-                        f'{type(x).__name__}')
-    if x.dim() == 2:
-        x = x[None]
-    if x.dim() == 4 and x.shape[1] == 1:
-        x = x[:, 0]
-    if x.dim() != 3:
-        raise ValueError(f'{name} must be (H, W), (N, H, W) or (N, 1, H, W) '
-                         f'gray images, got shape {tuple(x.shape)}')
-    if device is not None:
-        x = x.to(device)
-    return x.double()
+# --------------------------------------------------------------------------
+# the table of the metrics
+# --------------------------------------------------------------------------
+class MetricSpec(NamedTuple):
+    """One metric of :data:`METRICS`.
 
-
-def compute_fusion_metrics(fused,
-                           ir,
-                           vis,
-                           metrics: Sequence[str] = ALL_METRICS,
-                           device: Optional[Union[str, torch.device]] = None,
-                           chunk_size: Optional[int] = None,
-                           num_workers: Optional[int] = None,
-                           **options) -> Dict[str, Tensor]:
-    """Compute fusion metrics of a batch of gray images.
-
-    Args:
-        fused, ir, vis: ``(N, H, W)`` (or ``(H, W)``, ``(N, 1, H, W)``)
-            tensors or arrays on the 0-255 scale, the same shape; use
-            :mod:`~mmfusion.evaluation.functional.image_io` to get them from
-            files or from the model's output exactly as the de facto
-            evaluator does. ``ir``/``vis`` may be ``None`` when only EN, SD,
-            SF and AG are requested.
-        metrics: names from :data:`ALL_METRICS` (aliases such as
-            ``'MS-SSIM'`` accepted).
-        device: where to compute (default: where ``fused`` is).
-        chunk_size: images computed together; default 1 on CPU (the working
-            set of one 640x480 image fits the caches, larger chunks run
-            slower per image) and all of them on GPU.
-        num_workers: CPU threads computing chunks in parallel (default:
-            torch's intra-op thread count); on CPU the torch ops themselves
-            run single-threaded during the call.
-        **options: convention switches, see :data:`DEFAULT_OPTIONS` and
-            ``docs/evaluation.md``.
-
-    Returns:
-        dict: metric name -> ``(N,)`` float64 tensor (on ``device``).
+    Attributes:
+        fn: the function; called ``fn(F, **options)`` for a metric of the
+            fused image alone, else ``fn(F, A, B, **options)``, and with
+            ``shared=`` the call's shared intermediates when
+            ``takes_shared``.
+        higher_is_better: the direction (``False``: lower is better).
+        needs_sources: ``False`` for a metric of the fused image alone.
+        de_facto: one of the de facto evaluator's metrics (their order is
+            the table's).
+        options: convention switch -> ``(argument of fn, default)``; see
+            ``docs/evaluation.md`` section 4.
+        aliases: other spellings :func:`canonical_metric_name` accepts.
+        takes_shared: ``fn`` takes ``shared``.
     """
-    unknown = set(options) - set(DEFAULT_OPTIONS)
-    if unknown:
-        raise TypeError(f'unknown metric options {sorted(unknown)}; '
-                        f'available: {sorted(DEFAULT_OPTIONS)}')
-    opts = {**DEFAULT_OPTIONS, **options}
-    names = [canonical_metric_name(m) for m in metrics]
-    f = _as_batch(fused, 'fused', device)
-    a = b = None
-    if any(m not in REFERENCE_FREE_METRICS for m in names):
-        a = _as_batch(ir, 'ir', f.device)
-        b = _as_batch(vis, 'vis', f.device)
-        if a.shape != f.shape or b.shape != f.shape:
-            raise ValueError(
-                f'fused {tuple(f.shape)}, IR {tuple(a.shape)} and VIS '
-                f'{tuple(b.shape)} images must have the same shape')
-    if chunk_size is None:
-        chunk_size = len(f) if f.is_cuda else 1
-    slices = [
-        slice(i, i + max(1, chunk_size))
-        for i in range(0, len(f), max(1, chunk_size))
-    ]
-
-    def run(sl):
-        return _compute(f[sl], None if a is None else a[sl],
-                        None if b is None else b[sl], names, opts)
-
-    if f.is_cuda:
-        chunks = [run(sl) for sl in slices]
-        return {m: torch.cat([c[m] for c in chunks]) for m in names}
-    with _images_in_threads(num_workers) as workers:
-        workers = min(workers, len(slices))
-        if workers > 1:
-            with ThreadPoolExecutor(workers) as pool:
-                chunks = list(pool.map(run, slices))
-        else:
-            chunks = [run(sl) for sl in slices]
-    return {m: torch.cat([c[m] for c in chunks]) for m in names}
+    fn: Callable[..., Tensor]
+    higher_is_better: bool = True
+    needs_sources: bool = True
+    de_facto: bool = True
+    options: Dict[str, tuple] = {}
+    aliases: tuple = ()
+    takes_shared: bool = True
 
 
-@contextmanager
-def _images_in_threads(num_workers: Optional[int] = None) -> Iterator[int]:
-    """CPU: single-threaded torch ops, images in parallel threads. One image
-    is too small for intra-op threads to pay off, and their per-op
-    synchronisation is very costly on a busy machine; whole images in
-    separate threads need none (torch and OpenCV release the GIL in their
-    ops). Yields the number of image threads to use (``num_workers``,
-    default: torch's intra-op thread count) while torch and OpenCV run
-    single-threaded."""
-    _keep_freed_memory()
-    threads = torch.get_num_threads()
-    cv_threads = cv2.getNumThreads()
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)  # OpenCV filters large images in parallel too
-    try:
-        yield max(1, num_workers or threads)
-    finally:
-        torch.set_num_threads(threads)
-        cv2.setNumThreads(cv_threads)
+#: Every metric mmfusion computes, in the de facto evaluator's order (its 12
+#: metrics) followed by the others: name -> :class:`MetricSpec`.
+METRICS: Dict[str, MetricSpec] = dict(
+    EN=MetricSpec(entropy, needs_sources=False),
+    SD=MetricSpec(standard_deviation, needs_sources=False),
+    SF=MetricSpec(
+        spatial_frequency,
+        needs_sources=False,
+        options=dict(sf_scale=('scale', '255')),
+        takes_shared=False),
+    AG=MetricSpec(average_gradient, needs_sources=False, takes_shared=False),
+    MI=MetricSpec(mutual_information, options=dict(mi_base=('base', 'e'))),
+    SCD=MetricSpec(sum_of_correlation_differences),
+    VIF=MetricSpec(vif, options=dict(vif_reduction=('reduction', 'sum'))),
+    Qabf=MetricSpec(qabf, aliases=('QABF', 'Q_ABF')),
+    SSIM=MetricSpec(
+        ssim,
+        options=dict(
+            ssim_mode=('mode', 'pairwise'),
+            ssim_reduction=('reduction', 'sum'),
+            ssim_data_range=('data_range', 2.0),
+            ssim_dtype=('dtype', 'float32'))),
+    PSNR=MetricSpec(psnr, options=dict(psnr_peak=('peak', 'max'))),
+    MSE=MetricSpec(mean_squared_error, higher_is_better=False),
+    CC=MetricSpec(correlation_coefficient),
+    Nabf=MetricSpec(
+        nabf,
+        higher_is_better=False,
+        de_facto=False,
+        options=dict(nabf_scale=('scale', 'unit')),
+        aliases=('NABF', 'N_ABF')),
+    MS_SSIM=MetricSpec(ms_ssim, de_facto=False, aliases=('MS-SSIM', 'MSSSIM')))
+
+#: The metrics of the de facto evaluator, in its order.
+DE_FACTO_METRICS = tuple(n for n, m in METRICS.items() if m.de_facto)
+#: Everything mmfusion computes.
+ALL_METRICS = tuple(METRICS)
+#: Metrics of the fused image alone.
+REFERENCE_FREE_METRICS = tuple(n for n, m in METRICS.items()
+                               if not m.needs_sources)
+#: Lower is better for these (the others: higher is better).
+LOWER_IS_BETTER = tuple(n for n, m in METRICS.items()
+                        if not m.higher_is_better)
+#: The de facto convention; see ``docs/evaluation.md`` for each option.
+DEFAULT_OPTIONS: Dict[str, Any] = {
+    key: default
+    for m in METRICS.values()
+    for key, (_, default) in m.options.items()
+}
+_ALIASES = {alias: n for n, m in METRICS.items() for alias in m.aliases}
 
 
-#: what ``load`` of :func:`map_fusion_metrics` returns per entry
-Triple = Tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]
-#: an entry's outcome: the metric values, or the exception passed through
-Outcome = Union[Dict[str, float], BaseException]
-
-
-def map_fusion_metrics(
-        load: Callable[[Any], Sequence[Union[Triple, BaseException]]],
-        items: Iterable,
-        metrics: Sequence[str] = ALL_METRICS,
-        device: Optional[Union[str, torch.device]] = None,
-        num_workers: Optional[int] = None,
-        batch_size: int = 8,
-        **options
-) -> Iterator[Tuple[Any, Union[List[Outcome], BaseException]]]:
-    """Load and measure images, one item after another, loading and
-    measuring in parallel; yields ``(item, outcome)`` in the order of
-    ``items``.
-
-    The one batching implementation of the metric consumers
-    (:class:`~mmfusion.evaluation.FusionMetric` and
-    :func:`mmfusion.apis.folder_evaluation.evaluate_fused_folders`).
-
-    ``load(item)`` returns the item's entries: ``(fused, ir, vis)`` gray
-    images as :func:`compute_fusion_metrics` takes them (``(H, W)`` arrays;
-    ``ir``/``vis`` may be ``None`` for reference-free metrics), or an
-    exception instance, passed through (e.g. one method's fused image that
-    cannot be read, while the item's others can). ``outcome`` is the list of
-    the entries' outcomes (a dict metric name -> float, or the exception),
-    or the exception that ``load`` raised (an ``Exception``; other
-    exceptions and errors of the metrics propagate).
-
-    On CPU every item is loaded and measured in one thread of a pool of
-    ``num_workers`` (default: torch's intra-op thread count), one image at a
-    time with single-threaded torch/OpenCV ops (see
-    :func:`compute_fusion_metrics`): decoding (OpenCV releases the GIL)
-    overlaps with the metrics, and at most ``2 * num_workers`` items are in
-    flight. While the generator is suspended, torch runs single-threaded.
-    On another device (a GPU) the items are loaded in ``num_workers``
-    threads (default 2) and the images of up to ``batch_size`` entries
-    measured together, those of one size stacked.
-
-    Values are those of :func:`compute_fusion_metrics` (per image on CPU,
-    its CPU default too).
-    """
-    names = tuple(canonical_metric_name(m) for m in metrics)
-    if device is not None and torch.device(device).type != 'cpu':
-        yield from _map_batched(load, items, names, device, num_workers,
-                                batch_size, options)
-        return
-
-    def measure(item):
-        try:
-            entries = load(item)
-        except Exception as e:  # the caller decides: raise, skip ...
-            return e
-        out = []
-        for entry in entries:
-            if isinstance(entry, BaseException):
-                out.append(entry)
-                continue
-            values = compute_fusion_metrics(
-                *(None if x is None else x[None] for x in entry),
-                names,
-                num_workers=1,
-                **options)
-            out.append({m: float(values[m][0]) for m in names})
-        return out
-
-    with _images_in_threads(num_workers) as workers:
-        if workers == 1:
-            for item in items:
-                yield item, measure(item)
-            return
-        yield from _in_order(measure, items, workers)
-
-
-def _in_order(fn: Callable, items: Iterable, workers: int) -> Iterator:
-    """``(item, fn(item))`` in the order of ``items``, ``fn`` running in
-    ``workers`` threads with at most ``2 * workers`` items in flight."""
-    it = iter(items)
-    pending: deque = deque()
-    with ThreadPoolExecutor(workers) as pool:
-        try:
-            for item in it:
-                pending.append((item, pool.submit(fn, item)))
-                if len(pending) >= 2 * workers:
-                    break
-            while pending:
-                item, future = pending.popleft()
-                result = future.result()
-                for nxt in it:
-                    pending.append((nxt, pool.submit(fn, nxt)))
-                    break
-                yield item, result
-        finally:
-            for _, future in pending:  # the consumer stopped early
-                future.cancel()
-
-
-def _map_batched(load, items, names, device, num_workers, batch_size,
-                 options) -> Iterator:
-    """:func:`map_fusion_metrics` on a GPU: items loaded in threads, the
-    entries of up to ``batch_size`` images measured together (images of
-    the same size stacked)."""
-
-    def safe_load(item):
-        try:
-            return list(load(item))
-        except Exception as e:
-            return e
-
-    window: list = []  # [item, entries or the exception load raised]
-
-    def flush():
-        groups = defaultdict(list)  # image shape -> [(entry list, index)]
-        for _, entries in window:
-            if not isinstance(entries, BaseException):
-                for j, entry in enumerate(entries):
-                    if not isinstance(entry, BaseException):
-                        groups[entry[0].shape].append((entries, j))
-        for members in groups.values():
-            stacked = [
-                None if members[0][0][members[0][1]][k] is None else np.stack(
-                    [entries[j][k] for entries, j in members])
-                for k in range(3)
-            ]
-            values = compute_fusion_metrics(
-                *stacked, names, device=device, **options)
-            values = {m: values[m].cpu().tolist() for m in names}
-            for n, (entries, j) in enumerate(members):
-                entries[j] = {m: values[m][n] for m in names}
-        yield from window
-        window.clear()
-
-    count = 0
-    workers = max(1, num_workers or 2)
-    for item, entries in _in_order(safe_load, items, workers):
-        window.append((item, entries))
-        if not isinstance(entries, BaseException):
-            count += len(entries)
-        if count >= batch_size:
-            yield from flush()
-            count = 0
-    yield from flush()
-
-
-_MALLOC_TUNED = False
-_TRIM_THRESHOLD = 256 << 20
-
-
-def _keep_freed_memory() -> None:
-    """With ``MMFUSION_KEEP_FREED_MEMORY=1`` (opt-in: a library does not
-    change a process's allocator behind its back), let glibc keep freed
-    memory for reuse instead of returning it to the system (once per
-    process).
-
-    One image's metrics allocate and free many planes of 0.3-2.5 MB.
-    glibc's adaptive defaults return freed memory above twice the largest
-    freed block to the kernel, so every image gets most of its memory
-    afresh, page by page: ~10k page faults per 640x480 image for the 14
-    metrics, ~20 % of their CPU time. With blocks below 32 MB served from
-    the heap and up to 256 MB of free heap kept per arena, the metrics
-    fault (almost) no page after the first images. The cost: a process may
-    hold up to 256 MB per thread arena that it no longer uses, the usual
-    trade of ``MALLOC_TRIM_THRESHOLD_``/``MALLOC_MMAP_THRESHOLD_`` tuning.
-    """
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED:
-        return
-    _MALLOC_TUNED = True
-    if os.environ.get('MMFUSION_KEEP_FREED_MEMORY', '0') != '1' or \
-            platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc':
-        return
-    try:
-        libc = ctypes.CDLL('libc.so.6')
-        libc.mallopt(-1, _TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
-        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD (glibc's maximum)
-    except (OSError, AttributeError):  # pragma: no cover
-        pass
-
-
-def _compute(f: Tensor, a: Optional[Tensor], b: Optional[Tensor],
-             names: Sequence[str], opts: dict) -> Dict[str, Tensor]:
+def metrics_of_batch(f: Tensor, a: Optional[Tensor], b: Optional[Tensor],
+                     names: Sequence[str],
+                     options: Dict[str, Any]) -> Dict[str, Tensor]:
+    """The metrics ``names`` (canonical) of one batch: ``(N, H, W)`` float64
+    tensors (``a``, ``b`` ``None`` when only metrics of the fused image are
+    asked for), every option of :data:`DEFAULT_OPTIONS` in ``options``;
+    intermediates that several metrics use are computed once. Returns name
+    -> ``(N,)`` float64 tensor."""
     sh = _Shared(f, a, b)
-    fns = dict(
-        EN=lambda: entropy(f, sh),
-        SD=lambda: standard_deviation(f, sh),
-        SF=lambda: spatial_frequency(f, opts['sf_scale']),
-        AG=lambda: average_gradient(f),
-        MI=lambda: mutual_information(f, a, b, opts['mi_base'], sh),
-        SCD=lambda: sum_of_correlation_differences(f, a, b, sh),
-        CC=lambda: correlation_coefficient(f, a, b, sh),
-        MSE=lambda: mean_squared_error(f, a, b, sh),
-        PSNR=lambda: psnr(f, a, b, opts['psnr_peak'], sh),
-        VIF=lambda: vif(f, a, b, opts['vif_reduction'], sh),
-        Qabf=lambda: qabf(f, a, b, sh),
-        Nabf=lambda: nabf(f, a, b, opts['nabf_scale'], sh),
-        SSIM=lambda: ssim(f, a, b, opts['ssim_mode'], opts['ssim_reduction'],
-                          opts['ssim_data_range'], opts['ssim_dtype'], sh),
-        MS_SSIM=lambda: ms_ssim(f, a, b, shared=sh))
-    return {name: fns[name]().double() for name in names}
+    out = {}
+    for name in names:
+        m = METRICS[name]
+        kwargs = {arg: options[key] for key, (arg, _) in m.options.items()}
+        if m.takes_shared:
+            kwargs['shared'] = sh
+        images = (f, a, b) if m.needs_sources else (f, )
+        out[name] = m.fn(*images, **kwargs).double()
+    return out
