@@ -68,7 +68,13 @@ model = dict(
         input_format='rgb'),
     # no padding: 160 x 120 images need none (the fusion net is stride 1; the
     # segmenter's own preprocessor pads its input to a multiple of 32)
-    data_preprocessor=dict(size_divisor=None))
+    data_preprocessor=dict(size_divisor=None),
+    # as the recorded experiment ran (before the published configs switched
+    # to the released code's recipe: 'mean', raw output, per-image min-max):
+    # min-norm aggregation, the straight-through clamp, clipped outputs
+    fusion_net=dict(clamp_output=True),
+    aggregation='min_norm',
+    output_norm='clip')
 train_pipeline = [
     dict(type='LoadPairedImageFromFile'),
     dict(type='mmseg.LoadAnnotations'),

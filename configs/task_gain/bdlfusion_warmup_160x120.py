@@ -14,7 +14,8 @@ model = dict(
     _delete_=True,
     type='FusionModel',
     data_preprocessor=dict(type='FusionDataPreprocessor', size_divisor=32),
-    fusion_net=dict(type='DRDBFusionNet'),
+    # (the straight-through clamp, as the recorded experiment ran)
+    fusion_net=dict(type='DRDBFusionNet', clamp_output=True),
     fusion_loss=dict(type='SaliencyTargetLoss'),
     colour='vis',
     output_norm='clip')

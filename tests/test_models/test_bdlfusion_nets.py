@@ -17,16 +17,27 @@ def test_parameter_counts_match_published_nets():
 @pytest.mark.parametrize('hw', [(13, 21), (6, 33)])
 def test_fusion_net_any_size_in_unit_range(hw):
     torch.manual_seed(0)
-    net = MODELS.build(dict(type='DRDBFusionNet'))
+    net = MODELS.build(dict(type='DRDBFusionNet', clamp_output=True))
     out = net(torch.rand(2, 1, *hw), torch.rand(2, 1, *hw))
     assert out.shape == (2, 1, *hw)
     assert out.min() >= 0 and out.max() <= 1
 
 
+def test_fusion_net_output_is_raw_by_default():
+    """As published (Fusion_Network_IJ ends with the PReLU, no bound): the
+    raw output by default."""
+    torch.manual_seed(0)
+    net = MODELS.build(dict(type='DRDBFusionNet', channels=8, growth=4))
+    with torch.no_grad():
+        net.head_conv2.bias.fill_(1.5)
+    out = net(torch.rand(1, 1, 9, 9), torch.rand(1, 1, 9, 9))
+    assert out.max() > 1
+
+
 def test_straight_through_clamp_keeps_published_gradient():
     torch.manual_seed(0)
-    clamped = DRDBFusionNet(channels=8, growth=4)
-    raw = DRDBFusionNet(channels=8, growth=4, clamp_output=False)
+    clamped = DRDBFusionNet(channels=8, growth=4, clamp_output=True)
+    raw = DRDBFusionNet(channels=8, growth=4)
     raw.load_state_dict(clamped.state_dict())
     with torch.no_grad():  # push outputs out of range on purpose
         for net in (clamped, raw):

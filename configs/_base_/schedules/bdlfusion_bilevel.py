@@ -1,7 +1,9 @@
 # BDLFusion's schedule (train.py, architect_average2.py): followers (D, task)
 # every iteration, SGD lr 2e-4 momentum .9 wd 1e-4, linear warm-up over 1000
-# iterations, x0.1 at 30k and x0.01 at 40k; the leader (fusion net) every 10th
-# iteration by its hypergradient, SGD wd 1e-3 with lr = the task's current lr.
+# iterations, x0.1 at iteration 30,000 and x0.01 at 39,999 (0-based; the
+# released loop's GLOBAL_STEPS 30001 and 40000); the leader (fusion net)
+# every 10th iteration by its hypergradient, SGD wd 1e-3 with lr = the task's
+# current lr.
 # The upper-level batch comes from the validation split (`upper` loader; each
 # config points it at its dataset). Published: 400 epochs of batch 2.
 upper_interval = 10
@@ -19,7 +21,7 @@ _sched = [
         type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=1000),
     dict(
         type='MultiStepLR',
-        milestones=[30000, 40000],
+        milestones=[30000, 39999],
         gamma=0.1,
         by_epoch=False,
         begin=0,

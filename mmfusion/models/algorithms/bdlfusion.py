@@ -12,32 +12,45 @@ from ..utils.misc import prefix_log_vars as _prefixed
 from ..utils.misc import seeded_generator, unwrap
 from .fusion_model import ConfigType, FusionModel
 
-AGGREGATIONS = ('min_norm', 'normalized', 'mean', 'random')
+AGGREGATIONS = ('mean', 'random', 'min_norm', 'normalized')
 
 
 def aggregate_hypergradients(
         grads: Sequence[Tensor],
-        mode: str = 'min_norm',
+        mode: str = 'mean',
         generator: Optional[torch.Generator] = None) -> tuple:
     r"""Combine the followers' hypergradients into one update of the leader.
 
-    Returns ``(g, weights)``. Modes:
+    Returns ``(g, weights)``. Modes (:math:`h_1, h_2` = discriminator,
+    task):
 
-    * ``'min_norm'`` (default): the minimum-norm point of the convex hull of
-      the gradients (MGDA, Désidéri 2012; Sener & Koltun 2018). For two,
+    * ``'mean'`` (default; **what BDLFusion's released code computes**):
+      :math:`g = \frac{1}{k}\sum_i h_i`. The released code draws
+      ``w = softmax(randn(2))`` and writes ``g = (w_0 h_1 + w_1 h_2) / 2``
+      (``architect_average2.py:67-73``), but both branches return the fusion
+      net's ``.grad`` tensors themselves (``dalpha = [v.grad ...]``, lines 82
+      and 121), which the second branch's ``backward`` (line 120) and
+      in-place ``sub_`` (line 146) accumulate into: both "branch gradients"
+      are :math:`h_1 + h_2`, so its update is
+      :math:`(w_0 + w_1)(h_1 + h_2)/2 = (h_1 + h_2)/2` whatever the weights.
+    * ``'random'``: the released code's random weights **as written**, with
+      the two hypergradients kept apart: ``w = softmax(randn(k))``,
+      :math:`g = \frac{1}{k}\sum_i w_i h_i` (``generator`` makes it
+      reproducible and identical across DDP ranks). This is the paper's
+      "dynamic weighted aggregation" as its authors coded it, not what their
+      code computes.
+    * ``'min_norm'``: mmfusion's own balancing rule (neither the paper's nor
+      the code's): the minimum-norm point of the convex hull of the
+      gradients (MGDA, Désidéri 2012; Sener & Koltun 2018). For two,
       :math:`\alpha^* = \mathrm{clip}(\langle h_2 - h_1, h_2\rangle /
       \lVert h_1 - h_2\rVert^2, 0, 1)`, :math:`g = \alpha^* h_1 +
       (1-\alpha^*) h_2`. Its directional derivative is the same for every
       follower whose weight is inside (0, 1) (:math:`\langle g, h_i\rangle =
       \lVert g\rVert^2`), and non-negative for all of them: a follower with
-      a large gradient cannot drown the other — the imbalance "dynamic
-      weighting" is meant to fix — and no follower's objective is increased
-      to first order.
-    * ``'normalized'``: mean of the unit-norm gradients times their mean norm.
-    * ``'mean'``: plain average.
-    * ``'random'``: BDLFusion's released code, ``w = softmax(randn(k))`` and
-      ``g = (1/k) sum_i w_i h_i`` (``generator`` makes it reproducible and
-      identical across DDP ranks).
+      a large gradient cannot drown the other, and no follower's objective
+      is increased to first order.
+    * ``'normalized'`` (mmfusion's): mean of the unit-norm gradients times
+      their mean norm.
     """
     k = len(grads)
     if mode == 'random':
@@ -104,10 +117,24 @@ class BDLFusion(FusionModel):
         F_{up}(b)\rangle}{\lVert \nabla_y F_{up}(b)\rVert^2}
 
     every gradient computed explicitly and independently (no stale or shared
-    ``.grad`` buffers, unlike the released code), all-reduced across DDP
-    ranks; then :func:`aggregate_hypergradients` combines the two and the
-    leader's optimiser (published: SGD, wd 1e-3, lr :math:`\eta` = the task's
-    current lr) applies it; then the lower step on :math:`b`.
+    ``.grad`` buffers, unlike the released code: see docs/bdlfusion.md,
+    "Differences from the official code"), all-reduced across DDP ranks;
+    then :func:`aggregate_hypergradients` combines the two (default
+    ``'mean'``: what the released code computes) and the leader's optimiser
+    (published: SGD, wd 1e-3, lr :math:`\eta` = the task's current lr)
+    applies it; then the lower step on :math:`b`.
+
+    Each follower's update writes gradients into its own parameters only
+    (the task objective's :math:`-0.01\,\bar D(F)` term reaches the
+    discriminator's forward but not its ``.grad``), as the released loop,
+    which zeroes each optimiser's gradients before its backward.
+
+    The task input is the task adapter's ``input_format``; the released
+    code's is ``'rgb_minmax'`` (the raw fused Y with the VIS chroma, clamped
+    to [0, 1] and min-max stretched over the batch), which the published
+    configs use. The fusion net's output is not clamped
+    (``DRDBFusionNet(clamp_output=False)``, as published): the
+    discriminator and :math:`L_{enh}` see the raw fused Y.
 
     Args:
         fusion_net / fusion_loss / task / data_preprocessor / colour /
@@ -124,7 +151,9 @@ class BDLFusion(FusionModel):
             current lr (published), or a float.
         tie_upper_lr: also set the leader optimiser's lr to :math:`\eta`
             before its step (published).
-        aggregation: see :func:`aggregate_hypergradients`.
+        aggregation: see :func:`aggregate_hypergradients`; ``'mean'``
+            (default) reproduces the released code's update, ``'random'``
+            its random weights as written (the paper's dynamic weighting).
     """
 
     requires_task = True
@@ -134,7 +163,7 @@ class BDLFusion(FusionModel):
                  adv_weights: dict = dict(disc=0.25, fusion=0.5, task=0.01),
                  eta: Union[str, float] = 'task',
                  tie_upper_lr: bool = True,
-                 aggregation: str = 'min_norm',
+                 aggregation: str = 'mean',
                  **kwargs):
         super().__init__(**kwargs)
         if not hasattr(self.fusion_loss[0], 'pseudo_target'):
@@ -232,7 +261,17 @@ class BDLFusion(FusionModel):
             task_log.update(log)
             return dict(loss_task=task_loss)
 
-        log = self.guarded_update(ow['task'], task_losses, 'task', self.task)
+        # the task objective's -0.01 mean D(F) runs through the
+        # discriminator: accumulate its gradient into the task's parameters
+        # only (the released loop zeroes D's gradients before D's backward;
+        # a gradient left in D's .grad would join D's next update)
+        task_params = [p for p in self.task.parameters() if p.requires_grad]
+        log = self.guarded_update(
+            ow['task'],
+            task_losses,
+            'task',
+            self.task,
+            inputs=task_params or None)
         task_log.pop('loss', None)
         return _prefixed(disc=disc_log, task={**log, **task_log})
 

@@ -56,12 +56,13 @@ class DRDBFusionNet(CompiledInferenceMixin, BaseModule):
     (growth 32) -> 3x3 conv 64->32 + PReLU -> 3x3 conv 32->1 + PReLU. The
     three PReLUs are one shared module with a single slope, as published.
 
-    The published net has no output bound. With ``clamp_output=True``
-    (default) the output is clamped to [0, 1] with a straight-through
-    gradient: values are valid images, while gradients are those of the
-    unbounded published net (training sees the same updates for in-range
-    outputs and is still pushed back from out-of-range ones). ``False``
-    returns the raw output.
+    The published net has no output bound, and its training uses the raw
+    output (the discriminator and the fusion loss see it; the task sees it
+    through a clamp of the recombined RGB): ``clamp_output=False`` (default)
+    returns it, as published. ``True`` clamps it to [0, 1] with a
+    straight-through gradient (values are valid images, gradients those of
+    the unbounded net); mmfusion clamps every fused image it outputs
+    anyway (``pred_fused_y``, ``pred_fused``).
 
     ``forward(ir, vis_y)``: two ``(N, 1, H, W)`` images in [0, 1], any size.
     ``compile_inference=True`` runs no-grad forwards through
@@ -72,7 +73,7 @@ class DRDBFusionNet(CompiledInferenceMixin, BaseModule):
                  channels: int = 64,
                  growth: int = 32,
                  num_blocks: int = 2,
-                 clamp_output: bool = True,
+                 clamp_output: bool = False,
                  compile_inference: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
