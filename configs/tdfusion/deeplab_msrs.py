@@ -10,7 +10,8 @@ model = dict(
         cfg_path='mmseg::deeplabv3plus/'
         'deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024.py',
         model=dict(
-            data_preprocessor=dict(size=None, size_divisor=32),
+            # no padding (DeepLabV3+ takes any size): 240x320 as it is
+            data_preprocessor=dict(size=None, size_divisor=1),
             decode_head=dict(num_classes=9),
             auxiliary_head=dict(num_classes=9)),
         input_format='rgb'))

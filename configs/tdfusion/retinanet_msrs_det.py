@@ -2,6 +2,9 @@
 # boxes (person, bicycle, car), fed the fused Y with the VIS chroma.
 # The pipeline only loads and flips: the model crops the fusion-loss view and
 # sizes the task view itself (TDFusion's default: 240x320; the boxes follow).
+# RetinaNet's preprocessor pads to a multiple of 32: with the default
+# task_padding='resize' the view is resized to 256x320 instead, so nothing is
+# padded (boxes scaled exactly).
 _base_ = [
     '../_base_/models/tdfusion_refusion.py', '../_base_/datasets/msrs_det.py',
     '../_base_/schedules/tdfusion_40e.py', '../_base_/default_runtime.py',

@@ -15,9 +15,10 @@ model = dict(
         type='TaskAdapter',
         cfg_path='mmseg::_base_/models/segformer_mit-b0.py',
         model=dict(
-            # 1-channel input; pad to a multiple of 32 (the referenced
-            # config sets neither `size` nor `size_divisor`)
-            data_preprocessor=dict(mean=[127.5], std=[127.5], size_divisor=32),
+            # 1-channel input; no padding (mmseg's preprocessor needs `size`
+            # or `size_divisor`: 1 pads nothing): SegFormer takes the
+            # 240x320 view as it is, as the released code does
+            data_preprocessor=dict(mean=[127.5], std=[127.5], size_divisor=1),
             backbone=dict(in_channels=1),
             decode_head=dict(num_classes=num_classes)),
         input_format='y'),
@@ -26,7 +27,11 @@ model = dict(
     second_order=True,
     restore_task=True,
     swap_modalities=True,
-    fusion_crop_size=(256, 256),
+    fusion_crop_size=(256, 256),  # one window per pair, before the swap
     task_input_size=(240, 320),
+    # the task loss at the labels' full resolution (the head upsamples its
+    # logits); a task that pads to a multiple gets a view of that multiple
+    task_labels='full',
+    task_padding='resize',
     colour='saturation',
     output_norm='minmax')

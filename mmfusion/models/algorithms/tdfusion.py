@@ -1,10 +1,11 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 import copy
 import itertools
+import logging
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.logging import MessageHub
+from mmengine.logging import MessageHub, print_log
 from mmengine.optim import OptimWrapperDict
 from torch import Tensor
 from torch.func import functional_call, jvp
@@ -52,10 +53,13 @@ class TDFusion(FusionModel):
         learned loss).
 
     The fusion loss sees random crops of the full-resolution pair
-    (``fusion_crop_size``), the task the whole pair resized to
-    ``task_input_size``, as published; every target of the task (masks,
-    boxes of any type, instance masks, edge maps, ``ignored_instances``) and
-    the metainfo follow (:mod:`mmfusion.models.utils.views`).
+    (``fusion_crop_size``; one window per pair, shared by its
+    modality-swapped copy), the task the whole pair resized to
+    ``task_input_size``, as published; the task's targets follow
+    (:mod:`mmfusion.models.utils.views`): boxes of any type, instance
+    masks, ``ignored_instances`` and the metainfo are scaled to the task
+    view, an mmseg task's label maps stay at full resolution
+    (``task_labels``). See :meth:`views` for forcing the crop windows.
 
     Args:
         fusion_net / fusion_loss / task / data_preprocessor / colour /
@@ -80,9 +84,28 @@ class TDFusion(FusionModel):
             (published). ``restore_task_optimizer`` also restores its
             optimiser state (the released code does not).
         swap_modalities: append every batch with IR and VIS-Y exchanged
-            (the released code's "switch" augmentation).
+            (the released code's "switch" augmentation); the swapped copy
+            of a pair is cropped at the pair's window.
         fusion_crop_size: ``(h, w)`` crops for the fusion loss, or ``None``.
         task_input_size: ``(h, w)`` the task sees, or ``None`` (as loaded).
+        task_labels: ``'full'`` (default, published): an mmseg task's label
+            maps (``gt_sem_seg``, ``gt_edge_map``, ...) keep the batch's
+            full resolution and its heads resize their logits to them
+            (bilinear, the head's ``align_corners``), as the released code
+            upsamples its logits to the full-resolution label. ``'view'``:
+            the maps are resized (nearest) to the task view (mmfusion
+            before issue 22). Detector targets always follow the view
+            (boxes scaled exactly).
+        task_padding: what happens when the task's data preprocessor pads
+            its input to a multiple (mmseg ``size_divisor``, mmdet
+            ``pad_size_divisor``): ``'resize'`` (default) makes the task
+            view that multiple (e.g. 240x320 -> 256x320 for 32), so no
+            pixel is padded; ``'preprocessor'`` leaves the view at
+            ``task_input_size`` and the preprocessor pads it (with its
+            ``pad_val``, grey after normalisation; mmseg's padded label
+            pixels are 255 and still count in a plain CE mean): mmfusion's
+            behaviour before issue 22. The published configs set
+            ``size_divisor=1`` for their segmentors, which need no multiple.
         hypergrad: how the loss generator's hypergradient is computed; the
             same derivative every way (tested against each other):
 
@@ -135,8 +158,19 @@ class TDFusion(FusionModel):
                  task_input_size: Optional[Tuple[int, int]] = (240, 320),
                  hypergrad: str = 'jvp',
                  recompute_generator: Union[bool, str] = 'auto',
+                 task_labels: str = 'full',
+                 task_padding: str = 'resize',
                  **kwargs):
         super().__init__(**kwargs)
+        if task_labels not in ('full', 'view'):
+            raise ValueError(f"task_labels must be 'full' or 'view', got "
+                             f'{task_labels!r}')
+        if task_padding not in ('resize', 'preprocessor'):
+            raise ValueError(f"task_padding must be 'resize' or "
+                             f"'preprocessor', got {task_padding!r}")
+        self.task_labels = task_labels
+        self.task_padding = task_padding
+        self._warned_padded_labels = False
         self.loss_generator = MODELS.build(loss_generator)
         if not (inner_lr == 'fusion' or isinstance(inner_lr, (int, float))):
             raise ValueError(f"inner_lr must be 'fusion' or a number, got "
@@ -174,22 +208,87 @@ class TDFusion(FusionModel):
     def _generator(self) -> torch.Generator:
         return seeded_generator(self.seed)
 
-    def _views(self, data: dict, generator: torch.Generator):
+    def views(self,
+              data: dict,
+              generator: Optional[torch.Generator] = None,
+              windows: Optional[Sequence[Sequence[int]]] = None,
+              with_crop: bool = True):
         """Preprocess a batch into the fusion-loss view (crops) and the task
-        view (resized, labels following)."""
+        view (resized, targets following), as the training steps see them.
+
+        The crop windows are drawn per *pair*, before the modality swap, so
+        a pair's swapped copy is cropped at the same window (as the
+        released code): from ``generator`` (default: the one of the current
+        iteration, seeded by (seed, iteration)), or given as ``windows``,
+        one ``(top, left)`` or ``(top, left, h, w)`` per pair in the
+        preprocessed (padded) batch's pixels — e.g. the released code's
+        ``(h, w)`` offsets, to reproduce its crops. ``with_crop=False``:
+        no crop (``None``) and no random number drawn (the meta step's outer
+        batch). Returns ``(crop, task_inputs, task_samples)``; the task view
+        is :meth:`task_view`'s.
+        """
         data = self.data_preprocessor(data, True)
         inputs, samples = data['inputs'], data['data_samples']
+        crop = None
+        if with_crop:
+            if generator is None and windows is None:
+                generator = self._generator()
+            crop = inputs if self.fusion_crop_size is None else \
+                random_crop_batch(inputs, self.fusion_crop_size, generator,
+                                  samples, windows=windows)
+        task_inputs, task_samples = self.task_view(inputs, samples)
         if self.swap_modalities:
-            inputs, samples = swap_modalities(inputs, samples)
-        crop = inputs if self.fusion_crop_size is None else \
-            random_crop_batch(inputs, self.fusion_crop_size, generator,
-                              samples)
-        if self.task_input_size is None:
-            task_inputs, task_samples = inputs, samples
-        else:
-            task_inputs, task_samples = resize_batch(inputs, samples,
-                                                     self.task_input_size)
+            if crop is not None:
+                crop, _ = swap_modalities(crop)
+            task_inputs, task_samples = swap_modalities(
+                task_inputs, task_samples)
         return crop, task_inputs, task_samples
+
+    # the name used before issue 22
+    _views = views
+
+    def task_view_size(self, shape: Tuple[int, int]) -> Tuple[int, int]:
+        """The ``(h, w)`` the task sees for a preprocessed batch of
+        ``shape``: ``task_input_size`` (or the batch's own size), with
+        ``task_padding='resize'`` made a multiple of the size divisor the
+        task's data preprocessor pads to (so that it pads nothing)."""
+        h, w = self.task_input_size or tuple(shape)
+        divisor, fixed = _task_padding_rule(self.task)
+        if self.task_padding == 'resize' and fixed is None and divisor > 1:
+            h = -(-h // divisor) * divisor
+            w = -(-w // divisor) * divisor
+        return int(h), int(w)
+
+    def task_view(self, inputs: Dict[str, Tensor],
+                  samples: Sequence) -> Tuple[Dict[str, Tensor], list]:
+        """The task's view of a preprocessed batch: resized (bilinear) to
+        :meth:`task_view_size`, the targets following
+        (:func:`~mmfusion.models.utils.views.resize_batch`). With
+        ``task_labels='full'`` an mmseg task's label maps stay at the
+        batch's resolution (its heads resize their logits to them, as the
+        released code upsamples its logits to the full-resolution label),
+        unless the task's preprocessor pads this view (then they would no
+        longer align: resized to the view, with a warning)."""
+        shape = tuple(next(iter(inputs.values())).shape[-2:])
+        size = self.task_view_size(shape)
+        full = self.task_labels == 'full' and _task_package(
+            self.task) == 'mmseg'
+        if full and _task_pads(self.task, size):
+            full = False
+            if not self._warned_padded_labels:
+                self._warned_padded_labels = True
+                print_log(
+                    f'TDFusion: the task\'s data preprocessor pads its '
+                    f'{size[0]}x{size[1]} input (size / size_divisor), '
+                    'so the label maps are resized to the task view instead '
+                    "of kept at full resolution (task_labels='full'); set "
+                    "the task's size_divisor=1 (or task_padding='resize') "
+                    'for full-resolution labels',
+                    logger='current',
+                    level=logging.WARNING)
+        if size == shape:
+            return inputs, list(samples)
+        return resize_batch(inputs, samples, size, pixel_maps=not full)
 
     def task_loss(self,
                   fused_y: Tensor,
@@ -221,10 +320,14 @@ class TDFusion(FusionModel):
                 "name='fusion', iters='epoch')], ...)")
         return self.with_nonfinite_count(log_vars)
 
-    def fusion_task_step(self, data: dict,
-                         ow: OptimWrapperDict) -> Dict[str, Tensor]:
+    def fusion_task_step(
+            self,
+            data: dict,
+            ow: OptimWrapperDict,
+            windows: Optional[Sequence] = None) -> Dict[str, Tensor]:
+        """The ``'fusion'`` phase's step (``windows``: see :meth:`views`)."""
         self._phase('views')
-        crop, task_inputs, task_samples = self._views(data, self._generator())
+        crop, task_inputs, task_samples = self.views(data, windows=windows)
 
         def fusion_losses():
             with torch.no_grad():
@@ -280,9 +383,9 @@ class TDFusion(FusionModel):
         inner_losses = self.compute_fusion_loss(
             fused, crop, pixel_weights=weights)
         inner, inner_log = self.parse_losses(inner_losses)
-        # mean weight the generated loss gives the first (IR) input: shows
-        # the loss generator learning in the log
-        inner_log['w_ir'] = weights[:, 0].mean().detach()
+        # mean weight the generated loss gives the IR image: shows the loss
+        # generator learning in the log
+        inner_log['w_ir'] = self.ir_weight(weights)
         # (first order: only the fusion net's part of the graph is visited
         # and freed; the loss generator's stays for the hypergradient)
         grads = torch.autograd.grad(
@@ -298,6 +401,18 @@ class TDFusion(FusionModel):
             return fast, inner_log
         fast = {k: v.detach().requires_grad_() for k, v in fast.items()}
         return fast, inner_log, (weights, fused.detach())
+
+    def ir_weight(self, weights: Tensor) -> Tensor:
+        """The mean weight that the generated loss gives the IR image
+        (detached): channel 0 of ``weights`` (the loss generator's first
+        input) for the pairs as loaded and, with ``swap_modalities``,
+        channel 1 for their swapped copies (the second half of the batch,
+        whose first input is the VIS-Y)."""
+        weights = weights.detach()
+        if not self.swap_modalities:
+            return weights[:, 0].mean()
+        n = weights.shape[0] // 2
+        return torch.cat([weights[:n, 0], weights[n:, 1]]).mean()
 
     def jvp_surrogate(self, crop: Dict[str,
                                        Tensor], weights: Tensor, fused: Tensor,
@@ -352,12 +467,17 @@ class TDFusion(FusionModel):
         if self.phase_timer is not None:
             self.phase_timer(name)
 
-    def meta_step(self, inner_batch: dict, outer_batch: dict,
-                  ow: OptimWrapperDict) -> Dict[str, Tensor]:
+    def meta_step(self,
+                  inner_batch: dict,
+                  outer_batch: dict,
+                  ow: OptimWrapperDict,
+                  windows: Optional[Sequence] = None) -> Dict[str, Tensor]:
+        """The ``'meta'`` phase's step; the inner batch is cropped
+        (``windows``: see :meth:`views`), the outer one only resized for the
+        task (as the released code)."""
         self._phase('views')
-        generator = self._generator()
-        crop, task_in1, task_s1 = self._views(inner_batch, generator)
-        _, task_in2, task_s2 = self._views(outer_batch, generator)
+        crop, task_in1, task_s1 = self.views(inner_batch, windows=windows)
+        _, task_in2, task_s2 = self.views(outer_batch, with_crop=False)
         fusion_lr = ow['fusion_net'].get_lr()['lr'][0]
         alpha = fusion_lr if self.inner_lr == 'fusion' else self.inner_lr
         mode = self.hypergrad if self.second_order else 'double_backward'
@@ -495,3 +615,34 @@ def _recomputable(module: torch.nn.Module) -> Optional[str]:
         return (f'{type(module).__name__} has buffers {buffers[:3]} / '
                 f'random layers {random[:3]}')
     return None
+
+
+def _task_model(task: torch.nn.Module):
+    """The mmseg/mmdet model inside a (DDP-wrapped) :class:`TaskAdapter`,
+    or ``None``."""
+    return getattr(unwrap(task), 'model', None)
+
+
+def _task_package(task: torch.nn.Module) -> Optional[str]:
+    model = _task_model(task)
+    return None if model is None else type(model).__module__.split('.')[0]
+
+
+def _task_padding_rule(task: torch.nn.Module) -> Tuple[int, Optional[tuple]]:
+    """``(size_divisor, fixed size)`` the task's data preprocessor pads its
+    training batches to: mmseg's ``size_divisor`` / ``size``, mmdet's (and
+    mmengine's) ``pad_size_divisor``; ``(1, None)`` if it pads nothing."""
+    dp = getattr(_task_model(task), 'data_preprocessor', None)
+    size = getattr(dp, 'size', None)
+    divisor = getattr(dp, 'size_divisor', None) or getattr(
+        dp, 'pad_size_divisor', None) or 1
+    return int(divisor), (tuple(size) if size is not None else None)
+
+
+def _task_pads(task: torch.nn.Module, shape: Tuple[int, int]) -> bool:
+    """Whether the task's data preprocessor pads a training batch of
+    ``shape``."""
+    divisor, fixed = _task_padding_rule(task)
+    if fixed is not None:
+        return tuple(shape) != tuple(fixed)[-2:]
+    return any(s % divisor for s in shape)

@@ -7,7 +7,8 @@ here (:func:`transform_sample`):
 
 - pixel maps: every :class:`PixelData` field (``gt_sem_seg``,
   ``gt_edge_map``, ``gt_depth_map``, ...), nearest-neighbour (as mmseg's
-  ``Resize`` treats its ``seg_fields``);
+  ``Resize`` treats its ``seg_fields``), or left at full resolution
+  (``pixel_maps=False``: a segmentor's head resizes its logits to them);
 - every :class:`InstanceData` field (``gt_instances``,
   ``ignored_instances``, ...): ``bboxes`` of any mmdet box type through the
   box type's own ``rescale_`` / ``translate_`` / ``clip_`` (plain ``(N, 4)``
@@ -27,6 +28,8 @@ from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
 
 Inputs = Dict[str, Tensor]
+# a crop window: (top, left, h, w)
+Window = Tuple[int, int, int, int]
 
 
 class _Rescale:
@@ -124,13 +127,18 @@ def _transform_instances(instances: InstanceData, op,
     return instances
 
 
-def transform_sample(sample, op):
+def transform_sample(sample, op, pixel_maps: bool = True):
     """Apply a geometric ``op`` (``_Rescale`` / ``_Crop``) to every target
-    of ``sample`` by its type, and to its metainfo, in place."""
+    of ``sample`` by its type, and to its metainfo, in place.
+    ``pixel_maps=False`` leaves the :class:`PixelData` targets as they are
+    (e.g. full-resolution label maps, to which a segmentor's head resizes
+    its logits)."""
     img_shape = sample.metainfo.get('img_shape')
     for key in list(sample.keys()):
         value = getattr(sample, key)
         if isinstance(value, PixelData):
+            if not pixel_maps:
+                continue
             # a new PixelData: PixelData refuses a change of shape
             setattr(
                 sample, key,
@@ -146,27 +154,27 @@ def crop_sample(sample, top: int, left: int, h: int, w: int):
     return transform_sample(sample, _Crop(top, left, h, w))
 
 
-def rescale_sample(sample, sx: float, sy: float, out_shape: Tuple[int, int]):
+def rescale_sample(sample,
+                   sx: float,
+                   sy: float,
+                   out_shape: Tuple[int, int],
+                   pixel_maps: bool = True):
     """``sample`` (in place) for its batch rescaled by ``(sx, sy)`` to
-    ``out_shape``."""
-    return transform_sample(sample, _Rescale(sx, sy, out_shape))
+    ``out_shape`` (``pixel_maps``: see :func:`transform_sample`)."""
+    return transform_sample(sample, _Rescale(sx, sy, out_shape), pixel_maps)
 
 
-def random_crop_batch(inputs: Inputs,
-                      size: Tuple[int, int],
-                      generator: Optional[torch.Generator] = None,
-                      data_samples: Optional[Sequence] = None,
-                      return_samples: bool = False):
-    """Crop every image of the batch at its own random offset (the same
-    offset for all modalities of a pair) to ``size = (h, w)``.
-
-    Offsets stay inside each pair's ``img_shape`` when ``data_samples`` are
-    given (so padding is not cropped into); images smaller than ``size`` are
-    used whole (then the batch is cropped to the smallest common size).
-    With ``return_samples`` it returns ``(crops, samples)``: deep copies of
-    ``data_samples`` whose targets and metainfo follow the crops
-    (:func:`transform_sample`).
-    """
+def crop_windows(inputs: Inputs,
+                 size: Tuple[int, int],
+                 generator: Optional[torch.Generator] = None,
+                 data_samples: Optional[Sequence] = None) -> List[Window]:
+    """One random window ``(top, left, h, w)`` of ``size = (h, w)`` per image
+    of the batch (per pair: every modality of a pair is cropped alike),
+    drawn from ``generator``: for each image in turn, ``top`` then ``left``,
+    uniform over the offsets that keep the window inside the image's
+    ``img_shape`` (when ``data_samples`` are given: so padding is not
+    cropped into; else the batch's shape). An image smaller than ``size``
+    gives a window of its own size."""
     h, w = size
     n, _, H, W = next(iter(inputs.values())).shape
     windows = []
@@ -180,6 +188,41 @@ def random_crop_batch(inputs: Inputs,
         top = int(torch.randint(0, ih - ch + 1, (1, ), generator=generator))
         left = int(torch.randint(0, iw - cw + 1, (1, ), generator=generator))
         windows.append((top, left, ch, cw))
+    return windows
+
+
+def random_crop_batch(inputs: Inputs,
+                      size: Tuple[int, int],
+                      generator: Optional[torch.Generator] = None,
+                      data_samples: Optional[Sequence] = None,
+                      return_samples: bool = False,
+                      windows: Optional[Sequence[Sequence[int]]] = None):
+    """Crop every image of the batch at its own random offset (the same
+    offset for all modalities of a pair) to ``size = (h, w)``.
+
+    The windows are :func:`crop_windows` (offsets inside each pair's
+    ``img_shape`` when ``data_samples`` are given; images smaller than
+    ``size`` are used whole, and the batch is then cropped to the smallest
+    common size), or the given ``windows``: one ``(top, left)`` or
+    ``(top, left, h, w)`` per image (``size`` fills a missing ``h, w``),
+    e.g. to reproduce another implementation's crops; no random number is
+    drawn then. With ``return_samples`` it returns ``(crops, samples)``:
+    deep copies of ``data_samples`` whose targets and metainfo follow the
+    crops (:func:`transform_sample`).
+    """
+    n, _, H, W = next(iter(inputs.values())).shape
+    if windows is None:
+        windows = crop_windows(inputs, size, generator, data_samples)
+    else:
+        windows = [_full_window(win, size) for win in windows]
+        if len(windows) != n:
+            raise ValueError(f'{len(windows)} crop windows given for a batch '
+                             f'of {n} images')
+        for top, left, ch, cw in windows:
+            if top < 0 or left < 0 or top + ch > H or left + cw > W:
+                raise ValueError(
+                    f'the crop window (top={top}, left={left}, h={ch}, '
+                    f'w={cw}) leaves the batch of {H}x{W} images')
     mh = min(win[2] for win in windows)
     mw = min(win[3] for win in windows)
     crops = {
@@ -200,11 +243,25 @@ def random_crop_batch(inputs: Inputs,
     return crops, samples
 
 
-def resize_batch(inputs: Inputs, data_samples: Sequence,
-                 size: Tuple[int, int]) -> Tuple[Inputs, List]:
+def _full_window(window: Sequence[int], size: Tuple[int, int]) -> Window:
+    """``(top, left[, h, w])`` -> ``(top, left, h, w)``."""
+    window = tuple(int(v) for v in window)
+    if len(window) == 2:
+        return window + tuple(int(v) for v in size)
+    if len(window) != 4:
+        raise ValueError('a crop window is (top, left) or (top, left, h, w), '
+                         f'got {window}')
+    return window
+
+
+def resize_batch(inputs: Inputs,
+                 data_samples: Sequence,
+                 size: Tuple[int, int],
+                 pixel_maps: bool = True) -> Tuple[Inputs, List]:
     """Resize the whole batch to ``size = (h, w)`` (bilinear) and return
     deep-copied samples whose targets and metainfo follow
-    (:func:`transform_sample`)."""
+    (:func:`transform_sample`); ``pixel_maps=False`` keeps the pixel maps
+    (``gt_sem_seg``, ...) at the batch's resolution."""
     h, w = size
     _, _, H, W = next(iter(inputs.values())).shape
     out = {
@@ -213,7 +270,7 @@ def resize_batch(inputs: Inputs, data_samples: Sequence,
     }
     samples = copy.deepcopy(list(data_samples))
     for s in samples:
-        rescale_sample(s, w / W, h / H, (h, w))
+        rescale_sample(s, w / W, h / H, (h, w), pixel_maps)
     return out, samples
 
 
