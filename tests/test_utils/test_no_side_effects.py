@@ -29,6 +29,11 @@ def test_import_mmfusion_changes_nothing_outside(repo_root, msrs_mini,
                                                  tmp_path):
     with_mmfusion = _probe('mmfusion', tmp_path / 'a', repo_root, msrs_mini)
     assert with_mmfusion['recorded'] > 10000  # mmengine+mmseg+mmdet walked
+    assert with_mmfusion['mmfusion'] == dict(
+        loss='MaskedClassWeightCrossEntropyLoss',  # the adapter's own loss
+        finite=True,  # on a label map with ignored (255) pixels
+        runner='FusionRunner',  # the config's runner_type
+        resumed_to=2)
     assert with_mmfusion['changed'] == []
     assert with_mmfusion['process'] == []
     without = _probe('plain', tmp_path / 'b')
