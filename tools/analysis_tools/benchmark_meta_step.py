@@ -205,6 +205,7 @@ class PhaseRecorder:
         self.current, self.t0 = None, None
         self.memory.reset_peak()
         self.step_t0 = time.perf_counter()
+        self.step_c0 = time.process_time()
 
     def __call__(self, name):
         self.memory.sync()
@@ -221,11 +222,14 @@ class PhaseRecorder:
     def finish(self) -> dict:
         self.memory.sync()
         total = time.perf_counter() - self.step_t0
+        # the process's CPU time: with one thread, robust to other load
+        cpu = time.process_time() - self.step_c0
         if self.current is not None:
             self(None)
         peak = max(self.peaks.values())
         return dict(
             seconds=total,
+            cpu_seconds=cpu,
             peak_mb=peak,
             peak_increase_mb=peak - self.base,
             phases={
@@ -327,6 +331,7 @@ def measure(args) -> dict:
         phases = list(runs[0]['phases'])
         summary[kind] = dict(
             seconds=statistics.median(r['seconds'] for r in runs),
+            cpu_seconds=statistics.median(r['cpu_seconds'] for r in runs),
             all_seconds=[r['seconds'] for r in runs],
             peak_mb=statistics.median(r['peak_mb'] for r in runs),
             peak_increase_mb=statistics.median(r['peak_increase_mb']
