@@ -17,13 +17,20 @@ Pairs are read by a reader thread, fused, and written by a writer thread as
 they come (memory flat in the folder size); each image is written under a
 temporary name and renamed when whole, and a second run skips the pairs
 already written (``--overwrite`` redoes them).
+
+A pair that cannot be read (a missing, truncated or damaged file, IR and VIS
+of different sizes) does not stop the run: every other pair is fused, and
+each such pair is named with the file and the reason at the end. Exit
+status: 0 all pairs fused (or already there), 1 some pairs could not be
+read, 2 nothing could run (bad arguments, config, checkpoint, folders).
 """
 import argparse
 import sys
 
 import mmfusion  # noqa: F401  (compatibility patches)
 from mmfusion.apis import FusionInferencer
-from mmfusion.apis.inference_backends import BACKENDS, PRECISIONS
+from mmfusion.apis.inference_backends import (BACKENDS, PRECISIONS, backend_of,
+                                              missing_onnx_packages)
 
 
 def parse_args(argv=None):
@@ -116,6 +123,7 @@ def main(argv=None):
             backend=args.backend,
             precision=args.precision)
         fused = skipped = 0
+        failed = []
         for entry in fuser.stream(
                 args.ir,
                 args.vi,
@@ -127,15 +135,40 @@ def main(argv=None):
                 vis_out_dir=args.vis_dir,
                 return_images=False,
                 skip_existing=not args.overwrite,
-                num_workers=args.workers):
-            skipped += bool(entry.get('skipped'))
-            fused += not entry.get('skipped')
+                num_workers=args.workers,
+                on_error='skip'):
+            if 'error' in entry:
+                failed.append(entry)
+            elif entry.get('skipped'):
+                skipped += 1
+            else:
+                fused += 1
     except (ValueError, FileNotFoundError, TypeError, ImportError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     extra = f' ({skipped} already there, skipped; --overwrite redoes ' \
         'them)' if skipped else ''
-    print(f'fused {fused} pair(s) into {args.out}{extra}')
+    used = backend_of(fuser.model.fusion_net)
+    print(f'fused {fused} pair(s) into {args.out}{extra}; backend: {used}, '
+          f'{args.precision}')
+    missing = missing_onnx_packages()
+    if args.backend == 'auto' and used == 'pytorch' and missing and \
+            args.precision == 'fp32':
+        print(
+            f'note: {", ".join(missing)} not installed, so the default '
+            "backend ('auto') ran the slower PyTorch path; `bash "
+            'tools/install.sh` (or `pip install -r '
+            'requirements/inference.txt`) installs ONNX Runtime',
+            file=sys.stderr)
+    if failed:
+        print(
+            f'error: {len(failed)} pair(s) could not be read and were not '
+            'fused (the others were; fix or remove these and run again to '
+            'fuse them):',
+            file=sys.stderr)
+        for entry in failed:
+            print(f'  {entry["img_id"]}: {entry["error"]}', file=sys.stderr)
+        return 1
     return 0
 
 

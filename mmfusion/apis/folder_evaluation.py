@@ -64,7 +64,7 @@ class FolderEvaluation:
     num_pairs: int
     #: one dict per (method, image): ``method``, ``image`` and the metrics
     rows: List[dict] = field(default_factory=list)
-    #: method -> [(image, reason)] of the images left out (--skip-missing)
+    #: method -> [(image, reason)] of the images left out (skip_missing)
     skipped: Dict[str, List[Tuple[str, str]]] = field(
         default_factory=lambda: defaultdict(list))
     #: source images without a partner in the other modality
@@ -73,6 +73,17 @@ class FolderEvaluation:
 
     def values(self, method: str, metric: str) -> List[float]:
         return [r[metric] for r in self.rows if r['method'] == method]
+
+    def left_out(self) -> List[Tuple[str, List[str], str]]:
+        """``[(image, methods, reason)]``: each image left out
+        (``skip_missing``) once per reason, with the methods it was left out
+        for (every method for a bad source image), in image order."""
+        found: Dict[Tuple[str, str], List[str]] = {}
+        for method, items in self.skipped.items():
+            for image, reason in items:
+                found.setdefault((image, reason), []).append(method)
+        return [(image, methods, reason)
+                for (image, reason), methods in sorted(found.items())]
 
     def means(self) -> Dict[str, Dict[str, float]]:
         """method -> metric -> mean over the method's evaluated images."""
@@ -96,6 +107,7 @@ def evaluate_fused_folders(methods: Dict[str, str],
                            device: Optional[str] = None,
                            progress: bool = True,
                            num_workers: Optional[int] = None,
+                           warn: bool = True,
                            **options) -> FolderEvaluation:
     """Measure the fused images of several methods against their sources.
 
@@ -114,15 +126,20 @@ def evaluate_fused_folders(methods: Dict[str, str],
         methods: method name -> folder of its fused images.
         ir_dir, vis_dir: source folders.
         metrics: metric names or ``'all'``.
-        skip_missing: leave out (with a warning, counted in the report)
-            images whose fused file is missing, unreadable or of another size
-            than its pair, instead of raising.
+        skip_missing: leave out images that cannot be measured (counted and
+            listed in the report, :attr:`FolderEvaluation.skipped`, with the
+            file and the reason) instead of raising: a fused file that is
+            missing, unreadable or of another size than its pair (that
+            method only), or an unreadable source image or a pair of
+            different sizes (every method).
         batch_size: images measured together on a GPU (on CPU every image
             is measured alone, which is faster there).
         device: torch device (default CPU).
         progress: show a progress bar (mmengine's; importing it costs
             ~0.2 s).
         num_workers: threads (default: torch's intra-op thread count).
+        warn: with ``skip_missing``, also warn for each image left out as it
+            is found.
         **options: metric convention options.
 
     Raises:
@@ -150,8 +167,8 @@ def evaluate_fused_folders(methods: Dict[str, str],
         """The pair's ``(fused, ir, vis)`` for every method, or the
         ``ValueError`` naming the file that cannot be used (raised for the
         sources: then no method's image can be measured)."""
-        ir = read_gray(ir_index[name])
-        vis = read_gray(vis_index[name])
+        ir = _read(ir_index[name])
+        vis = _read(vis_index[name])
         if ir.shape != vis.shape:
             raise ValueError(
                 f'IR image {ir_index[name]} is {_size(ir)} but its VIS pair '
@@ -166,7 +183,7 @@ def evaluate_fused_folders(methods: Dict[str, str],
                         f'{method!r}: expected '
                         f'{osp.join(methods[method], name)}.png (or another '
                         'image extension)')
-                fused = read_gray(path)
+                fused = _read(path)
                 if fused.shape != ir.shape:
                     raise ValueError(
                         f'fused image {path} is {_size(fused)} but its '
@@ -179,7 +196,8 @@ def evaluate_fused_folders(methods: Dict[str, str],
     def problem(method_list, name, error):
         if not skip_missing or not isinstance(error, ValueError):
             raise error
-        warnings.warn(f'skipped: {error}')
+        if warn:
+            warnings.warn(f'skipped: {error}')
         for m in method_list:
             result.skipped[m].append((name, str(error)))
 
@@ -211,6 +229,20 @@ def evaluate_fused_folders(methods: Dict[str, str],
     order = {m: i for i, m in enumerate(methods)}
     result.rows.sort(key=lambda r: (order[r['method']], r['image']))
     return result
+
+
+def _read(path: str) -> np.ndarray:
+    """:func:`read_gray`; an image it cannot read raises a ``ValueError``
+    naming the file and the reason (truncated, empty, a PNG chunk failing
+    its CRC, ...: :func:`mmfusion.datasets.checks.unreadable_reason`)."""
+    try:
+        return read_gray(path)
+    except ValueError as e:
+        if not osp.isfile(path):
+            raise
+        from mmfusion.datasets.checks import unreadable_reason
+        raise ValueError(
+            f'cannot read image {path}: {unreadable_reason(path)}') from e
 
 
 def _size(img: np.ndarray) -> str:
@@ -288,7 +320,7 @@ def write_fusion_report(evaluation: FolderEvaluation,
     ]
     skipped = {m: s for m, s in evaluation.skipped.items() if s}
     if skipped:
-        lines.append('Skipped images (--skip-missing):')
+        lines.append('Images left out (they could not be measured):')
         lines.append('')
         for m, items in skipped.items():
             lines.append(f'- {m}: {len(items)} skipped')

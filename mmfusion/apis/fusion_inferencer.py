@@ -20,6 +20,7 @@ from mmengine.infer import BaseInferencer
 from mmengine.registry import DefaultScope
 from mmengine.utils import ProgressBar
 
+from mmfusion.datasets.checks import UnreadableImageError
 from mmfusion.datasets.pairing import pair_folders
 from mmfusion.registry import INFERENCERS, TRANSFORMS
 from mmfusion.utils import to_uint8
@@ -31,6 +32,12 @@ PairInput = Union[ImageInput, Sequence[ImageInput]]
 __all__ = ['FusionInferencer', 'collect_pairs']
 
 RAW_FORMATS = ('npy', 'png16')
+ON_ERROR = ('raise', 'skip')
+
+# what reading a pair can raise for that pair alone (an unreadable or
+# damaged file, sizes that differ, an unsupported image): with
+# on_error='skip' the pair is reported and the others are fused
+PAIR_ERRORS = (ValueError, OSError, cv2.error)
 
 
 def collect_pairs(ir: str, vis: str) -> List[Tuple[str, str, str]]:
@@ -229,7 +236,22 @@ class FusionInferencer(BaseInferencer):
         item = dict(item)
         if 'ir_img' in item:
             return self._array_pipeline(item)
-        return self._file_pipeline(item)
+        try:
+            return self._file_pipeline(item)
+        except UnreadableImageError as e:
+            # the loader's advice is about a dataset's build-time check,
+            # which does not apply here: the file and the reason only
+            raise ValueError(e.brief) from e
+
+    @staticmethod
+    def _pair_error(item: dict, error: BaseException) -> str:
+        """The reason a pair could not be read, naming its file(s)."""
+        text = str(error) or type(error).__name__
+        paths = [item[k] for k in ('ir_path', 'vis_path') if k in item]
+        if not any(p in text for p in paths):
+            where = ', '.join(paths) or f'pair {item["img_id"]}'
+            text = f'{where}: {type(error).__name__}: {text}'
+        return text
 
     def _init_collate(self, cfg: Config):
         from mmengine.dataset import pseudo_collate
@@ -342,7 +364,8 @@ class FusionInferencer(BaseInferencer):
                return_datasamples: bool = False,
                skip_existing: bool = False,
                num_workers: Optional[int] = None,
-               max_pending: int = 2) -> Iterator[dict]:
+               max_pending: int = 2,
+               on_error: str = 'raise') -> Iterator[dict]:
         """Fuse pairs, yielding one result per pair as soon as it is fused
         and written (in input order).
 
@@ -372,11 +395,22 @@ class FusionInferencer(BaseInferencer):
             skip_existing: pairs whose outputs are all in ``out_dir``
                 already are not fused again (yielded with ``skipped=True``).
             num_workers: reader threads (``0``: read between forwards).
+            on_error: a pair that cannot be read (a missing, truncated or
+                damaged file, IR and VIS of different sizes): ``'raise'``
+                (default) stops with a ``ValueError`` naming the file;
+                ``'skip'`` yields ``dict(img_id=..., error=REASON)`` for
+                it (the reason names the file) and fuses every other pair
+                (what ``tools/fuse.py`` does).
 
         Yields:
             dict: ``img_id``, ``out_file`` / ``raw_file`` / ``vis_file``
-            when written, ``fused`` and ``fused_y`` with ``return_images``.
+            when written, ``fused`` and ``fused_y`` with ``return_images``;
+            ``error`` instead for a pair that could not be read
+            (``on_error='skip'``).
         """
+        if on_error not in ON_ERROR:
+            raise ValueError(f'on_error must be one of {ON_ERROR}, got '
+                             f'{on_error!r}')
         self._check_output_options(out_dir, rounding, raw, raw_channels)
         items = self._pair_list(ir, vis)
         if skip_existing:
@@ -409,37 +443,55 @@ class FusionInferencer(BaseInferencer):
         pending: deque = deque()
         with ThreadPoolExecutor(max_workers=1) as writer:
             try:
-                for batch_items, data in self._read(items, batch_size,
-                                                    num_workers):
-                    preds = self.forward(data)
-                    pending.append(writer.submit(write, batch_items, preds))
+                for batch_items, data, failed in self._read(
+                        items, batch_size, num_workers, on_error == 'skip'):
+                    future = None
+                    if data is not None:
+                        good = [i for i in batch_items if id(i) not in failed]
+                        future = writer.submit(write, good, self.forward(data))
+                    pending.append((future, batch_items, failed))
                     while len(pending) > max_pending:
                         yield from self._collect(pending.popleft(), bar)
                 while pending:
                     yield from self._collect(pending.popleft(), bar)
             finally:
-                for future in pending:
-                    future.cancel()
+                for future, _, _ in pending:
+                    if future is not None:
+                        future.cancel()
         if bar is not None:
             print()
 
-    def _read(self, items: list, batch_size: int,
-              workers: int) -> Iterator[tuple]:
-        """``(items, collated data)`` per batch, in order; with ``workers``
-        reader threads, up to ``workers + 1`` batches are read ahead (image
-        decoding and the pipeline's array work release the GIL, so reading
-        overlaps the forward without forking a process that holds the
-        net's thread pools)."""
+    def _read(self,
+              items: list,
+              batch_size: int,
+              workers: int,
+              skip_errors: bool = False) -> Iterator[tuple]:
+        """``(items, collated data, failed)`` per batch, in order, where
+        ``failed`` maps ``id(item)`` to the reason for the pairs that could
+        not be read (``skip_errors``; otherwise their error is raised) and
+        the data holds the others (``None`` when none is left); with
+        ``workers`` reader threads, up to ``workers + 1`` batches are read
+        ahead (image decoding and the pipeline's array work release the GIL,
+        so reading overlaps the forward without forking a process that holds
+        the net's thread pools)."""
         batches = [
             items[i:i + batch_size] for i in range(0, len(items), batch_size)
         ]
 
         def load(batch):
-            return self.collate_fn([self._run_pipeline(i) for i in batch])
+            samples, failed = [], {}
+            for item in batch:
+                try:
+                    samples.append(self._run_pipeline(item))
+                except PAIR_ERRORS as e:
+                    if not skip_errors:
+                        raise
+                    failed[id(item)] = self._pair_error(item, e)
+            return (self.collate_fn(samples) if samples else None), failed
 
         if not workers:
             for batch in batches:
-                yield batch, load(batch)
+                yield (batch, *load(batch))
             return
         ahead: deque = deque()
         todo = iter(batches)
@@ -449,19 +501,26 @@ class FusionInferencer(BaseInferencer):
                     ahead.append((batch, pool.submit(load, batch)))
                 while ahead:
                     batch, future = ahead.popleft()
-                    data = future.result()
+                    data, failed = future.result()
                     following = next(todo, None)
                     if following is not None:
                         ahead.append((following, pool.submit(load, following)))
-                    yield batch, data
+                    yield batch, data, failed
             finally:
                 for _, future in ahead:
                     future.cancel()
 
     @staticmethod
-    def _collect(future, bar) -> Iterator[dict]:
-        entries = future.result()
-        for entry in entries:
+    def _collect(pending: tuple, bar) -> Iterator[dict]:
+        """The entries of one batch in input order: the written pairs'
+        (from the writer's ``future``) and the unread pairs' errors."""
+        future, items, failed = pending
+        written = iter(future.result() if future is not None else ())
+        for item in items:
+            if id(item) in failed:
+                entry = dict(img_id=item['img_id'], error=failed[id(item)])
+            else:
+                entry = next(written)
             if bar is not None:
                 bar.update()
             yield entry

@@ -14,8 +14,11 @@ matters (measured figures: ``docs/benchmarks.md``, "Fusing a folder"):
     up to 3 after SeAFusion's per-image min-max stretch).
 ``onnxruntime``
     the net exported to ONNX (:func:`export_onnx`, dynamic batch and size)
-    and run by ONNX Runtime (``pip install onnxruntime``); fp32, outputs equal
-    to PyTorch's within 1e-5 (checked when the session is built).
+    and run by ONNX Runtime; fp32, outputs equal to PyTorch's within 1e-5
+    (checked when the session is built). ``onnx``, ``onnxruntime`` and
+    ``onnxscript`` (:data:`ONNX_PACKAGES`) are runtime requirements
+    (``requirements/inference.txt``, installed by ``tools/install.sh``):
+    ``'auto'``, the default of ``tools/fuse.py``, picks this backend.
 
 Every backend is an ``nn.Module`` with the fusion net's ``forward(ir,
 vis_y)``, so the algorithm's ``predict`` (colour, output normalisation) is
@@ -36,9 +39,14 @@ BACKENDS = ('auto', 'pytorch', 'onnxruntime')
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 _DTYPES = dict(bf16=torch.bfloat16, fp16=torch.float16)
 
+# what the ONNX Runtime backend needs: the runtime, the exporter's graph
+# format, and the torch.export based exporter (ReFusionNet needs it)
+ONNX_PACKAGES = ('onnx', 'onnxruntime', 'onnxscript')
+
 __all__ = [
-    'BACKENDS', 'PRECISIONS', 'AutocastFusionNet', 'ORTFusionNet',
-    'export_onnx', 'onnxruntime_available', 'build_inference_net'
+    'BACKENDS', 'PRECISIONS', 'ONNX_PACKAGES', 'AutocastFusionNet',
+    'ORTFusionNet', 'export_onnx', 'onnxruntime_available',
+    'missing_onnx_packages', 'build_inference_net', 'backend_of'
 ]
 
 
@@ -48,6 +56,19 @@ def onnxruntime_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def missing_onnx_packages() -> list:
+    """The :data:`ONNX_PACKAGES` that cannot be found (none after
+    ``tools/install.sh``); nothing is imported."""
+    import importlib.util
+    return [p for p in ONNX_PACKAGES if importlib.util.find_spec(p) is None]
+
+
+def backend_of(net: nn.Module) -> str:
+    """Which backend a module of :func:`build_inference_net` runs:
+    ``'onnxruntime'`` or ``'pytorch'`` (what ``'auto'`` picked)."""
+    return 'onnxruntime' if isinstance(net, ORTFusionNet) else 'pytorch'
 
 
 def _ort_providers() -> list:

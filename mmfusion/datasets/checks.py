@@ -97,6 +97,52 @@ def _image_size(path: str, level: str) -> Tuple[int, int]:
                          f'file): {e}') from e
 
 
+class UnreadableImageError(ValueError):
+    """An image that cannot be read.
+
+    Attributes:
+        path: the file.
+        reason: why (``'truncated PNG (no IEND chunk)'``, ``'empty file (0
+            bytes)'``, ...).
+        brief: ``'cannot read {what} image {path}: {reason}'``.
+
+    ``str()`` is ``brief`` followed by ``hint``, advice that applies where
+    the error is raised (e.g. a dataset option); a caller for which the hint
+    does not apply (a tool that reads a folder without a dataset) reports
+    ``brief``.
+    """
+
+    def __init__(self, path: str, reason: str, what: str = '', hint: str = ''):
+        self.path, self.reason, self.what, self.hint = path, reason, what, hint
+        self.brief = (f'cannot read {what + " " if what else ""}image {path}: '
+                      f'{reason}')
+        super().__init__(self.brief + (f'. {hint}' if hint else ''))
+
+    def __reduce__(self):
+        return type(self), (self.path, self.reason, self.what, self.hint)
+
+
+def unreadable_reason(path: str) -> str:
+    """Why an image that OpenCV cannot read is unreadable: missing, empty,
+    truncated or failing a PNG chunk CRC (:func:`image_size` at
+    ``'verify'``), or damaged image data (a full decode with PIL)."""
+    if not os.path.exists(path):
+        return 'the file does not exist'
+    if os.path.getsize(path) == 0:
+        return 'empty file (0 bytes)'
+    for level in ('header', 'verify'):  # a missing end marker first
+        try:
+            _image_size(path, level)
+        except ValueError as e:
+            return str(e.__cause__ or e)
+    try:
+        with Image.open(path) as img:
+            img.load()
+    except Exception as e:  # PIL raises many types for bad files
+        return f'the image data is damaged ({e})'
+    return 'OpenCV cannot decode it (PIL can)'
+
+
 def image_size(path: str, level: str = 'header') -> Tuple[int, int]:
     """``(width, height)`` of an image, read and checked at ``level``.
 
@@ -262,6 +308,6 @@ def check_pipeline_moves_labels(transforms: Sequence, with_seg: bool,
 
 __all__ = [
     'CHECK_LEVELS', 'clear_check_cache', 'cached_file_call', 'image_size',
-    'mask_info', 'check_mask_ids', 'parallel_map',
-    'check_pipeline_moves_labels'
+    'UnreadableImageError', 'unreadable_reason', 'mask_info', 'check_mask_ids',
+    'parallel_map', 'check_pipeline_moves_labels'
 ]

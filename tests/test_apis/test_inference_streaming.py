@@ -20,13 +20,35 @@ from mmengine.runner import save_checkpoint
 from mmfusion.apis import FusionInferencer
 from mmfusion.apis.inference_backends import (AutocastFusionNet, ORTFusionNet,
                                               build_inference_net,
-                                              onnxruntime_available)
+                                              missing_onnx_packages)
 from mmfusion.registry import MODELS
 
 DEMO = 'configs/seafusion/seafusion_content_demo.py'
-needs_ort = pytest.mark.skipif(
-    not onnxruntime_available(),
-    reason='onnxruntime is optional (requirements/optional.txt)')
+
+
+def require_onnx():
+    """ONNX Runtime is the default inference backend and tools/install.sh
+    installs it: its absence fails these tests (no silent skip), unless
+    ``MMFUSION_NO_ONNX=1`` opts out explicitly."""
+    missing = missing_onnx_packages()
+    if not missing:
+        return
+    if os.environ.get('MMFUSION_NO_ONNX') == '1':
+        pytest.skip(f'MMFUSION_NO_ONNX=1 and {missing} not installed')
+    pytest.fail(
+        f'{", ".join(missing)} not installed: ONNX Runtime is the default '
+        'inference backend (tools/fuse.py --backend auto); `bash '
+        'tools/install.sh` installs it (requirements/inference.txt), '
+        'MMFUSION_NO_ONNX=1 skips these tests',
+        pytrace=False)
+
+
+@pytest.fixture
+def onnx_required():
+    require_onnx()
+
+
+needs_ort = pytest.mark.usefixtures('onnx_required')
 
 
 @pytest.fixture(scope='module')
@@ -198,6 +220,26 @@ def test_onnxruntime_backend_equals_pytorch(net_type, tmp_path):
 
 
 @needs_ort
+@pytest.mark.slow
+def test_refusion_exports_through_onnxscript(tmp_path):
+    """ReFusionNet (TDFusion's net; narrow here) is exported by the
+    torch.export based exporter (onnxscript, pinned in
+    requirements/inference.txt): ~20 s of CPU."""
+    from mmfusion.utils import register_all_modules
+    register_all_modules()
+    torch.manual_seed(0)
+    net = MODELS.build(
+        dict(type='ReFusionNet', dim=8, num_blocks=1, num_heads=2)).eval()
+    ort_net = build_inference_net(
+        net, backend='onnxruntime', workdir=str(tmp_path))
+    assert isinstance(ort_net, ORTFusionNet)
+    g = torch.Generator().manual_seed(1)
+    ir, vis_y = (torch.rand(1, 1, 40, 56, generator=g) for _ in range(2))
+    with torch.no_grad():
+        assert (ort_net(ir, vis_y) - net(ir, vis_y)).abs().max() < 1e-5
+
+
+@needs_ort
 def test_auto_backend_keeps_a_gpu_net_in_pytorch(monkeypatch, tmp_path):
     """'auto' picks ONNX Runtime only where it runs on the net's device: a
     CPU-only onnxruntime beside a GPU would fuse every pair on the CPU."""
@@ -258,3 +300,43 @@ def test_bad_backend_options_are_named(demo):
             device='cpu',
             backend='onnxruntime',
             precision='bf16')
+
+
+def test_stream_on_error_skip_in_batches(demo, tmp_path):
+    """on_error='skip': a pair that cannot be read (a truncated VIS PNG)
+    yields its error in input order, its batch partner and every other
+    pair are fused; 'raise' (the default) names the file, without the
+    dataset option's advice (no dataset here)."""
+    config, ckpt, pairs = demo
+    names = sorted(n[:-4] for n in os.listdir(osp.join(pairs, 'ir')))[:5]
+    irs = [osp.join(pairs, 'ir', n + '.png') for n in names]
+    vis = [str(tmp_path / f'{n}.png') for n in names]
+    for n, dst in zip(names, vis):
+        shutil.copy(osp.join(pairs, 'vi', n + '.png'), dst)
+    with open(vis[2], 'rb') as f:
+        data = f.read()
+    with open(vis[2], 'wb') as f:
+        f.write(data[:len(data) // 3])
+    fuser = FusionInferencer(config, ckpt, device='cpu', show_progress=False)
+    out = tmp_path / 'out'
+    entries = list(
+        fuser.stream(
+            irs,
+            vis,
+            batch_size=2,
+            out_dir=str(out),
+            num_workers=1,
+            on_error='skip'))
+    assert [e['img_id'] for e in entries] == names
+    assert entries[2]['error'].startswith(f'cannot read VIS image {vis[2]}: '
+                                          'truncated PNG')
+    assert 'check_images' not in entries[2]['error']
+    assert all('error' not in e and osp.isfile(e['out_file'])
+               for k, e in enumerate(entries) if k != 2)
+    assert len(os.listdir(out)) == 4
+    with pytest.raises(ValueError) as err:
+        list(fuser.stream(irs, vis, num_workers=0))
+    assert str(err.value).startswith(f'cannot read VIS image {vis[2]}: ')
+    assert 'check_images' not in str(err.value)
+    with pytest.raises(ValueError, match='on_error'):
+        next(fuser.stream(irs, vis, on_error='ignore'))

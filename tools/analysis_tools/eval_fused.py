@@ -13,6 +13,13 @@ writes ``per_image.csv``, ``summary.csv``, ``summary.md`` (the mean table,
 also printed) and ``plots/<metric>.png`` (SeAFusion-style cumulative
 distributions) to ``--out-dir``.
 
+An image that cannot be measured (a missing or unreadable fused image, one of
+another size than its pair, an unreadable source image) does not stop the
+run: every other image is measured, and each one left out is named with the
+file and the reason in the report and at the end. Exit status: 0 every image
+measured, 1 some were left out (0 with ``--skip-missing``), 2 nothing could
+run (bad arguments or folders).
+
 Speed: the images are read and measured in as many threads as torch uses
 (``OMP_NUM_THREADS``, default: the cores); start-up is torch's import
 (the tool imports neither mmengine nor mmcv; the progress bar, mmengine's,
@@ -50,9 +57,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--skip-missing',
         action='store_true',
-        help='skip (with a warning, counted in the report) fused images that '
-        'are missing, unreadable or of another size than their pair, '
-        'instead of stopping with an error')
+        help='images that cannot be measured (a missing or unreadable fused '
+        'image, one of another size than its pair, an unreadable source) '
+        'are always left out, named at the end and listed in summary.md, '
+        'and make the exit status 1; with --skip-missing it is 0 (the '
+        'means are then over different image sets)')
     parser.add_argument(
         '--batch-size',
         type=int,
@@ -122,10 +131,11 @@ def main(argv=None, process_gc: bool = False):
             args.ir,
             args.vi,
             metrics=args.metrics,
-            skip_missing=args.skip_missing,
+            skip_missing=True,
             batch_size=args.batch_size,
             device=args.device,
             progress=not args.no_progress,
+            warn=False,
             **options)
     except (ValueError, FileNotFoundError, KeyError) as e:
         print(f'error: {e}', file=sys.stderr)
@@ -137,6 +147,19 @@ def main(argv=None, process_gc: bool = False):
         plot_format=args.plot_format)
     print(report)
     print(f'written to {args.out_dir}/')
+    left_out = evaluation.left_out()
+    if left_out:
+        stream = sys.stdout if args.skip_missing else sys.stderr
+        print(
+            f'{"" if args.skip_missing else "error: "}{len(left_out)} '
+            'image(s) could not be measured and were left out (the others '
+            'were measured):',
+            file=stream)
+        for image, methods, reason in left_out:
+            which = 'every method' if len(methods) == len(
+                evaluation.methods) > 1 else ', '.join(methods)
+            print(f'  {image} ({which}): {reason}', file=stream)
+        return 0 if args.skip_missing else 1
     return 0
 
 

@@ -1,6 +1,5 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 import logging
-import os.path as osp
 from typing import Optional
 
 import mmcv
@@ -41,35 +40,24 @@ def _imread(path: str, backend: str) -> Optional[np.ndarray]:
         return None
 
 
+# where a dataset reads the image, its build-time check can find such files
+# first; other readers (tools/fuse.py) report the error without this advice
+DATASET_CHECK_HINT = (
+    "The dataset's default build-time check (check_images='header') reads "
+    "only the header and the end marker; check_images='verify' (every PNG "
+    "chunk CRC, ~0.3 ms per image) or 'decode' (~8 ms per 640x480 image) "
+    'finds such files when the dataset is built, before training')
+
+
 def unreadable_image_error(path: str, what: str) -> ValueError:
-    """The error for an image OpenCV cannot read, with the reason (from the
-    PNG chunk CRCs or a full decode with PIL) and how to catch such files
-    before training."""
-    from ..checks import _image_size
-    if not osp.exists(path):
-        reason = 'the file does not exist'
-    elif osp.getsize(path) == 0:
-        reason = 'empty file (0 bytes)'
-    else:
-        reason = None
-        try:
-            _image_size(path, 'verify')
-        except ValueError as e:
-            reason = str(e.__cause__ or e)
-        if reason is None:
-            try:
-                from PIL import Image
-                with Image.open(path) as img:
-                    img.load()
-                reason = 'OpenCV cannot decode it (PIL can)'
-            except Exception as e:  # PIL raises many types for bad files
-                reason = f'the image data is damaged ({e})'
-    return ValueError(
-        f'cannot read {what} image {path}: {reason}. The dataset\'s default '
-        "build-time check (check_images='header') reads only the header and "
-        "the end marker; check_images='verify' (every PNG chunk CRC, ~0.3 ms "
-        "per image) or 'decode' (~8 ms per 640x480 image) finds such files "
-        'when the dataset is built, before training')
+    """The error for an image OpenCV cannot read
+    (:class:`~mmfusion.datasets.checks.UnreadableImageError`), with the
+    reason (:func:`~mmfusion.datasets.checks.unreadable_reason`) and how to
+    catch such files when a dataset is built (its ``hint``; ``brief`` is the
+    message without it)."""
+    from ..checks import UnreadableImageError, unreadable_reason
+    return UnreadableImageError(
+        path, unreadable_reason(path), what, hint=DATASET_CHECK_HINT)
 
 
 def load_ir(path: str,
