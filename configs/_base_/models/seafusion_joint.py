@@ -19,8 +19,11 @@ segmenter = dict(
     type='EncoderDecoder',
     data_preprocessor=dict(
         type='SegDataPreProcessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
+        # the released segmenter sees RGB in [0, 1], not normalised
+        # (cityscapes.py: ToTensor, Normalize commented out; train.py feeds
+        # the clamped fused RGB)
+        mean=[0., 0., 0.],
+        std=[255., 255., 255.],
         bgr_to_rgb=True,
         pad_val=0,
         seg_pad_val=255,
@@ -97,6 +100,7 @@ model = dict(
     semantic_loss_scale=dict(aux=0.1 / 0.75),  # 0.75 x aux -> 0.1 x aux
     reinit_fusion_net=True,  # published: a new FusionNet every round
     reset_fusion_optimizer=True,  # ... and a new Adam
+    reset_task_optimizer=True,  # a new SGD for the segmenter every round
     # the segmenter's ColorJitter, here on the fused RGB of the task phase
     task_colour_jitter=dict(brightness=0.5, contrast=0.5, saturation=0.5),
     predict_task=True,

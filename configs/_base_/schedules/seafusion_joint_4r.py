@@ -4,7 +4,10 @@
 #             lr = 1e-3 * 0.75^(e - 1) in epoch e = 0..9, restarting every
 #             round (new net, new Adam);
 #   'task':   20,000 iterations of the segmenter, continuing across rounds:
-#             SGD momentum 0.9, wd 5e-4, heads x10 lr; exponential warm-up
+#             SGD momentum 0.9, wd 5e-4 on conv/linear weights only (no
+#             decay of norm and bias parameters: the released get_params),
+#             heads x10 lr, a new SGD (momentum buffers) every round
+#             (model.reset_task_optimizer); exponential warm-up
 #             from 1e-5 to lr0 = 1e-2 over its first 1000 iterations, then
 #             poly(0.9) to its iteration 80,000 (= 4 x 20,000: the released
 #             iteration counter is offset by r x 20000).
@@ -24,10 +27,17 @@ optim_wrapper = dict(
     constructor='MultiOptimWrapperConstructor',
     fusion_net=dict(optimizer=dict(type='Adam', lr=1e-3 / 0.75)),
     task=dict(
+        # norm and bias decay rules apply to the heads' parameters too
+        # (mmengine's default constructor lets custom_keys override them)
+        constructor='DecayRulesOptimWrapperConstructor',
         # the optimiser starts at the warm-up's first lr
         optimizer=dict(
             type='SGD', lr=warmup_start_lr, momentum=0.9, weight_decay=5e-4),
         paramwise_cfg=dict(
+            # released model_TII.py get_params: BN weights/biases and conv
+            # biases in the weight_decay=0 groups (optimizer.py)
+            norm_decay_mult=0.,
+            bias_decay_mult=0.,
             custom_keys=dict(
                 decode_head=dict(lr_mult=10.),
                 auxiliary_head=dict(lr_mult=10.)),

@@ -167,6 +167,12 @@ class SeAFusion(FusionModel):
             moments) at the start of rounds ``r >= 1`` (published: a new
             Adam every round). The lr restart per round is the schedule's
             (:class:`PhasedParamSchedulerHook` with ``restart``).
+        reset_task_optimizer: clear the task optimiser's state (SGD
+            momentum buffers) at the start of the task phase of rounds
+            ``r >= 1``: the released ``train_seg`` builds a new
+            ``Optimizer`` every round (its lr schedule continues, through
+            the iteration offset ``r x 20000``; so does the schedule here).
+            ``False`` keeps the momentum across rounds.
         task_colour_jitter: ``dict(brightness=, contrast=, saturation=)``
             for :func:`colour_jitter` on the fused RGB in the task phase
             (published: 0.5 each), or ``None``.
@@ -180,6 +186,7 @@ class SeAFusion(FusionModel):
                  semantic_loss_scale: Optional[Dict[str, float]] = None,
                  reinit_fusion_net: bool = True,
                  reset_fusion_optimizer: bool = True,
+                 reset_task_optimizer: bool = True,
                  task_colour_jitter: Optional[dict] = None,
                  **kwargs):
         # (the config, for the per-round re-initialisation)
@@ -190,6 +197,7 @@ class SeAFusion(FusionModel):
         self.semantic_loss_scale = dict(semantic_loss_scale or {})
         self.reinit_fusion_net = reinit_fusion_net
         self.reset_fusion_optimizer = reset_fusion_optimizer
+        self.reset_task_optimizer = reset_task_optimizer
         if task_colour_jitter is not None:
             unknown = set(task_colour_jitter) - {
                 'brightness', 'contrast', 'saturation'
@@ -257,6 +265,10 @@ class SeAFusion(FusionModel):
                 fusion=self.fusion_step(data, optim_wrapper, beta))
             log_vars['beta'] = torch.tensor(beta)
         else:
+            if self.reset_task_optimizer and round_idx > 0 and \
+                    hub.get_info('phase_iter') == 0:
+                optim_wrapper['task'].optimizer.state.clear()
+                optim_wrapper['task'].zero_grad()
             log_vars = _prefixed(task=self.task_step(data, optim_wrapper))
         log_vars['round'] = torch.tensor(float(round_idx))
         return self.with_nonfinite_count(log_vars)
