@@ -1,0 +1,98 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""mmfusion's BDLFusion iteration against figures of the official code's.
+
+``tests/data/parity/bdlfusion.json`` holds fingerprints (sums, norms, seeded
+samples) of every quantity of one iteration of the official BDLFusion
+training loop (LiuZhu-CV/BDLFusion ``train.py`` + ``architect_average2.py``,
+driven by ``mmfusion.testing.parity.bdlfusion.official_step``), written by::
+
+    python tools/analysis_tools/official_parity.py --method bdlfusion \\
+        --official <checkout> \\
+        --write-reference tests/data/parity/bdlfusion.json
+
+Here mmfusion's iteration alone runs (seeded weights, windows of a bundled
+MSRS pair, the shared task network) and must match them to 1e-6 relative;
+no official code is needed.
+"""
+from pathlib import Path
+
+import pytest
+import torch
+
+from mmfusion.testing.parity import bdlfusion, common
+
+REFERENCE = Path(__file__).parents[1] / 'data' / 'parity' / 'bdlfusion.json'
+#: the followers' lr (and the hypergradient's eta) at the replayed iteration
+ETA = bdlfusion.official_lr()
+
+
+@pytest.fixture(scope='module')
+def reference():
+    meta, fingerprints = common.load_reference(str(REFERENCE))
+    return meta['options'], fingerprints
+
+
+@pytest.fixture(scope='module')
+def step(reference):
+    options, _ = reference
+    torch.manual_seed(0)
+    return bdlfusion.mmfusion_step(**options)
+
+
+def _report(errors):
+    return common.format_report(errors, common.DEFAULT_TOL,
+                                bdlfusion.QUANTITIES)
+
+
+def test_every_quantity_matches_the_official_step(reference, step):
+    _, fingerprints = reference
+    assert set(fingerprints) == set(bdlfusion.QUANTITIES)
+    report, ok = _report(common.compare_fingerprints(step, fingerprints))
+    assert ok, report
+
+
+def test_the_update_is_the_mean_of_the_hypergradients(step):
+    """What the official code computes (its random weights act on aliased
+    gradients): the leader's update is (h_D + h_T) / 2."""
+    assert torch.allclose(
+        step['upper.agg_weights'],
+        torch.tensor([0.5, 0.5], dtype=torch.float64),
+        rtol=0,
+        atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    'quantity, change',
+    [
+        ('upper.hypergrad_task', lambda t: -t),  # sign of a hypergradient
+        ('upper.update', lambda t: t * 1.01),
+        ('lower.loss_task', lambda t: t * 1.001),  # weight of a loss term
+        ('lower.disc_momentum', lambda t: t * (1 + 1e-5)),
+    ])
+def test_a_changed_quantity_fails(reference, step, quantity, change):
+    _, fingerprints = reference
+    changed = dict(step)
+    changed[quantity] = change(step[quantity])
+    errors = common.compare_fingerprints(changed, fingerprints)
+    assert errors[quantity] > common.DEFAULT_TOL
+    assert all(e <= common.DEFAULT_TOL for k, e in errors.items()
+               if k != quantity)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    'model_options, broken',
+    [
+        # the task objective's adversarial term weighted 0.02 instead of 0.01
+        (dict(adv_weights=dict(task=0.02)), 'lower.loss_task'),
+        # the implicit term taken with the opposite sign (eta -> -eta)
+        (dict(eta=-ETA), 'upper.hypergrad_disc'),
+        # the paper's random weights as written instead of the mean
+        (dict(aggregation='random'), 'upper.update'),
+    ])
+def test_a_changed_recipe_fails(reference, model_options, broken):
+    """Real deviations of the algorithm (not of the figures) are caught."""
+    options, fingerprints = reference
+    ours = bdlfusion.mmfusion_step(**options, model_options=model_options)
+    errors = common.compare_fingerprints(ours, fingerprints)
+    assert errors[broken] > 1e-6, _report(errors)[0]
