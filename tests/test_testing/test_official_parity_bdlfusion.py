@@ -21,6 +21,9 @@ import torch
 
 from mmfusion.testing.parity import bdlfusion, common
 
+# mmfusion's iteration takes ~25 s of CPU (float64, DRDB net at 2x64x96)
+pytestmark = pytest.mark.slow
+
 REFERENCE = Path(__file__).parents[1] / 'data' / 'parity' / 'bdlfusion.json'
 #: the followers' lr (and the hypergradient's eta) at the replayed iteration
 ETA = bdlfusion.official_lr()
@@ -79,7 +82,6 @@ def test_a_changed_quantity_fails(reference, step, quantity, change):
                if k != quantity)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     'model_options, broken',
     [

@@ -64,10 +64,11 @@ step does not use: ``logger``, ``cityscapes``, ``TaskFusion_dataset`` and
 ``model_TII`` are stand-ins while it is imported. Its ``RGB2YCrCb``,
 ``YCrCb2RGB`` and the classes ``FusionNet``, ``Fusionloss``, ``OhemCELoss``
 and ``Optimizer`` are the checkout's, called as written. The statements of
-``train_seg`` (set-up lines 92-133, loop body 150-160) and of
-``train_fusion`` (set-up 201-241, the epoch's lr 248-252, loop body
-253-289) are replayed here for one iteration; the constants are the
-published ones (:data:`TRAIN_CONSTANTS`).
+``train_seg`` (set-up lines 83-133, loop body 151-160), of ``run_fusion``
+(its fused image, 357-370) and of ``train_fusion`` (set-up 199-241, the
+epoch's lr 248-252, loop body 253-289) are replayed here for one
+iteration; the constants are the published ones
+(:data:`TRAIN_CONSTANTS`).
 """
 import copy
 import types
@@ -572,7 +573,7 @@ def _replay(train, loss_mod, optimizer_mod, fusionmodel, segnet, tensors,
     n, _, h, w = image_vis.shape
     rec = {}
 
-    # ---- run_fusion (lines 317-343): the frozen fusion net's images
+    # ---- run_fusion (lines 357-370): the frozen fusion net's images
     fusionmodel.eval()
     with torch.no_grad():
         images_vis_ycrcb = train.RGB2YCrCb(image_vis)
@@ -588,7 +589,7 @@ def _replay(train, loss_mod, optimizer_mod, fusionmodel, segnet, tensors,
         fusion_image = torch.where(fusion_image > ones, ones, fusion_image)
         fusion_image = torch.where(fusion_image < zeros, zeros, fusion_image)
 
-    # ---- train_seg(i=0): set-up (lines 92-133)
+    # ---- train_seg(i=0): set-up (lines 83-133)
     i = TASK_ROUND
     n_img_per_gpu = n
     cropsize = [w, h]  # published [640, 480]
@@ -616,7 +617,7 @@ def _replay(train, loss_mod, optimizer_mod, fusionmodel, segnet, tensors,
     task_grads = []
     hook = _grad_recorder(optim.optim, net, task_grads)
     rec['task_before'] = _params(net)
-    # loop body (lines 150-160); im: the fused images
+    # loop body (lines 151-160); im: the fused images
     im, lb = fusion_image, label
     lb = torch.squeeze(lb, 1)
     try:
@@ -638,7 +639,7 @@ def _replay(train, loss_mod, optimizer_mod, fusionmodel, segnet, tensors,
         task_after=_params(net),
         task_bn=_buffers(net))
 
-    # ---- train_fusion(num): set-up (lines 201-241)
+    # ---- train_fusion(num): set-up (lines 199-241)
     lr_start = c['fusion_lr_start']
     fusionmodel.cuda()
     fusionmodel.train()
@@ -657,7 +658,7 @@ def _replay(train, loss_mod, optimizer_mod, fusionmodel, segnet, tensors,
         thresh=score_thres, n_min=n_min, ignore_lb=ignore_idx)
     criteria_fusion = Fusionloss()
     criteria_fusion.to(torch.float64)  # its float32 Sobel kernels
-    # the first epoch's lr (lines 246-252)
+    # the first epoch's lr (lines 248-252)
     epo = 0
     lr_start = c['fusion_lr_start']
     lr_decay = c['lr_decay']
