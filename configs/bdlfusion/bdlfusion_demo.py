@@ -43,7 +43,9 @@ model = dict(
                 loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
             train_cfg=dict(),
             test_cfg=dict(mode='whole')),
-        input_format='rgb'))
+        # the released code's task input (raw fused Y + VIS chroma, clamped,
+        # min-max over the batch)
+        input_format='rgb_minmax'))
 train_pipeline = [
     dict(type='LoadPairedImageFromFile'),
     dict(type='mmseg.LoadAnnotations'),

@@ -16,7 +16,9 @@ model = dict(
             data_preprocessor=dict(size=None, size_divisor=32),
             decode_head=dict(num_classes=9),
             auxiliary_head=dict(num_classes=9)),
-        input_format='rgb'))
+        # the released code's task input (raw fused Y + VIS chroma, clamped,
+        # min-max over the batch)
+        input_format='rgb_minmax'))
 train_pipeline = [
     dict(type='LoadPairedImageFromFile'),
     dict(type='mmseg.LoadAnnotations'),

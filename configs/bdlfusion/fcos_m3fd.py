@@ -1,7 +1,8 @@
 # BDLFusion on M3FD with the published follower: FCOS-R50 (GN head,
 # centre-ness on the regression branch, GIoU), 6 classes, fed the fused Y with
 # the VIS chroma (RGB). Train batches: long side 360; upper-level batches from
-# the validation split, as published.
+# the validation split, as published (the released augmentation's rotation
+# and crop-resize are not reproduced: docs/bdlfusion.md).
 _base_ = [
     '../_base_/models/bdlfusion_drdb.py', '../_base_/datasets/m3fd.py',
     '../_base_/schedules/bdlfusion_bilevel.py', '../_base_/default_runtime.py',
@@ -12,12 +13,21 @@ model = dict(
         type='TaskAdapter',
         cfg_path='mmdet::fcos/fcos_r50-caffe_fpn_gn-head-center-normbbox-'
         'centeronreg-giou_1x_coco.py',
-        model=dict(bbox_head=dict(num_classes=6)),
-        input_format='rgb'))
+        model=dict(
+            bbox_head=dict(num_classes=6),
+            # the released detector sees the RGB in [0, 1] (its collate_fn
+            # normalises with mean 0, std 1), not caffe-style BGR - mean
+            data_preprocessor=dict(
+                mean=[0., 0., 0.], std=[255., 255., 255.], bgr_to_rgb=True)),
+        # the released code's task input (raw fused Y + VIS chroma, clamped,
+        # min-max over the batch)
+        input_format='rgb_minmax'))
 train_pipeline = [
     dict(type='LoadPairedImageFromFile'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_label=True),
-    dict(type='mmdet.Resize', scale=(512, 360), keep_ratio=True),
+    # the released loader's resize_size=[512, 360] makes the long side 360
+    # (1024 x 768 -> 360 x 270, padded to 384 x 288 by the preprocessor)
+    dict(type='mmdet.Resize', scale=(360, 360), keep_ratio=True),
     dict(type='mmdet.RandomFlip', prob=0.5),
     dict(
         type='mmdet.FilterAnnotations',

@@ -20,7 +20,7 @@ from mmfusion.version import check_mm_version
 from .task_fixes import (checkpoint_url, fix_built_task, pretrained_urls,
                          torchvision_to_urls, use_fixed_losses)
 
-INPUT_FORMATS = ('rgb', 'y', 'gray3')
+INPUT_FORMATS = ('rgb', 'y', 'gray3', 'rgb_minmax')
 # pretrained='init_cfg': keep the task config's own pretrained initialisation
 KEEP_INIT_CFG = 'init_cfg'
 # weight initialisers that read a checkpoint (mmengine's PretrainedInit)
@@ -105,7 +105,10 @@ class TaskAdapter(BaseModule):
         input_format: what the task sees: ``'rgb'`` (fused Y recombined with
             the VIS chroma, as SeAFusion/BDLFusion), ``'y'`` (1-channel fused
             Y, as TDFusion's in-loop task nets; the task config must then take
-            1 channel and 1-value mean/std), ``'gray3'`` (Y replicated).
+            1 channel and 1-value mean/std), ``'gray3'`` (Y replicated),
+            ``'rgb_minmax'`` (BDLFusion's released code: the fused Y, not
+            clamped, recombined with the VIS chroma, the RGB clamped to
+            [0, 1] and min-max stretched over the whole batch).
         init_cfg: mmengine init config.
     """
 
@@ -300,8 +303,14 @@ class TaskAdapter(BaseModule):
             img = fused_y.expand(-1, 3, -1, -1)
         else:
             if vis_cbcr is None:
-                raise ValueError("input_format='rgb' needs the VIS chroma")
-            img = ycbcr_to_rgb(fused_y.clamp(0, 1), vis_cbcr).flip(1)
+                raise ValueError(
+                    f'input_format={self.input_format!r} needs the VIS chroma')
+            if self.input_format == 'rgb_minmax':
+                img = ycbcr_to_rgb(fused_y, vis_cbcr)  # (clamped RGB)
+                low, high = img.min(), img.max()
+                img = ((img - low) / (high - low).clamp_min(1e-12)).flip(1)
+            else:
+                img = ycbcr_to_rgb(fused_y.clamp(0, 1), vis_cbcr).flip(1)
         return list(img * 255.)
 
     def _run(self, fused_y: Tensor, vis_cbcr: Optional[Tensor],
