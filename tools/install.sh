@@ -23,7 +23,7 @@ ZOO=0
 for arg in "$@"; do
   case "$arg" in
     --zoo) ZOO=1 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "[install] unknown option: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
