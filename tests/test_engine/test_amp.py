@@ -19,6 +19,7 @@ from test_tdfusion_runner import tdfusion_test_cfg
 from mmfusion.engine.optimizers import CPUAmpOptimWrapper, amp, enable_amp
 from mmfusion.engine.runner import build_runner
 from mmfusion.models.utils.misc import unwrap
+from mmfusion.utils.checkpoint import load_checkpoint_file
 
 CFGS = dict(
     tdfusion=tdfusion_test_cfg,
@@ -109,7 +110,7 @@ def test_amp_wrappers_and_autocast_per_strategy(strategy, repo_root, msrs_mini,
         assert any(
             not torch.equal(before[k], state[k]) for k in state
             if k.startswith(f'{name}.') and state[k].is_floating_point()), name
-    ckpt = torch.load(tmp_path / f'iter_{ITERS[strategy]}.pth')
+    ckpt = load_checkpoint_file(str(tmp_path / f'iter_{ITERS[strategy]}.pth'))
     assert set(ckpt['optimizer']) == set(wrappers.keys())
 
 
@@ -155,7 +156,7 @@ def test_train_py_amp_on_the_demo_config(repo_root, msrs_mini, tmp_path):
     log = out.stdout + out.stderr
     if not torch.cuda.is_available():
         assert 'no CUDA device: --amp trains with bfloat16 autocast' in log
-    ckpt = torch.load(tmp_path / 'iter_2.pth')
+    ckpt = load_checkpoint_file(str(tmp_path / 'iter_2.pth'))
     assert set(ckpt['optimizer']) == {'fusion_net', 'loss_generator', 'task'}
 
 

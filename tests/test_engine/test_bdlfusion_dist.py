@@ -9,6 +9,7 @@ import torch
 import mmfusion  # noqa: F401
 from mmfusion.testing import spawn_ranks
 from mmfusion.utils import set_unique_run_name
+from mmfusion.utils.checkpoint import load_checkpoint_file
 
 DEMO = 'configs/bdlfusion/bdlfusion_demo.py'
 
@@ -74,5 +75,6 @@ def test_bdlfusion_demo_ddp_identical_across_ranks(repo_root, msrs_mini,
         assert any(k.startswith(part) for k in r0), part
     for k in r0:
         assert torch.equal(r0[k], r1[k]), k
-    ckpt = torch.load(tmp_path / 'iter_6.pth', map_location='cpu')
+    ckpt = load_checkpoint_file(
+        str(tmp_path / 'iter_6.pth'), map_location='cpu')
     assert set(ckpt['optimizer']) == {'fusion_net', 'discriminator', 'task'}

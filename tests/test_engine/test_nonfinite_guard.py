@@ -15,6 +15,7 @@ from test_tdfusion_runner import tdfusion_test_cfg
 
 from mmfusion.engine.runner import build_runner
 from mmfusion.models.utils.nonfinite import BufferSnapshot, NonFiniteGuard
+from mmfusion.utils.checkpoint import load_checkpoint_file
 
 HUGE = 1e30
 
@@ -65,7 +66,7 @@ def test_lr_1e30_probe_writes_no_nonfinite_checkpoint(strategy, repo_root,
     ckpts = sorted(glob.glob(str(tmp_path / 'iter_*.pth')))
     assert ckpts, 'no checkpoint was written before the run stopped'
     for path in ckpts:
-        ckpt = torch.load(path, map_location='cpu')
+        ckpt = load_checkpoint_file(str(path), map_location='cpu')
         bad = _nonfinite(ckpt['state_dict']) + _nonfinite(ckpt['optimizer'])
         assert not bad, (osp.basename(path), bad[:5], len(bad))
     # the model in memory too, buffers included
@@ -164,7 +165,8 @@ def test_guard_counts_survive_resume(repo_root, msrs_mini, tmp_path):
     cfg = seafusion_test_cfg(repo_root, msrs_mini, tmp_path, 2)
     runner = build_runner(cfg)
     runner.train()
-    ckpt = torch.load(tmp_path / 'iter_2.pth', map_location='cpu')
+    ckpt = load_checkpoint_file(
+        str(tmp_path / 'iter_2.pth'), map_location='cpu')
     state = ckpt['message_hub']['runtime_info']['nonfinite_guard']
     assert state['iter'] == 1 and state['attempts'] == {'fusion': 2}
     resumed = build_runner(

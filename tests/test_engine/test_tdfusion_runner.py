@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmfusion.engine.runner import build_runner
 from mmfusion.testing import tiny_segmentor
 from mmfusion.utils import set_unique_run_name
+from mmfusion.utils.checkpoint import load_checkpoint_file
 
 DEMO = 'configs/tdfusion/tdfusion_demo.py'
 
@@ -53,7 +54,7 @@ def test_resume_mid_cycle_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     first = build_runner(
         tdfusion_test_cfg(repo_root, msrs_mini, tmp_path / 'split', n))
     first.train()
-    ckpt = torch.load(tmp_path / 'split' / f'iter_{n}.pth')
+    ckpt = load_checkpoint_file(str(tmp_path / 'split' / f'iter_{n}.pth'))
     keys = ckpt['state_dict'].keys()
     for part in ('fusion_net.', 'loss_generator.', 'task.'):
         assert any(k.startswith(part) for k in keys), part

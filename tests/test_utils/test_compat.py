@@ -147,3 +147,29 @@ def test_import_mmfusion_patches_nothing():
             'mmengine.runner.checkpoint', 'mmengine.dist.utils',
             'mmengine.model.wrappers.distributed'
         }))
+
+
+def test_every_config_selects_fusion_runner(repo_root):
+    """mmfusion's configs select FusionRunner (default_runtime.py); the task
+    configs (mmseg/mmdet scope, trained by the task-driven protocol or
+    tools/train.py) name no runner, so build_runner gives them FusionRunner
+    too."""
+    import glob
+    import os.path as osp
+
+    from mmengine.config import Config
+    names = sorted(
+        p for p in glob.glob(
+            osp.join(repo_root, 'configs', '**', '*.py'), recursive=True)
+        if '_base_' not in p)
+    trained = 0
+    for path in names:
+        cfg = Config.fromfile(path)
+        if 'model' not in cfg:
+            continue  # experiment configs (task_gain_*.py)
+        trained += 1
+        if cfg.get('default_scope') == 'mmfusion':
+            assert cfg.runner_type == 'mmfusion.FusionRunner', path
+        else:
+            assert 'runner_type' not in cfg, path
+    assert trained >= 20
