@@ -8,9 +8,13 @@ of the step. The repository keeps only *figures* of the official step
 official code; :func:`compare_fingerprints` checks mmfusion's step against
 them.
 """
+import contextlib
 import json
+import os.path as osp
+import sys
 import zlib
-from typing import Dict, Iterable, Mapping, Optional, Tuple
+from typing import (Callable, Dict, Iterable, Iterator, Mapping, Optional,
+                    Sequence, Tuple)
 
 import torch
 from torch import Tensor
@@ -88,9 +92,9 @@ def fingerprint(t: Tensor, seed: int = 0) -> dict:
 
 
 def _fp_vector(fp: Mapping) -> Tensor:
-    return torch.tensor([fp['sum'], fp['abs_sum'], fp['norm']] +
-                        list(fp['samples']),
-                        dtype=torch.float64)
+    return torch.tensor(
+        [fp['sum'], fp['abs_sum'], fp['norm']] + list(fp['samples']),
+        dtype=torch.float64)
 
 
 def compare_tensors(ours: Mapping[str, Tensor],
@@ -131,8 +135,10 @@ def save_reference(path: str,
     official commit, command) as JSON."""
     data = dict(
         meta=dict(meta or {}),
-        quantities={k: fingerprint(v)
-                    for k, v in sorted(tensors.items())})
+        quantities={
+            k: fingerprint(v)
+            for k, v in sorted(tensors.items())
+        })
     with open(path, 'w') as f:
         json.dump(data, f, indent=1)
         f.write('\n')
@@ -162,3 +168,99 @@ def format_report(errors: Mapping[str, float],
     lines.append(f'{"all" if ok else "NOT all"} {len(keys)} quantities within '
                  f'{tol:g} relative')
     return '\n'.join(lines), ok
+
+
+# ------------------------------------------------------------ official code
+@contextlib.contextmanager
+def official_modules(official_dir: str,
+                     names: Sequence[str]) -> Iterator[Dict[str, object]]:
+    """Import the modules ``names`` (e.g. ``['utils', 'nets.ReFusion']``)
+    of a checkout of an official repository from ``official_dir``, as its
+    scripts import them (the folder first on ``sys.path``).
+
+    Official repositories use generic top-level names (``utils``, ``nets``,
+    ``model``); whatever ``sys.modules`` held under those names before is
+    put back on exit, and the official modules are removed, so two
+    methods' checkouts (or the test suite's own modules) never see each
+    other's. Raises a ``FileNotFoundError`` naming the folder and the file
+    when a module is missing.
+    """
+    import importlib
+    official_dir = osp.abspath(osp.expanduser(official_dir))
+    if not osp.isdir(official_dir):
+        raise FileNotFoundError(
+            f'{official_dir}: no such folder (expected a checkout of the '
+            'official repository)')
+    for name in names:
+        path = osp.join(official_dir, *name.split('.')) + '.py'
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{path}: not found; is {official_dir} a checkout of the '
+                f'official repository (it needs {", ".join(names)})?')
+    tops = {name.split('.')[0] for name in names}
+
+    def ours(mod_name: str) -> bool:
+        return mod_name.split('.')[0] in tops
+
+    saved = {k: v for k, v in sys.modules.items() if ours(k)}
+    for k in saved:
+        del sys.modules[k]
+    sys.path.insert(0, official_dir)
+    try:
+        yield {name: importlib.import_module(name) for name in names}
+    finally:
+        sys.path.remove(official_dir)
+        for k in [k for k in sys.modules if ours(k)]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
+def key_map(convert: Callable[[dict], Mapping[str, Tensor]],
+            state: Mapping[str, Tensor]) -> Dict[str, str]:
+    """``{official key: mmfusion key}`` for every key of an official
+    ``state``, by the project's converter ``convert`` (a ``*_convert``
+    function of :mod:`mmfusion.models.utils.ckpt_convert`, bound to its
+    network), applied key by key: the parity checks carry weights through
+    the very mapping users convert checkpoints with."""
+    out = {}
+    for k, v in state.items():
+        converted = convert({k: v})
+        if len(converted) != 1:
+            raise KeyError(f'{k}: the converter maps it to '
+                           f'{list(converted)} (expected one key)')
+        out[k] = next(iter(converted))
+    return out
+
+
+def load_converted(official: torch.nn.Module, ours: torch.nn.Module,
+                   convert: Callable[[dict], Mapping[str, Tensor]]) -> None:
+    """Give the official network ``official`` the weights (and buffers) of
+    mmfusion's ``ours`` through the converter's key mapping (strict: every
+    official key must map to one of ours)."""
+    mapping = key_map(convert, official.state_dict())
+    theirs = ours.state_dict()
+    missing = sorted(set(mapping.values()) - set(theirs))
+    if missing:
+        raise KeyError(f'the converter maps official keys to {missing}, '
+                       f'which {type(ours).__name__} does not have')
+    official.load_state_dict({
+        k: theirs[v]
+        for k, v in mapping.items()
+    },
+                             strict=True)
+
+
+def named_vector(named: Mapping[str, Tensor],
+                 names: Optional[Iterable[str]] = None) -> Tensor:
+    """The tensors of ``named`` flattened and concatenated in the order of
+    ``names`` (default: sorted keys), as one float64 vector; a missing name
+    (e.g. a parameter that got no gradient) is an error naming it."""
+    names = sorted(named) if names is None else list(names)
+    missing = [n for n in names if named.get(n) is None]
+    if missing:
+        raise KeyError(f'no tensor for {missing[:5]}')
+    if not names:
+        return torch.zeros(0, dtype=torch.float64)
+    return torch.cat([
+        named[n].detach().to('cpu', torch.float64).reshape(-1) for n in names
+    ])
