@@ -55,9 +55,9 @@ def parse_args(argv=None):
         default='auto',
         help="how the fusion net runs: 'pytorch' (exactly as tools/test.py, "
         "compiled where the config says so), 'onnxruntime' (exported to "
-        'ONNX once and cached, needs `pip install onnx onnxruntime`), or '
-        "'auto' (default): ONNX Runtime for fp32 where it is installed, "
-        'else PyTorch')
+        'ONNX once and cached; installed by tools/install.sh, '
+        "requirements/inference.txt), or 'auto' (default): ONNX Runtime for "
+        'fp32 where it runs on the device, else PyTorch')
     parser.add_argument(
         '--precision',
         choices=PRECISIONS,

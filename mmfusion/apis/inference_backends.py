@@ -106,8 +106,10 @@ def export_onnx(fusion_net: nn.Module,
     try:
         import onnx  # noqa: F401
     except ImportError as e:
-        raise ImportError('exporting to ONNX needs the onnx package: '
-                          '`pip install onnx onnxruntime`') from e
+        raise ImportError(
+            'exporting to ONNX needs the onnx package: '
+            '`pip install -r requirements/inference.txt` (or run '
+            'tools/install.sh)') from e
     net = _Traceable(fusion_net).eval()
     param = next(fusion_net.parameters(), None)
     device = param.device if param is not None else torch.device('cpu')
@@ -133,7 +135,8 @@ def export_onnx(fusion_net: nn.Module,
             except ImportError:
                 raise RuntimeError(
                     f'{type(fusion_net).__name__} needs the torch.export '
-                    'based ONNX exporter (`pip install onnxscript`); the '
+                    'based ONNX exporter (onnxscript: `pip install -r '
+                    'requirements/inference.txt`); the '
                     f'TorchScript one failed: {legacy_error!r:.300}'
                 ) from legacy_error
             from torch.export import Dim
@@ -188,8 +191,9 @@ class ORTFusionNet(nn.Module):
             import onnxruntime as ort
         except ImportError as e:
             raise ImportError(
-                "backend='onnxruntime' needs ONNX Runtime: `pip install "
-                "onnxruntime` (or use backend='pytorch')") from e
+                "backend='onnxruntime' needs ONNX Runtime: `pip install -r "
+                "requirements/inference.txt` (or use backend='pytorch')"
+            ) from e
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or torch.get_num_threads()
         opts.inter_op_num_threads = 1
@@ -300,8 +304,8 @@ def build_inference_net(fusion_net: nn.Module,
                          "backend='pytorch' for bf16/fp16")
     if not onnxruntime_available():
         raise ImportError(
-            "backend='onnxruntime' needs ONNX Runtime: `pip install onnx "
-            "onnxruntime` (or use backend='pytorch')")
+            "backend='onnxruntime' needs ONNX Runtime: `pip install -r "
+            "requirements/inference.txt` (or use backend='pytorch')")
     workdir = workdir or osp.join(_cache_dir(), 'onnx')
     path = osp.join(
         workdir, f'{type(fusion_net).__name__}_'
