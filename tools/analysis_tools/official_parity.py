@@ -20,6 +20,7 @@ the official code", and the docstring of ``mmfusion.testing.parity.<method>``.
 import argparse
 import importlib
 import os.path as osp
+import shlex
 import subprocess
 import sys
 
@@ -90,8 +91,11 @@ def main(argv=None) -> int:
         if bad:
             sys.exit(f'--hypergrad must be one of {list(known)} or all, got '
                      f'{args.hypergrad!r}')
-    theirs = module.official_step(
-        args.official, seed=args.seed, pair=args.pair, **options)
+    try:
+        theirs = module.official_step(
+            args.official, seed=args.seed, pair=args.pair, **options)
+    except FileNotFoundError as e:
+        sys.exit(f'official_parity.py: {e}')
     order = getattr(module, 'QUANTITIES', None)
     ok = True
     for mode in modes:
@@ -120,7 +124,7 @@ def main(argv=None) -> int:
                 official_commit=args.official_commit
                 or _git_commit(args.official),
                 command='python tools/analysis_tools/official_parity.py ' +
-                ' '.join(sys.argv[1:] if argv is None else argv)))
+                shlex.join(sys.argv[1:] if argv is None else argv)))
         print(f'official fingerprints written to {out}')
     return 0 if ok else 1
 

@@ -171,6 +171,24 @@ def format_report(errors: Mapping[str, float],
 
 
 # ------------------------------------------------------------ official code
+def check_checkout(official_dir: str, names: Sequence[str]) -> str:
+    """The absolute path of ``official_dir`` if it holds the modules
+    ``names`` (``'nets.ReFusion'`` -> ``nets/ReFusion.py``); else a
+    ``FileNotFoundError`` naming the folder or the missing file."""
+    official_dir = osp.abspath(osp.expanduser(official_dir))
+    if not osp.isdir(official_dir):
+        raise FileNotFoundError(
+            f'{official_dir}: no such folder (expected a checkout of the '
+            'official repository)')
+    for name in names:
+        path = osp.join(official_dir, *name.split('.')) + '.py'
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{path}: not found; is {official_dir} a checkout of the '
+                f'official repository (it needs {", ".join(names)})?')
+    return official_dir
+
+
 @contextlib.contextmanager
 def official_modules(official_dir: str,
                      names: Sequence[str]) -> Iterator[Dict[str, object]]:
@@ -186,17 +204,7 @@ def official_modules(official_dir: str,
     when a module is missing.
     """
     import importlib
-    official_dir = osp.abspath(osp.expanduser(official_dir))
-    if not osp.isdir(official_dir):
-        raise FileNotFoundError(
-            f'{official_dir}: no such folder (expected a checkout of the '
-            'official repository)')
-    for name in names:
-        path = osp.join(official_dir, *name.split('.')) + '.py'
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f'{path}: not found; is {official_dir} a checkout of the '
-                f'official repository (it needs {", ".join(names)})?')
+    official_dir = check_checkout(official_dir, names)
     tops = {name.split('.')[0] for name in names}
 
     def ours(mod_name: str) -> bool:

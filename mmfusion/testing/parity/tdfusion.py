@@ -553,6 +553,7 @@ def official_step(official_dir: str,
     checkout ``official_dir``; the quantities of :data:`QUANTITIES`."""
     from mmfusion.models.utils.ckpt_convert import tdfusion_convert
     from mmfusion.models.utils.misc import unwrap
+    common.check_checkout(official_dir, OFFICIAL_MODULES)
     case = make_case(seed, pair, **options)
     batches = load_batches(case)
     model, _ = build_mmfusion(case)
