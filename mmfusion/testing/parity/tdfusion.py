@@ -118,7 +118,11 @@ def shared_task_config(num_classes: int = NUM_CLASSES) -> dict:
     """The one task network of both loops: mmfusion's tiny DeepLabV3+ on the
     1-channel fused Y (normalised to [-1, 1] as the published config), no
     dropout (both loops must draw nothing random), ``align_corners=True``
-    (the official ``CE_Loss`` upsamples the logits so), no padding."""
+    (the official ``CE_Loss`` upsamples the logits so), no padding.
+
+    The stored reference figures (``tests/data/parity/tdfusion.json``)
+    depend on it and on :func:`mmfusion.testing.tiny_segmentor`: a change
+    of either needs the figures rewritten from the official step."""
     from mmfusion.testing import tiny_segmentor
     cfg = tiny_segmentor(num_classes=num_classes, in_channels=1)
     cfg['data_preprocessor'].update(mean=[127.5], std=[127.5])
@@ -323,11 +327,19 @@ def build_mmfusion(case: dict,
 
 
 def _hub(iteration: int, phase: str):
+    """Set the message hub's ``iter`` and ``phase`` (as the training loop
+    does); returns a function that puts the previous values back."""
     from mmengine.logging import MessageHub
-    hub = MessageHub.get_current_instance()
-    hub.update_info('iter', iteration)
-    hub.update_info('phase', phase)
-    return hub
+    info = MessageHub.get_current_instance().runtime_info
+    saved = {k: info[k] for k in ('iter', 'phase') if k in info}
+    info.update(iter=iteration, phase=phase)
+
+    def restore():
+        for k in ('iter', 'phase'):
+            info.pop(k, None)
+        info.update(saved)
+
+    return restore
 
 
 def crop_windows(case: dict, batches: list) -> Dict[str, Tuple[int, int]]:
@@ -394,8 +406,8 @@ def mmfusion_step(seed: int = 0,
     theta = {k: p.detach().clone() for k, p in fusion.named_parameters()}
     alpha = ow['fusion_net'].get_lr()['lr'][0]
     windows = crop_windows(case, batches)
+    restore_hub = _hub(0, 'meta')
     try:
-        _hub(0, 'meta')
         meta_log = model.meta_step(
             batches[0], batches[1], ow, windows=[windows['meta']])
         n_weights = len(weights)
@@ -418,6 +430,7 @@ def mmfusion_step(seed: int = 0,
         fusion_log = model.fusion_task_step(
             batches[2], ow, windows=[windows['fusion']])
     finally:
+        restore_hub()
         for h in hooks:
             h.remove()
         del model.virtual_step
