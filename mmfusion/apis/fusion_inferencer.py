@@ -322,13 +322,16 @@ class FusionInferencer(BaseInferencer):
             batch_size: pairs per forward (same-size pairs only).
             **kwargs: the options of :meth:`stream` (``out_dir``,
                 ``rounding``, ``raw``, ``raw_channels``, ``vis_out_dir``,
-                ``return_images``, ``skip_existing``, ``num_workers``).
+                ``return_images``, ``skip_existing``, ``num_workers``,
+                ``on_error``).
 
         Returns:
             dict: ``predictions`` (one dict per pair: ``img_id``, ``fused``
             RGB uint8, ``fused_y`` float32 ``(H, W)`` in [0, 1], and
             ``out_file`` when written; ``skipped=True`` for a pair whose
-            output existed) and ``visualization`` (grid paths).
+            output existed; only ``img_id`` and ``error`` for a pair that
+            could not be read, with ``on_error='skip'``) and
+            ``visualization`` (grid paths).
         """
         entries = list(
             self.stream(
