@@ -113,6 +113,10 @@ def test_fuse_folder_with_a_truncated_png(repo_root, msrs_mini, tmp_path,
     for name in good:
         assert cv2.imread(str(out / f'{name}.png')).shape == (480, 640, 3)
     assert 'fused 7 pair(s)' in res.out
+    # the default backend ('auto') is the fast path: ONNX Runtime, which
+    # tools/install.sh installs (MMFUSION_NO_ONNX=1 opts out explicitly)
+    if os.environ.get('MMFUSION_NO_ONNX') != '1':
+        assert 'backend: onnxruntime, fp32' in res.out, res.out
     assert '1 pair(s) could not be read' in res.err
     assert f'{names[3]}: cannot read IR image {bad}: truncated PNG' in res.err
     assert 'check_images' not in res.err + res.out
