@@ -61,7 +61,7 @@ def test_lr_1e30_probe_writes_no_nonfinite_checkpoint(strategy, repo_root,
     # at the end, or an optimiser step that overflowed the weights)
     with pytest.raises(
             FloatingPointError,
-            match='skipped for non-finite|non-finite weights'):
+            match='skipped for non-finite|non-finite weights') as stop:
         runner.train()
     ckpts = sorted(glob.glob(str(tmp_path / 'iter_*.pth')))
     assert ckpts, 'no checkpoint was written before the run stopped'
@@ -71,7 +71,10 @@ def test_lr_1e30_probe_writes_no_nonfinite_checkpoint(strategy, repo_root,
         assert not bad, (osp.basename(path), bad[:5], len(bad))
     # the model in memory too, buffers included
     assert not _nonfinite(dict(runner.model.state_dict()))
-    assert runner.model.nonfinite_guard.skipped > 0
+    # skipped updates, or a step whose non-finite weights were refused (and
+    # undone): BDLFusion's leader, whose hypergradient carries eta = 1e30
+    assert runner.model.nonfinite_guard.skipped > 0 or \
+        'non-finite weights' in str(stop.value)
 
 
 def test_skipped_update_restores_buffers_and_counts(repo_root, msrs_mini,

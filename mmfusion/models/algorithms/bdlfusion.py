@@ -359,6 +359,7 @@ class BDLFusion(FusionModel):
         params = [
             p for p in unwrap(self.fusion_net).parameters() if p.requires_grad
         ]
+        before = [p.detach().clone() for p in params]
         offset = 0
         for p in params:
             n = p.numel()
@@ -375,6 +376,9 @@ class BDLFusion(FusionModel):
         fusion_ow.zero_grad()
         guard.taken('fusion hypergradient')
         if not guard._all_finite(params):
+            with torch.no_grad():  # leave the model as it was, finite
+                for p, p0 in zip(params, before):
+                    p.copy_(p0)
             raise FloatingPointError(
                 'the fusion net\'s hypergradient step turned a finite '
                 f'hypergradient into non-finite weights (lr {self._eta:g}): '
