@@ -42,8 +42,10 @@ mmfusion's meta step + fusion/task step (via ``benchmark_meta_step.py``'s
 worker), against the released loop's body (``train.py``: the inner pass,
 the outer pass and one "learning of F and T" pass, driven here with the
 released modules, losses and update functions on the same MSRS images).
-Time and peak memory (CPU: peak RSS of the child, ``VmHWM`` reset before
-the step; CUDA: ``max_memory_allocated``).
+Time (wall and the process's CPU time) and peak memory (CPU: peak RSS of
+the child, ``VmHWM`` reset before the step; CUDA:
+``max_memory_allocated``). The released child runs ``--warmup`` unmeasured
+iterations first, mmfusion's (``benchmark_meta_step.py``) always one.
 
 ``--malloc cached`` turns glibc's ``mmap`` for large blocks off and its
 trimming (``mallopt``) in the measuring process(es), for every contender
@@ -368,8 +370,8 @@ def _released_batch(args, device):
 
 def released_iteration(args) -> dict:
     """Child process: the released loop's body (train.py, MSRS settings),
-    ``--iters`` + 1 times (the first unmeasured): the meta step (inner and
-    outer pass) and one 'learning of F and T' pass."""
+    ``--warmup`` unmeasured + ``--iters`` measured times: the meta step
+    (inner and outer pass) and one 'learning of F and T' pass."""
     import random
     import tempfile
 
@@ -464,7 +466,7 @@ def released_iteration(args) -> dict:
         return f_loss.item(), t_loss.item()
 
     steps = {}
-    for i in range(args.iters + 1):
+    for i in range(args.warmup + args.iters):
         for name, fn in (('meta', meta_step), ('fusion', fusion_task_step)):
             memory.release()
             memory.sync()
@@ -474,7 +476,7 @@ def released_iteration(args) -> dict:
             fn()
             memory.sync()
             seconds = time.perf_counter() - t0
-            if i:
+            if i >= args.warmup:
                 steps.setdefault(name, []).append(
                     dict(
                         seconds=seconds,
@@ -552,8 +554,9 @@ def run_mmfusion_child(args) -> dict:
 def _forward_argv(args) -> list:
     argv = [
         '--official', args.official, '--device', args.device, '--threads',
-        str(args.threads), '--iters', '1', '--crop', *map(str, args.crop),
-        '--data-root', args.data_root, '--parts', 'iteration'
+        str(args.threads), '--iters', '1', '--warmup',
+        str(args.warmup), '--crop', *map(str, args.crop), '--data-root',
+        args.data_root, '--parts', 'iteration'
     ]
     return argv
 
