@@ -179,8 +179,10 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
 
     ``fast=True`` (default) runs the channels-last fast path
     (:mod:`mmfusion.models.utils.restormer`: the same function within float
-    rounding, ~3x faster than the layer-by-layer formulation on a CPU core,
-    forward and backward); ``fast=False`` the plain formulation. Both have
+    rounding; on one CPU core ~2x faster than the released implementation
+    and ~1.6x faster than the layer-by-layer formulation, forward and
+    backward, see ``docs/benchmarks.md``); ``fast=False`` the plain
+    formulation. Both have
     the same parameters and state-dict keys, and both support
     ``functional_call``, double backward and ``torch.func.jvp``.
 
