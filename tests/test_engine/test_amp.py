@@ -10,7 +10,6 @@ import sys
 import pytest
 import torch
 from mmengine.hooks import Hook
-from mmengine.logging import MessageHub
 from mmengine.optim import AmpOptimWrapper
 from test_bdlfusion_dist import bdl_test_cfg
 from test_seafusion_runner import seafusion_test_cfg
@@ -19,6 +18,7 @@ from test_tdfusion_runner import tdfusion_test_cfg
 from mmfusion.engine.optimizers import CPUAmpOptimWrapper, amp, enable_amp
 from mmfusion.engine.runner import build_runner
 from mmfusion.models.utils.misc import unwrap
+from mmfusion.structures.phases import current_phase
 from mmfusion.utils.checkpoint import load_checkpoint_file
 
 CFGS = dict(
@@ -68,7 +68,7 @@ class DtypeRecorder(Hook):
             def hook(module, args, out):
                 out = out[0] if isinstance(out, (tuple, list)) else out
                 if isinstance(out, torch.Tensor):
-                    phase = MessageHub.get_current_instance().get_info('phase')
+                    phase = current_phase().name
                     self.seen.setdefault((phase, name), set()).add(out.dtype)
 
             return hook

@@ -10,6 +10,7 @@ from torch.func import functional_call, grad
 
 from mmfusion.models import aggregate_hypergradients
 from mmfusion.registry import DATASETS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+from mmfusion.structures.phases import set_phase
 from mmfusion.testing import tiny_segmentor
 
 PIPELINE = [
@@ -196,14 +197,14 @@ def test_bilevel_steps_move_the_right_networks(msrs_mini):
                    for a, b in zip(before[name],
                                    getattr(model, name).parameters()))
 
-    hub.update_info('phase', 'lower')
+    set_phase('lower')
     before = snap()
     log = model.train_step(b_train, ow)
     assert 'task.loss_task' in log and 'disc.loss_fus' in log
     assert moved(before, 'discriminator') and moved(before, 'task')
     assert not moved(before, 'fusion_net')  # the leader waits
 
-    hub.update_info('phase', 'upper')
+    set_phase('upper')
     before = snap()
     log = model.train_step([b_train, b_upper], ow)
     assert moved(before, 'fusion_net')

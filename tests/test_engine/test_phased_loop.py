@@ -1,13 +1,16 @@
+import os.path as osp
+
 import pytest
 
 from mmfusion.engine import PhasedTrainLoop
+from mmfusion.structures import PhaseSchedule
 
 
 def _schedule(phases, n_batches=10):
-    """Build the loop's schedule without a runner."""
+    """The loop's accounting over a schedule, without a runner."""
     loop = PhasedTrainLoop.__new__(PhasedTrainLoop)
     loop.dataloader = list(range(n_batches))
-    loop._parse_phases(phases)
+    loop.schedule = PhaseSchedule(phases, {None: n_batches})
     return loop
 
 
@@ -46,3 +49,30 @@ def test_extra_dataloader_accounting():
     assert loop.batches_before(12, 'upper') == 2  # iterations 4 and 9
     assert loop.batches_before(10, 'upper') == 2
     assert loop.batches_before(9, 'upper') == 1
+
+
+@pytest.mark.parametrize('phases, match', [
+    ([
+        dict(name='meta', iters=2, batches_per_iter=2),
+        dict(name='fuse', iters=2)
+    ], r"train_cfg.phases \['meta', 'fuse'\] do not match the phases TDFusion "
+     r"declares \['meta', 'fusion'\]: unknown \['fuse'\], missing "
+     r"\['fusion'\]"),
+    ([dict(name='fusion', iters=2)], r"missing \['meta'\]"),
+    ([dict(name='meta', iters=2),
+      dict(name='fusion', iters=2)
+      ], "phase 'meta' draws 1 batches per step .* TDFusion declares 2"),
+])
+def test_config_phases_checked_against_the_algorithm_at_build(
+        repo_root, msrs_mini, tmp_path, phases, match):
+    """A config whose train_cfg.phases names a phase its algorithm lacks (or
+    lacks one, or draws another number of batches) fails when the loop is
+    built, before any step, with both lists named."""
+    from mmfusion.engine.runner import build_runner
+    from test_tdfusion_runner import tdfusion_test_cfg
+    cfg = tdfusion_test_cfg(repo_root, msrs_mini, tmp_path, 4)
+    cfg.train_cfg.phases = phases
+    runner = build_runner(cfg)
+    with pytest.raises(ValueError, match=match):
+        runner.build_train_loop(cfg.train_cfg)
+    assert not osp.exists(osp.join(str(tmp_path), 'iter_1.pth'))

@@ -11,6 +11,7 @@ from mmengine.registry import init_default_scope
 
 from mmfusion.models.algorithms.seafusion import colour_jitter, frozen
 from mmfusion.registry import DATASETS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+from mmfusion.structures.phases import set_phase
 
 DEMO = 'configs/seafusion/seafusion_joint_demo.py'
 PIPELINE = [
@@ -58,11 +59,8 @@ def _build(repo_root, fusion_optim=None, **kwargs):
 
 
 def _phase(phase, round_idx, pos=1, it=0):
-    hub = MessageHub.get_current_instance()
-    hub.update_info('phase', phase)
-    hub.update_info('cycle', round_idx)
-    hub.update_info('phase_iter', pos)
-    hub.update_info('iter', it)
+    set_phase(phase, pos, round_idx)
+    MessageHub.get_current_instance().update_info('iter', it)
 
 
 def _snapshot(module):

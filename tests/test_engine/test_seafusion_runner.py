@@ -14,6 +14,7 @@ from mmengine.logging import MessageHub
 
 from mmfusion.engine import PhasedTrainLoop
 from mmfusion.engine.runner import build_runner
+from mmfusion.structures import PhaseSchedule
 from mmfusion.utils import set_unique_run_name
 
 DEMO = 'configs/seafusion/seafusion_joint_demo.py'
@@ -296,8 +297,8 @@ def test_resume_mid_round_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
 def _schedule(phases, n_batches=10, extra=None):
     loop = PhasedTrainLoop.__new__(PhasedTrainLoop)
     loop.dataloader = list(range(n_batches))
-    loop.extra_dataloaders = extra or {}
-    loop._parse_phases(phases)
+    lens = {k: len(v) for k, v in (extra or {}).items()}
+    loop.schedule = PhaseSchedule(phases, {None: n_batches, **lens})
     return loop
 
 

@@ -17,6 +17,7 @@ from mmengine.logging import MessageHub
 from mmengine.registry import init_default_scope
 
 from mmfusion.registry import DATASETS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+from mmfusion.structures.phases import set_phase
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(REPO, 'data', 'msrs_demo')
@@ -68,7 +69,7 @@ def _batches(cfg, data_root, n=2):
 def _meta_step(model, ow, b1, b2):
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 0)
-    hub.update_info('phase', 'meta')
+    set_phase('meta')
     g0 = [p.detach().clone() for p in model.loss_generator.parameters()]
     log = model.train_step([b1, b2], ow)
     assert torch.isfinite(log['meta.loss']) and torch.isfinite(
@@ -134,7 +135,7 @@ def test_instance_segmentation_with_instance_masks():
     assert len(masks) == 6 and masks.height == 240
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 0)
-    hub.update_info('phase', 'fusion')
+    set_phase('fusion')
     mask_head = model.task.model.roi_head.mask_head
     before = [p.detach().clone() for p in mask_head.parameters()]
     log = model.train_step(b1, ow)

@@ -10,6 +10,7 @@ from mmengine.structures import InstanceData
 
 from mmfusion.models.utils.misc import unwrap
 from mmfusion.registry import DATASETS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+from mmfusion.structures.phases import set_phase
 from mmfusion.testing import tiny_detector, tiny_segmentor
 
 PIPELINE = [
@@ -123,7 +124,7 @@ def test_meta_step_updates_generator_and_restores_task(msrs_mini, task_kind):
     model, ow = _build(task_kind)
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 0)
-    hub.update_info('phase', 'meta')
+    set_phase('meta')
     g0 = [p.detach().clone() for p in model.loss_generator.parameters()]
     f0 = [p.detach().clone() for p in model.fusion_net.parameters()]
     t0 = {k: v.clone() for k, v in model.task.state_dict().items()}
@@ -149,7 +150,7 @@ def test_fusion_phase_trains_fusion_and_task_not_generator(msrs_mini):
     model, ow = _build('seg')
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 0)
-    hub.update_info('phase', 'fusion')
+    set_phase('fusion')
     snap = {
         name: [p.detach().clone() for p in getattr(model, name).parameters()]
         for name in ('fusion_net', 'loss_generator', 'task')
@@ -172,7 +173,7 @@ def test_nonfinite_updates_are_skipped_then_stop(msrs_mini, monkeypatch):
     model, ow = _build('seg', max_consecutive_nonfinite=3)
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 0)
-    hub.update_info('phase', 'fusion')
+    set_phase('fusion')
     f0 = [p.detach().clone() for p in model.fusion_net.parameters()]
     loss_module = model.fusion_loss[0]
     original = loss_module.forward
@@ -196,7 +197,7 @@ def test_nonfinite_updates_are_skipped_then_stop(msrs_mini, monkeypatch):
 def test_phase_is_required(msrs_mini):
     b1, _ = _batches(msrs_mini, 'seg', n=1) * 2
     model, ow = _build('seg')
-    MessageHub.get_current_instance().update_info('phase', None)
+    set_phase(None)
     with pytest.raises(RuntimeError, match='PhasedTrainLoop'):
         model.train_step(b1, ow)
 
@@ -285,7 +286,7 @@ def _meta_step_gradients(msrs_mini, task_kind, hypergrad, **kwargs):
     model, ow = _build(task_kind, hypergrad=hypergrad, **kwargs)
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 0)
-    hub.update_info('phase', 'meta')
+    set_phase('meta')
     seen = {}
     step = ow['loss_generator'].step
 

@@ -16,6 +16,7 @@ from mmengine.registry import init_default_scope
 
 from mmfusion.models.utils.misc import unwrap
 from mmfusion.registry import DATASETS, MODELS
+from mmfusion.structures.phases import set_phase
 
 SEGFORMER = 'configs/tdfusion/segformer_msrs.py'
 DEEPLAB = 'configs/tdfusion/deeplab_msrs.py'
@@ -275,7 +276,7 @@ def test_logged_w_ir_is_the_true_ir_weight(msrs_mini):
     assert model.swap_modalities
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 0)
-    hub.update_info('phase', 'meta')
+    set_phase('meta')
     log = model.train_step([b1, b2], ow)
     # channel 0 over the swapped batch would read (0.8 + 0.2) / 2 = 0.5
     assert float(log['meta_inner.w_ir']) == pytest.approx(0.8, abs=1e-6)

@@ -252,6 +252,7 @@ def measure(args) -> dict:
     from mmfusion.engine.optimizers import enable_amp
     from mmfusion.models.utils.misc import unwrap
     from mmfusion.registry import DATASETS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+    from mmfusion.structures import phase_scope
 
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device.startswith('cuda') and torch.device(device).index is not None:
@@ -302,13 +303,13 @@ def measure(args) -> dict:
         hub.update_info('iter', i)
         recorder.start()
         if kind == 'fusion':
-            hub.update_info('phase', 'fusion')
-            model.train_step(batches[2 * i], ow)
+            with phase_scope('fusion'):
+                model.train_step(batches[2 * i], ow)
         else:
             algo.hypergrad = kind.split('+')[0]
             algo.recompute_generator = recompute and kind != 'jvp+keep'
-            hub.update_info('phase', 'meta')
-            model.train_step([batches[2 * i], batches[2 * i + 1]], ow)
+            with phase_scope('meta'):
+                model.train_step([batches[2 * i], batches[2 * i + 1]], ow)
         return recorder.finish()
 
     kinds_of = {}

@@ -2,9 +2,9 @@
 from typing import Dict, Optional, Sequence, Union
 
 from mmengine.hooks import ParamSchedulerHook
-from mmengine.logging import MessageHub
 
 from mmfusion.registry import HOOKS
+from mmfusion.structures.phases import current_phase
 
 
 @HOOKS.register_module()
@@ -76,8 +76,8 @@ class PhasedParamSchedulerHook(ParamSchedulerHook):
 
     @staticmethod
     def _current_phase():
-        hub = MessageHub.get_current_instance()
-        return hub.get_info('phase'), hub.get_info('phase_iter')
+        phase = current_phase()
+        return phase.name, phase.iter
 
     def before_train_iter(self,
                           runner,

@@ -8,6 +8,8 @@ from mmengine.runner.loops import _InfiniteDataloaderIterator
 from torch.utils.data import DataLoader
 
 from mmfusion.registry import LOOPS
+from mmfusion.structures.phases import (PhaseSchedule, check_phases,
+                                        declared_phases, set_phase)
 
 
 @LOOPS.register_module()
@@ -16,9 +18,15 @@ class PhasedTrainLoop(IterBasedTrainLoop):
 
     Task-driven fusion alternates between kinds of steps (TDFusion: N
     meta-steps of the loss generator, then a pass of fusion + task training).
-    The loop owns that schedule; the algorithm's ``train_step`` reads the
-    current phase from the message hub (``get_info('phase')``) and does the
-    step of that phase::
+    The loop owns that schedule (arithmetic in
+    :class:`mmfusion.structures.PhaseSchedule`); the algorithm's
+    ``train_step`` reads the current phase through
+    :func:`mmfusion.structures.current_phase` and does the step of that
+    phase. An algorithm that declares its phases (``PHASES``, a tuple of
+    :class:`mmfusion.structures.PhaseSpec`) has the configured ``phases``
+    checked against the declaration when the loop is built: an unknown or
+    missing phase, or a phase drawing another number of batches than the
+    step takes, is an error naming both lists::
 
         train_cfg = dict(
             type='PhasedTrainLoop',
@@ -47,8 +55,8 @@ class PhasedTrainLoop(IterBasedTrainLoop):
     skipped batches are drawn in the order the finished iterations drew them,
     so loaders whose random transforms share the main process's RNG
     (``num_workers=0``) replay the same augmentations. The phase, its
-    position and the cycle index (``'phase'``, ``'phase_iter'``,
-    ``'cycle'``: e.g. SeAFusion's round), and the passes over the train
+    position and the cycle index (:class:`mmfusion.structures.Phase`: e.g.
+    SeAFusion's round), and the passes over the train
     dataloader so far (``'epoch'``, read by task heads with an epoch-based
     warm-up such as TOOD's) are also stored in the message hub
     (thus in checkpoints and logs).
@@ -77,23 +85,30 @@ class PhasedTrainLoop(IterBasedTrainLoop):
                         'diff_rank_seed', False))
             self.extra_dataloaders[name] = loader
             self.extra_iterators[name] = _InfiniteDataloaderIterator(loader)
-        self._parse_phases(phases)
-        for name, _, _, extra in self.phases:
-            unknown = set(extra) - set(self.extra_iterators)
+        lens = {None: len(self.dataloader)}
+        lens.update({k: len(v) for k, v in self.extra_dataloaders.items()})
+        self.schedule = PhaseSchedule(phases, lens)
+        for phase in self.schedule.phases:
+            unknown = set(phase.extra) - set(self.extra_iterators)
             if unknown:
-                raise KeyError(f'phase {name!r} draws from dataloaders '
+                raise KeyError(f'phase {phase.name!r} draws from dataloaders '
                                f'{sorted(unknown)} not in extra_dataloaders')
-        self._check_task_targets(runner)
+        declared = declared_phases(runner.model)
+        if declared is not None:
+            check_phases(
+                declared, self.schedule,
+                type(getattr(runner.model, 'module', runner.model)).__name__)
+        self._check_targets(runner)
 
-    def _check_task_targets(self, runner) -> None:
-        """Before the first step: the task model gets every target it needs
-        from each dataloader (e.g. instance masks for Mask R-CNN), checked on
-        the first sample of each dataset; the error names the task and the
-        missing field. The global random state is left as it was."""
+    def _check_targets(self, runner) -> None:
+        """Before the first step: the algorithm checks the first sample of
+        each dataloader (:meth:`FusionModel.check_targets`: e.g. the task
+        model gets every target it needs, such as instance masks for Mask
+        R-CNN); the error names the dataloader. The global random state is
+        left as it was."""
         model = getattr(runner.model, 'module', runner.model)
-        task = getattr(model, 'task', None)
-        task = getattr(task, 'module', task)
-        if task is None or not hasattr(task, 'check_targets'):
+        check = getattr(model, 'check_targets', None)
+        if check is None:
             return
         import random
 
@@ -113,84 +128,31 @@ class PhasedTrainLoop(IterBasedTrainLoop):
                 np.random.set_state(state[1])
                 torch.set_rng_state(state[2])
             try:
-                task.check_targets([sample] if sample is not None else [])
+                check([sample] if sample is not None else [])
             except ValueError as e:
                 raise ValueError(f'{name} dataloader: {e}') from None
 
-    def _parse_phases(self, phases: Sequence[dict]) -> None:
-        if not phases:
-            raise ValueError('PhasedTrainLoop needs at least one phase')
-        self.phases = []
-        for phase in phases:
-            phase = dict(phase)
-            name = phase.pop('name')
-            batches = int(phase.pop('batches_per_iter', 1))
-            extra = {
-                k: int(v)
-                for k, v in phase.pop('extra_batches', {}).items()
-            }
-            iters = phase.pop('iters')
-            if phase:
-                raise KeyError(f'unknown keys {sorted(phase)} in phase {name}')
-            if batches == 0 and not extra:
-                raise ValueError(f'phase {name!r} draws no batches: give it '
-                                 'batches_per_iter >= 1 or extra_batches')
-            if iters == 'epoch':
-                if batches:
-                    iters = len(self.dataloader) // batches
-                else:
-                    loader, n = next(iter(extra.items()))
-                    loaders = getattr(self, 'extra_dataloaders', {})
-                    if loader not in loaders:
-                        raise KeyError(f'phase {name!r} draws from dataloader '
-                                       f'{loader!r} not in extra_dataloaders')
-                    iters = len(loaders[loader]) // max(n, 1)
-            if int(iters) < 1 or batches < 0:
-                raise ValueError(
-                    f'phase {name!r} has {iters} iterations of {batches} '
-                    'batches; both must be >= 1 (is the dataset smaller than '
-                    'batches_per_iter x batch_size?)')
-            if any(n < 1 for n in extra.values()):
-                raise ValueError(f'phase {name!r}: extra_batches must be >= 1')
-            self.phases.append((name, int(iters), batches, extra))
-        self._cycle_iters = sum(p[1] for p in self.phases)
+    @property
+    def phases(self) -> list:
+        """The configured phases (see :class:`PhaseSchedule`)."""
+        return self.schedule.phases
 
     def phase_at(self, it: int) -> Tuple[str, int, int]:
         """``(name, position within the phase, batches per iter)`` of
         iteration ``it`` (0-based)."""
-        phase, pos = self._locate(it)
-        return phase[0], pos, phase[2]
-
-    def _locate(self, it: int) -> tuple:
-        pos = it % self._cycle_iters
-        for phase in self.phases:
-            if pos < phase[1]:
-                return phase, pos
-            pos -= phase[1]
-        raise AssertionError('unreachable')
+        phase, pos = self.schedule.locate(it)
+        return phase.name, pos, phase.batches
 
     def batches_before(self, it: int, loader: Optional[str] = None) -> int:
         """Number of batches that iterations ``0 .. it-1`` drew from the
         train dataloader (``loader=None``) or from an extra one."""
+        return self.schedule.batches_before(it, loader)
 
-        def per_iter(phase):
-            _, _, batches, extra = phase
-            return batches if loader is None else extra.get(loader, 0)
-
-        cycles, pos = divmod(it, self._cycle_iters)
-        total = cycles * sum(p[1] * per_iter(p) for p in self.phases)
-        for phase in self.phases:
-            n = min(pos, phase[1])
-            total += n * per_iter(phase)
-            pos -= n
-        return total
-
-    def _draw(self, phase: tuple) -> list:
+    def _draw(self, phase) -> list:
         """The batches of one iteration of ``phase``: train ones first, then
         the extra loaders' in their configured order."""
-        _, _, batches, extra = phase
-        data = [next(self.dataloader_iterator) for _ in range(batches)]
-        for loader, n in extra.items():
+        data = [next(self.dataloader_iterator) for _ in range(phase.batches)]
+        for loader, n in phase.extra.items():
             data += [next(self.extra_iterators[loader]) for _ in range(n)]
         return data
 
@@ -207,14 +169,12 @@ class PhasedTrainLoop(IterBasedTrainLoop):
             # replay iteration by iteration: with several loaders, the
             # order of the draws is part of what makes the replay exact
             for it in range(self._iter):
-                self._draw(self._locate(it)[0])
+                self._draw(self.schedule.locate(it)[0])
         while self._iter < self._max_iters and not self.stop_training:
             self.runner.model.train()
-            phase, pos = self._locate(self._iter)
+            phase, pos = self.schedule.locate(self._iter)
+            set_phase(phase.name, pos, self._iter // self.schedule.cycle_iters)
             hub = MessageHub.get_current_instance()
-            hub.update_info('phase', phase[0])
-            hub.update_info('phase_iter', pos)
-            hub.update_info('cycle', self._iter // self._cycle_iters)
             # passes over the train dataloader so far (task heads with an
             # epoch-based warm-up, e.g. TOOD's initial_epoch, read it)
             hub.update_info(

@@ -3,11 +3,11 @@ from typing import Dict, Optional, Sequence, Union
 
 import torch
 from mmengine.dist import all_reduce
-from mmengine.logging import MessageHub
 from mmengine.optim import AmpOptimWrapper, OptimWrapperDict
 from torch import Tensor
 
 from mmfusion.registry import MODELS
+from mmfusion.structures import PhaseSpec
 from ..utils.misc import prefix_log_vars as _prefixed
 from ..utils.misc import seeded_generator, unwrap
 from .fusion_model import ConfigType, FusionModel
@@ -157,6 +157,19 @@ class BDLFusion(FusionModel):
     """
 
     requires_task = True
+    PHASES = (
+        PhaseSpec(
+            'lower',
+            batches=1,
+            updates=('discriminator', 'task'),
+            doc='one step of each follower on a train batch'),
+        PhaseSpec(
+            'upper',
+            batches=2,
+            updates=('fusion_net', 'discriminator', 'task'),
+            doc='the leader on the aggregated hypergradients (train batch, '
+            'upper batch), then the followers\' step'),
+    )
 
     def __init__(self,
                  discriminator: ConfigType,
@@ -217,26 +230,14 @@ class BDLFusion(FusionModel):
     # ------------------------------------------------------------ steps
     def train_step(self, data,
                    optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
-        phase = MessageHub.get_current_instance().get_info('phase')
-        if phase == 'upper':
-            if not isinstance(data, (list, tuple)) or len(data) != 2:
-                raise ValueError(
-                    "the 'upper' phase needs [train batch, upper batch]: give "
-                    "it extra_batches=dict(upper=1) in PhasedTrainLoop")
+        if self.current_phase(data).name == 'upper':
             train = self.data_preprocessor(data[0], True)
             upper = self.data_preprocessor(data[1], True)
             log = self.upper_step(train, upper, optim_wrapper)
             log.update(self.lower_step(train, optim_wrapper))
-        elif phase == 'lower':
+        else:
             log = self.lower_step(
                 self.data_preprocessor(data, True), optim_wrapper)
-        else:
-            raise RuntimeError(
-                f'BDLFusion got phase {phase!r}; train it with '
-                "train_cfg=dict(type='PhasedTrainLoop', phases=[dict("
-                "name='lower', iters=9), dict(name='upper', iters=1, "
-                "extra_batches=dict(upper=1))], extra_dataloaders=dict("
-                'upper=...), ...)')
         return self.with_nonfinite_count(log)
 
     def lower_step(self, data: dict,

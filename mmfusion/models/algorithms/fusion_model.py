@@ -1,5 +1,5 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.config import ConfigDict
@@ -11,8 +11,10 @@ from torch import Tensor
 
 from mmfusion.registry import MODELS
 from mmfusion.structures import FusionDataSample
+from mmfusion.structures.phases import Phase, PhaseSpec, current_phase, spec_of
 from mmfusion.utils import normalize_output, restore_colour
 from mmfusion.utils.colour import COLOUR_POLICIES
+from ..utils.misc import unwrap
 from ..utils.nonfinite import BufferSnapshot, NonFiniteGuard
 
 ConfigType = Union[dict, ConfigDict]
@@ -70,10 +72,18 @@ class FusionModel(BaseModel):
 
     Subclasses take their own arguments and pass every other one (those
     above) on as keywords; a task-driven subclass sets ``requires_task``.
+    A strategy that alternates kinds of steps declares them in ``PHASES``
+    (see :mod:`mmfusion.structures.phases`); ``PhasedTrainLoop`` checks its
+    configured phases against the declaration, and ``train_step`` learns
+    the running one from :meth:`current_phase`.
     """
 
     #: building the algorithm without a ``task`` is an error
     requires_task: bool = False
+    #: the phases of a phased strategy (``None``: one kind of step, any
+    #: loop). One :class:`~mmfusion.structures.PhaseSpec` per phase: its
+    #: name, the batches one step takes, the sub-networks it updates.
+    PHASES: Optional[Tuple[PhaseSpec, ...]] = None
 
     def __init__(self,
                  fusion_net: ConfigType,
@@ -216,6 +226,37 @@ class FusionModel(BaseModel):
 
         return self.with_nonfinite_count(
             self.guarded_update(optim_wrapper, forward, 'fusion'))
+
+    def current_phase(self, data=None) -> Phase:
+        """The running phase of a phased strategy (set by
+        ``PhasedTrainLoop``, or by :func:`~mmfusion.structures.phase_scope`
+        to run one step of a phase by hand). It must be one of ``PHASES``
+        and, given the step's ``data``, the number of batches must be the
+        declared one; either error names the declaration."""
+        phase = current_phase()
+        name = type(self).__name__
+        try:
+            spec = spec_of(self.PHASES or (), phase.name)
+        except ValueError as e:
+            raise RuntimeError(
+                f'{name}: {e}; train it with PhasedTrainLoop, whose '
+                "train_cfg.phases name these phases") from None
+        if data is not None:
+            n = len(data) if isinstance(data, (list, tuple)) else 1
+            if n != spec.batches:
+                raise ValueError(
+                    f'{name} phase {spec.name!r} takes {spec.batches} '
+                    f'batch(es) per step, got {n}: set batches_per_iter / '
+                    "extra_batches of that phase in train_cfg.phases")
+        return phase
+
+    def check_targets(self, data_samples: Sequence) -> None:
+        """Check a dataset's samples before training (the loop calls it with
+        the first sample of each dataloader): a task-driven algorithm's task
+        must find every target it needs (an error names it)."""
+        task = unwrap(self.task) if self.task is not None else None
+        if task is not None and hasattr(task, 'check_targets'):
+            task.check_targets(data_samples)
 
     def with_nonfinite_count(self, log_vars: dict) -> dict:
         """Add the number of skipped non-finite updates to the log, keep the

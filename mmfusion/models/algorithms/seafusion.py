@@ -4,17 +4,15 @@ import copy
 from typing import Dict, Optional, Sequence
 
 import torch
-from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapperDict
 from torch import Tensor
 
 from mmfusion.registry import MODELS
+from mmfusion.structures import PhaseSpec
 from mmfusion.utils import rgb_to_ycbcr, ycbcr_to_rgb
 from ..utils.misc import prefix_log_vars as _prefixed
 from ..utils.misc import seeded_generator, stream_seed, unwrap
 from .fusion_model import ConfigType, FusionModel
-
-PHASES = ('fusion', 'task')
 
 
 def _is_stochastic_or_stat_layer(module: torch.nn.Module) -> bool:
@@ -179,6 +177,19 @@ class SeAFusion(FusionModel):
     """
 
     requires_task = True
+    PHASES = (
+        PhaseSpec(
+            'fusion',
+            batches=1,
+            updates=('fusion_net', ),
+            doc='content loss + beta x semantic loss of the frozen task; a '
+            "new round starts at the phase's first step"),
+        PhaseSpec(
+            'task',
+            batches=1,
+            updates=('task', ),
+            doc='the segmenter on fused images of its own loader'),
+    )
 
     def __init__(self,
                  fusion_net: ConfigType,
@@ -248,25 +259,16 @@ class SeAFusion(FusionModel):
     # ------------------------------------------------------------ steps
     def train_step(self, data,
                    optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
-        hub = MessageHub.get_current_instance()
-        phase, round_idx = hub.get_info('phase'), hub.get_info('cycle')
-        if phase not in PHASES or round_idx is None:
-            raise RuntimeError(
-                f'SeAFusion got phase {phase!r} (round {round_idx}); train it '
-                "with train_cfg=dict(type='PhasedTrainLoop', phases=[dict("
-                "name='fusion', iters=...), dict(name='task', iters=..., "
-                "batches_per_iter=0, extra_batches=dict(task=1))], "
-                'max_iters=(R + 1) x (fusion + task iterations), ...)')
+        phase, pos, round_idx = self.current_phase(data)
         if phase == 'fusion':
-            if hub.get_info('phase_iter') == 0 and round_idx > 0:
+            if pos == 0 and round_idx > 0:
                 self.start_round(round_idx, optim_wrapper)
             beta = self.semantic_weight(round_idx)
             log_vars = _prefixed(
                 fusion=self.fusion_step(data, optim_wrapper, beta))
             log_vars['beta'] = torch.tensor(beta)
         else:
-            if self.reset_task_optimizer and round_idx > 0 and \
-                    hub.get_info('phase_iter') == 0:
+            if self.reset_task_optimizer and round_idx > 0 and pos == 0:
                 optim_wrapper['task'].optimizer.state.clear()
                 optim_wrapper['task'].zero_grad()
             log_vars = _prefixed(task=self.task_step(data, optim_wrapper))

@@ -5,12 +5,13 @@ import logging
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.logging import MessageHub, print_log
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapperDict
 from torch import Tensor
 from torch.func import functional_call, jvp
 
 from mmfusion.registry import MODELS
+from mmfusion.structures import PhaseSpec
 from ..utils.misc import prefix_log_vars as _prefixed
 from ..utils.misc import seeded_generator, unwrap
 from ..utils.views import random_crop_batch, resize_batch, swap_modalities
@@ -145,6 +146,21 @@ class TDFusion(FusionModel):
     HYPERGRAD_MODES = ('jvp', 'double_backward', 'full_backward')
 
     requires_task = True
+    PHASES = (
+        PhaseSpec(
+            'meta',
+            batches=2,
+            updates=('loss_generator', 'task'),
+            doc='meta step of the loss generator through a virtual step of '
+            'the fusion net (inner and outer batch); the task takes its '
+            'temporary step'),
+        PhaseSpec(
+            'fusion',
+            batches=1,
+            updates=('fusion_net', 'task'),
+            doc='the fusion net on the generated loss, the task on the fused '
+            'images'),
+    )
 
     def __init__(self,
                  loss_generator: ConfigType,
@@ -303,21 +319,11 @@ class TDFusion(FusionModel):
     # ------------------------------------------------------------ steps
     def train_step(self, data,
                    optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
-        phase = MessageHub.get_current_instance().get_info('phase')
+        phase = self.current_phase(data).name
         if phase == 'meta':
-            if not isinstance(data, (list, tuple)) or len(data) != 2:
-                raise ValueError('the meta phase needs two batches per '
-                                 'iteration: set batches_per_iter=2 for it '
-                                 'in PhasedTrainLoop')
             log_vars = self.meta_step(data[0], data[1], optim_wrapper)
-        elif phase == 'fusion':
-            log_vars = self.fusion_task_step(data, optim_wrapper)
         else:
-            raise RuntimeError(
-                f'TDFusion got phase {phase!r}; train it with '
-                "train_cfg=dict(type='PhasedTrainLoop', phases=[dict("
-                "name='meta', iters=..., batches_per_iter=2), dict("
-                "name='fusion', iters='epoch')], ...)")
+            log_vars = self.fusion_task_step(data, optim_wrapper)
         return self.with_nonfinite_count(log_vars)
 
     def fusion_task_step(

@@ -38,6 +38,7 @@ from mmengine.logging import MessageHub, MMLogger
 from mmengine.registry import init_default_scope
 
 from mmfusion.registry import DATASETS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+from mmfusion.structures.phases import phase_scope, spec_of
 from .task_adapter import _get_config, _merge
 
 #: the repository of an editable install (its ``configs/`` and the demo
@@ -506,15 +507,16 @@ def one_step_each(strategy: str, model, ow, b1, b2) -> dict:
     prediction; returns the finite losses per phase."""
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 0)
-    hub.update_info('phase_iter', 1)
-    hub.update_info('cycle', 1)  # SeAFusion round 1: beta = 1
     hub.update_info('epoch', 0)  # as PhasedTrainLoop records it
     out = {}
     for phase in STRATEGIES[strategy][1]:
-        hub.update_info('phase', phase)
-        data = [b1, b2] if phase in ('meta', 'upper') else b1
+        batches = spec_of(model.PHASES, phase).batches
+        data = [b1, b2][:batches] if batches > 1 else b1
         model.train()
-        log = model.train_step(data, ow)
+        # position 1 of cycle 1: SeAFusion's round 1 (beta = 1), not the
+        # first step of a round
+        with phase_scope(phase, iter=1, cycle=1):
+            log = model.train_step(data, ow)
         losses = {k: float(v) for k, v in log.items() if 'loss' in k}
         if not losses or not all(
                 map(lambda v: v == v and abs(v) != float('inf'),

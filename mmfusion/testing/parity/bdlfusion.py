@@ -91,6 +91,8 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import Tensor
 
+from mmfusion.structures.phases import phase_scope
+
 from . import common
 
 #: the quantities both steps return, in report order
@@ -483,9 +485,9 @@ def mmfusion_step(seed: int = 0,
     model.hypergradient = recording_hypergradient
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', case['global_steps'] - 1)
-    hub.update_info('phase', 'upper')
     try:
-        log = model.train_step(batches, ow)
+        with phase_scope('upper'):
+            log = model.train_step(batches, ow)
     finally:
         for h in hooks:
             h.remove()

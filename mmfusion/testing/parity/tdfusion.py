@@ -74,6 +74,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmfusion.structures.phases import current_phase, set_phase
+
 from . import common
 
 #: the quantities both steps return, in report order
@@ -327,17 +329,20 @@ def build_mmfusion(case: dict,
 
 
 def _hub(iteration: int, phase: str):
-    """Set the message hub's ``iter`` and ``phase`` (as the training loop
+    """Set the message hub's ``iter`` and the phase (as the training loop
     does); returns a function that puts the previous values back."""
     from mmengine.logging import MessageHub
     info = MessageHub.get_current_instance().runtime_info
-    saved = {k: info[k] for k in ('iter', 'phase') if k in info}
-    info.update(iter=iteration, phase=phase)
+    saved_iter = info.get('iter')
+    saved_phase = current_phase()
+    info['iter'] = iteration
+    set_phase(phase)
 
     def restore():
-        for k in ('iter', 'phase'):
-            info.pop(k, None)
-        info.update(saved)
+        info.pop('iter', None)
+        if saved_iter is not None:
+            info['iter'] = saved_iter
+        set_phase(*saved_phase)
 
     return restore
 
