@@ -257,8 +257,7 @@ def load_checkpoint_file(filename: str, map_location=None):
     except pickle.UnpicklingError as e:
         with mmengine_checkpoint_globals():
             unsafe = set(
-                torch.serialization.get_unsafe_globals_in_checkpoint(
-                    filename))
+                torch.serialization.get_unsafe_globals_in_checkpoint(filename))
         if unsafe - {'builtins.getattr'}:
             raise pickle.UnpicklingError(
                 f'checkpoint {filename} contains objects that the safe '

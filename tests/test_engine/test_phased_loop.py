@@ -68,8 +68,9 @@ def test_config_phases_checked_against_the_algorithm_at_build(
     """A config whose train_cfg.phases names a phase its algorithm lacks (or
     lacks one, or draws another number of batches) fails when the loop is
     built, before any step, with both lists named."""
-    from mmfusion.engine.runner import build_runner
     from test_tdfusion_runner import tdfusion_test_cfg
+
+    from mmfusion.engine.runner import build_runner
     cfg = tdfusion_test_cfg(repo_root, msrs_mini, tmp_path, 4)
     cfg.train_cfg.phases = phases
     runner = build_runner(cfg)

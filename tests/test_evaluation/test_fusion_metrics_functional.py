@@ -10,10 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from mmfusion.evaluation.functional import (
-    ALL_METRICS, DE_FACTO_METRICS, DEFAULT_OPTIONS, LOWER_IS_BETTER, METRICS,
-    REFERENCE_FREE_METRICS, bgr_to_gray, compute_fusion_metrics, filter_valid,
-    fused_to_gray, parse_metric_names, rgb_to_gray)
+# yapf: disable (isort's wrapping of this long import is kept)
+from mmfusion.evaluation.functional import (ALL_METRICS, DE_FACTO_METRICS,
+                                            DEFAULT_OPTIONS, LOWER_IS_BETTER,
+                                            METRICS, REFERENCE_FREE_METRICS,
+                                            bgr_to_gray,
+                                            compute_fusion_metrics,
+                                            filter_valid, fused_to_gray,
+                                            parse_metric_names, rgb_to_gray)
+# yapf: enable
 from mmfusion.evaluation.functional.filters import _pass
 from mmfusion.testing import numpy_reference as nr
 from mmfusion.utils.image_filters import gaussian_kernel1d

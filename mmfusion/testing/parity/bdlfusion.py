@@ -92,7 +92,6 @@ import torch
 from torch import Tensor
 
 from mmfusion.structures.phases import phase_scope
-
 from . import common
 
 #: the quantities both steps return, in report order

@@ -75,7 +75,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmfusion.structures.phases import current_phase, set_phase
-
 from . import common
 
 #: the quantities both steps return, in report order
