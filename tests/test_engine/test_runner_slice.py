@@ -5,11 +5,11 @@ import json
 import os
 import os.path as osp
 
-import torch
 from mmengine.config import Config
 
 from mmfusion.engine.runner import build_runner
 from mmfusion.models import FusionModel, SeAFusionNet
+from mmfusion.testing import check_exact_resume
 from mmfusion.utils import set_unique_run_name
 
 DEMO = 'configs/seafusion/seafusion_content_demo.py'
@@ -62,56 +62,13 @@ def test_train_validate_writes_fused_images_and_metrics(
     assert osp.isfile(tmp_path / 'iter_2.pth')
 
 
-def _weights(runner):
-    return {
-        k: v.detach().clone()
-        for k, v in runner.model.state_dict().items()
-    }
-
-
 def test_resume_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
-    n = 3
-    full = build_runner(
-        _cfg(
-            repo_root,
-            msrs_mini,
-            tmp_path / 'full',
-            2 * n,
-            val_cfg=None,
-            val_dataloader=None,
-            val_evaluator=None))
-    full.train()
-    expected = _weights(full)
-
-    first = build_runner(
-        _cfg(
-            repo_root,
-            msrs_mini,
-            tmp_path / 'split',
-            n,
-            val_cfg=None,
-            val_dataloader=None,
-            val_evaluator=None))
-    first.train()
-    halfway = _weights(first)
-    assert any(not torch.equal(halfway[k], expected[k]) for k in expected)
-
-    resumed = build_runner(
-        _cfg(
-            repo_root,
-            msrs_mini,
-            tmp_path / 'split',
-            2 * n,
-            val_cfg=None,
-            val_dataloader=None,
-            val_evaluator=None,
-            resume=True,
-            load_from=str(tmp_path / 'split' / f'iter_{n}.pth')))
-    resumed.train()
-    assert resumed.iter == 2 * n
-    got = _weights(resumed)
-    for k in expected:
-        assert torch.allclose(got[k], expected[k], atol=1e-6, rtol=0), k
+    no_val = dict(val_cfg=None, val_dataloader=None, val_evaluator=None)
+    run = check_exact_resume(
+        lambda work_dir, iters, **extra: _cfg(repo_root, msrs_mini, work_dir,
+                                              iters, **no_val, **extra),
+        tmp_path, 3)
+    resumed, n = run.resumed, 3
     # the optimiser state was restored too (Adam moments of 2n steps)
     state = resumed.optim_wrapper.optimizer.state_dict()['state']
     assert int(next(iter(state.values()))['step']) == 2 * n

@@ -6,7 +6,7 @@ import torch
 from mmengine.config import Config
 
 from mmfusion.engine.runner import build_runner
-from mmfusion.testing import tiny_segmentor
+from mmfusion.testing import check_exact_resume, tiny_segmentor
 from mmfusion.utils import set_unique_run_name
 from mmfusion.utils.checkpoint import load_checkpoint_file
 
@@ -46,35 +46,17 @@ def _params(runner):
 
 def test_resume_mid_cycle_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     n = 3  # stops inside the first fusion phase (iterations: M M F | F ...)
-    full = build_runner(
-        tdfusion_test_cfg(repo_root, msrs_mini, tmp_path / 'full', 2 * n))
-    full.train()
-    expected = _params(full)
-
-    first = build_runner(
-        tdfusion_test_cfg(repo_root, msrs_mini, tmp_path / 'split', n))
-    first.train()
-    ckpt = load_checkpoint_file(str(tmp_path / 'split' / f'iter_{n}.pth'))
+    run = check_exact_resume(
+        lambda work_dir, iters, **extra: tdfusion_test_cfg(
+            repo_root, msrs_mini, work_dir, iters, **extra), tmp_path, n)
+    ckpt = load_checkpoint_file(run.checkpoint)
     keys = ckpt['state_dict'].keys()
     for part in ('fusion_net.', 'loss_generator.', 'task.'):
         assert any(k.startswith(part) for k in keys), part
     assert set(ckpt['optimizer']) == {'fusion_net', 'loss_generator', 'task'}
     assert ckpt['message_hub']['runtime_info']['phase'] == 'fusion'
-
-    resumed = build_runner(
-        tdfusion_test_cfg(
-            repo_root,
-            msrs_mini,
-            tmp_path / 'split',
-            2 * n,
-            resume=True,
-            load_from=str(tmp_path / 'split' / f'iter_{n}.pth')))
-    resumed.train()
-    got = _params(resumed)
-    assert got.keys() == expected.keys()
-    for k in expected:
-        assert torch.allclose(got[k], expected[k], atol=1e-6, rtol=0), k
     # every network moved during training
+    expected = _params(run.full)
     init = _params(
         build_runner(
             tdfusion_test_cfg(repo_root, msrs_mini, tmp_path / 'init', 1)))
