@@ -14,44 +14,24 @@ Here mmfusion's iteration alone runs (seeded weights, windows of a bundled
 MSRS pair, the shared task network) and must match them to 1e-6 relative;
 no official code is needed.
 """
-from pathlib import Path
 
 import pytest
 import torch
 
-from mmfusion.testing.parity import bdlfusion, common
+from mmfusion.testing.parity import bdlfusion
 
 # mmfusion's iteration takes ~25 s of CPU (float64, DRDB net at 2x64x96)
 pytestmark = pytest.mark.slow
 
-REFERENCE = Path(__file__).parents[1] / 'data' / 'parity' / 'bdlfusion.json'
+#: the method whose reference (tests/data/parity/bdlfusion.json) the fixtures
+#: of conftest.py read
+PARITY = bdlfusion
 #: the followers' lr (and the hypergradient's eta) at the replayed iteration
 ETA = bdlfusion.official_lr()
 
 
-@pytest.fixture(scope='module')
-def reference():
-    meta, fingerprints = common.load_reference(str(REFERENCE))
-    return meta['options'], fingerprints
-
-
-@pytest.fixture(scope='module')
-def step(reference):
-    options, _ = reference
-    torch.manual_seed(0)
-    return bdlfusion.mmfusion_step(**options)
-
-
-def _report(errors):
-    return common.format_report(errors, common.DEFAULT_TOL,
-                                bdlfusion.QUANTITIES)
-
-
-def test_every_quantity_matches_the_official_step(reference, step):
-    _, fingerprints = reference
-    assert set(fingerprints) == set(bdlfusion.QUANTITIES)
-    report, ok = _report(common.compare_fingerprints(step, fingerprints))
-    assert ok, report
+def test_every_quantity_matches_the_official_step(parity, step):
+    parity.assert_all_match(step)
 
 
 def test_the_update_is_the_mean_of_the_hypergradients(step):
@@ -72,14 +52,8 @@ def test_the_update_is_the_mean_of_the_hypergradients(step):
         ('lower.loss_task', lambda t: t * 1.001),  # weight of a loss term
         ('lower.disc_momentum', lambda t: t * (1 + 1e-5)),
     ])
-def test_a_changed_quantity_fails(reference, step, quantity, change):
-    _, fingerprints = reference
-    changed = dict(step)
-    changed[quantity] = change(step[quantity])
-    errors = common.compare_fingerprints(changed, fingerprints)
-    assert errors[quantity] > common.DEFAULT_TOL
-    assert all(e <= common.DEFAULT_TOL for k, e in errors.items()
-               if k != quantity)
+def test_a_changed_quantity_fails(parity, step, quantity, change):
+    parity.assert_change_caught(step, quantity, change)
 
 
 @pytest.mark.parametrize(
@@ -92,9 +66,6 @@ def test_a_changed_quantity_fails(reference, step, quantity, change):
         # the paper's random weights as written instead of the mean
         (dict(aggregation='random'), 'upper.update'),
     ])
-def test_a_changed_recipe_fails(reference, model_options, broken):
+def test_a_changed_recipe_fails(parity, model_options, broken):
     """Real deviations of the algorithm (not of the figures) are caught."""
-    options, fingerprints = reference
-    ours = bdlfusion.mmfusion_step(**options, model_options=model_options)
-    errors = common.compare_fingerprints(ours, fingerprints)
-    assert errors[broken] > 1e-6, _report(errors)[0]
+    parity.assert_recipe_caught(model_options, broken, threshold=1e-6)

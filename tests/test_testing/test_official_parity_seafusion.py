@@ -14,39 +14,19 @@ Here mmfusion's steps alone run (seeded weights, windows of a bundled MSRS
 pair, the shared segmenter) and must match them to 1e-6 relative; no
 official code is needed.
 """
-from pathlib import Path
 
 import pytest
 import torch
 
-from mmfusion.testing.parity import common, seafusion
+from mmfusion.testing.parity import seafusion
 
-REFERENCE = Path(__file__).parents[1] / 'data' / 'parity' / 'seafusion.json'
-
-
-@pytest.fixture(scope='module')
-def reference():
-    meta, fingerprints = common.load_reference(str(REFERENCE))
-    return meta['options'], fingerprints
+#: the method whose reference (tests/data/parity/seafusion.json) the fixtures
+#: of conftest.py read
+PARITY = seafusion
 
 
-@pytest.fixture(scope='module')
-def step(reference):
-    options, _ = reference
-    torch.manual_seed(0)
-    return seafusion.mmfusion_step(**options)
-
-
-def _report(errors):
-    return common.format_report(errors, common.DEFAULT_TOL,
-                                seafusion.QUANTITIES)
-
-
-def test_every_quantity_matches_the_official_step(reference, step):
-    _, fingerprints = reference
-    assert set(fingerprints) == set(seafusion.QUANTITIES)
-    report, ok = _report(common.compare_fingerprints(step, fingerprints))
-    assert ok, report
+def test_every_quantity_matches_the_official_step(parity, step):
+    parity.assert_all_match(step)
 
 
 def test_no_decay_of_norm_and_bias_parameters(step):
@@ -66,14 +46,8 @@ def test_no_decay_of_norm_and_bias_parameters(step):
         ('task.loss', lambda t: t * 1.001),  # weight of a loss term
         ('task.momentum', lambda t: t * (1 + 1e-5)),
     ])
-def test_a_changed_quantity_fails(reference, step, quantity, change):
-    _, fingerprints = reference
-    changed = dict(step)
-    changed[quantity] = change(step[quantity])
-    errors = common.compare_fingerprints(changed, fingerprints)
-    assert errors[quantity] > common.DEFAULT_TOL
-    assert all(e <= common.DEFAULT_TOL for k, e in errors.items()
-               if k != quantity)
+def test_a_changed_quantity_fails(parity, step, quantity, change):
+    parity.assert_change_caught(step, quantity, change)
 
 
 @pytest.mark.slow
@@ -85,9 +59,6 @@ def test_a_changed_quantity_fails(reference, step, quantity, change):
         # beta_r = r + 1 instead of r
         (dict(semantic_weights=[1., 2., 3., 4.]), 'fusion.loss_total'),
     ])
-def test_a_changed_recipe_fails(reference, model_options, broken):
+def test_a_changed_recipe_fails(parity, model_options, broken):
     """Real deviations of the algorithm (not of the figures) are caught."""
-    options, fingerprints = reference
-    ours = seafusion.mmfusion_step(**options, model_options=model_options)
-    errors = common.compare_fingerprints(ours, fingerprints)
-    assert errors[broken] > 1e-6, _report(errors)[0]
+    parity.assert_recipe_caught(model_options, broken, threshold=1e-6)

@@ -14,20 +14,15 @@ Here mmfusion's step alone runs (seeded weights, the bundled MSRS pairs, the
 shared task network) and must match them to 1e-6 relative; no official code
 is needed.
 """
-from pathlib import Path
 
 import pytest
 import torch
 
-from mmfusion.testing.parity import common, tdfusion
+from mmfusion.testing.parity import tdfusion
 
-REFERENCE = Path(__file__).parents[1] / 'data' / 'parity' / 'tdfusion.json'
-
-
-@pytest.fixture(scope='module')
-def reference():
-    meta, fingerprints = common.load_reference(str(REFERENCE))
-    return meta['options'], fingerprints
+#: the method whose reference (tests/data/parity/tdfusion.json) the fixtures
+#: of conftest.py read
+PARITY = tdfusion
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -40,22 +35,8 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope='module')
-def step(reference):
-    options, _ = reference
-    return tdfusion.mmfusion_step(**options)
-
-
-def _report(errors):
-    return common.format_report(errors, common.DEFAULT_TOL,
-                                tdfusion.QUANTITIES)
-
-
-def test_every_quantity_matches_the_official_step(reference, step):
-    _, fingerprints = reference
-    assert set(fingerprints) == set(tdfusion.QUANTITIES)
-    report, ok = _report(common.compare_fingerprints(step, fingerprints))
-    assert ok, report
+def test_every_quantity_matches_the_official_step(parity, step):
+    parity.assert_all_match(step)
 
 
 @pytest.mark.parametrize(
@@ -66,14 +47,8 @@ def test_every_quantity_matches_the_official_step(reference, step):
         ('fusion.task_exp_avg_sq', lambda t: t * (1 + 1e-5)),
         ('meta.weights', lambda t: t.flip(1)),  # IR/VIS weights exchanged
     ])
-def test_a_changed_quantity_fails(reference, step, quantity, change):
-    _, fingerprints = reference
-    changed = dict(step)
-    changed[quantity] = change(step[quantity])
-    errors = common.compare_fingerprints(changed, fingerprints)
-    assert errors[quantity] > common.DEFAULT_TOL
-    assert all(e <= common.DEFAULT_TOL for k, e in errors.items()
-               if k != quantity)
+def test_a_changed_quantity_fails(parity, step, quantity, change):
+    parity.assert_change_caught(step, quantity, change)
 
 
 @pytest.mark.slow
@@ -85,9 +60,6 @@ def test_a_changed_quantity_fails(reference, step, quantity, change):
         # the gradient term of the fusion loss weighted 1.5 instead of 1
         (dict(fusion_loss=dict(grad_weight=1.5)), 'meta.loss_grad'),
     ])
-def test_a_changed_recipe_fails(reference, model_options, broken):
+def test_a_changed_recipe_fails(parity, model_options, broken):
     """Real deviations of the algorithm (not of the figures) are caught."""
-    options, fingerprints = reference
-    ours = tdfusion.mmfusion_step(**options, model_options=model_options)
-    errors = common.compare_fingerprints(ours, fingerprints)
-    assert errors[broken] > 1e-3, _report(errors)[0]
+    parity.assert_recipe_caught(model_options, broken, threshold=1e-3)

@@ -126,10 +126,7 @@ TRAIN_CONSTANTS = dict(
     arch_learning_rate=1e-4,
     arch_weight_decay=1e-3)
 
-
-def repo_root() -> Path:
-    import mmfusion
-    return Path(mmfusion.__file__).resolve().parents[1]
+repo_root = common.repo_root
 
 
 @contextlib.contextmanager
@@ -198,39 +195,9 @@ def shared_task_config(num_classes: int = NUM_CLASSES) -> dict:
     return cfg
 
 
-class Float64SegPreProcessor(torch.nn.Module):
-    """mmseg's ``SegDataPreProcessor`` for unpadded batches without its cast
-    to float32: BGR -> RGB when the original converts channels,
-    ``(x - mean) / std`` per channel, stacked, in the input's dtype; sets
-    ``img_shape``/``pad_shape`` as mmseg's ``stack_batch`` does."""
-
-    def __init__(self, original: torch.nn.Module):
-        super().__init__()
-        self.channel_conversion = bool(
-            getattr(original, 'channel_conversion', False))
-        self.register_buffer('mean', original.mean.detach().clone(), False)
-        self.register_buffer('std', original.std.detach().clone(), False)
-
-    def forward(self, data: dict, training: bool = False) -> dict:
-        inputs = []
-        for x in data['inputs']:
-            if self.channel_conversion and x.size(0) == 3:
-                x = x[[2, 1, 0], ...]
-            inputs.append((x - self.mean) / self.std)
-        inputs = torch.stack(inputs)
-        samples = data.get('data_samples')
-        for s in samples or ():
-            s.set_metainfo(
-                dict(
-                    img_shape=tuple(inputs.shape[-2:]),
-                    pad_shape=tuple(inputs.shape[-2:])))
-        return dict(inputs=inputs, data_samples=samples)
-
-
-def prepare_task(adapter: torch.nn.Module) -> None:
-    """Give a :class:`TaskAdapter`'s segmentor the float64 preprocessor."""
-    adapter.model.data_preprocessor = Float64SegPreProcessor(
-        adapter.model.data_preprocessor)
+#: the float64 segmentation preprocessor (shared with the other methods)
+Float64SegPreProcessor = common.Float64SegPreProcessor
+prepare_task = common.prepare_task
 
 
 class OfficialTaskInterface(torch.nn.Module):
@@ -295,24 +262,9 @@ def load_items(case: dict) -> list:
     mmfusion's MSRS data set (pipeline: ``LoadPairedImageFromFile``,
     ``mmseg.LoadAnnotations``, ``PackFusionInputs``) cut to the window."""
     from mmengine.registry import init_default_scope
-
-    from mmfusion.models.utils.views import crop_sample
-    from mmfusion.registry import DATASETS
     init_default_scope('mmfusion')
     root = case['data_root']
-    if not osp.isdir(osp.join(root, 'ir')):
-        raise FileNotFoundError(f'{root}: expected an MSRS split with ir/, '
-                                'vi/ and Segmentation_labels/')
-    ds = DATASETS.build(
-        dict(
-            type='MSRSDataset',
-            data_root=root,
-            data_prefix=dict(ir='ir', vis='vi', seg='Segmentation_labels'),
-            pipeline=[
-                dict(type='LoadPairedImageFromFile'),
-                dict(type='mmseg.LoadAnnotations'),
-                dict(type='PackFusionInputs'),
-            ]))
+    ds = common.msrs_dataset(root)
     index = {
         Path(ds.get_data_info(i)['ir_path']).stem: i
         for i in range(len(ds))
@@ -321,19 +273,10 @@ def load_items(case: dict) -> list:
         raise KeyError(f'{root}: no pair {case["stem"]!r} (has '
                        f'{sorted(index)[:6]} ...)')
     full = ds[index[case['stem']]]
-    items = []
-    for top, left, h, w in case['windows']:
-        item = copy.deepcopy(full)
-        inputs = item['inputs']
-        if top + h > inputs.shape[-2] or left + w > inputs.shape[-1]:
-            raise ValueError(f'window {(top, left, h, w)} outside the '
-                             f'{tuple(inputs.shape[-2:])} pair '
-                             f'{case["stem"]}')
-        item['inputs'] = inputs[:, top:top + h, left:left + w].contiguous()
-        crop_sample(item['data_samples'], top, left, h, w)
-        item['data_samples'].set_metainfo(dict(ori_shape=(h, w)))
-        items.append(item)
-    return items
+    return [
+        common.cut_item(copy.deepcopy(full), window, case['stem'])
+        for window in case['windows']
+    ]
 
 
 def load_batches(case: dict) -> list:
@@ -374,34 +317,20 @@ def build_mmfusion(case: dict, model_options: Optional[dict] = None):
     ``GLOBAL_STEPS``). ``model_options`` are merged into the model config
     last (e.g. ``dict(adv_weights=dict(task=0.02))``: a deliberate
     deviation, to see the comparison catch it)."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    import mmfusion  # noqa: F401
-    from mmfusion.models.utils.misc import unwrap
-    from mmfusion.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
-    init_default_scope('mmfusion')
-    cfg = Config.fromfile(str(repo_root() / CONFIG))
+    cfg = common.load_config(CONFIG)
     # the shared network instead of the config's task, as the config feeds
     # it (its input_format)
     cfg.model.task = dict(
         type='TaskAdapter',
         model=shared_task_config(),
         input_format=cfg.model.task.get('input_format', 'rgb'))
-    if model_options:
-        cfg.merge_from_dict(dict(model=model_options))
-    model = MODELS.build(cfg.model)
-    model.data_preprocessor = Float64FusionInputs(model.data_preprocessor)
-    task = unwrap(model.task)
-    prepare_task(task)
-    for net in (model.fusion_net, model.discriminator, task):
-        common.seeded_init_(unwrap(net), case['seed'])
-    model.double().train()
-    ow_cfg = dict(cfg.optim_wrapper)
-    constructor = ow_cfg.pop('constructor')
-    ow = OPTIM_WRAPPER_CONSTRUCTORS.build(
-        dict(type=constructor, optim_wrapper_cfg=ow_cfg))(
-            model)
+    model, ow = common.build_float64_model(
+        cfg,
+        case['seed'],
+        nets=('fusion_net', 'discriminator', 'task'),
+        inputs_wrapper=Float64FusionInputs,
+        prepare_task=prepare_task,
+        model_options=model_options)
     lr = official_lr(case['global_steps'])
     for name in ('discriminator', 'task'):
         for group in ow[name].param_groups:
@@ -423,32 +352,6 @@ def _named_flat(vec: Tensor, net: torch.nn.Module) -> Dict[str, Tensor]:
     return out
 
 
-def _params(net: torch.nn.Module) -> Dict[str, Tensor]:
-    return {n: p.detach().clone() for n, p in net.named_parameters()}
-
-
-def _momentum(optimizer, net: torch.nn.Module) -> Dict[str, Tensor]:
-    return {
-        n: optimizer.state[p]['momentum_buffer'].detach().clone()
-        for n, p in net.named_parameters() if p in optimizer.state
-    }
-
-
-def _grad_recorder(optimizer, net: torch.nn.Module, store: list):
-    """A step pre-hook on ``optimizer`` appending ``net``'s gradients (by
-    name) to ``store``; returns the hook's handle."""
-    names = {id(p): n for n, p in net.named_parameters()}
-
-    def record(opt, args, kwargs):
-        store.append({
-            names[id(p)]: p.grad.detach().clone()
-            for g in opt.param_groups
-            for p in g['params'] if p.grad is not None and id(p) in names
-        })
-
-    return optimizer.register_step_pre_hook(record)
-
-
 def mmfusion_step(seed: int = 0,
                   pair: Optional[str] = None,
                   model_options: Optional[dict] = None,
@@ -466,10 +369,10 @@ def mmfusion_step(seed: int = 0,
         fusion_net=unwrap(model.fusion_net),
         discriminator=unwrap(model.discriminator),
         task=unwrap(model.task))
-    before = {k: _params(net) for k, net in nets.items()}
+    before = {k: common.params(net) for k, net in nets.items()}
     grads = {k: [] for k in nets}
     hooks = [
-        _grad_recorder(ow[k].optimizer, net, grads[k])
+        common.grad_recorder(ow[k].optimizer, net, grads[k])
         for k, net in nets.items()
     ]
     hyper = {}
@@ -498,23 +401,22 @@ def mmfusion_step(seed: int = 0,
         update=grads['fusion_net'][0],
         before=before,
         after={
-            k: _params(net)
+            k: common.params(net)
             for k, net in nets.items()
         },
         loss_disc=log['disc.loss_fus'],
         grad_disc=grads['discriminator'][0],
-        disc_momentum=_momentum(ow['discriminator'].optimizer,
-                                nets['discriminator']),
+        disc_momentum=common.optimizer_state(ow['discriminator'].optimizer,
+                                             nets['discriminator'],
+                                             'momentum_buffer'),
         loss_task=log['task.loss_task'],
         grad_task=grads['task'][0],
-        task_momentum=_momentum(ow['task'].optimizer, nets['task']))
+        task_momentum=common.optimizer_state(ow['task'].optimizer,
+                                             nets['task'], 'momentum_buffer'))
 
 
 def _quantities(**q) -> Dict[str, Tensor]:
-    vec = common.named_vector
-
-    def scalar(v):
-        return torch.as_tensor(v).detach().to(torch.float64).reshape(())
+    vec, scalar = common.named_vector, common.scalar
 
     h_d, h_t = vec(q['hypergrad_disc']), vec(q['hypergrad_task'])
     update = vec(q['update'])
@@ -687,7 +589,7 @@ def official_step(official_dir: str,
         return {names[k]: v for k, v in named.items()}
 
     def task_names(named):
-        return {k[len('adapter.'):]: v for k, v in named.items()}
+        return common.strip_prefix(named, 'adapter.')
 
     order = [n for n, _ in net.enhance_net.named_parameters()]
     return _quantities(
@@ -719,13 +621,15 @@ def _replay(model, architect, optimizer_dis, optimizer_detection, const,
         fusion_net=model.enhance_net,
         discriminator=model.discriminator,
         task=model.denoise_net)
-    rec = dict(before={k: _params(v) for k, v in nets.items()})
+    rec = dict(before={k: common.params(v) for k, v in nets.items()})
     store = dict(update=[], disc=[], task=[])
     hooks = [
-        _grad_recorder(architect.optimizer, model.enhance_net,
-                       store['update']),
-        _grad_recorder(optimizer_dis, model.discriminator, store['disc']),
-        _grad_recorder(optimizer_detection, model.denoise_net, store['task'])
+        common.grad_recorder(architect.optimizer, model.enhance_net,
+                             store['update']),
+        common.grad_recorder(optimizer_dis, model.discriminator,
+                             store['disc']),
+        common.grad_recorder(optimizer_detection, model.denoise_net,
+                             store['task'])
     ]
     branch = []
     unrolled1 = architect._backward_step_unrolled
@@ -821,7 +725,11 @@ def _replay(model, architect, optimizer_dis, optimizer_detection, const,
     rec['update'] = store['update'][0]
     rec['grad_disc'] = store['disc'][0]
     rec['grad_task'] = store['task'][0]
-    rec['disc_momentum'] = _momentum(optimizer_dis, model.discriminator)
-    rec['task_momentum'] = _momentum(optimizer_detection, model.denoise_net)
-    rec['after'] = {k: _params(v) for k, v in nets.items()}
+    rec['disc_momentum'] = common.optimizer_state(optimizer_dis,
+                                                  model.discriminator,
+                                                  'momentum_buffer')
+    rec['task_momentum'] = common.optimizer_state(optimizer_detection,
+                                                  model.denoise_net,
+                                                  'momentum_buffer')
+    rec['after'] = {k: common.params(v) for k, v in nets.items()}
     return rec

@@ -13,6 +13,7 @@ import json
 import os.path as osp
 import sys
 import zlib
+from pathlib import Path
 from typing import (Callable, Dict, Iterable, Iterator, Mapping, Optional,
                     Sequence, Tuple)
 
@@ -258,6 +259,11 @@ def load_converted(official: torch.nn.Module, ours: torch.nn.Module,
                              strict=True)
 
 
+def scalar(v) -> Tensor:
+    """``v`` (a number or a one-element tensor) as a 0-d float64 tensor."""
+    return torch.as_tensor(v).detach().to(torch.float64).reshape(())
+
+
 def named_vector(named: Mapping[str, Tensor],
                  names: Optional[Iterable[str]] = None) -> Tensor:
     """The tensors of ``named`` flattened and concatenated in the order of
@@ -272,3 +278,197 @@ def named_vector(named: Mapping[str, Tensor],
     return torch.cat([
         named[n].detach().to('cpu', torch.float64).reshape(-1) for n in names
     ])
+
+
+# ------------------------------------------------------------ mmfusion side
+def repo_root() -> Path:
+    """The folder holding the ``mmfusion`` package (configs, data)."""
+    import mmfusion
+    return Path(mmfusion.__file__).resolve().parents[1]
+
+
+def load_config(config: str):
+    """The config ``config`` (relative to :func:`repo_root`), with the
+    ``mmfusion`` default scope set."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    import mmfusion  # noqa: F401
+    init_default_scope('mmfusion')
+    return Config.fromfile(str(repo_root() / config))
+
+
+def build_float64_model(cfg,
+                        seed: int,
+                        nets: Sequence[str],
+                        inputs_wrapper: Callable,
+                        prepare_task: Callable,
+                        model_options: Optional[dict] = None):
+    """The model of ``cfg.model`` (``model_options`` merged in last) with
+    its data preprocessor wrapped by ``inputs_wrapper``, its task prepared by
+    ``prepare_task`` (a float64 preprocessor), the sub-networks ``nets``
+    (attribute names) filled by :func:`seeded_init_`, moved to float64 in
+    train mode; and its optimiser wrappers (``cfg.optim_wrapper``)."""
+    from mmfusion.models.utils.misc import unwrap
+    from mmfusion.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+    if model_options:
+        cfg.merge_from_dict(dict(model=model_options))
+    model = MODELS.build(cfg.model)
+    model.data_preprocessor = inputs_wrapper(model.data_preprocessor)
+    prepare_task(unwrap(model.task))
+    for name in nets:
+        seeded_init_(unwrap(getattr(model, name)), seed)
+    model.double().train()
+    ow_cfg = dict(cfg.optim_wrapper)
+    constructor = ow_cfg.pop('constructor')
+    ow = OPTIM_WRAPPER_CONSTRUCTORS.build(
+        dict(type=constructor, optim_wrapper_cfg=ow_cfg))(
+            model)
+    return model, ow
+
+
+def msrs_dataset(root: str):
+    """mmfusion's MSRS data set of the split ``root`` (pipeline:
+    ``LoadPairedImageFromFile``, ``mmseg.LoadAnnotations``,
+    ``PackFusionInputs``); a ``FileNotFoundError`` naming ``root`` where it
+    has no ``ir/``."""
+    from mmfusion.registry import DATASETS
+    if not osp.isdir(osp.join(root, 'ir')):
+        raise FileNotFoundError(f'{root}: expected an MSRS split with ir/, '
+                                'vi/ and Segmentation_labels/')
+    return DATASETS.build(
+        dict(
+            type='MSRSDataset',
+            data_root=root,
+            data_prefix=dict(ir='ir', vis='vi', seg='Segmentation_labels'),
+            pipeline=[
+                dict(type='LoadPairedImageFromFile'),
+                dict(type='mmseg.LoadAnnotations'),
+                dict(type='PackFusionInputs'),
+            ]))
+
+
+def cut_item(item: dict,
+             window: Sequence[int],
+             stem: str,
+             what: str = 'window') -> dict:
+    """Cut the data set item ``item`` (in place) to ``window``
+    ``(top, left, h, w)``: inputs, data samples, ``ori_shape``; a
+    ``ValueError`` (calling the window ``what``) where it leaves the pair
+    ``stem``."""
+    from mmfusion.models.utils.views import crop_sample
+    top, left, h, w = window
+    inputs = item['inputs']
+    if top + h > inputs.shape[-2] or left + w > inputs.shape[-1]:
+        raise ValueError(f'{what} {tuple(window)} outside the '
+                         f'{tuple(inputs.shape[-2:])} pair {stem}')
+    item['inputs'] = inputs[:, top:top + h, left:left + w].contiguous()
+    crop_sample(item['data_samples'], top, left, h, w)
+    item['data_samples'].set_metainfo(dict(ori_shape=(h, w)))
+    return item
+
+
+# ------------------------------------------------------------ snapshots
+def params(net: torch.nn.Module) -> Dict[str, Tensor]:
+    """Copies of ``net``'s parameters by name."""
+    return {n: p.detach().clone() for n, p in net.named_parameters()}
+
+
+def grads(net: torch.nn.Module) -> Dict[str, Tensor]:
+    """Copies of ``net``'s gradients by name (parameters without one are
+    left out)."""
+    return {
+        n: p.grad.detach().clone()
+        for n, p in net.named_parameters() if p.grad is not None
+    }
+
+
+def bn_buffers(net: torch.nn.Module) -> Dict[str, Tensor]:
+    """Copies of ``net``'s ``running_*`` buffers by name, in float64."""
+    return {
+        n: b.detach().to(torch.float64).clone()
+        for n, b in net.named_buffers() if 'running_' in n
+    }
+
+
+def optimizer_state(optimizer, net: torch.nn.Module,
+                    key: str) -> Dict[str, Tensor]:
+    """Copies of ``optimizer``'s state ``key`` (e.g. ``'exp_avg'``) of
+    ``net``'s parameters by name (parameters without it are left out)."""
+    return {
+        n: optimizer.state[p][key].detach().clone()
+        for n, p in net.named_parameters()
+        if key in optimizer.state.get(p, {})
+    }
+
+
+def param_groups(optimizer,
+                 net: torch.nn.Module) -> Dict[str, Dict[str, Tensor]]:
+    """Each parameter's ``lr`` and ``weight_decay`` in ``optimizer``."""
+    names = {id(p): n for n, p in net.named_parameters()}
+    out = dict(lr={}, weight_decay={})
+    for g in optimizer.param_groups:
+        for p in g['params']:
+            if id(p) in names:
+                for key in out:
+                    out[key][names[id(p)]] = torch.tensor(
+                        float(g[key]), dtype=torch.float64)
+    return out
+
+
+def grad_recorder(optimizer, net: torch.nn.Module, store: list):
+    """A step pre-hook on ``optimizer`` appending ``net``'s gradients (by
+    name) to ``store``; returns the hook's handle."""
+    names = {id(p): n for n, p in net.named_parameters()}
+
+    def record(opt, args, kwargs):
+        store.append({
+            names[id(p)]: p.grad.detach().clone()
+            for g in opt.param_groups
+            for p in g['params'] if p.grad is not None and id(p) in names
+        })
+
+    return optimizer.register_step_pre_hook(record)
+
+
+def strip_prefix(named: Mapping[str, Tensor], prefix: str) -> dict:
+    """``named`` with the first ``len(prefix)`` characters of each key
+    dropped (the official side's wrapper prefix, e.g. ``'adapter.'``)."""
+    return {k[len(prefix):]: v for k, v in named.items()}
+
+
+class Float64SegPreProcessor(torch.nn.Module):
+    """mmseg's ``SegDataPreProcessor`` for unpadded batches without its cast
+    to float32: BGR -> RGB when the original converts channels (3-channel
+    inputs only), ``(x - mean) / std`` per channel, stacked, in the input's
+    dtype; sets ``img_shape``/``pad_shape`` as mmseg's ``stack_batch``
+    does."""
+
+    def __init__(self, original: torch.nn.Module):
+        super().__init__()
+        self.channel_conversion = bool(
+            getattr(original, 'channel_conversion', False))
+        self.register_buffer('mean', original.mean.detach().clone(), False)
+        self.register_buffer('std', original.std.detach().clone(), False)
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        inputs = []
+        for x in data['inputs']:
+            if self.channel_conversion and x.size(0) == 3:
+                x = x[[2, 1, 0], ...]
+            inputs.append((x - self.mean) / self.std)
+        inputs = torch.stack(inputs)
+        samples = data.get('data_samples')
+        for s in samples or ():
+            s.set_metainfo(
+                dict(
+                    img_shape=tuple(inputs.shape[-2:]),
+                    pad_shape=tuple(inputs.shape[-2:])))
+        return dict(inputs=inputs, data_samples=samples)
+
+
+def prepare_task(adapter: torch.nn.Module) -> None:
+    """Give a :class:`TaskAdapter`'s segmentor the float64 preprocessor
+    (:class:`Float64SegPreProcessor`)."""
+    adapter.model.data_preprocessor = Float64SegPreProcessor(
+        adapter.model.data_preprocessor)

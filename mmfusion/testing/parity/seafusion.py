@@ -276,14 +276,7 @@ def build_mmfusion(case: dict, model_options: Optional[dict] = None):
     its optimiser wrappers (the config's). ``model_options`` are merged into
     the model config last (a deliberate deviation, to see the comparison
     catch it)."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    import mmfusion  # noqa: F401
-    from mmfusion.models.utils.misc import unwrap
-    from mmfusion.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
-    init_default_scope('mmfusion')
-    cfg = Config.fromfile(str(repo_root() / CONFIG))
+    cfg = common.load_config(CONFIG)
     h, w = case['windows'][0][2:]
     # the shared segmenter instead of the config's, as the config feeds it
     cfg.model.task = dict(
@@ -291,66 +284,13 @@ def build_mmfusion(case: dict, model_options: Optional[dict] = None):
         model=shared_task_config((h, w)),
         input_format=cfg.model.task.get('input_format', 'rgb'))
     cfg.model.task_colour_jitter = None
-    if model_options:
-        cfg.merge_from_dict(dict(model=model_options))
-    model = MODELS.build(cfg.model)
-    model.data_preprocessor = Float64FusionInputs(model.data_preprocessor)
-    task = unwrap(model.task)
-    prepare_task(task)
-    for net in (model.fusion_net, task):
-        common.seeded_init_(unwrap(net), case['seed'])
-    model.double().train()
-    ow_cfg = dict(cfg.optim_wrapper)
-    constructor = ow_cfg.pop('constructor')
-    ow = OPTIM_WRAPPER_CONSTRUCTORS.build(
-        dict(type=constructor, optim_wrapper_cfg=ow_cfg))(
-            model)
-    return model, ow
-
-
-def _params(net: torch.nn.Module) -> Dict[str, Tensor]:
-    return {n: p.detach().clone() for n, p in net.named_parameters()}
-
-
-def _buffers(net: torch.nn.Module) -> Dict[str, Tensor]:
-    return {
-        n: b.detach().to(torch.float64).clone()
-        for n, b in net.named_buffers() if 'running_' in n
-    }
-
-
-def _state(optimizer, net: torch.nn.Module, key: str) -> Dict[str, Tensor]:
-    return {
-        n: optimizer.state[p][key].detach().clone()
-        for n, p in net.named_parameters()
-        if key in optimizer.state.get(p, {})
-    }
-
-
-def _groups(optimizer, net: torch.nn.Module) -> Dict[str, Dict[str, Tensor]]:
-    """Each parameter's ``lr`` and ``weight_decay`` in ``optimizer``."""
-    names = {id(p): n for n, p in net.named_parameters()}
-    out = dict(lr={}, weight_decay={})
-    for g in optimizer.param_groups:
-        for p in g['params']:
-            if id(p) in names:
-                for key in out:
-                    out[key][names[id(p)]] = torch.tensor(
-                        float(g[key]), dtype=torch.float64)
-    return out
-
-
-def _grad_recorder(optimizer, net: torch.nn.Module, store: list):
-    names = {id(p): n for n, p in net.named_parameters()}
-
-    def record(opt, args, kwargs):
-        store.append({
-            names[id(p)]: p.grad.detach().clone()
-            for g in opt.param_groups
-            for p in g['params'] if p.grad is not None and id(p) in names
-        })
-
-    return optimizer.register_step_pre_hook(record)
+    return common.build_float64_model(
+        cfg,
+        case['seed'],
+        nets=('fusion_net', 'task'),
+        inputs_wrapper=Float64FusionInputs,
+        prepare_task=prepare_task,
+        model_options=model_options)
 
 
 def _hub(**info):
@@ -375,19 +315,21 @@ def mmfusion_step(seed: int = 0,
     fusion, task = unwrap(model.fusion_net), unwrap(model.task)
     grads = dict(fusion=[], task=[])
     hooks = [
-        _grad_recorder(ow['fusion_net'].optimizer, fusion, grads['fusion']),
-        _grad_recorder(ow['task'].optimizer, task, grads['task'])
+        common.grad_recorder(ow['fusion_net'].optimizer, fusion,
+                             grads['fusion']),
+        common.grad_recorder(ow['task'].optimizer, task, grads['task'])
     ]
-    rec = dict(task_before=_params(task), fusion_before=_params(fusion))
+    rec = dict(
+        task_before=common.params(task), fusion_before=common.params(fusion))
     try:
         _hub(iter=0, phase='task', cycle=TASK_ROUND, phase_iter=0)
         task_log = model.train_step(copy.deepcopy(batch), ow)
         rec.update(
-            task_after=_params(task),
-            task_groups=_groups(ow['task'].optimizer, task),
-            task_momentum=_state(ow['task'].optimizer, task,
-                                 'momentum_buffer'),
-            task_bn=_buffers(task))
+            task_after=common.params(task),
+            task_groups=common.param_groups(ow['task'].optimizer, task),
+            task_momentum=common.optimizer_state(ow['task'].optimizer, task,
+                                                 'momentum_buffer'),
+            task_bn=common.bn_buffers(task))
         # not the phase's first iteration: no re-initialisation of the net
         _hub(iter=1, phase='fusion', cycle=case['fusion_round'], phase_iter=1)
         fusion_log = model.train_step(copy.deepcopy(batch), ow)
@@ -410,17 +352,14 @@ def mmfusion_step(seed: int = 0,
         loss_semantic=fusion_log['fusion.sem_raw'],
         loss_total=fusion_log['fusion.loss'],
         fusion_grad=grads['fusion'][0],
-        exp_avg=_state(opt, fusion, 'exp_avg'),
-        exp_avg_sq=_state(opt, fusion, 'exp_avg_sq'),
+        exp_avg=common.optimizer_state(opt, fusion, 'exp_avg'),
+        exp_avg_sq=common.optimizer_state(opt, fusion, 'exp_avg_sq'),
         fusion_before=rec['fusion_before'],
-        fusion_after=_params(fusion))
+        fusion_after=common.params(fusion))
 
 
 def _quantities(**q) -> Dict[str, Tensor]:
-    vec = common.named_vector
-
-    def scalar(v):
-        return torch.as_tensor(v).detach().to(torch.float64).reshape(())
+    vec, scalar = common.named_vector, common.scalar
 
     return {
         'task.loss': scalar(q['task_loss']),
@@ -536,7 +475,7 @@ def official_step(official_dir: str,
         return {names[k]: v for k, v in named.items() if k in names}
 
     def task_names(named):
-        return {k[len('adapter.'):]: v for k, v in named.items()}
+        return common.strip_prefix(named, 'adapter.')
 
     return _quantities(
         task_loss=rec['task_loss'],
@@ -615,8 +554,8 @@ def _replay(train, loss_mod, optimizer_mod, fusionmodel, segnet, tensors,
         it=i * c['iter_offset'],
     )
     task_grads = []
-    hook = _grad_recorder(optim.optim, net, task_grads)
-    rec['task_before'] = _params(net)
+    hook = common.grad_recorder(optim.optim, net, task_grads)
+    rec['task_before'] = common.params(net)
     # loop body (lines 151-160); im: the fused images
     im, lb = fusion_image, label
     lb = torch.squeeze(lb, 1)
@@ -634,10 +573,11 @@ def _replay(train, loss_mod, optimizer_mod, fusionmodel, segnet, tensors,
         task_loss=loss.detach(),
         task_loss_main=lossp.detach(),
         task_grad=task_grads[0],
-        task_groups=_groups(optim.optim, net),
-        task_momentum=_state(optim.optim, net, 'momentum_buffer'),
-        task_after=_params(net),
-        task_bn=_buffers(net))
+        task_groups=common.param_groups(optim.optim, net),
+        task_momentum=common.optimizer_state(optim.optim, net,
+                                             'momentum_buffer'),
+        task_after=common.params(net),
+        task_bn=common.bn_buffers(net))
 
     # ---- train_fusion(num): set-up (lines 199-241)
     lr_start = c['fusion_lr_start']
@@ -666,8 +606,8 @@ def _replay(train, loss_mod, optimizer_mod, fusionmodel, segnet, tensors,
     for param_group in optimizer.param_groups:
         param_group['lr'] = lr_this_epo
     fusion_grads = []
-    hook = _grad_recorder(optimizer, fusionmodel, fusion_grads)
-    rec['fusion_before'] = _params(fusionmodel)
+    hook = common.grad_recorder(optimizer, fusionmodel, fusion_grads)
+    rec['fusion_before'] = common.params(fusionmodel)
     try:
         # loop body (lines 253-289), first iteration
         fusionmodel.train()
@@ -709,7 +649,8 @@ def _replay(train, loss_mod, optimizer_mod, fusionmodel, segnet, tensors,
         seg_loss=seg_loss.detach(),
         loss_total=loss_total.detach(),
         fusion_grad=fusion_grads[0],
-        exp_avg=_state(optimizer, fusionmodel, 'exp_avg'),
-        exp_avg_sq=_state(optimizer, fusionmodel, 'exp_avg_sq'),
-        fusion_after=_params(fusionmodel))
+        exp_avg=common.optimizer_state(optimizer, fusionmodel, 'exp_avg'),
+        exp_avg_sq=common.optimizer_state(optimizer, fusionmodel,
+                                          'exp_avg_sq'),
+        fusion_after=common.params(fusionmodel))
     return rec

@@ -67,7 +67,6 @@ import ast
 import copy
 import os.path as osp
 import tempfile
-from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
@@ -109,10 +108,7 @@ PRESETS = dict(
 CONFIG = 'configs/tdfusion/segformer_msrs.py'
 NUM_CLASSES = 9
 
-
-def repo_root() -> Path:
-    import mmfusion
-    return Path(mmfusion.__file__).resolve().parents[1]
+repo_root = common.repo_root
 
 
 def shared_task_config(num_classes: int = NUM_CLASSES) -> dict:
@@ -132,27 +128,8 @@ def shared_task_config(num_classes: int = NUM_CLASSES) -> dict:
     return cfg
 
 
-class Float64SegPreProcessor(torch.nn.Module):
-    """mmseg's ``SegDataPreProcessor`` for unpadded 1-channel batches
-    without its cast to float32: ``(x - mean) / std``, stacked, in the
-    input's dtype; sets ``img_shape``/``pad_shape`` as mmseg's
-    ``stack_batch`` does."""
-
-    def __init__(self, mean: float, std: float):
-        super().__init__()
-        self.register_buffer('mean', torch.tensor(float(mean)), False)
-        self.register_buffer('std', torch.tensor(float(std)), False)
-
-    def forward(self, data: dict, training: bool = False) -> dict:
-        inputs = torch.stack([(x - self.mean) / self.std
-                              for x in data['inputs']])
-        samples = data.get('data_samples')
-        for s in samples or ():
-            s.set_metainfo(
-                dict(
-                    img_shape=tuple(inputs.shape[-2:]),
-                    pad_shape=tuple(inputs.shape[-2:])))
-        return dict(inputs=inputs, data_samples=samples)
+#: the float64 segmentation preprocessor (shared with the other methods)
+Float64SegPreProcessor = common.Float64SegPreProcessor
 
 
 def build_shared_task(seed: int = 0) -> torch.nn.Module:
@@ -161,15 +138,9 @@ def build_shared_task(seed: int = 0) -> torch.nn.Module:
     from mmfusion.registry import MODELS
     adapter = MODELS.build(
         dict(type='TaskAdapter', model=shared_task_config(), input_format='y'))
-    _prepare_task(adapter)
+    common.prepare_task(adapter)
     common.seeded_init_(adapter, seed)
     return adapter.double()
-
-
-def _prepare_task(adapter: torch.nn.Module) -> None:
-    dp = adapter.model.data_preprocessor
-    adapter.model.data_preprocessor = Float64SegPreProcessor(
-        float(dp.mean.reshape(-1)[0]), float(dp.std.reshape(-1)[0]))
 
 
 class OfficialTaskInterface(torch.nn.Module):
@@ -245,23 +216,8 @@ def make_case(seed: int = 0,
 def load_batches(case: dict) -> list:
     """The three mmfusion batches (collated, one pair each) of ``case``."""
     from mmengine.dataset import pseudo_collate
-
-    from mmfusion.models.utils.views import crop_sample
-    from mmfusion.registry import DATASETS
     root = case['data_root']
-    if not osp.isdir(osp.join(root, 'ir')):
-        raise FileNotFoundError(f'{root}: expected an MSRS split with ir/, '
-                                'vi/ and Segmentation_labels/')
-    ds = DATASETS.build(
-        dict(
-            type='MSRSDataset',
-            data_root=root,
-            data_prefix=dict(ir='ir', vis='vi', seg='Segmentation_labels'),
-            pipeline=[
-                dict(type='LoadPairedImageFromFile'),
-                dict(type='mmseg.LoadAnnotations'),
-                dict(type='PackFusionInputs'),
-            ]))
+    ds = common.msrs_dataset(root)
     index = {ds.get_data_info(i)['img_id']: i for i in range(len(ds))}
     batches = []
     for stem in case['stems']:
@@ -270,14 +226,7 @@ def load_batches(case: dict) -> list:
                            f'{sorted(index)[:6]} ...)')
         item = ds[index[stem]]
         if case['region'] is not None:
-            top, left, h, w = case['region']
-            inputs = item['inputs']
-            if top + h > inputs.shape[-2] or left + w > inputs.shape[-1]:
-                raise ValueError(f'region {case["region"]} outside the '
-                                 f'{tuple(inputs.shape[-2:])} pair {stem}')
-            item['inputs'] = inputs[:, top:top + h, left:left + w].contiguous()
-            crop_sample(item['data_samples'], top, left, h, w)
-            item['data_samples'].set_metainfo(dict(ori_shape=(h, w)))
+            common.cut_item(item, case['region'], stem, what='region')
         batches.append(pseudo_collate([item]))
     return batches
 
@@ -291,17 +240,10 @@ def build_mmfusion(case: dict,
     optimiser wrappers (the config's). ``model_options`` are merged into
     the model config last (e.g. ``dict(inner_lr=-1e-4)``: a deliberate
     deviation, to see the comparison catch it)."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    import mmfusion  # noqa: F401
-    from mmfusion.models.utils.misc import unwrap
-    from mmfusion.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
     if hypergrad not in HYPERGRAD_MODES:
         raise ValueError(f'hypergrad must be one of {HYPERGRAD_MODES}, got '
                          f'{hypergrad!r}')
-    init_default_scope('mmfusion')
-    cfg = Config.fromfile(str(repo_root() / CONFIG))
+    cfg = common.load_config(CONFIG)
     m = cfg.model
     m.task = dict(
         type='TaskAdapter', model=shared_task_config(), input_format='y')
@@ -309,22 +251,13 @@ def build_mmfusion(case: dict,
     m.task_input_size = case['task_size']
     m.hypergrad = hypergrad.split('+')[0]
     m.recompute_generator = 'auto' if hypergrad != 'jvp+keep' else False
-    if model_options:
-        cfg.merge_from_dict(dict(model=model_options))
-        m = cfg.model
-    model = MODELS.build(m)
-    model.data_preprocessor = _Float64Inputs(model.data_preprocessor)
-    task = unwrap(model.task)
-    _prepare_task(task)
-    for net in (model.fusion_net, model.loss_generator, task):
-        common.seeded_init_(unwrap(net), case['seed'])
-    model.double().train()
-    ow_cfg = dict(cfg.optim_wrapper)
-    constructor = ow_cfg.pop('constructor')
-    ow = OPTIM_WRAPPER_CONSTRUCTORS.build(
-        dict(type=constructor, optim_wrapper_cfg=ow_cfg))(
-            model)
-    return model, ow
+    return common.build_float64_model(
+        cfg,
+        case['seed'],
+        nets=('fusion_net', 'loss_generator', 'task'),
+        inputs_wrapper=_Float64Inputs,
+        prepare_task=common.prepare_task,
+        model_options=model_options)
 
 
 def _hub(iteration: int, phase: str):
@@ -387,16 +320,7 @@ def mmfusion_step(seed: int = 0,
     grads = {k: [] for k in nets}
     hooks = [hook]
     for key, net in nets.items():
-        names = {id(p): n for n, p in net.named_parameters()}
-
-        def record(opt, args, kwargs, key=key, names=names):
-            grads[key].append({
-                names[id(p)]: p.grad.detach().clone()
-                for g in opt.param_groups
-                for p in g['params'] if p.grad is not None
-            })
-
-        hooks.append(ow[key].optimizer.register_step_pre_hook(record))
+        hooks.append(common.grad_recorder(ow[key].optimizer, net, grads[key]))
     fast = []
     virtual_step = model.virtual_step
 
@@ -484,12 +408,7 @@ def _adam_state(optimizer, net: torch.nn.Module, names=None) -> dict:
 
 
 def _quantities(**q) -> Dict[str, Tensor]:
-
-    def vec(named):
-        return common.named_vector(named)
-
-    def scalar(v):
-        return torch.as_tensor(v).detach().to(torch.float64).reshape(())
+    vec, scalar = common.named_vector, common.scalar
 
     return {
         'meta.weights': q['meta_weights'].to(torch.float64),
@@ -639,12 +558,12 @@ def official_step(official_dir: str,
         meta_loss_grad=rec['meta_loss_grad'],
         meta_inner_grad=by_name(rec['meta_inner_grad'], fusion_names),
         meta_task_loss=rec['meta_task_loss'],
-        meta_task_grad=_strip(rec['meta_task_grad'], task_prefix),
+        meta_task_grad=common.strip_prefix(rec['meta_task_grad'], task_prefix),
         meta_outer_loss=rec['meta_outer_loss'],
         meta_hypergrad=by_name(rec['meta_hypergrad'], lpn_names),
         meta_loss_generator=by_name(rec['meta_loss_generator'], lpn_names),
         meta_task_state={
-            k: _strip(v, task_prefix)
+            k: common.strip_prefix(v, task_prefix)
             for k, v in rec['meta_task_state'].items()
         },
         fusion_weights=rec['fusion_weights'],
@@ -657,27 +576,13 @@ def official_step(official_dir: str,
             for k, v in rec['fusion_state'].items()
         },
         fusion_task_loss=rec['fusion_task_loss'],
-        fusion_task_grad=_strip(rec['fusion_task_grad'], task_prefix),
+        fusion_task_grad=common.strip_prefix(rec['fusion_task_grad'],
+                                             task_prefix),
         fusion_task=_task_tensors(Task_model, task_prefix),
         fusion_task_state={
-            k: _strip(v, task_prefix)
+            k: common.strip_prefix(v, task_prefix)
             for k, v in rec['fusion_task_state'].items()
         })
-
-
-def _strip(named: dict, prefix: str) -> dict:
-    return {k[len(prefix):]: v for k, v in named.items()}
-
-
-def _grads(net: torch.nn.Module) -> dict:
-    return {
-        n: p.grad.detach().clone()
-        for n, p in net.named_parameters() if p.grad is not None
-    }
-
-
-def _params(net: torch.nn.Module) -> dict:
-    return {n: p.detach().clone() for n, p in net.named_parameters()}
 
 
 def _replay(utils, const, crop, resize_h, resize_w, windows, tensors,
@@ -725,7 +630,7 @@ def _replay(utils, const, crop, resize_h, resize_w, windows, tensors,
         rec['meta_loss_int'] = loss_f_int.detach()
         rec['meta_loss_grad'] = loss_f_grad.detach()
         Fusion_loss.backward(create_graph=True, retain_graph=True)
-        rec['meta_inner_grad'] = _grads(Fusion_model)
+        rec['meta_inner_grad'] = common.grads(Fusion_model)
         utils.inner_update(Fusion_model, lr_epoch)
         w = Loss_model(torch.cat((data_IR_resize, data_VIS_resize),
                                  1)).detach()
@@ -735,7 +640,7 @@ def _replay(utils, const, crop, resize_h, resize_w, windows, tensors,
         Task_loss = utils.CE_Loss(data_task, mask_t)
         rec['meta_task_loss'] = Task_loss.detach()
         Task_loss.backward()
-        rec['meta_task_grad'] = _grads(Task_model)
+        rec['meta_task_grad'] = common.grads(Task_model)
         optimizer2.step()
 
         # ---- Learning of G, i = 1: outer loop
@@ -755,9 +660,9 @@ def _replay(utils, const, crop, resize_h, resize_w, windows, tensors,
         Task_loss = utils.CE_Loss(data_task, mask_t)
         rec['meta_outer_loss'] = Task_loss.detach()
         Task_loss.backward()
-        rec['meta_hypergrad'] = _grads(lpn)
+        rec['meta_hypergrad'] = common.grads(lpn)
         utils.outer_update(Loss_model, lr_epoch)
-        rec['meta_loss_generator'] = _params(lpn)
+        rec['meta_loss_generator'] = common.params(lpn)
         Task_model.load_state_dict(
             torch.load(osp.join(exppath, 'interim_sta_DS.pth')))
         rec['meta_task_state'] = _adam_state(optimizer2, Task_model)
@@ -793,9 +698,9 @@ def _replay(utils, const, crop, resize_h, resize_w, windows, tensors,
         rec['fusion_loss_int'] = loss_f_int.detach()
         rec['fusion_loss_grad'] = loss_f_grad.detach()
         Fusion_loss.backward()
-        rec['fusion_grad'] = _grads(Fusion_model)
+        rec['fusion_grad'] = common.grads(Fusion_model)
         optimizer1.step()
-        rec['fusion_net'] = _params(Fusion_model)
+        rec['fusion_net'] = common.params(Fusion_model)
         rec['fusion_state'] = _adam_state(optimizer1, Fusion_model)
         optimizer2.zero_grad()
         w = Loss_model(torch.cat((data_IR_resize, data_VIS_resize),
@@ -806,7 +711,7 @@ def _replay(utils, const, crop, resize_h, resize_w, windows, tensors,
         Task_loss = utils.CE_Loss(data_task, mask_t)
         rec['fusion_task_loss'] = Task_loss.detach()
         Task_loss.backward()
-        rec['fusion_task_grad'] = _grads(Task_model)
+        rec['fusion_task_grad'] = common.grads(Task_model)
         optimizer2.step()
         rec['fusion_task_state'] = _adam_state(optimizer2, Task_model)
     return rec
