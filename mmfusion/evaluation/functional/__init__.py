@@ -19,6 +19,8 @@ from .fusion_metrics import (ALL_METRICS, DE_FACTO_METRICS, DEFAULT_OPTIONS,
                              sum_of_correlation_differences, vif)
 # yapf: enable
 from .image_io import bgr_to_gray, fused_to_gray, read_gray, rgb_to_gray
+from .paired_stats import (paired_difference, paired_difference_per_class,
+                           t_quantile, verdict)
 
 __all__ = [
     'METRICS', 'MetricSpec', 'ALL_METRICS', 'DE_FACTO_METRICS',
@@ -28,5 +30,6 @@ __all__ = [
     'average_gradient', 'mutual_information', 'sum_of_correlation_differences',
     'correlation_coefficient', 'mean_squared_error', 'psnr', 'vif', 'qabf',
     'nabf', 'ssim', 'mef_ssim', 'ms_ssim', 'filter_valid', 'box_mean_valid',
-    'read_gray', 'bgr_to_gray', 'rgb_to_gray', 'fused_to_gray'
+    'read_gray', 'bgr_to_gray', 'rgb_to_gray', 'fused_to_gray',
+    'paired_difference', 'paired_difference_per_class', 't_quantile', 'verdict'
 ]
