@@ -1,6 +1,6 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-"""Key mappings from the published checkpoints of SeAFusion, TDFusion and
-BDLFusion to mmfusion's modules.
+"""Key mappings from the published checkpoints of SeAFusion, TDFusion,
+BDLFusion and TarDAL to mmfusion's modules.
 
 Each ``*_convert`` function takes the source ``state_dict`` (official module
 names) and returns ``OrderedDict``s keyed by mmfusion's names, without any
@@ -242,6 +242,47 @@ def bdlfusion_dropped_keys(state: dict) -> List[str]:
     """Keys of a BDLFusion checkpoint that :func:`bdlfusion_convert` does
     not convert (the detector and loss buffers)."""
     return [k for k in state if k.startswith(('denoise_net.', '_criterion'))]
+
+
+# --------------------------------------------------------------------------
+# TarDAL (JinyuanLiu-CV/TarDAL, modules/generator.py before v1.0,
+# module/fuse/generator.py after: the same Generator)
+# --------------------------------------------------------------------------
+_BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
+_TARDAL_RULES: List[Rule] = [
+    (r'encoder\.0\.(weight|bias)', r'stem.conv.\1'),
+    (rf'encoder\.1\.{_BN}', r'stem.bn.\1'),
+    (r'dense\.(\d+)\.0\.(weight|bias)', r'dense.\1.conv.\2'),
+    (rf'dense\.(\d+)\.1\.{_BN}', r'dense.\1.bn.\2'),
+    (r'fuse\.([012])\.0\.(weight|bias)', r'decoder.\1.conv.\2'),
+    (rf'fuse\.([12])\.1\.{_BN}', r'decoder.\1.bn.\2'),
+    (r'fuse\.3\.0\.(weight|bias)', r'head.\1'),
+]
+
+
+def tardal_generator_state(checkpoint,
+                           source: str = 'TarDAL checkpoint') -> tuple:
+    """The generator's tensors in a loaded TarDAL file and its ``use_eval``
+    flag (``None`` when absent): a bare ``Generator`` state_dict (the
+    released ``weights/*.pt``), a training checkpoint of the code before
+    v1.0 (generator under ``'g'``) or a v1.0 one (under ``'fuse'``, with a
+    ``use_eval`` entry)."""
+    use_eval = None
+    if isinstance(checkpoint, dict):
+        for key in ('g', 'fuse'):
+            if isinstance(checkpoint.get(key), dict):
+                checkpoint = checkpoint[key]
+                break
+        if isinstance(checkpoint.get('use_eval'), bool):
+            use_eval = checkpoint['use_eval']
+    return unwrap_state_dict(checkpoint, source), use_eval
+
+
+def tardal_convert(state: dict,
+                   source: str = 'TarDAL checkpoint') -> OrderedDict:
+    """Official TarDAL ``Generator`` -> :class:`TarDALGenerator` (all 46
+    tensors of the released weights, BatchNorm buffers included)."""
+    return _apply_rules(state, _TARDAL_RULES, [], source)
 
 
 def convert_to_model(state: OrderedDict,
