@@ -2,47 +2,21 @@
 # minutes on 2 CPU cores: followers (disc.*, task.*) every iteration, the
 # leader's hypergradient step (upper.*) every 5th. Small images (160x120) and
 # a small DeepLabV3+ (ResNetV1c-18 at 1/4 width) as the task.
-_base_ = ['./bdlfusion_drdb_deeplabv3plus_msrs.py']
+_base_ = [
+    './bdlfusion_drdb_deeplabv3plus_msrs.py',
+    '../_base_/models/tiny_deeplabv3plus.py'
+]
 
 data_root = 'data/msrs_demo'
-norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     task=dict(
         _delete_=True,
         type='TaskAdapter',
         model=dict(
+            _base_.tiny_segmentor,
             _scope_='mmseg',
-            type='EncoderDecoder',
             data_preprocessor=dict(
-                type='SegDataPreProcessor',
-                mean=[123.675, 116.28, 103.53],
-                std=[58.395, 57.12, 57.375],
-                bgr_to_rgb=True,
-                pad_val=0,
-                seg_pad_val=255,
-                size_divisor=32),
-            backbone=dict(
-                type='ResNetV1c',
-                depth=18,
-                stem_channels=16,
-                base_channels=16,
-                out_indices=(0, 1, 2, 3),
-                norm_cfg=norm_cfg),
-            decode_head=dict(
-                type='DepthwiseSeparableASPPHead',
-                in_channels=128,
-                in_index=3,
-                channels=32,
-                dilations=(1, 6, 12, 18),
-                c1_in_channels=16,
-                c1_channels=16,
-                dropout_ratio=0.1,
-                num_classes=9,
-                norm_cfg=norm_cfg,
-                align_corners=False,
-                loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
-            train_cfg=dict(),
-            test_cfg=dict(mode='whole')),
+                _base_.tiny_segmentor.data_preprocessor, size_divisor=32)),
         # the released code's task input (raw fused Y + VIS chroma, clamped,
         # min-max over the batch)
         input_format='rgb_minmax'))

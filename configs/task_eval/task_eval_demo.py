@@ -3,43 +3,25 @@
 # trained for 16 iterations per input on 2 CPU cores.
 #   python tools/task_eval.py configs/task_eval/task_eval_demo.py \
 #       --model SeAFusion configs/seafusion/seafusion_content_demo.py CKPT
-_base_ = ['./deeplabv3plus_r50_msrs.py']
+_base_ = [
+    './deeplabv3plus_r50_msrs.py', '../_base_/models/tiny_deeplabv3plus.py'
+]
 data_root = 'data/msrs_demo'
-norm_cfg = dict(type='BN', requires_grad=True)
+norm_cfg = dict(type='BN', requires_grad=True)  # the base's is SyncBN
 crop_size = (240, 320)
 model = dict(
+    _base_.tiny_segmentor,
     _delete_=True,
-    type='EncoderDecoder',
     data_preprocessor=dict(
-        type='SegDataPreProcessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_val=0,
-        seg_pad_val=255,
-        size=crop_size),
-    backbone=dict(
-        type='ResNetV1c',
-        depth=18,
-        stem_channels=16,
-        base_channels=8,
-        out_indices=(0, 1, 2, 3),
-        norm_cfg=norm_cfg),
+        _base_.tiny_segmentor.data_preprocessor, size=crop_size),
+    # at 1/8 width
+    backbone=dict(_base_.tiny_segmentor.backbone, base_channels=8),
     decode_head=dict(
-        type='DepthwiseSeparableASPPHead',
+        _base_.tiny_segmentor.decode_head,
         in_channels=64,
-        in_index=3,
         channels=16,
-        dilations=(1, 6, 12, 18),
         c1_in_channels=8,
-        c1_channels=8,
-        dropout_ratio=0.1,
-        num_classes=9,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+        c1_channels=8))
 train_pipeline = [
     dict(type='mmfusion.LoadModalityImage', modality='vis'),
     dict(type='mmseg.LoadAnnotations'),

@@ -12,11 +12,13 @@
 # iteration (published 10; 60 leader steps), SGD lr 1e-2 for the
 # followers (published 2e-4 over 720k iterations) with a 30-iteration linear
 # warm-up; the leader's lr is tied to the task's (published).
-_base_ = ['../bdlfusion/bdlfusion_drdb_deeplabv3plus_msrs.py']
+_base_ = [
+    '../bdlfusion/bdlfusion_drdb_deeplabv3plus_msrs.py',
+    '../_base_/models/tiny_deeplabv3plus.py'
+]
 
 data_root = 'work_dirs/task_gain/msrs_mini_cpu/data/msrs_mini_160x120'
 size = (160, 120)
-norm_cfg = dict(type='BN', requires_grad=True)
 # the experiment segmenter's class-weighted cross-entropy (see
 # segmenter_r18_160x120.py; published: plain CE, with which this small
 # in-loop segmenter learned background only in the CPU budget, leaving the
@@ -27,44 +29,20 @@ model = dict(
         _delete_=True,
         type='TaskAdapter',
         model=dict(
+            _base_.tiny_segmentor,
             _scope_='mmseg',
-            type='EncoderDecoder',
             data_preprocessor=dict(
-                type='SegDataPreProcessor',
-                mean=[123.675, 116.28, 103.53],
-                std=[58.395, 57.12, 57.375],
-                bgr_to_rgb=True,
-                pad_val=0,
-                seg_pad_val=255,
+                _base_.tiny_segmentor.data_preprocessor,
                 # no padding (mmseg 1.2.2's class-weighted CE fails on padded
                 # labels, 255 in them): the 120 x 160 input as it is
                 size=(120, 160)),
-            backbone=dict(
-                type='ResNetV1c',
-                depth=18,
-                stem_channels=16,
-                base_channels=16,
-                out_indices=(0, 1, 2, 3),
-                norm_cfg=norm_cfg,
-                init_cfg=None),
+            backbone=dict(_base_.tiny_segmentor.backbone, init_cfg=None),
             decode_head=dict(
-                type='DepthwiseSeparableASPPHead',
-                in_channels=128,
-                in_index=3,
-                channels=32,
-                dilations=(1, 6, 12, 18),
-                c1_in_channels=16,
-                c1_channels=16,
-                dropout_ratio=0.1,
-                num_classes=9,
-                norm_cfg=norm_cfg,
-                align_corners=False,
+                _base_.tiny_segmentor.decode_head,
                 loss_decode=dict(
                     type='CrossEntropyLoss',
                     loss_weight=1.0,
-                    class_weight=class_weight)),
-            train_cfg=dict(),
-            test_cfg=dict(mode='whole')),
+                    class_weight=class_weight))),
         input_format='rgb'),
     # no padding: 160 x 120 images need none (the fusion net is stride 1; the
     # segmenter's own preprocessor pads its input to a multiple of 32)

@@ -10,52 +10,30 @@
 # 1e-3 x 0.75^(e-1), published 10 epochs of 68) and 150 segmenter iterations
 # of batch 8 (published 20,000 of 16; SGD 1e-2, exponential warm-up from
 # 1e-4 over 50 iterations, then poly 0.9 over the 600 of all rounds).
-_base_ = ['../seafusion/seafusion_joint_msrs.py']
+_base_ = [
+    '../seafusion/seafusion_joint_msrs.py',
+    '../_base_/models/tiny_deeplabv3plus.py'
+]
 
 data_root = 'work_dirs/task_gain/msrs_mini_cpu/data/msrs_mini_160x120'
 size = (160, 120)  # (w, h)
-norm_cfg = dict(type='BN', requires_grad=True)
+norm_cfg = dict(type='BN', requires_grad=True)  # the base's is SyncBN
 ohem = dict(type='OHEMPixelSampler', thresh=0.7, min_kept=120 * 160 // 16)
 model = dict(
     task=dict(
         _delete_=True,
         type='TaskAdapter',
         model=dict(
+            _base_.tiny_segmentor,
             _scope_='mmseg',
-            type='EncoderDecoder',
             data_preprocessor=dict(
-                type='SegDataPreProcessor',
-                mean=[123.675, 116.28, 103.53],
-                std=[58.395, 57.12, 57.375],
-                bgr_to_rgb=True,
-                pad_val=0,
-                seg_pad_val=255,
-                size_divisor=32),
-            backbone=dict(
-                type='ResNetV1c',
-                depth=18,
-                stem_channels=16,
-                base_channels=16,
-                out_indices=(0, 1, 2, 3),
-                norm_cfg=norm_cfg,
-                init_cfg=None),
+                _base_.tiny_segmentor.data_preprocessor, size_divisor=32),
+            backbone=dict(_base_.tiny_segmentor.backbone, init_cfg=None),
             decode_head=dict(
-                type='DepthwiseSeparableASPPHead',
-                in_channels=128,
-                in_index=3,
-                channels=32,
-                dilations=(1, 6, 12, 18),
-                c1_in_channels=16,
-                c1_channels=16,
-                dropout_ratio=0.1,
-                num_classes=9,
-                norm_cfg=norm_cfg,
-                align_corners=False,
+                _base_.tiny_segmentor.decode_head,
                 sampler=ohem,
                 loss_decode=dict(
-                    type='mmfusion.OHEMCrossEntropyLoss', loss_weight=1.0)),
-            train_cfg=dict(),
-            test_cfg=dict(mode='whole')),
+                    type='mmfusion.OHEMCrossEntropyLoss', loss_weight=1.0))),
         input_format='rgb'),
     semantic_loss_scale=None)  # one head: L_sem = OHEM-CE of the main head
 

@@ -6,7 +6,10 @@
 # 161 msrs_mini training pairs, tested on the 39 test pairs (mIoU over the
 # classes present + per-class IoU). An ordinary task-eval config:
 #   python tools/task_eval.py configs/task_gain/segmenter_r18_160x120.py ...
-_base_ = ['../task_eval/deeplabv3plus_r50_msrs.py']
+_base_ = [
+    '../task_eval/deeplabv3plus_r50_msrs.py',
+    '../_base_/models/tiny_deeplabv3plus.py'
+]
 data_root = 'work_dirs/task_gain/msrs_mini_cpu/data/msrs_mini_160x120'
 size = (160, 120)  # (w, h)
 # cross-entropy class weights: sqrt(f_background / f_class) of the pixel
@@ -15,44 +18,19 @@ size = (160, 120)  # (w, h)
 # predicts background only within the CPU budget (person and bike IoU 0 on
 # VIS), which would make every input look the same
 class_weight = [1.0, 4.5, 6.5, 10.4, 1.0, 1.0, 1.0, 1.0, 1.0]
-norm_cfg = dict(type='BN', requires_grad=True)
+norm_cfg = dict(type='BN', requires_grad=True)  # the base's is SyncBN
 model = dict(
+    _base_.tiny_segmentor,
     _delete_=True,
-    type='EncoderDecoder',
     data_preprocessor=dict(
-        type='SegDataPreProcessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_val=0,
-        seg_pad_val=255,
-        size=(size[1], size[0])),
-    backbone=dict(
-        type='ResNetV1c',
-        depth=18,
-        stem_channels=16,
-        base_channels=16,
-        out_indices=(0, 1, 2, 3),
-        norm_cfg=norm_cfg,
-        init_cfg=None),
+        _base_.tiny_segmentor.data_preprocessor, size=(size[1], size[0])),
+    backbone=dict(_base_.tiny_segmentor.backbone, init_cfg=None),
     decode_head=dict(
-        type='DepthwiseSeparableASPPHead',
-        in_channels=128,
-        in_index=3,
-        channels=32,
-        dilations=(1, 6, 12, 18),
-        c1_in_channels=16,
-        c1_channels=16,
-        dropout_ratio=0.1,
-        num_classes=9,
-        norm_cfg=norm_cfg,
-        align_corners=False,
+        _base_.tiny_segmentor.decode_head,
         loss_decode=dict(
             type='CrossEntropyLoss',
             loss_weight=1.0,
-            class_weight=class_weight)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+            class_weight=class_weight)))
 train_pipeline = [
     dict(type='mmfusion.LoadModalityImage', modality='vis'),
     dict(type='mmseg.LoadAnnotations'),

@@ -10,10 +10,11 @@
 # 256 / 640 of the width) and the whole 120 x 160 image as the task input.
 # The in-loop segmenter is the experiment's segmenter
 # (segmenter_r18_160x120.py) with a 1-channel input, as published.
-_base_ = ['../tdfusion/segformer_msrs.py']
+_base_ = [
+    '../tdfusion/segformer_msrs.py', '../_base_/models/tiny_deeplabv3plus.py'
+]
 
 data_root = 'work_dirs/task_gain/msrs_mini_cpu/data/msrs_mini_160x120'
-norm_cfg = dict(type='BN', requires_grad=True)
 # the experiment segmenter's class-weighted cross-entropy (see
 # segmenter_r18_160x120.py; published: plain CE, with which this small
 # in-loop segmenter learned background only in the CPU budget, leaving the
@@ -24,8 +25,8 @@ model = dict(
         _delete_=True,
         type='TaskAdapter',
         model=dict(
+            _base_.tiny_segmentor,
             _scope_='mmseg',
-            type='EncoderDecoder',
             data_preprocessor=dict(
                 type='SegDataPreProcessor',
                 mean=[127.5],
@@ -36,32 +37,13 @@ model = dict(
                 # labels, 255 in them): the 120 x 160 input as it is
                 size=(120, 160)),
             backbone=dict(
-                type='ResNetV1c',
-                depth=18,
-                in_channels=1,
-                stem_channels=16,
-                base_channels=16,
-                out_indices=(0, 1, 2, 3),
-                norm_cfg=norm_cfg,
-                init_cfg=None),
+                _base_.tiny_segmentor.backbone, in_channels=1, init_cfg=None),
             decode_head=dict(
-                type='DepthwiseSeparableASPPHead',
-                in_channels=128,
-                in_index=3,
-                channels=32,
-                dilations=(1, 6, 12, 18),
-                c1_in_channels=16,
-                c1_channels=16,
-                dropout_ratio=0.1,
-                num_classes=9,
-                norm_cfg=norm_cfg,
-                align_corners=False,
+                _base_.tiny_segmentor.decode_head,
                 loss_decode=dict(
                     type='CrossEntropyLoss',
                     loss_weight=1.0,
-                    class_weight=class_weight)),
-            train_cfg=dict(),
-            test_cfg=dict(mode='whole')),
+                    class_weight=class_weight))),
         input_format='y'),
     fusion_crop_size=(64, 64),
     task_input_size=(120, 160))

@@ -1,46 +1,48 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 """Small but real task-model configs for tests and demos (CPU friendly)."""
+import copy
+import os.path as osp
+from functools import lru_cache
+
+#: the one copy of the small segmenter, shared with the demo and task-gain
+#: configs (they inherit it as ``_base_.tiny_segmentor``)
+TINY_SEGMENTOR_BASE = 'configs/_base_/models/tiny_deeplabv3plus.py'
+
+
+@lru_cache(maxsize=None)
+def _tiny_segmentor_base() -> dict:
+    from mmengine.config import Config
+    package = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    # the repository (editable install, clone) or the installed package
+    for root in (osp.dirname(package), osp.join(package, '.mim')):
+        path = osp.join(root, TINY_SEGMENTOR_BASE)
+        if osp.isfile(path):
+            return Config.fromfile(path).tiny_segmentor.to_dict()
+    raise FileNotFoundError(
+        f'{TINY_SEGMENTOR_BASE} is in neither the repository nor '
+        f'{package}/.mim: reinstall mmfusion (pip install -e .)')
 
 
 def tiny_segmentor(num_classes=9, in_channels=3):
-    """A small but real mmseg DeepLabV3+ (ResNetV1c-18 at 1/8 width)."""
-    norm = dict(type='BN', requires_grad=True)
-    mean = [123.675, 116.28, 103.53][:in_channels]
-    std = [58.395, 57.12, 57.375][:in_channels]
-    return dict(
-        _scope_='mmseg',
-        type='EncoderDecoder',
-        data_preprocessor=dict(
-            type='SegDataPreProcessor',
-            mean=mean,
-            std=std,
-            bgr_to_rgb=True,
-            pad_val=0,
-            seg_pad_val=255,
-            size_divisor=32),
-        backbone=dict(
-            type='ResNetV1c',
-            depth=18,
-            in_channels=in_channels,
-            stem_channels=16,
-            base_channels=8,
-            out_indices=(0, 1, 2, 3),
-            norm_cfg=norm),
-        decode_head=dict(
-            type='DepthwiseSeparableASPPHead',
-            in_channels=64,
-            in_index=3,
-            channels=16,
-            dilations=(1, 6, 12, 18),
-            c1_in_channels=8,
-            c1_channels=8,
-            dropout_ratio=0.1,
-            num_classes=num_classes,
-            norm_cfg=norm,
-            align_corners=False,
-            loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
-        train_cfg=dict(),
-        test_cfg=dict(mode='whole'))
+    """A small but real mmseg DeepLabV3+: the shared base config
+    (``configs/_base_/models/tiny_deeplabv3plus.py``) at 1/8 width
+    (ResNetV1c-18 with 8 base channels), ``in_channels`` inputs normalised
+    with the first ``in_channels`` ImageNet means/stds, padded to a multiple
+    of 32."""
+    base = copy.deepcopy(_tiny_segmentor_base())
+    data_preprocessor = base['data_preprocessor']
+    data_preprocessor.update(
+        mean=data_preprocessor['mean'][:in_channels],
+        std=data_preprocessor['std'][:in_channels],
+        size_divisor=32)
+    base['backbone'].update(in_channels=in_channels, base_channels=8)
+    base['decode_head'].update(
+        in_channels=64,
+        channels=16,
+        c1_in_channels=8,
+        c1_channels=8,
+        num_classes=num_classes)
+    return dict(_scope_='mmseg', **base)
 
 
 def tiny_detector(num_classes=3):
