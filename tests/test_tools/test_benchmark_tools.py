@@ -49,8 +49,8 @@ def test_gpu_check_dry_run_ops_in_child_processes(repo_root, tmp_path):
     """Without CUDA the tool says so and checks mmcv's ops on the CPU, each
     part in a child process (a crashing op is reported, not fatal)."""
     pytest.importorskip('mmcv.ops')
-    stdout = _run(repo_root, 'tools/gpu_check.py', '--out', str(tmp_path),
-                  '--skip', 'train', 'probe', 'fps')
+    stdout = _run(repo_root, '.dev_scripts/gpu_check.py', '--out',
+                  str(tmp_path), '--skip', 'train', 'probe', 'fps')
     report = json.loads((tmp_path / 'gpu_check.json').read_text())
     if report['device'] == 'cpu':
         assert 'no CUDA device' in stdout

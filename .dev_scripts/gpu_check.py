@@ -1,7 +1,7 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
 """One GPU check of the project: run it on a machine with a CUDA GPU.
 
-    python tools/gpu_check.py [--out work_dirs/gpu_check] [--iters 4]
+    python .dev_scripts/gpu_check.py [--out work_dirs/gpu_check] [--iters 4]
 
 1. mmcv's CUDA ops: the build's CUDA version, and nms / RoIAlign /
    deformable conv on the GPU against the CPU results.
