@@ -10,11 +10,10 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.logging import MessageHub
 
 from mmfusion.engine import PhasedTrainLoop
 from mmfusion.engine.runner import build_runner
-from mmfusion.structures import PhaseSchedule
+from mmfusion.structures import PhaseSchedule, current_phase
 from mmfusion.testing import check_exact_resume
 from mmfusion.utils import set_unique_run_name
 from mmfusion.utils.checkpoint import load_checkpoint_file
@@ -125,13 +124,13 @@ class Recorder(Hook):
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         model = runner.model
-        hub = MessageHub.get_current_instance()
+        phase = current_phase()
         ow = runner.optim_wrapper
         self.row = dict(
             iter=runner.iter,
-            phase=hub.get_info('phase'),
-            pos=hub.get_info('phase_iter'),
-            round=hub.get_info('cycle'),
+            phase=phase.name,
+            pos=phase.iter,
+            round=phase.cycle,
             fusion_lr=ow['fusion_net'].param_groups[0]['lr'],
             task_lrs=[g['lr'] for g in ow['task'].param_groups])
         self.fusion = _state(model.fusion_net)

@@ -78,6 +78,7 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import Tensor
 
+from mmfusion.structures.phases import set_phase
 from . import common
 from .bdlfusion import (Float64FusionInputs, cpu_float64, load_items,
                         official_imports, prepare_task, repo_root)
@@ -293,11 +294,12 @@ def build_mmfusion(case: dict, model_options: Optional[dict] = None):
         model_options=model_options)
 
 
-def _hub(**info):
+def _hub(iter: int, phase: str, cycle: int, phase_iter: int) -> None:
+    """mmengine's ``iter`` and the phase (through the phase API), as the
+    training loop sets them."""
     from mmengine.logging import MessageHub
-    hub = MessageHub.get_current_instance()
-    for k, v in info.items():
-        hub.update_info(k, v)
+    MessageHub.get_current_instance().update_info('iter', iter)
+    set_phase(phase, phase_iter, cycle)
 
 
 def mmfusion_step(seed: int = 0,
