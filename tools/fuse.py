@@ -78,10 +78,11 @@ def parse_args(argv=None):
         '--colour',
         '--color',
         dest='colour',
-        choices=['vis', 'saturation', 'gray'],
+        choices=['vis', 'saturation', 'gray', 'vis_opencv'],
         help="colour policy (default: the model's): 'vis' keeps the VIS "
         "chroma, 'saturation' TDFusion's saturation-weighted chroma, 'gray' "
-        'writes 1-channel images')
+        "writes 1-channel images, 'vis_opencv' the VIS chroma through "
+        "OpenCV's uint8 YCrCb2BGR (TarDAL's script)")
     parser.add_argument(
         '--norm',
         choices=['clip', 'minmax'],

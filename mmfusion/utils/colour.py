@@ -14,7 +14,18 @@ Tensors are ``(N, C, H, W)`` floats in [0, 1]; chroma is ordered (Cb, Cr).
 
 Colour restoration policies (:func:`restore_colour`): ``'vis'`` takes the VIS
 chroma (SeAFusion, BDLFusion), ``'saturation'`` weights the chroma of both
-inputs by their saturation (TDFusion), ``'gray'`` keeps no chroma.
+inputs by their saturation (TDFusion), ``'gray'`` keeps no chroma,
+``'vis_opencv'`` takes the VIS chroma the way OpenCV's uint8 conversions do
+(TarDAL's test script; see below).
+
+OpenCV's uint8 conversions (``cv2.cvtColor`` on 8-bit images, the
+convention of scripts that read and write with OpenCV) are integer
+arithmetic with rounding constants, not the formulas above:
+:func:`opencv_gray` (``COLOR_BGR2GRAY``), :func:`opencv_cbcr`
+(``COLOR_BGR2YCrCb``'s chroma) and :func:`opencv_ycbcr_to_rgb`
+(``COLOR_YCrCb2BGR`` of a truncated uint8 Y), each equal to OpenCV's on all
+2^24 colours. They take and return [0, 1] tensors holding ``k / 255``
+values, and are not differentiable (inference and data preparation only).
 """
 from typing import Optional
 
@@ -45,7 +56,55 @@ def ycbcr_to_rgb(y: Tensor, cbcr: Tensor) -> Tensor:
     return torch.cat([r, g, b], dim=1).clamp(0, 1)
 
 
-COLOUR_POLICIES = ('vis', 'saturation', 'gray')
+COLOUR_POLICIES = ('vis', 'saturation', 'gray', 'vis_opencv')
+
+
+def _to_levels(x: Tensor) -> Tensor:
+    """[0, 1] values ``k / 255`` -> the integers ``k`` (int32)."""
+    return (x * 255).round().to(torch.int32)
+
+
+def opencv_gray(rgb: Tensor) -> Tensor:
+    """``cv2.cvtColor(bgr_u8, COLOR_BGR2GRAY) / 255`` of an RGB batch
+    ``(N, 3, H, W)`` of uint8 values scaled to [0, 1]: ``Y = (9798 R +
+    19235 G + 3735 B + 2^14) >> 15`` (it differs from ``round(.299 R +
+    .587 G + .114 B)`` for 22,411 colours)."""
+    if rgb.dim() != 4 or rgb.size(1) != 3:
+        raise ValueError(f'expected an (N, 3, H, W) RGB tensor, got '
+                         f'{tuple(rgb.shape)}')
+    r, g, b = _to_levels(rgb).unbind(1)
+    y = (9798 * r + 19235 * g + 3735 * b + 16384) >> 15
+    return (y.unsqueeze(1).to(rgb.dtype) / 255)
+
+
+def opencv_cbcr(rgb: Tensor) -> Tensor:
+    """The chroma of ``cv2.cvtColor(bgr_u8, COLOR_BGR2YCrCb)``, ordered
+    (Cb, Cr) and scaled to [0, 1], of an RGB batch of uint8 values scaled
+    to [0, 1]."""
+    if rgb.dim() != 4 or rgb.size(1) != 3:
+        raise ValueError(f'expected an (N, 3, H, W) RGB tensor, got '
+                         f'{tuple(rgb.shape)}')
+    r, g, b = _to_levels(rgb).unbind(1)
+    y = (4899 * r + 9617 * g + 1868 * b + 8192) >> 14
+    half = 128 * 16384 + 8192
+    cr = (((r - y) * 11682 + half) >> 14).clamp(0, 255)
+    cb = (((b - y) * 9241 + half) >> 14).clamp(0, 255)
+    return torch.stack([cb, cr], dim=1).to(rgb.dtype) / 255
+
+
+def opencv_ycbcr_to_rgb(y: Tensor, cbcr: Tensor) -> Tensor:
+    """``cv2.cvtColor(stack([y_u8, Cr, Cb]), COLOR_YCrCb2BGR)`` as RGB in
+    [0, 1], where ``y_u8 = (clamp(y, 0, 1) * 255).astype(uint8)`` (the
+    truncation of the official scripts) and ``cbcr`` is
+    :func:`opencv_cbcr`'s (Cb, Cr)."""
+    y8 = (y.clamp(0, 1) * 255).floor().to(torch.int32)
+    cb, cr = (_to_levels(cbcr) - 128).unbind(1)
+    cb, cr = cb.unsqueeze(1), cr.unsqueeze(1)
+    r = y8 + ((cr * 22987 + 8192) >> 14)
+    g = y8 + ((cb * -5636 + cr * -11698 + 8192) >> 14)
+    b = y8 + ((cb * 29049 + 8192) >> 14)
+    rgb = torch.cat([r, g, b], dim=1).clamp(0, 255)
+    return rgb.to(y.dtype) / 255
 
 
 def saturation_weighted_chroma(cbcr_a: Tensor,
@@ -91,7 +150,11 @@ def restore_colour(fused_y: Tensor,
             chroma of VIS and IR (:func:`saturation_weighted_chroma`; with a
             1-channel IR, ``ir_cbcr=None``, this is the VIS chroma, as in
             TDFusion's test script for a grey input); ``'gray'``: Y on all
-            three channels.
+            three channels; ``'vis_opencv'``: VIS chroma through OpenCV's
+            uint8 ``YCrCb2BGR`` of the truncated Y
+            (:func:`opencv_ycbcr_to_rgb`; ``vis_cbcr`` must be OpenCV's,
+            :func:`opencv_cbcr`, as ``FusionDataPreprocessor(ycbcr=
+            'opencv')`` makes it; not differentiable).
         vis_cbcr / ir_cbcr: ``(N, 2, H, W)`` chroma of the sources.
     """
     if policy not in COLOUR_POLICIES:
@@ -103,6 +166,8 @@ def restore_colour(fused_y: Tensor,
     if vis_cbcr is None:
         raise ValueError(f'colour policy {policy!r} needs the VIS chroma '
                          '(vis_cbcr)')
+    if policy == 'vis_opencv':
+        return opencv_ycbcr_to_rgb(fused_y, vis_cbcr)
     cbcr = vis_cbcr
     if policy == 'saturation' and ir_cbcr is not None:
         cbcr = saturation_weighted_chroma(ir_cbcr, vis_cbcr)

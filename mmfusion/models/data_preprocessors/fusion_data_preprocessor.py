@@ -9,7 +9,7 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmfusion.registry import MODELS
-from mmfusion.utils import rgb_to_ycbcr
+from mmfusion.utils import opencv_cbcr, opencv_gray, rgb_to_ycbcr
 
 
 @MODELS.register_module()
@@ -26,9 +26,12 @@ class FusionDataPreprocessor(BaseDataPreprocessor):
        ``seg_pad_val``, recording ``pad_shape`` and ``batch_input_shape``
        in every sample's metainfo;
     2. scales to [0, 1] and splits the modalities;
-    3. converts VIS to RGB and to Y/CbCr (``mmfusion.utils.rgb_to_ycbcr``).
+    3. converts VIS to RGB and to Y/CbCr (``mmfusion.utils.rgb_to_ycbcr``;
+       with ``ycbcr='opencv'``, OpenCV's uint8 ``BGR2GRAY`` and ``BGR2YCrCb``
+       chroma, :func:`mmfusion.utils.opencv_gray` / ``opencv_cbcr``).
 
-    Every operation is differentiable, so the same code can prepare images
+    Every operation is differentiable (except the ``'opencv'`` conversion,
+    which is for 8-bit images), so the same code can prepare images
     produced inside a training step.
 
     Returns ``dict(inputs=dict(ir, vis, vis_y, vis_cbcr), data_samples)`` with
@@ -41,6 +44,11 @@ class FusionDataPreprocessor(BaseDataPreprocessor):
         size_divisor: pad height and width up to a multiple of it.
         pad_val: padding value of images (0-255 scale).
         seg_pad_val: padding value of semantic masks (255 = ignore).
+        ycbcr: ``'float'`` (default): the fusion literature's formulas;
+            ``'opencv'``: the integer arithmetic of OpenCV's uint8
+            conversions, for models whose official code reads the VIS grey
+            with ``cv2.cvtColor`` (TarDAL); pair it with the colour policy
+            ``'vis_opencv'`` to get OpenCV's ``YCrCb2BGR`` back.
     """
 
     def __init__(self,
@@ -49,7 +57,8 @@ class FusionDataPreprocessor(BaseDataPreprocessor):
                  size_divisor: Optional[int] = None,
                  pad_val: float = 0,
                  seg_pad_val: int = 255,
-                 non_blocking: bool = False):
+                 non_blocking: bool = False,
+                 ycbcr: str = 'float'):
         super().__init__(non_blocking)
         if vis_channels not in (1, 3):
             raise ValueError(
@@ -59,6 +68,10 @@ class FusionDataPreprocessor(BaseDataPreprocessor):
         self.size_divisor = size_divisor
         self.pad_val = pad_val
         self.seg_pad_val = seg_pad_val
+        if ycbcr not in ('float', 'opencv'):
+            raise ValueError(
+                f"ycbcr must be 'float' or 'opencv', got {ycbcr!r}")
+        self.ycbcr = ycbcr
 
     def _stack(self,
                inputs: Union[Tensor, Sequence[Tensor]],
@@ -112,7 +125,10 @@ class FusionDataPreprocessor(BaseDataPreprocessor):
             vis = vis.expand(-1, 3, -1, -1)
         elif self.bgr_to_rgb:
             vis = vis.flip(1)
-        vis_y, vis_cbcr = rgb_to_ycbcr(vis)
+        if self.ycbcr == 'opencv':
+            vis_y, vis_cbcr = opencv_gray(vis), opencv_cbcr(vis)
+        else:
+            vis_y, vis_cbcr = rgb_to_ycbcr(vis)
         return dict(
             inputs=dict(ir=ir, vis=vis, vis_y=vis_y, vis_cbcr=vis_cbcr),
             data_samples=data_samples)
