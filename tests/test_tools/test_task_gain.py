@@ -120,10 +120,9 @@ def _check_quick(work):
 
     # every method trained with its own strategy
     for name in METHODS:
-        with open(work / 'methods' / name / 'train' /
-                  'task_gain_done.json') as f:
+        with open(work / 'methods' / name / 'train' / 'trained.json') as f:
             assert osp.isfile(json.load(f)['checkpoint'])
-    warm = work / 'methods' / 'BDLFusion' / 'warmup' / 'task_gain_done.json'
+    warm = work / 'methods' / 'BDLFusion' / 'warmup' / 'trained.json'
     assert warm.is_file()
     bdl_cfg = (work / 'methods' / 'BDLFusion' / 'train' /
                'config.py').read_text()

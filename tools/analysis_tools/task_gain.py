@@ -1,9 +1,11 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-"""The task-gain experiment in one command: train each fusion method with
-mmfusion's strategies on the train split, then train a fresh task model on
-every input (VIS, IR, a fixed rule, released weights, each trained method)
-for several seeds, and report mean +- std with the fusion metrics, a bar plot
-and a picture grid.
+"""The task-gain experiment in one command: train each fusion method and its
+task-free twin with mmfusion's strategies on the train split under every
+fusion seed, then train a fresh task model on every input (VIS, IR, a fixed
+rule, released weights, each trained net) for several seeds, and report
+mean +- std, the paired differences method - twin with their 95 % CI and
+verdict, the fusion metrics, a bar plot and a picture grid. The library is
+mmfusion.apis.task_gain; this is its command line.
 
 Examples::
 
@@ -20,9 +22,14 @@ Examples::
     python tools/analysis_tools/task_gain.py \\
         configs/task_gain/task_gain_msrs_gpu.py
 
-Every stage is skipped when its result exists and was made by the same
-configuration, and an interrupted training resumes: re-running the command
-continues where it stopped. See docs/benchmarks.md.
+    # only some parts: the trainings of TDFusion (and its twin), then the rest
+    python tools/analysis_tools/task_gain.py \\
+        configs/task_gain/task_gain_msrs_mini_cpu.py --stages train:TDFusion
+
+Every unit of work is skipped when its result exists and was made by the
+same configuration, and an interrupted training resumes: re-running the
+command continues where it stopped. A progress line after each unit gives
+the elapsed time and an estimate of what is left. See docs/benchmarks.md.
 """
 import argparse
 import os
@@ -32,7 +39,6 @@ os.environ.setdefault('PYTHONWARNINGS', 'ignore')
 
 from mmengine.config import Config, DictAction  # noqa: E402
 
-import mmfusion  # noqa: F401,E402  (compatibility patches)
 from mmfusion.apis.task_gain import STAGES, TaskGainExperiment  # noqa: E402
 
 
@@ -54,14 +60,22 @@ def parse_args(argv=None):
         '--seeds',
         type=int,
         nargs='+',
-        help='seeds of the task trainings (default: the '
-        'config\'s, 3)')
+        help='seeds of the task trainings of the protocol (default: the '
+        'config\'s `seeds`)')
+    parser.add_argument(
+        '--fusion-seeds',
+        type=int,
+        nargs='+',
+        help='seeds of the fusion trainings, methods and twins paired by '
+        'seed (default: the config\'s `fusion_seeds`)')
     parser.add_argument('--device', help='device of fusion inference')
     parser.add_argument(
         '--stages',
         nargs='+',
-        choices=STAGES,
-        help='run only these stages (default: all)')
+        metavar='STAGE[:METHOD]',
+        help=f'run only these stages, of {", ".join(STAGES)} (eval = '
+        'task_eval); train:NAME or task_eval:NAME for one method and its '
+        'twin (default: all)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -82,7 +96,8 @@ def main(argv=None):
             quick=args.quick,
             seeds=args.seeds,
             device=args.device,
-            stages=args.stages)
+            stages=args.stages,
+            fusion_seeds=args.fusion_seeds)
     except (ValueError, KeyError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

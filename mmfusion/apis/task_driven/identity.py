@@ -1,9 +1,10 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-"""Run identity and caching of the task-driven protocol: a finished run is
-kept with a hash of what produced it (the resolved config and the state of
-the images it read), reused when the hash matches, resumed when an
-interrupted run of the same identity left a checkpoint, and moved aside
-otherwise. Nothing is deleted."""
+"""Run identity and caching of the task-driven protocol (and of the
+task-gain experiment's fusion trainings, :mod:`mmfusion.apis.task_gain`): a
+finished run is kept with a hash of what produced it (the resolved config
+and the state of the images it read), reused when the hash matches, resumed
+when an interrupted run of the same identity left a checkpoint, and moved
+aside otherwise. Nothing is deleted."""
 import copy
 import hashlib
 import json
@@ -23,8 +24,8 @@ from .configs import LOADERS, leaf_datasets
 
 __all__ = [
     'RESULT_FILE', 'FUSED_MARK', 'IDENTITY_FILE', 'folder_signature',
-    'config_hash', 'write_json', 'json_metrics', 'plain_number', 'load_result',
-    'claim_run'
+    'config_hash', 'write_json', 'json_metrics', 'plain_number', 'load_record',
+    'load_result', 'claim_run'
 ]
 
 #: a finished run's metrics and identity, in the run's work dir
@@ -97,18 +98,30 @@ def plain_number(value):
     return value
 
 
-def load_result(
-        path: str,
-        identity: str,
-        log: Callable[[str], None] = print) -> Optional[Dict[str, float]]:
-    """The metrics saved in ``path`` (a :data:`RESULT_FILE`) if made by
-    the run identity ``identity``, else ``None``."""
+def load_record(path: str,
+                identity: str,
+                log: Callable[[str], None] = print) -> Optional[dict]:
+    """The record (a JSON object with a ``config_hash``) saved in ``path``
+    if made by the run identity ``identity``, else ``None``: what a finished
+    run left (task metrics, a trained checkpoint)."""
     if not osp.isfile(path):
         return None
     with open(path) as f:
         saved = json.load(f)
     if saved.get('config_hash') != identity:
         log(f'{path} was made by another configuration or other images')
+        return None
+    return saved
+
+
+def load_result(
+        path: str,
+        identity: str,
+        log: Callable[[str], None] = print) -> Optional[Dict[str, float]]:
+    """The metrics saved in ``path`` (a :data:`RESULT_FILE`) if made by
+    the run identity ``identity``, else ``None``."""
+    saved = load_record(path, identity, log)
+    if saved is None:
         return None
     return {
         k: float('nan') if v is None else v

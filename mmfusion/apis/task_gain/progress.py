@@ -1,0 +1,107 @@
+# Copyright (c) mmfusion contributors. All rights reserved.
+"""Wall time of the experiment's stages, and the progress line with an
+estimate of what is left."""
+import os.path as osp
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from ..task_driven.identity import write_json
+
+__all__ = ['Progress', 'format_seconds']
+
+
+def format_seconds(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return '?'
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f'{h}:{rest // 60:02d}:{rest % 60:02d}'
+
+
+class Progress:
+    """Times the units of work (a training, a task run, ...) and logs, after
+    each, ``[done/planned] label: seconds | elapsed | left ~ estimate``.
+
+    The seconds of every unit that did work are kept in ``timings_file``
+    (a unit found done keeps the time it took when it ran). The estimate of
+    a unit not yet done is the mean measured time of the units of its kind
+    (e.g. the same method's trainings under other seeds, all task runs);
+    units of a kind never measured are counted apart.
+
+    Args:
+        timings_file: JSON file of ``{key: seconds}``.
+        log: where the progress lines go.
+    """
+
+    def __init__(self, timings_file: str, log: Callable[[str], None]):
+        self.timings_file = timings_file
+        self.log = log
+        self.timings: Dict[str, float] = self._read()
+        self.kinds: Dict[str, str] = {}
+        self.plan: List[Tuple[str, str]] = []
+        self.done: set = set()
+        self.start = time.time()
+
+    def _read(self) -> Dict[str, float]:
+        import json
+        if not osp.isfile(self.timings_file):
+            return {}
+        with open(self.timings_file) as f:
+            return json.load(f)
+
+    def add(self, units: Sequence[Tuple[str, str]]) -> None:
+        """Plan units ``(key, kind)`` (in the order they will run)."""
+        for key, kind in units:
+            if key not in self.kinds:
+                self.plan.append((key, kind))
+            self.kinds[key] = kind
+
+    def estimate(self, key: str) -> Optional[float]:
+        """Seconds a unit not yet run is expected to take: 0 when it ran
+        before (its result is reused), else the mean of its kind, else
+        ``None``."""
+        if key in self.timings:
+            return 0.0
+        kind = self.kinds.get(key)
+        same = [
+            v for k, v in self.timings.items()
+            if self.kinds.get(k) == kind or k.rsplit('/', 1)[0] == kind
+        ]
+        return sum(same) / len(same) if same else None
+
+    def left(self) -> Tuple[float, int]:
+        """(estimated seconds, units of an unmeasured kind) still to run."""
+        total, unknown = 0.0, 0
+        for key, _ in self.plan:
+            if key in self.done:
+                continue
+            est = self.estimate(key)
+            if est is None:
+                unknown += 1
+            else:
+                total += est
+        return total, unknown
+
+    def run(self, key: str, kind: str, label: str, fn, *args, **kwargs):
+        """Run ``fn(*args, **kwargs)``, which returns ``(result, worked)``;
+        record its time if it worked (or was never timed) and log the
+        progress line. Returns ``result``."""
+        self.add([(key, kind)])
+        start = time.time()
+        result, worked = fn(*args, **kwargs)
+        spent = time.time() - start
+        if worked or key not in self.timings:
+            # (re-read: another process may have recorded other units)
+            self.timings.update(self._read())
+            self.timings[key] = round(spent, 1)
+            write_json(self.timings_file, self.timings)
+        self.done.add(key)
+        left, unknown = self.left()
+        index = [k for k, _ in self.plan].index(key) + 1
+        self.log(
+            f'[{index}/{len(self.plan)}] {label}: {spent:.0f} s' +
+            ('' if worked else ' (done before)') +
+            f' | elapsed {format_seconds(time.time() - self.start)}'
+            f' | left ~{format_seconds(left)}' +
+            (f' + {unknown} stage(s) not yet measured' if unknown else ''))
+        return result

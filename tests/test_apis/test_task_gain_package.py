@@ -1,0 +1,230 @@
+"""The task-gain package (mmfusion.apis.task_gain) piece by piece: the stage
+selection, the fusion runs of a preset (fusion seeds, twins, warm-ups), the
+time estimate, the paired report and an in-process fusion training that
+resumes where it stopped (run identity and claiming of
+mmfusion.apis.task_driven.identity). The whole pipeline:
+tests/test_tools/test_task_gain.py."""
+import json
+import math
+import os
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from mmfusion.apis.task_driven import InputSource, TaskEvalResult
+from mmfusion.apis.task_gain import (TRAINED_FILE, fusion_runs,
+                                     paired_differences, parse_stages,
+                                     prepare_dataset, train_fusion)
+from mmfusion.apis.task_gain.preset import load_cfg, load_preset
+from mmfusion.apis.task_gain.progress import Progress
+from mmfusion.apis.task_gain.report import paired_table
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _preset(**kw):
+    cfg = Config(
+        dict(
+            work_dir='w',
+            fusion_seeds=[0, 1],
+            methods=[
+                dict(
+                    name='A',
+                    config='a.py',
+                    cfg_options={'x': 1},
+                    quick_cfg_options={'y': 2},
+                    twin=dict(
+                        name='A twin',
+                        config='a_twin.py',
+                        quick_cfg_options={'y': 3})),
+                dict(
+                    name='B',
+                    config='b.py',
+                    warmup='b_warm.py',
+                    twin=dict(name='B twin', config='b_twin.py')),
+                dict(name='C', config='c.py'),
+            ],
+            quick=dict(fusion_seeds=[5, 6])))
+    cfg.merge_from_dict(kw)
+    return cfg
+
+
+def test_parse_stages():
+    assert parse_stages(None) == ([
+        'data', 'rules', 'released', 'train', 'task_eval', 'report'
+    ], {})
+    # order of the pipeline, eval = task_eval, per method
+    assert parse_stages(['report', 'eval', 'train:A', 'train:B']) == \
+        (['train', 'task_eval', 'report'], {'train': ['A', 'B']})
+    with pytest.raises(ValueError, match='unknown stage .trian'):
+        parse_stages(['trian'])
+    with pytest.raises(ValueError, match='only train and task_eval'):
+        parse_stages(['data:A'])
+
+
+def test_fusion_runs_pair_method_and_twin_by_seed():
+    cfg = load_preset(_preset(), quick=True)
+    runs = fusion_runs(cfg, '/w', True, cfg.fusion_seeds)
+    assert [(r.name, r.role, r.seed)
+            for r in runs] == [('A s5', 'method', 5), ('A twin s5', 'twin', 5),
+                               ('B warm-up s5', 'warmup', 5),
+                               ('B s5', 'method', 5), ('B twin s5', 'twin', 5),
+                               ('C s5', 'method', 5), ('A s6', 'method', 6),
+                               ('A twin s6', 'twin', 6),
+                               ('B warm-up s6', 'warmup', 6),
+                               ('B s6', 'method', 6), ('B twin s6', 'twin', 6),
+                               ('C s6', 'method', 6)]
+    a, a_twin, warm, b, b_twin = runs[:5]
+    # the twin gets the method's schedule options, then its own
+    assert a.options == {'x': 1, 'y': 2}
+    assert a_twin.options == {'x': 1, 'y': 3}
+    assert a_twin.config == 'a_twin.py'
+    # method and twin start from the same warm-up of their seed
+    assert b.warmup is warm and b_twin.warmup is warm
+    assert warm.work_dir == '/w/methods/B/seed_5/warmup'
+    assert b.work_dir == '/w/methods/B/seed_5/train'
+    assert b_twin.work_dir == '/w/methods/B_twin/seed_5/train'
+    assert b.kind == 'train/B/method' and b.key == 'train/B/method/seed_5'
+    # one method only; one fusion seed: the single-seed layout and names
+    runs = fusion_runs(cfg, '/w', False, [0], methods=['A'])
+    assert [(r.name, r.work_dir)
+            for r in runs] == [('A', '/w/methods/A/train'),
+                               ('A twin', '/w/methods/A_twin/train')]
+    assert runs[0].options == {'x': 1}
+
+
+def test_preset_errors():
+    with pytest.raises(ValueError, match='distinct.*A twin'):
+        load_preset(
+            _preset(methods=[
+                dict(name='A twin', config='a.py'),
+                dict(
+                    name='A',
+                    config='a.py',
+                    twin=dict(name='A twin', config='b.py'))
+            ]))
+    with pytest.raises(ValueError, match='twin of .A. needs a name'):
+        load_preset(
+            _preset(methods=[
+                dict(name='A', config='a.py', twin=dict(config='b.py'))
+            ]))
+    with pytest.raises(ValueError, match='fusion_seeds must be distinct'):
+        load_preset(_preset(fusion_seeds=[1, 1]))
+    with pytest.raises(KeyError, match='no `quick` settings'):
+        load_preset(Config(dict(methods=[])), quick=True)
+
+
+def test_progress_estimates_from_measured_units(tmp_path):
+    lines = []
+    progress = Progress(str(tmp_path / 'timings.json'), lines.append)
+    units = [(f'train/A/method/seed_{s}', 'train/A/method') for s in range(3)]
+    units += [(f'task/X/seed_{s}', 'task') for s in range(2)]
+    progress.add(units)
+    assert progress.left() == (0.0, 5)  # nothing measured yet
+    progress.timings['train/A/method/seed_0'] = 10.0  # (as if it ran)
+    progress.run('train/A/method/seed_0', 'train/A/method', 'A seed 0', lambda:
+                 (None, False))
+    # seed 0 done before (its time kept), seeds 1 and 2 ~ 10 s each, the
+    # task runs not yet measured
+    assert progress.left() == (20.0, 2)
+    assert lines[-1].startswith('[1/5] A seed 0: 0 s (done before) | ')
+    assert 'left ~0:00:20 + 2 stage(s) not yet measured' in lines[-1]
+    progress.run('task/X/seed_0', 'task', 'X seed 0', lambda: (1, True))
+    with open(tmp_path / 'timings.json') as f:
+        assert set(json.load(f)) == {'train/A/method/seed_0', 'task/X/seed_0'}
+    # a new process reads what was measured
+    again = Progress(str(tmp_path / 'timings.json'), lines.append)
+    again.add(units)
+    assert again.estimate('task/X/seed_1') == again.timings['task/X/seed_0']
+    assert again.estimate('train/A/method/seed_0') == 0.0
+
+
+def test_paired_differences_and_table():
+    names = ['A s0', 'A s1', 'A s2', 'T s0', 'T s1', 'T s2']
+    result = TaskEvalResult(
+        task_config='t.py',
+        sources=[InputSource(n, 'vis') for n in names],
+        seeds=[0, 1])
+    # method = twin + 2 (+-1 by seed); IoU.bike absent from the test split
+    for i, (a, t) in enumerate(zip([42.0, 40.0, 41.0], [40.0, 39.0, 38.0])):
+        nan = float('nan')
+        result.add(f'A s{i}', {
+            0: {
+                'mIoU': a,
+                'IoU.bike': nan
+            },
+            1: {
+                'mIoU': a,
+                'IoU.bike': nan
+            }
+        })
+        result.add(f'T s{i}', {
+            0: {
+                'mIoU': t,
+                'IoU.bike': nan
+            },
+            1: {
+                'mIoU': t,
+                'IoU.bike': nan
+            }
+        })
+    pairs = dict(
+        A=dict(
+            twin='T',
+            seeds=[0, 1, 2],
+            method_rows=['A s0', 'A s1', 'A s2'],
+            twin_rows=['T s0', 'T s1', 'T s2']))
+    paired = paired_differences(result, pairs, ['mIoU', 'IoU.bike'])
+    d = paired['A']['metrics']['mIoU']
+    assert d['n'] == 3 and d['mean'] == pytest.approx(2.0)
+    # differences 2, 1, 3: sd 1, t(0.975, 2) = 4.3027
+    assert d['ci_low'] == pytest.approx(2 - 4.302653 / math.sqrt(3), abs=1e-4)
+    assert paired['A']['verdict'] == 'no effect detectable at this scale'
+    assert 'IoU.bike' not in paired['A']['metrics']
+    md = paired_table(paired)
+    assert '| A − T | 3 | +2.00 [-0.48, +4.48] | ' \
+        'no effect detectable at this scale |' in md
+
+
+def _warmup_cfg(data, max_iters):
+    cfg = load_cfg(
+        'configs/task_gain/bdlfusion_warmup_160x120.py', data, {
+            'train_cfg.max_iters': max_iters,
+            'train_cfg.val_interval': 100,
+            'default_hooks.checkpoint.interval': 2,
+            'default_hooks.checkpoint.max_keep_ckpts': 3,
+            'train_dataloader.batch_size': 2,
+        })
+    return cfg
+
+
+@pytest.mark.slow  # ~100 s at load 15 on 2 cores
+def test_train_fusion_reuses_and_resumes(tmp_path):
+    """In process, as the protocol trains: a finished training is reused, an
+    interrupted one resumes from its last checkpoint, another config's run
+    is moved aside."""
+    work = str(tmp_path / 'run')
+    logs = []
+    data = prepare_dataset(
+        osp.join(REPO, 'data', 'msrs_demo'), str(tmp_path / 'data'), (64, 48))
+    cfg = _warmup_cfg(data, 4)
+    ckpt, worked = train_fusion(cfg, work, 'warm', log=logs.append)
+    assert worked and ckpt.endswith('iter_4.pth') and osp.isfile(ckpt)
+    assert train_fusion(cfg, work, 'warm', log=logs.append) == (ckpt, False)
+    assert 'warm: already trained' in logs[-1]
+    # interrupted after iteration 2: resumed there, not started again
+    os.remove(osp.join(work, TRAINED_FILE))
+    os.remove(ckpt)
+    with open(osp.join(work, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(work, 'iter_2.pth'))
+    ckpt2, worked = train_fusion(cfg, work, 'warm', log=logs.append)
+    assert worked and ckpt2 == ckpt and '(resumed)' in logs[-1]
+    import torch
+    state = torch.load(ckpt2, map_location='cpu', weights_only=False)
+    assert state['meta']['iter'] == 4
+    # another schedule: the old run is moved aside, a fresh one trained
+    ckpt3, worked = train_fusion(
+        _warmup_cfg(data, 2), work, 'warm', log=logs.append)
+    assert worked and ckpt3.endswith('iter_2.pth')
+    assert any(p.startswith('run.replaced-') for p in os.listdir(tmp_path))
