@@ -2,9 +2,10 @@
 from .bdlfusion import BDLFusion, aggregate_hypergradients
 from .fusion_model import FusionModel
 from .seafusion import SeAFusion
+from .tardal import TarDAL
 from .tdfusion import TDFusion
 
 __all__ = [
-    'FusionModel', 'SeAFusion', 'TDFusion', 'BDLFusion',
+    'FusionModel', 'SeAFusion', 'TDFusion', 'BDLFusion', 'TarDAL',
     'aggregate_hypergradients'
 ]
