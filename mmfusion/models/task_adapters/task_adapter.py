@@ -17,6 +17,7 @@ from mmfusion.registry import MODELS
 from mmfusion.utils import ycbcr_to_rgb
 from mmfusion.utils.checkpoint import download_error, load_model_checkpoint
 from mmfusion.version import check_mm_version
+from .config_walk import walk_config
 from .task_fixes import (checkpoint_url, fix_built_task, pretrained_urls,
                          torchvision_to_urls, use_fixed_losses)
 
@@ -394,15 +395,9 @@ def clear_pretrained(cfg, path: str = '') -> List[str]:
     ``pretrained`` / ``teacher_ckpt`` strings and ``True`` flags (set to
     ``None``), at any depth. Returns what was cleared (``path=value``)."""
     cleared = []
-    if isinstance(cfg, (list, tuple)):
-        for i, item in enumerate(cfg):
-            cleared += clear_pretrained(item, f'{path}[{i}]')
-        return cleared
-    if not isinstance(cfg, dict):
-        return cleared
-    for key in list(cfg.keys()):
-        value = cfg[key]
-        where = f'{path}.{key}' if path else key
+
+    def on_key(node, key, where):
+        value = node[key]
         if key == 'init_cfg' and value:
             inits = value if isinstance(value, (list, tuple)) else [value]
             # a Pretrained initialiser, or any init_cfg naming a checkpoint
@@ -416,16 +411,19 @@ def clear_pretrained(cfg, path: str = '') -> List[str]:
                 if v not in kept:
                     cleared.append(f'{where}={v.get("checkpoint")}')
             if len(kept) != len(inits):
-                cfg[key] = (kept or None) if isinstance(value,
-                                                        (list,
-                                                         tuple)) else None
-        elif key in _PRETRAINED_KEYS and (isinstance(value, str)
-                                          or value is True):
+                node[key] = (kept or None) if isinstance(value,
+                                                         (list,
+                                                          tuple)) else None
+            return True
+        if key in _PRETRAINED_KEYS and (isinstance(value, str)
+                                        or value is True):
             cleared.append(f'{where}={value}')
             # None: the "no weights" of every mmseg/mmdet (and timm) option
-            cfg[key] = None
-        else:
-            cleared += clear_pretrained(value, where)
+            node[key] = None
+            return True
+        return False
+
+    walk_config(cfg, on_key=on_key, path=path)
     return cleared
 
 
@@ -437,16 +435,13 @@ def torchvision_ops_to_mmcv(cfg, path: str = '') -> List[str]:
     if importlib.util.find_spec('torchvision') is not None:
         return []
     swapped = []
-    if isinstance(cfg, (list, tuple)):
-        for i, item in enumerate(cfg):
-            swapped += torchvision_ops_to_mmcv(item, f'{path}[{i}]')
-    elif isinstance(cfg, dict):
-        if cfg.get('use_torchvision') is True:
-            cfg['use_torchvision'] = False
-            swapped.append(f'{path} ({cfg.get("type")})')
-        for key, value in cfg.items():
-            swapped += torchvision_ops_to_mmcv(
-                value, f'{path}.{key}' if path else key)
+
+    def on_dict(node, where):
+        if node.get('use_torchvision') is True:
+            node['use_torchvision'] = False
+            swapped.append(f'{where} ({node.get("type")})')
+
+    walk_config(cfg, on_dict=on_dict, path=path)
     return swapped
 
 
@@ -458,32 +453,27 @@ def resolve_package_paths(cfg, package: str, path: str = '') -> List[str]:
     import importlib
     import os.path as osp
     resolved = []
-    if isinstance(cfg, (list, tuple)):
-        for i, item in enumerate(cfg):
-            resolved += resolve_package_paths(item, package, f'{path}[{i}]')
-        return resolved
-    if not isinstance(cfg, dict):
-        return resolved
-    for key in list(cfg.keys()):
-        value = cfg[key]
-        where = f'{path}.{key}' if path else key
-        if key.endswith('_config') and isinstance(value, str) and \
-                value.startswith('configs/') and not osp.exists(value):
-            try:
-                root = osp.join(
-                    osp.dirname(importlib.import_module(package).__file__),
-                    '.mim')
-            except ImportError:
-                continue
-            candidate = osp.join(root, value)
-            if osp.exists(candidate):
-                # inlined, so its own pretrained sources are seen (and
-                # cleared with pretrained=False) like the rest
-                cfg[key] = ConfigDict(
-                    model=Config.fromfile(candidate).model.to_dict())
-                resolved.append(f'{where}={value}')
-        else:
-            resolved += resolve_package_paths(value, package, where)
+
+    def on_key(node, key, where):
+        value = node[key]
+        if not (key.endswith('_config') and isinstance(value, str)
+                and value.startswith('configs/') and not osp.exists(value)):
+            return False
+        try:
+            root = osp.join(
+                osp.dirname(importlib.import_module(package).__file__), '.mim')
+        except ImportError:
+            return True
+        candidate = osp.join(root, value)
+        if osp.exists(candidate):
+            # inlined, so its own pretrained sources are seen (and
+            # cleared with pretrained=False) like the rest
+            node[key] = ConfigDict(
+                model=Config.fromfile(candidate).model.to_dict())
+            resolved.append(f'{where}={value}')
+        return True
+
+    walk_config(cfg, on_key=on_key, path=path)
     return resolved
 
 

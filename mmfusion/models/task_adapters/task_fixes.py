@@ -37,6 +37,7 @@ import torch
 
 from mmfusion.registry import MODELS
 from mmfusion.utils.checkpoint import torchvision_url
+from .config_walk import walk_config
 
 FIXED_CE = 'MaskedClassWeightCrossEntropyLoss'
 
@@ -112,20 +113,15 @@ def use_fixed_losses(cfg, scope: str = 'mmseg', path: str = '') -> List[str]:
     names = ('mmseg.CrossEntropyLoss', ) + (
         ('CrossEntropyLoss', ) if scope == 'mmseg' else ())
     replaced = []
-    if isinstance(cfg, (list, tuple)):
-        for i, item in enumerate(cfg):
-            replaced += use_fixed_losses(item, scope, f'{path}[{i}]')
-        return replaced
-    if not isinstance(cfg, dict):
-        return replaced
-    if cfg.get('type') in names and cfg.get('class_weight') is not None \
-            and not cfg.get('use_sigmoid') and not cfg.get('use_mask'):
-        register_task_losses()
-        cfg['type'] = f'mmfusion.{FIXED_CE}'
-        replaced.append(path or 'model')
-    for key, value in cfg.items():
-        replaced += use_fixed_losses(value, scope,
-                                     f'{path}.{key}' if path else key)
+
+    def on_dict(node, where):
+        if node.get('type') in names and node.get('class_weight') is not None \
+                and not node.get('use_sigmoid') and not node.get('use_mask'):
+            register_task_losses()
+            node['type'] = f'mmfusion.{FIXED_CE}'
+            replaced.append(where or 'model')
+
+    walk_config(cfg, on_dict=on_dict, path=path)
     return replaced
 
 
@@ -159,21 +155,17 @@ def torchvision_to_urls(cfg, path: str = '') -> List[str]:
     if importlib.util.find_spec('torchvision') is not None:
         return []
     rewritten = []
-    if isinstance(cfg, (list, tuple)):
-        for i, item in enumerate(cfg):
-            rewritten += torchvision_to_urls(item, f'{path}[{i}]')
-        return rewritten
-    if not isinstance(cfg, dict):
-        return rewritten
-    for key in list(cfg.keys()):
-        value = cfg[key]
-        where = f'{path}.{key}' if path else key
+
+    def on_key(node, key, where):
+        value = node[key]
         if key in ('checkpoint', 'pretrained') and isinstance(
                 value, str) and value.startswith('torchvision://'):
-            cfg[key] = torchvision_url(value.split('://', 1)[1])
+            node[key] = torchvision_url(value.split('://', 1)[1])
             rewritten.append(f'{where}={value}')
-        else:
-            rewritten += torchvision_to_urls(value, where)
+            return True
+        return False
+
+    walk_config(cfg, on_key=on_key, path=path)
     return rewritten
 
 
