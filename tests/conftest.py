@@ -55,6 +55,10 @@ DATA_SOURCES = {
     'seafusion': ('reference/seafusion', 'tests/data/seafusion_ref'),
     # the released weights: not bundled (upstream states no licence)
     'seafusion_weights': ('reference/seafusion/seafusion_official.pth', None),
+    # TarDAL's released weights and the official test path's outputs on
+    # msrs_mini/test: not bundled (no licence stated where the weights are);
+    # tests/data/tardal holds an official-path check with a random net
+    'tardal': ('reference/tardal', None),
 }
 
 # the number of pairs (per split) of each copy, for the tests to check

@@ -28,7 +28,8 @@ def shared(tmp_path):
     """A fake ``../shared`` with every entry, and an empty one."""
     full = tmp_path / 'shared'
     for sub in ('testdata/msrs_mini/train/ir', 'testdata/roadscene/ir',
-                'testdata/tno/ir', 'reference/seafusion/fused'):
+                'testdata/tno/ir', 'reference/seafusion/fused',
+                'reference/tardal/weights'):
         os.makedirs(full / sub)
     (full / 'reference/seafusion/seafusion_official.pth').write_bytes(b'')
     return str(full), str(tmp_path / 'nothing_here')

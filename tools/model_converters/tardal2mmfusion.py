@@ -54,8 +54,19 @@ def main(argv=None):
     args = parse_args(argv)
     src, use_eval = load(args.src)
     state = tardal_convert(src, source=args.src)
-    check_loads(TarDALGenerator(), state, 'TarDAL generator weights')
-    meta = dict(converted_from=args.src, source='JinyuanLiu-CV/TarDAL')
+    # the width and depth of the file (32 and 3 in the released ones)
+    dim = state['stem.conv.weight'].shape[0] if 'stem.conv.weight' in \
+        state else 32
+    depth = sum(1 for k in state
+                if k.endswith('.conv.weight') and k.startswith('dense.'))
+    check_loads(
+        TarDALGenerator(dim=dim, depth=depth), state,
+        'TarDAL generator weights')
+    meta = dict(
+        converted_from=args.src,
+        source='JinyuanLiu-CV/TarDAL',
+        dim=dim,
+        depth=depth)
     if use_eval is not None:
         meta['use_eval'] = use_eval
     save_mmfusion_checkpoint(
@@ -64,7 +75,8 @@ def main(argv=None):
         int(v) for k, v in state.items() if k.endswith('num_batches_tracked')
     ]
     print(f'{args.src}: {len(src)} tensors -> {len(state)} of '
-          f'TarDALGenerator (BatchNorm batches tracked: {max(tracked)}' +
+          f'TarDALGenerator(dim={dim}, depth={depth}) (BatchNorm batches '
+          f'tracked: {max(tracked)}' +
           ('' if use_eval is None else f'; use_eval={use_eval}') +
           f'), written to {args.dst}')
 
