@@ -142,3 +142,47 @@ def test_fast_path_is_what_a_converted_checkpoint_runs(tmp_path):
     net.load_state_dict(torch.load(path))
     a, b = _inputs(n=1)
     torch.testing.assert_close(net(a, b), fast(a, b))
+
+
+@pytest.mark.parametrize('tile_pixels', [11, 33, 8192])
+def test_tiled_inference_equals_the_untiled_paths(tile_pixels):
+    """No-grad forwards run in bands of image rows (1, 3 or all 13 rows of
+    an 11-pixel-wide input: interior and border bands, a batch of 2)."""
+    fast, plain = _pair(ReFusionNet, tile_pixels=tile_pixels)
+    a, b = _inputs()
+    assert fast._tile_rows(a) == 0  # grad mode, parameters need grads
+    with torch.no_grad():
+        assert fast._tile_rows(a) == max(1, tile_pixels // 11)
+        out = fast(a, b)
+        fast.tile_pixels = 0
+        untiled = fast(a, b)
+        ref = plain(a, b)
+    assert out.shape == ref.shape and out.is_contiguous()
+    torch.testing.assert_close(out, untiled, rtol=0, atol=1e-6)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-5)
+    # frozen weights and plain inputs: tiled in grad mode too
+    fast.tile_pixels = tile_pixels
+    fast.requires_grad_(False)
+    assert fast._tile_rows(a) > 0
+    torch.testing.assert_close(fast(a, b), out, rtol=0, atol=0)
+
+
+def test_tiled_inference_stays_off_under_transforms():
+    """Forward-mode AD, torch.func transforms and autograd keep the untiled
+    fast path (the tiled one writes into buffers in place)."""
+    net = ReFusionNet(dim=8, num_heads=4).requires_grad_(False)
+    a, b = _inputs(n=1, h=5, w=6)
+    seen = []
+
+    def f(x):
+        seen.append(net._tile_rows(x))
+        return net(x, b)
+
+    with torch.no_grad():
+        jvp(f, (a, ), (torch.ones_like(a), ))
+    assert seen == [0]
+    with torch.autograd.forward_ad.dual_level():
+        dual = torch.autograd.forward_ad.make_dual(a, torch.ones_like(a))
+        assert net._tile_rows(dual) == 0
+    assert net._tile_rows(a.requires_grad_()) == 0
+    assert ReFusionNet(fast=False)._tile_rows(a.detach()) == 0

@@ -26,9 +26,12 @@ rounds after ``--warmup``):
   ``mean(fused^2)``, backward into the weights.
 
 Contenders: ``released`` (eager, as published), ``mmfusion`` (the default
-fast path), ``mmfusion-plain`` (``fast=False``, the layer-by-layer path);
-on the forward also ``mmfusion-compiled`` (``compile_inference=True``)
-unless ``--no-compile``; on CUDA also fp16 autocast of both. Reported:
+fast path; its no-grad forward on CPU is band-tiled), ``mmfusion-plain``
+(``fast=False``, the layer-by-layer path); on the forward also
+``mmfusion-untiled`` (``tile_pixels=0``: the fast path on whole-image
+tensors) and ``mmfusion-compiled`` (``compile_inference=True,
+tile_pixels=0``: the untiled fast path through ``torch.compile``) unless
+``--no-compile``; on CUDA also fp16 autocast of both. Reported:
 medians of the thread's CPU time (one CPU thread only) and of wall time,
 the ratios released / contender, the largest output (and gradient)
 difference from the released net, the load average, thread count and CPU
@@ -266,10 +269,13 @@ def bench_net(args, device) -> dict:
     crops = (torch.cat([a, b]), torch.cat([b, a]))  # pair + swapped copy
     cuda = device.type == 'cuda'
 
+    from mmfusion.models import ReFusionNet
     fwd = {k: (k, v, None) for k, v in nets.items()}
+    untiled = ReFusionNet(tile_pixels=0).to(device)
+    untiled.load_state_dict(nets['mmfusion'].state_dict())
+    fwd['mmfusion-untiled'] = ('mmfusion', untiled, None)
     if not args.no_compile:
-        from mmfusion.models import ReFusionNet
-        comp = ReFusionNet(compile_inference=True).to(device)
+        comp = ReFusionNet(compile_inference=True, tile_pixels=0).to(device)
         comp.load_state_dict(nets['mmfusion'].state_dict())
         fwd['mmfusion-compiled'] = ('mmfusion', comp, None)
     if cuda:

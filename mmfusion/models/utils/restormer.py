@@ -96,19 +96,28 @@ def attention_matrix(q: Tensor, k: Tensor, num_heads: int,
     ``F.normalize``): one Gram matrix over the pixels and two norm vectors,
     no normalised copies of ``q`` and ``k``.
     """
-    n, _, c = q.shape
-    d = c // num_heads
     gram = torch.bmm(q.transpose(1, 2), k)  # (N, C, C), all pairs
-    # the per-head diagonal blocks: (N, heads, d, d)
-    blocks = torch.diagonal(
-        gram.view(n, num_heads, d, num_heads, d), dim1=1,
-        dim2=3).permute(0, 3, 1, 2)
     # max(|x|, 1e-12) as F.normalize, from the sum of squares: one
     # vectorised pass over the strided view (linalg.vector_norm takes ~4x
     # longer on it); clamped before the sqrt, so a zero channel has a zero
     # gradient as there
-    nq = q.square().sum(1).clamp_min(1e-24).sqrt()
-    nk = k.square().sum(1).clamp_min(1e-24).sqrt()
+    return attention_from_stats(gram,
+                                q.square().sum(1),
+                                k.square().sum(1), num_heads, temperature)
+
+
+def attention_from_stats(gram: Tensor, sq_q: Tensor, sq_k: Tensor,
+                         num_heads: int, temperature: Tensor) -> Tensor:
+    """:func:`attention_matrix` from its pixel sums: the ``(N, C, C)`` Gram
+    matrix ``q^T k`` and the ``(N, C)`` sums of squares of ``q`` and ``k``
+    (what the band-tiled inference accumulates band by band)."""
+    n, c, _ = gram.shape
+    d = c // num_heads
+    blocks = torch.diagonal(
+        gram.view(n, num_heads, d, num_heads, d), dim1=1,
+        dim2=3).permute(0, 3, 1, 2)
+    nq = sq_q.clamp_min(1e-24).sqrt()
+    nk = sq_k.clamp_min(1e-24).sqrt()
     logits = blocks / (
         nq.view(n, num_heads, d, 1) * nk.view(n, num_heads, 1, d))
     attn = torch.softmax(logits * temperature, dim=-1)
@@ -279,3 +288,83 @@ class RestormerBlock(nn.Module):
         """The block on an ``(N, H, W, C)`` map (fast path)."""
         x = self.attn.residual_nhwc(x, self.norm1.forward_nhwc(x))
         return self.ffn.residual_nhwc(x, self.norm2.forward_nhwc(x))
+
+    def forward_nhwc_tiled(self, x: Tensor, rows: int) -> Tensor:
+        """:meth:`forward_nhwc` without autograd, in bands of ``rows`` image
+        rows (see :func:`row_bands`); ``x`` ``(N, H, W, C)`` contiguous."""
+        n, h, w, c = x.shape
+        attn, ffn = self.attn, self.ffn
+        bands = row_bands(h, rows)
+        gram = x.new_zeros(n, c, c)
+        sq = x.new_zeros(2, n, c)
+        v_all = torch.empty_like(x)
+        for i in range(n):
+            for r0, r1, a, b in bands:
+                xn = self.norm1.forward_nhwc(x[i:i + 1, a:b])
+                qkv = depthwise_rows(
+                    pointwise_nhwc(xn, attn.qkv.weight),
+                    attn.qkv_dwconv.weight, r0, r1, a)
+                q, k, v = qkv.reshape(-1, 3 * c).chunk(3, dim=1)
+                gram[i].addmm_(q.t(), k)
+                sq[0, i] += q.square().sum(0)
+                sq[1, i] += k.square().sum(0)
+                v_all[i, r0:r1].view(-1, c).copy_(v)
+        m_t = torch.matmul(
+            attn.project_out.weight.flatten(1),
+            attention_from_stats(gram, sq[0], sq[1], attn.num_heads,
+                                 attn.temperature)).transpose(1, 2)
+        w_in = ffn.project_in.weight.flatten(1).chunk(2)
+        w_dw = ffn.dwconv.weight.chunk(2)
+        w_out = ffn.project_out.weight.flatten(1).t()
+        out = torch.empty_like(x)
+        for i in range(n):
+            for r0, r1, a, b in bands:
+                y = torch.addmm(x[i, a:b].reshape(-1, c),
+                                v_all[i, a:b].reshape(-1, c),
+                                m_t[i]).view(1, b - a, w, c)
+                yn = self.norm2.forward_nhwc(y)
+                gate = depthwise_rows(
+                    F.linear(yn, w_in[0]), w_dw[0], r0, r1, a)
+                value = depthwise_rows(
+                    F.linear(yn, w_in[1]), w_dw[1], r0, r1, a)
+                hidden = F.gelu(gate).mul_(value)
+                torch.addmm(
+                    y[:, r0 - a:r1 - a].reshape(-1, c),
+                    hidden.reshape(-1, hidden.shape[-1]),
+                    w_out,
+                    out=out[i, r0:r1].view(-1, c))
+        return out
+
+
+# ---------------------------------------------------------------------------
+# band-tiled inference (no autograd). A block's only non-local step is the
+# channel attention's reduction over all pixels, so a block runs in two
+# passes over bands of image rows: pass 1 accumulates the Gram matrix and the
+# sums of squares of q and k and keeps v; pass 2 applies the attention and
+# runs the feed-forward band by band. Every intermediate is band-sized
+# (cache-resident, reused by the allocator) instead of a full-image tensor
+# streamed through memory and page-faulted in anew by every op; the halo rows
+# the 3x3 depthwise convs need are recomputed.
+# ---------------------------------------------------------------------------
+def row_bands(height: int, rows: int) -> list:
+    """``[(r0, r1, a, b)]``: the bands ``r0:r1`` of ``rows`` image rows and
+    their extents ``a:b`` with one halo row on each side (clipped)."""
+    return [(r0, min(r0 + rows, height), max(r0 - 1,
+                                             0), min(r0 + rows + 1, height))
+            for r0 in range(0, height, rows)]
+
+
+def depthwise_rows(t: Tensor, weight: Tensor, r0: int, r1: int,
+                   a: int) -> Tensor:
+    """Rows ``r0:r1`` of the 3x3 depthwise conv (zero padding 1) of a map of
+    which ``t`` (``(1, rows, W, C)``) holds rows ``a:a + rows`` -- rows
+    ``r0 - 1`` to ``r1`` where they exist; returns ``(1, r1 - r0, W, C)``
+    (channels-last memory)."""
+    b = a + t.shape[1]
+    x = t.permute(0, 3, 1, 2)
+    if a == r0 - 1 and b == r1 + 1:  # both halo rows present
+        out = F.conv2d(x, weight, padding=(0, 1), groups=weight.shape[0])
+        return out.permute(0, 2, 3, 1)
+    # at the image border: the conv's zero padding is the missing row
+    out = F.conv2d(x, weight, padding=1, groups=weight.shape[0])
+    return out.permute(0, 2, 3, 1)[:, r0 - a:r1 - a]
