@@ -131,7 +131,9 @@ def test_net_comparison_runs_and_reports(tool, official, tmp_path, capsys):
     assert 'released / this (CPU)' in text and 'forward+backward' in text
     assert res['threads'] == 1 and 'flags' in res['cpu']
     fwd = res['net']['forward']['contenders']
-    assert sorted(fwd) == ['mmfusion', 'mmfusion-plain', 'released']
+    assert sorted(fwd) == [
+        'mmfusion', 'mmfusion-plain', 'mmfusion-untiled', 'released'
+    ]
     assert fwd['released']['speedup_cpu'] == 1.0
     for row in fwd.values():
         assert row['cpu_s'] > 0 and len(row['all_wall_s']) == 2

@@ -273,10 +273,10 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
     and ONNX export take the untiled path.
 
     ``compile_inference=True`` runs no-grad forwards through
-    ``torch.compile`` (see :mod:`mmfusion.models.utils.inference`) where the
-    tiled path does not apply (on CPU the tiled eager path is faster than
-    the compiled untiled one: 1.4 vs 2.9 s at 640 x 480); training, fast
-    weights and double backward always run eagerly.
+    ``torch.compile`` (see :mod:`mmfusion.models.utils.inference`); it
+    compiles the untiled fast path, which on CPU is slower than the default
+    tiled eager path (see ``docs/benchmarks.md``): leave it off there.
+    Training, fast weights and double backward always run eagerly.
     """
 
     def __init__(self,
@@ -306,9 +306,6 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
 
     def forward(self, ir: Tensor, vis_y: Tensor) -> Tensor:
         check_fusion_inputs(ir, vis_y, type(self).__name__)
-        if self.compile_inference and self._tile_rows(ir):
-            # on CPU the tiled eager path beats the compiled untiled one
-            return self._forward(ir, vis_y)
         return self._dispatch(ir, vis_y)
 
     def _forward(self, ir: Tensor, vis_y: Tensor) -> Tensor:
