@@ -9,6 +9,7 @@ from mmengine.registry import init_default_scope
 
 from mmfusion.datasets import MSRSDataset
 from mmfusion.registry import MODELS
+from mmfusion.testing import tiny_detector
 
 PREFIX = dict(
     ir='test/ir',
@@ -137,69 +138,15 @@ def test_detection_batch_trains_mmdet_detector(msrs_mini):
     fusion_pre = MODELS.build(dict(type='FusionDataPreprocessor'))
     data = fusion_pre(data, training=True)
     w, fused_y, fused = _fuse(data['inputs'])
-    det = MODELS.build(
-        dict(
-            _scope_='mmdet',
-            type='RetinaNet',
-            data_preprocessor=dict(
-                type='DetDataPreprocessor',
-                mean=MEAN,
-                std=STD,
-                bgr_to_rgb=True,
-                pad_size_divisor=32),
-            backbone=dict(
-                type='ResNet',
-                depth=18,
-                base_channels=8,
-                out_indices=(1, 2, 3),
-                norm_cfg=dict(type='BN', requires_grad=True)),
-            neck=dict(
-                type='FPN',
-                in_channels=[16, 32, 64],
-                out_channels=16,
-                start_level=0,
-                add_extra_convs='on_input',
-                num_outs=3),
-            bbox_head=dict(
-                type='RetinaHead',
-                num_classes=3,
-                in_channels=16,
-                stacked_convs=1,
-                feat_channels=16,
-                anchor_generator=dict(
-                    type='AnchorGenerator',
-                    octave_base_scale=2,
-                    scales_per_octave=2,
-                    ratios=[0.5, 1.0, 2.0],
-                    strides=[8, 16, 32]),
-                bbox_coder=dict(
-                    type='DeltaXYWHBBoxCoder',
-                    target_means=[.0, .0, .0, .0],
-                    target_stds=[1.0, 1.0, 1.0, 1.0]),
-                loss_cls=dict(
-                    type='FocalLoss',
-                    use_sigmoid=True,
-                    gamma=2.0,
-                    alpha=0.25,
-                    loss_weight=1.0),
-                loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
-            train_cfg=dict(
-                assigner=dict(
-                    type='MaxIoUAssigner',
-                    pos_iou_thr=0.4,
-                    neg_iou_thr=0.3,
-                    min_pos_iou=0,
-                    ignore_iof_thr=-1),
-                sampler=dict(type='PseudoSampler'),
-                allowed_border=-1,
-                pos_weight=-1,
-                debug=False),
-            test_cfg=dict(
-                nms_pre=100,
-                min_bbox_size=0,
-                score_thr=0.05,
-                nms=dict(type='nms', iou_threshold=0.5),
-                max_per_img=10)))
+    # the shared small RetinaNet (configs/_base_/models/tiny_retinanet.py)
+    # with an 8-channel stem, and smaller anchors and IoU thresholds for the
+    # small objects of 160x120 pairs
+    det_cfg = tiny_detector(3)
+    det_cfg['backbone'].update(stem_channels=8)
+    det_cfg['bbox_head']['anchor_generator'].update(
+        octave_base_scale=2, scales_per_octave=2)
+    det_cfg['train_cfg']['assigner'].update(pos_iou_thr=0.4, neg_iou_thr=0.3)
+    det = MODELS.build(det_cfg)
     # mmdet's preprocessor turns box objects into tensors in place
     samples = copy.deepcopy(data['data_samples'])
     n_boxes = sum(len(s.gt_instances) for s in samples)
