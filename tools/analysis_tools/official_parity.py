@@ -24,7 +24,7 @@ import shlex
 import subprocess
 import sys
 
-METHODS = ('tdfusion', 'bdlfusion', 'seafusion')
+METHODS = ('tdfusion', 'bdlfusion', 'seafusion', 'tardal')
 
 
 def parse_args(argv=None):
