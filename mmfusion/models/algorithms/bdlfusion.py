@@ -148,12 +148,20 @@ class BDLFusion(FusionModel):
         discriminator: config of the pixel discriminator.
         adv_weights: weights of the three mean-logit terms.
         eta: :math:`\eta`; ``'task'`` ties it to the task optimiser's
-            current lr (published), or a float.
+            current lr (published), ``'discriminator'`` to the
+            discriminator's (the published configs give both followers the
+            same schedule), or a float.
         tie_upper_lr: also set the leader optimiser's lr to :math:`\eta`
             before its step (published).
         aggregation: see :func:`aggregate_hypergradients`; ``'mean'``
             (default) reproduces the released code's update, ``'random'``
             its random weights as written (the paper's dynamic weighting).
+        task_driven: ``False`` makes the task-free twin of the task-gain
+            experiment (issue 23): no task follower (``task=None``), so the
+            leader learns from the discriminator follower's hypergradient
+            alone (no aggregation) at the same iterations, and the lower
+            step updates the discriminator only; ``eta`` cannot be
+            ``'task'`` then.
     """
 
     requires_task = True
@@ -177,16 +185,33 @@ class BDLFusion(FusionModel):
                  eta: Union[str, float] = 'task',
                  tie_upper_lr: bool = True,
                  aggregation: str = 'mean',
+                 task_driven: bool = True,
                  **kwargs):
+        if not task_driven:
+            if kwargs.get('task') is not None:
+                raise ValueError(
+                    'a task-free BDLFusion (task_driven=False) has no task '
+                    'follower: set model.task=None (and drop the task entry '
+                    'of optim_wrapper)')
+            if eta == 'task':
+                raise ValueError(
+                    "a task-free BDLFusion has no task optimiser to tie eta "
+                    "to: set eta='discriminator' (the followers share one "
+                    'schedule in the published configs) or a number')
+            # (read by FusionModel.__init__: no task is needed)
+            self.requires_task = False
         super().__init__(**kwargs)
+        self.task_driven = task_driven
         if not hasattr(self.fusion_loss[0], 'pseudo_target'):
             raise TypeError('BDLFusion needs a fusion loss with a '
                             '`pseudo_target` (e.g. SaliencyTargetLoss)')
         if aggregation not in AGGREGATIONS:
             raise ValueError(f'aggregation must be one of {AGGREGATIONS}, '
                              f'got {aggregation!r}')
-        if not (eta == 'task' or isinstance(eta, (int, float))):
-            raise ValueError(f"eta must be 'task' or a number, got {eta!r}")
+        if not (eta in ('task', 'discriminator')
+                or isinstance(eta, (int, float))):
+            raise ValueError(f"eta must be 'task', 'discriminator' or a "
+                             f'number, got {eta!r}')
         self.discriminator = MODELS.build(discriminator)
         self.adv_weights = dict(adv_weights)
         self.eta = eta
@@ -255,6 +280,8 @@ class BDLFusion(FusionModel):
             'discriminator',
             self.discriminator,
             since=start)
+        if not self.task_driven:
+            return _prefixed(disc=disc_log)
         task_log = {}
 
         def task_losses():
@@ -327,8 +354,8 @@ class BDLFusion(FusionModel):
         batches."""
         train = dict(x=train['inputs'], samples=train['data_samples'])
         upper = dict(x=upper['inputs'], samples=upper['data_samples'])
-        self._eta = ow['task'].get_lr()['lr'][0] \
-            if self.eta == 'task' else float(self.eta)
+        self._eta = ow[self.eta].get_lr()['lr'][0] \
+            if isinstance(self.eta, str) else float(self.eta)
         guard = self.nonfinite_guard
         self._load_guard_state()
         guard.attempt('fusion hypergradient')
@@ -340,15 +367,19 @@ class BDLFusion(FusionModel):
         # first-order gradients and their inner products (c), which an fp16
         # range would flush to zero or overflow without a loss scale
         h_d, c_d = self.hypergradient('discriminator', train, upper)
-        h_t, c_t = self.hypergradient('task', train, upper)
-        h, weights = aggregate_hypergradients([h_d, h_t], self.aggregation,
-                                              seeded_generator(self.seed))
-        log = dict(
-            c_disc=c_d.detach(),
-            c_task=c_t.detach(),
-            w_disc=weights[0].detach(),
-            w_task=weights[1].detach(),
-            grad_norm=h.norm().detach())
+        if self.task_driven:
+            h_t, c_t = self.hypergradient('task', train, upper)
+            h, weights = aggregate_hypergradients([h_d, h_t], self.aggregation,
+                                                  seeded_generator(self.seed))
+            log = dict(
+                c_disc=c_d.detach(),
+                c_task=c_t.detach(),
+                w_disc=weights[0].detach(),
+                w_task=weights[1].detach(),
+                grad_norm=h.norm().detach())
+        else:  # the discriminator follower's hypergradient alone
+            h = h_d
+            log = dict(c_disc=c_d.detach(), grad_norm=h.norm().detach())
         if not guard.ok('fusion hypergradient', [h] + start.new_values(),
                         'hypergradient or running statistic'):
             start.restore()

@@ -174,6 +174,13 @@ class SeAFusion(FusionModel):
         task_colour_jitter: ``dict(brightness=, contrast=, saturation=)``
             for :func:`colour_jitter` on the fused RGB in the task phase
             (published: 0.5 each), or ``None``.
+        task_driven: ``False`` makes the task-free twin of the task-gain
+            experiment (issue 23): the same rounds with :math:`\beta_r = 0`
+            (``semantic_weights`` must be all zero) and no segmenter
+            (``task=None``); the ``'task'`` phase's iterations are kept in
+            the schedule as idle steps (they draw their batch and compute
+            nothing), so the rounds, their re-initialisations and the
+            fusion net's batches are the method's.
     """
 
     requires_task = True
@@ -199,9 +206,24 @@ class SeAFusion(FusionModel):
                  reset_fusion_optimizer: bool = True,
                  reset_task_optimizer: bool = True,
                  task_colour_jitter: Optional[dict] = None,
+                 task_driven: bool = True,
                  **kwargs):
+        if not task_driven:
+            if kwargs.get('task') is not None:
+                raise ValueError(
+                    'a task-free SeAFusion (task_driven=False) has no '
+                    'segmenter: set model.task=None (and drop the task entry '
+                    'of optim_wrapper)')
+            if semantic_weights is None or any(semantic_weights):
+                raise ValueError(
+                    'a task-free SeAFusion (task_driven=False) trains on the '
+                    'content loss alone: set semantic_weights to zeros, one '
+                    f'per round (got {semantic_weights!r})')
+            # (read by FusionModel.__init__: no task is needed)
+            self.requires_task = False
         # (the config, for the per-round re-initialisation)
         super().__init__(fusion_net=fusion_net, **kwargs)
+        self.task_driven = task_driven
         self.fusion_net_cfg = copy.deepcopy(fusion_net)
         self.semantic_weights = (None if semantic_weights is None else
                                  [float(b) for b in semantic_weights])
@@ -267,6 +289,8 @@ class SeAFusion(FusionModel):
             log_vars = _prefixed(
                 fusion=self.fusion_step(data, optim_wrapper, beta))
             log_vars['beta'] = torch.tensor(beta)
+        elif not self.task_driven:
+            log_vars = {}  # the task-free twin: an idle step
         else:
             if self.reset_task_optimizer and round_idx > 0 and pos == 0:
                 optim_wrapper['task'].optimizer.state.clear()

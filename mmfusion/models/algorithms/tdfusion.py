@@ -128,6 +128,15 @@ class TDFusion(FusionModel):
               all-reduced and then discarded); kept as the baseline of
               ``benchmark_meta_step.py --compare-baseline``.
 
+        task_driven: ``False`` makes the task-free twin of the task-gain
+            experiment (issue 23): no task (``task=None``), no meta step
+            and no task update; the ``'meta'`` phase's iterations are kept
+            in the schedule as idle steps (they draw their two batches and
+            compute nothing), so the fusion steps see the method's batches
+            in the method's order and every iteration-based schedule (lr
+            milestones, checkpoints) is the method's. With
+            :class:`ConstantLossGenerator` as ``loss_generator`` the fusion
+            net then trains on the same loss with fixed weights.
         recompute_generator: with ``hypergrad='jvp'``, keep no graph of the
             loss generator from the virtual step and run it again (with its
             graph) for the hypergradient: less peak memory for one more
@@ -176,8 +185,18 @@ class TDFusion(FusionModel):
                  recompute_generator: Union[bool, str] = 'auto',
                  task_labels: str = 'full',
                  task_padding: str = 'resize',
+                 task_driven: bool = True,
                  **kwargs):
+        if not task_driven:
+            if kwargs.get('task') is not None:
+                raise ValueError(
+                    'a task-free TDFusion (task_driven=False) has no in-loop '
+                    'task: set model.task=None (and drop the task and loss '
+                    'generator entries of optim_wrapper)')
+            # (read by FusionModel.__init__: no task is needed)
+            self.requires_task = False
         super().__init__(**kwargs)
+        self.task_driven = task_driven
         if task_labels not in ('full', 'view'):
             raise ValueError(f"task_labels must be 'full' or 'view', got "
                              f'{task_labels!r}')
@@ -228,7 +247,8 @@ class TDFusion(FusionModel):
               data: dict,
               generator: Optional[torch.Generator] = None,
               windows: Optional[Sequence[Sequence[int]]] = None,
-              with_crop: bool = True):
+              with_crop: bool = True,
+              with_task: bool = True):
         """Preprocess a batch into the fusion-loss view (crops) and the task
         view (resized, targets following), as the training steps see them.
 
@@ -241,7 +261,8 @@ class TDFusion(FusionModel):
         ``(h, w)`` offsets, to reproduce its crops. ``with_crop=False``:
         no crop (``None``) and no random number drawn (the meta step's outer
         batch). Returns ``(crop, task_inputs, task_samples)``; the task view
-        is :meth:`task_view`'s.
+        is :meth:`task_view`'s (``with_task=False``: ``None, None``, not
+        computed).
         """
         data = self.data_preprocessor(data, True)
         inputs, samples = data['inputs'], data['data_samples']
@@ -252,12 +273,15 @@ class TDFusion(FusionModel):
             crop = inputs if self.fusion_crop_size is None else \
                 random_crop_batch(inputs, self.fusion_crop_size, generator,
                                   samples, windows=windows)
-        task_inputs, task_samples = self.task_view(inputs, samples)
+        task_inputs = task_samples = None
+        if with_task:
+            task_inputs, task_samples = self.task_view(inputs, samples)
         if self.swap_modalities:
             if crop is not None:
                 crop, _ = swap_modalities(crop)
-            task_inputs, task_samples = swap_modalities(
-                task_inputs, task_samples)
+            if with_task:
+                task_inputs, task_samples = swap_modalities(
+                    task_inputs, task_samples)
         return crop, task_inputs, task_samples
 
     # the name used before issue 22
@@ -320,7 +344,9 @@ class TDFusion(FusionModel):
     def train_step(self, data,
                    optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
         phase = self.current_phase(data).name
-        if phase == 'meta':
+        if phase == 'meta' and not self.task_driven:
+            log_vars = {}  # the task-free twin: an idle step
+        elif phase == 'meta':
             log_vars = self.meta_step(data[0], data[1], optim_wrapper)
         else:
             log_vars = self.fusion_task_step(data, optim_wrapper)
@@ -331,9 +357,11 @@ class TDFusion(FusionModel):
             data: dict,
             ow: OptimWrapperDict,
             windows: Optional[Sequence] = None) -> Dict[str, Tensor]:
-        """The ``'fusion'`` phase's step (``windows``: see :meth:`views`)."""
+        """The ``'fusion'`` phase's step (``windows``: see :meth:`views`);
+        without the task update when not ``task_driven``."""
         self._phase('views')
-        crop, task_inputs, task_samples = self.views(data, windows=windows)
+        crop, task_inputs, task_samples = self.views(
+            data, windows=windows, with_task=self.task_driven)
 
         def fusion_losses():
             with torch.no_grad():
@@ -351,6 +379,9 @@ class TDFusion(FusionModel):
         self._phase('fusion update')
         log = self.guarded_update(ow['fusion_net'], fusion_losses, 'fusion',
                                   self.fusion_net)
+        if not self.task_driven:
+            self._phase(None)
+            return _prefixed(fusion=log)
         self._phase('task update')
         task_log = self.guarded_update(ow['task'], task_losses, 'task',
                                        self.task)
