@@ -186,3 +186,13 @@ def pytest_runtest_setup(item):
             pytest.fail(f'{SHARED} not found and {REQUIRE_SHARED_ENV} is '
                         'set')
         pytest.skip(f'needs the shared test data at {SHARED}')
+
+
+@pytest.fixture(autouse=True)
+def _fresh_message_hub(request):
+    """Each test starts with its own current MessageHub: a Runner built by
+    an earlier test leaves its ``iter``/``max_iters`` (and the phase) in the
+    current instance, and a ``train_step`` called outside a Runner would
+    otherwise read them (e.g. as the last iteration of a finished run)."""
+    from mmengine.logging import MessageHub
+    MessageHub.get_instance(f'mmfusion-test-{request.node.nodeid}')

@@ -26,9 +26,10 @@ train_pipeline = [
     dict(type='mmdet.RandomFlip', prob=0.5),
     dict(type='PackFusionInputs'),
 ]
+# validation on the 4 bundled test pairs at full resolution: FusionMetric
+# compares the fused image with the original files
 test_pipeline = [
     dict(type='LoadPairedImageFromFile'),
-    dict(type='mmdet.Resize', scale=(160, 120), keep_ratio=True),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_label=True),
     dict(type='PackFusionInputs'),
 ]

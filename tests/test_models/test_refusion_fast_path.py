@@ -186,3 +186,19 @@ def test_tiled_inference_stays_off_under_transforms():
         assert net._tile_rows(dual) == 0
     assert net._tile_rows(a.requires_grad_()) == 0
     assert ReFusionNet(fast=False)._tile_rows(a.detach()) == 0
+
+
+def test_tiled_inference_stays_off_under_autocast():
+    """bfloat16 autocast (CPU AMP) runs the untiled path: the bands write
+    into float buffers. The output is the untiled path's under autocast."""
+    net = ReFusionNet(dim=8, num_heads=4).requires_grad_(False)
+    a, b = _inputs(n=1, h=5, w=6)
+    assert net._tile_rows(a) > 0
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert net._tile_rows(a) == 0
+        out = net(a, b)
+    net.tile_pixels = 0
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        ref = net(a, b)
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    assert out.isfinite().all()

@@ -335,9 +335,12 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
         """Rows per band of the tiled inference, 0 where it does not apply:
         it needs ``fast`` and ``tile_pixels``, a CPU tensor, no autograd
         (no grad mode, or nothing requiring grad), no forward-mode AD or
-        ``torch.func`` transform, and no tracing (``torch.compile``, ONNX
-        export, ``torch.jit``)."""
+        ``torch.func`` transform, no autocast (the bands write into
+        preallocated float buffers; autocast runs the untiled path), and no
+        tracing (``torch.compile``, ONNX export, ``torch.jit``)."""
         if not (self.fast and self.tile_pixels) or x.device.type != 'cpu':
+            return 0
+        if torch.is_autocast_enabled('cpu'):
             return 0
         if (torch.compiler.is_compiling() or torch.jit.is_tracing()
                 or torch.onnx.is_in_onnx_export()
