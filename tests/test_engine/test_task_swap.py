@@ -171,6 +171,8 @@ ZOO_SAMPLE = {
     'tdfusion': [('mmseg', 'pidnet'), ('mmdet', 'ssd')],
     'bdlfusion': [('mmseg', 'fastscnn'), ('mmdet', 'yolox')],
     'seafusion': [('mmseg', 'stdc'), ('mmdet', 'rtmdet')],
+    # detectors only (the target mask is made of the boxes)
+    'tardal': [('mmdet', 'ssd'), ('mmdet', 'yolox')],
 }
 
 

@@ -59,6 +59,10 @@ STRATEGIES = {
     # fusion phase with the semantic loss of the (frozen) task
     'seafusion':
     ('configs/seafusion/seafusion_joint_msrs.py', ('task', 'fusion')),
+    # a 'joint' iteration takes every update (generator with the adversarial
+    # terms, detector, both critics); 'warmup' only drops the adversarial
+    # terms. Detectors only: the target mask is made of the boxes
+    'tardal': ('configs/tardal/tardal_retinanet_msrs.py', ('joint', )),
 }
 
 
@@ -90,6 +94,11 @@ NARROW = {
             type='DRDBFusionNet', channels=8, growth=8, num_blocks=1)),
     'seafusion':
     dict(fusion_net=dict(type='SeAFusionNet', channels=(4, 8, 12))),
+    'tardal':
+    dict(
+        fusion_net=dict(type='TarDALGenerator', dim=8, depth=2),
+        target_discriminator=dict(dim=8, resize_input=True),
+        detail_discriminator=dict(dim=8, resize_input=True)),
 }
 
 # families that are not a (2-D, single-image, closed-set) segmentor or
