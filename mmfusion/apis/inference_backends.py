@@ -162,9 +162,11 @@ def _cache_dir() -> str:
 
 
 def _fingerprint(net: nn.Module) -> str:
-    """Identity of a net's exported graph: class, weights, torch version."""
+    """Identity of a net's exported graph: class, weights, torch version and
+    the module repr (settings such as TarDALGenerator's ``bn_mode`` change
+    the graph, not the weights)."""
     h = hashlib.sha1(f'{type(net).__module__}.{type(net).__qualname__} '
-                     f'{torch.__version__}'.encode())
+                     f'{torch.__version__} {net!r}'.encode())
     for key, value in net.state_dict().items():
         h.update(key.encode())
         h.update(str(tuple(value.shape)).encode())

@@ -124,15 +124,18 @@ class TarDALGenerator(CompiledInferenceMixin, BaseModule):
         ])
         self.head = nn.Conv2d(dim, 1, 3, padding=1)
 
+    def extra_repr(self) -> str:
+        # in the repr, so that exported/cached graphs tell the modes apart
+        return (f'bn_mode={self.bn_mode!r}, input_range={self.input_range}, '
+                f'output={self.output!r}')
+
     def forward(self, ir: Tensor, vis_y: Tensor) -> Tensor:
         check_fusion_inputs(ir, vis_y, type(self).__name__)
-        image_stats = self.bn_mode == 'image' and not self.training
-        return self._dispatch(ir, vis_y, image_stats)
+        return self._dispatch(ir, vis_y)
 
-    def _forward(self,
-                 ir: Tensor,
-                 vis_y: Tensor,
-                 image_stats: bool = False) -> Tensor:
+    def _forward(self, ir: Tensor, vis_y: Tensor) -> Tensor:
+        # decided here, not in forward: exporters trace _forward alone
+        image_stats = self.bn_mode == 'image' and not self.training
         x = torch.cat([ir, vis_y], dim=1)
         lo, hi = self.input_range
         if (lo, hi) != (0., 1.):
