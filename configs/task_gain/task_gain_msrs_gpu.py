@@ -14,6 +14,7 @@
 # Expect days on one GPU (SeAFusion alone: 4 x 20k segmenter iterations).
 _base_ = ['./task_gain_msrs_mini_cpu.py']
 work_dir = 'work_dirs/task_gain/msrs_gpu'
+fusion_seeds = [0, 1, 2]  # every method (and twin) trained under each
 data = dict(_delete_=True, source='data/MSRS', size=None)
 task_config = 'configs/task_eval/segformer_mit-b0_msrs.py'
 methods = [

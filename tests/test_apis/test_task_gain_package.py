@@ -228,3 +228,22 @@ def test_train_fusion_reuses_and_resumes(tmp_path):
         _warmup_cfg(data, 2), work, 'warm', log=logs.append)
     assert worked and ckpt3.endswith('iter_2.pth')
     assert any(p.startswith('run.replaced-') for p in os.listdir(tmp_path))
+
+
+def test_later_stages_need_the_trainings(tmp_path):
+    """--stages report on a fresh work dir: a clear error naming the first
+    training that is missing (nothing is trained behind the user's back)."""
+    from mmfusion.apis.task_gain import TaskGainExperiment
+    preset = osp.join(REPO, 'configs', 'task_gain',
+                      'task_gain_msrs_mini_cpu.py')
+    exp = TaskGainExperiment(
+        preset, work_dir=str(tmp_path), quick=True, stages=['report'])
+    with pytest.raises(
+            FileNotFoundError,
+            match='TDFusion method, fusion seed 0 is not trained '
+            'yet .*methods/TDFusion/seed_0/train.*train stage'):
+        exp.run()
+    assert not osp.exists(tmp_path / 'methods')
+    with pytest.raises(ValueError, match=r"unknown methods \['TDFusoin'\]"):
+        TaskGainExperiment(
+            preset, work_dir=str(tmp_path), stages=['train:TDFusoin'])

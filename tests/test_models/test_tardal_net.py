@@ -114,7 +114,7 @@ def test_exported_graph_keeps_the_bn_mode(mode, tmp_path):
         net, backend='onnxruntime', workdir=str(tmp_path), atol=1e-4)
     ir, vis = torch.rand(2, 1, 24, 20), torch.rand(2, 1, 24, 20)
     with torch.no_grad():
-        torch.testing.assert_close(ort(ir, vis), net(ir, vis), atol=1e-4,
-                                   rtol=0)
+        torch.testing.assert_close(
+            ort(ir, vis), net(ir, vis), atol=1e-4, rtol=0)
         torch.testing.assert_close(
             type(net)._forward(net, ir, vis), net(ir, vis), atol=0, rtol=0)

@@ -1,15 +1,18 @@
 """The task-gain experiment end to end (``--quick``: the 12 bundled demo pairs
-at 160x120, a few iterations per training, 2 seeds).
+at 160x120, a few iterations per training, methods and their task-free twins
+under 2 fusion seeds, 1 protocol seed).
 
 What is checked is the pipeline, not the numbers (meaningless at this size):
-every method is trained with its strategy (checkpoints), every input x seed
-gets its own task training and test, the report holds the task table with
-mean and std over the seeds, the 14 fusion metrics of every input, the loss
-generator study and the pictures; a re-run trains nothing again.
+every method and twin is trained with its strategy under each fusion seed
+(the twin from the method's warm-up), every trained net and input gets its
+own task training and test, the report holds the task table, the paired
+differences method - twin with their CI and verdict, the 14 fusion metrics
+of every input, the loss generator study and the pictures, the progress
+lines count the planned units; a re-run trains nothing again.
+The package piece by piece: tests/test_apis/test_task_gain_package.py.
 """
 import csv
 import json
-import math
 import os
 import os.path as osp
 import subprocess
@@ -17,6 +20,8 @@ import sys
 
 import cv2
 import pytest
+import torch
+from mmengine.config import Config
 
 from mmfusion.apis.task_gain import fuse_with_rule, prepare_dataset
 
@@ -27,6 +32,8 @@ RELEASED = osp.join(
     osp.dirname(REPO), 'shared', 'reference', 'seafusion',
     'seafusion_official.pth')
 METHODS = ['TDFusion', 'BDLFusion', 'SeAFusion']
+FUSION_SEEDS = (0, 1)
+VERDICTS = ('helps', 'no effect detectable at this scale', 'hurts')
 FUSION_METRICS = [
     'EN', 'SD', 'SF', 'AG', 'MI', 'SCD', 'VIF', 'Qabf', 'SSIM', 'PSNR', 'MSE',
     'CC', 'Nabf', 'MS_SSIM'
@@ -107,67 +114,122 @@ def test_prepare_dataset_is_whole_or_absent(tmp_path):
     assert sorted(os.listdir(tmp_path / 'out'))[1].startswith('d.replaced-')
 
 
+@pytest.mark.slow  # minutes: 14 fusion trainings, 16 task runs
 def test_task_gain_quick(tmp_path):
     _check_quick(tmp_path / 'tg')
+
+
+def _slug(name):
+    return name.replace(' ', '_').replace('(', '').replace(')', '').strip('_')
 
 
 def _check_quick(work):
     run = _run(work)
     assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
     released = osp.isfile(RELEASED)
+    nets = [
+        f'{m}{twin} s{s}' for s in FUSION_SEEDS for m in METHODS
+        for twin in ('', ' twin')
+    ]
     inputs = ['VIS', 'IR', 'Max rule'] + \
-        (['SeAFusion (released)'] if released else []) + METHODS
+        (['SeAFusion (released)'] if released else []) + nets
+    log = run.stdout + run.stderr
+    # a progress line per unit: 3 + 14 trainings + 1 + 16 task runs + 3
+    total = 3 + 14 + 1 + len(inputs) + 3
+    assert f'[{total}/{total}] report: loss generator' in log
+    assert 'left ~' in log and 'elapsed' in log
 
-    # every method trained with its own strategy
-    for name in METHODS:
-        with open(work / 'methods' / name / 'train' / 'trained.json') as f:
-            assert osp.isfile(json.load(f)['checkpoint'])
-    warm = work / 'methods' / 'BDLFusion' / 'warmup' / 'trained.json'
-    assert warm.is_file()
-    bdl_cfg = (work / 'methods' / 'BDLFusion' / 'train' /
-               'config.py').read_text()
-    assert 'Pretrained' in bdl_cfg and 'warmup' in bdl_cfg
+    # every method and twin trained under every fusion seed; the twin of
+    # BDLFusion starts from the same warm-up checkpoint as the method
+    for seed in FUSION_SEEDS:
+        for name in METHODS:
+            for twin in ('', '_twin'):
+                with open(work / 'methods' / f'{name}{twin}' / f'seed_{seed}' /
+                          'train' / 'trained.json') as f:
+                    assert osp.isfile(json.load(f)['checkpoint'])
+        warm = work / 'methods' / 'BDLFusion' / f'seed_{seed}' / 'warmup'
+        with open(warm / 'trained.json') as f:
+            warm_ckpt = json.load(f)['checkpoint']
+        for name in ('BDLFusion', 'BDLFusion_twin'):
+            cfg = Config.fromfile(
+                str(work / 'methods' / name / f'seed_{seed}' / 'train' /
+                    'config.py'))
+            assert cfg.model.fusion_net.init_cfg.checkpoint == warm_ckpt
+            assert cfg.randomness.seed == seed
+    twin_cfg = Config.fromfile(
+        str(work / 'methods' / 'TDFusion_twin' / 'seed_0' / 'train' /
+            'config.py'))
+    assert twin_cfg.model.loss_generator.type == 'ConstantLossGenerator'
 
-    # every input x seed: its own task training and test
+    # every input: its own task training and test (1 protocol seed)
     for name in inputs:
-        slug = name.replace(' ', '_').replace('(', '').replace(')', '')
-        for seed in (0, 1):
-            path = work / 'task_eval' / slug.strip('_') / f'seed_{seed}' / \
-                'task_metrics.json'
-            with open(path) as f:
-                saved = json.load(f)
-            assert saved['seed'] == seed
-            assert 0 <= saved['metrics']['mIoU'] <= 100
+        with open(work / 'task_eval' / _slug(name) / 'task_metrics.json') as f:
+            saved = json.load(f)
+        assert saved['seed'] == 0
+        assert 0 <= saved['metrics']['mIoU'] <= 100
 
     with open(work / 'task_gain.json') as f:
         report = json.load(f)
-    assert report['quick'] is True and report['seeds'] == [0, 1]
+    assert report['quick'] is True and report['seeds'] == [0]
+    assert report['fusion_seeds'] == list(FUSION_SEEDS)
     assert [i['name'] for i in report['inputs']] == inputs
+    mean = report['task']['mean']
     for name in inputs:
-        runs = report['task']['runs'][name]
-        assert set(runs) == {'0', '1'}
-        values = [runs[s]['mIoU'] for s in ('0', '1')]
-        mean = report['task']['mean'][name]['mIoU']
-        assert mean == pytest.approx(sum(values) / 2)
-        std = report['task']['std'][name]['mIoU']
-        assert std == pytest.approx(abs(values[0] - values[1]) / math.sqrt(2))
+        assert set(report['task']['runs'][name]) == {'0'}
         assert set(report['fusion_metrics'][name]) == set(FUSION_METRICS)
-    # the fused inputs are different images
-    ens = {n: report['fusion_metrics'][n]['EN'] for n in inputs}
-    assert len(set(ens.values())) == len(inputs)
-    study = report['loss_generator']['TDFusion']
+    # paired differences: method - twin over the 2 fusion seeds
+    assert list(report['paired']) == METHODS
+    for name in METHODS:
+        paired = report['paired'][name]
+        assert paired['twin'] == f'{name} twin'
+        d = paired['metrics']['mIoU']
+        diffs = [
+            mean[f'{name} s{s}']['mIoU'] - mean[f'{name} twin s{s}']['mIoU']
+            for s in FUSION_SEEDS
+        ]
+        assert d['n'] == 2 and d['diffs'] == pytest.approx(diffs)
+        assert d['mean'] == pytest.approx(sum(diffs) / 2)
+        if diffs[0] != diffs[1]:
+            assert d['ci_low'] < d['mean'] < d['ci_high']
+        assert paired['verdict'] in VERDICTS
+    # every trained net has its own weights (twin vs method, seed vs seed;
+    # the fused images of a few iterations can saturate to the same uint8)
+    weights = {}
+    for seed in FUSION_SEEDS:
+        for name in METHODS:
+            for twin in ('', '_twin'):
+                with open(work / 'methods' / f'{name}{twin}' / f'seed_{seed}' /
+                          'train' / 'trained.json') as f:
+                    ckpt = torch.load(
+                        json.load(f)['checkpoint'],
+                        map_location='cpu',
+                        weights_only=False)['state_dict']
+                weights[f'{name}{twin} s{seed}'] = torch.cat([
+                    v.flatten().double() for k, v in sorted(ckpt.items())
+                    if k.startswith('fusion_net.') and v.is_floating_point()
+                ])
+    names = sorted(weights)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if weights[a].shape == weights[b].shape:
+                assert not torch.equal(weights[a], weights[b]), (a, b)
+    study = report['loss_generator']['TDFusion s0']
+    assert list(report['loss_generator']) == ['TDFusion s0']
     assert study[0]['checkpoint'] == 'initialisation'
     assert [r['checkpoint']
-            for r in study[1:]] == ['iter_10.pth', 'iter_20.pth']
+            for r in study[1:]] == ['iter_5.pth', 'iter_10.pth']
     for r in study:
         assert 0 < r['w_ir_all'] < 1
     assert not released or report['missing'] == {}
 
     md = (work / 'task_gain.md').read_text()
-    assert '--quick' in md and 'mean ± sample std' in md
+    assert '--quick' in md
     for name in inputs:
         assert f'| {name} |' in md
-    assert 'What the loss generator of TDFusion learned' in md
+    assert '## The task-driven part: method − twin' in md
+    for name in METHODS:
+        assert f'| {name} − {name} twin | 2 | ' in md
+    assert 'What the loss generator of TDFusion s0 learned' in md
     with open(work / 'task_gain.csv') as f:
         rows = list(csv.DictReader(f))
     assert [r['input'] for r in rows] == inputs
@@ -175,13 +237,15 @@ def _check_quick(work):
     plot = cv2.imread(str(work / 'task_gain.png'))
     grid = cv2.imread(str(work / 'task_gain_grid.png'))
     assert plot is not None and grid is not None
-    # 2 rows of pairs, VIS | IR | fused inputs | TDFusion's weight map
-    assert grid.shape[0] >= 2 * 120 and grid.shape[1] >= (len(inputs) +
-                                                          1) * 160
+    # 2 rows of pairs, VIS | IR | the fused inputs of fusion seed 0 |
+    # TDFusion's weight map
+    shown = len(inputs) - len(nets) // 2
+    assert grid.shape[0] >= 2 * 120 and grid.shape[1] >= (shown + 1) * 160
 
     # re-run: nothing trained again
     again = _run(work)
     assert again.returncode == 0, again.stderr[-3000:]
     log = again.stdout + again.stderr
-    assert log.count('already trained') == 4  # 3 methods + the warm-up
-    assert log.count('already done') == 2 * len(inputs)
+    assert log.count('already trained') == 14  # 6 nets + a warm-up, x 2
+    assert log.count('already done') == len(inputs)
+    assert '(done before)' in log

@@ -101,7 +101,11 @@ def main(argv=None):
     except (ValueError, KeyError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    report = experiment.run()
+    try:
+        report = experiment.run()
+    except FileNotFoundError as e:  # e.g. --stages report before training
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     if report:
         print(report)
     return 0

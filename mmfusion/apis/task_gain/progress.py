@@ -56,6 +56,10 @@ class Progress:
                 self.plan.append((key, kind))
             self.kinds[key] = kind
 
+    def drop(self, keys: Sequence[str]) -> None:
+        """Unplan units that will not run (e.g. an input left out)."""
+        self.plan = [(k, c) for k, c in self.plan if k not in keys]
+
     def estimate(self, key: str) -> Optional[float]:
         """Seconds a unit not yet run is expected to take: 0 when it ran
         before (its result is reused), else the mean of its kind, else

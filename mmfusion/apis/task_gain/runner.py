@@ -407,17 +407,55 @@ class TaskGainExperiment:
         return out
 
     # -- all ---------------------------------------------------------------
+    def _task_units(self, names: Sequence[str]) -> List[Tuple[str, str]]:
+        return [(f'task/{InputSource(n, "vis").slug}/seed_{seed}', 'task')
+                for seed in self.seeds for n in names]
+
+    def plan(self) -> None:
+        """Plan every unit the selected stages will run (for the progress
+        line's count and estimate)."""
+        needs_inputs = 'task_eval' in self.stages or 'report' in self.stages
+        units = [('data', 'data')]
+        if 'rules' in self.stages or needs_inputs:
+            units.append(('rules', 'rules'))
+        if 'released' in self.stages or needs_inputs:
+            units.append(('released', 'released'))
+        if 'train' in self.stages:
+            units += [
+                (r.key, r.kind)
+                for r in fusion_runs(self.cfg, self.work_dir, self.quick,
+                                     self.fusion_seeds, self.only.get('train'))
+            ]
+        if needs_inputs:
+            runs = fusion_runs(self.cfg, self.work_dir, self.quick,
+                               self.fusion_seeds, self.only.get('task_eval'))
+            names = [
+                InputSource.baseline(m).name
+                for m in self.cfg.get('baselines', ['vis', 'ir'])
+            ] + [r.name for r in self.cfg.get('rules', [])] + [
+                r.name for r in self.cfg.get('released', [])
+            ] + [r.name for r in runs if r.role != 'warmup']
+            units.append(('task_eval/prepare', 'task_eval/prepare'))
+            units += self._task_units(names)
+        if 'report' in self.stages:
+            units += [(k, k)
+                      for k in ('report/fusion metrics', 'report/picture grid',
+                                'report/loss generator')]
+        self.progress.add(units)
+
     def run(self) -> Optional[str]:
         """Run the stages; returns the markdown report (``report`` stage)."""
         from .report import write_report
         start = time.time()
         needs_inputs = 'task_eval' in self.stages or 'report' in self.stages
+        self.plan()
         self.progress.run('data', 'data', 'data', self.stage_data)
         if 'rules' in self.stages or needs_inputs:
             self.progress.run('rules', 'rules', 'rules', self.stage_rules)
         if 'released' in self.stages or needs_inputs:
             self.progress.run('released', 'released', 'released weights',
                               self.stage_released)
+            self.progress.drop([k for k, _ in self._task_units(self.missing)])
         if 'train' in self.stages:
             self.stage_train()
             if 'task_eval' in self.only or (needs_inputs
