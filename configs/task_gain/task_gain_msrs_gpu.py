@@ -18,12 +18,26 @@ fusion_seeds = [0, 1, 2]  # every method (and twin) trained under each
 data = dict(_delete_=True, source='data/MSRS', size=None)
 task_config = 'configs/task_eval/segformer_mit-b0_msrs.py'
 methods = [
-    dict(name='TDFusion', config='configs/tdfusion/segformer_msrs.py'),
+    dict(
+        name='TDFusion',
+        config='configs/tdfusion/segformer_msrs.py',
+        twin=dict(
+            name='TDFusion twin',
+            config='configs/task_gain/tdfusion_segformer_msrs_twin.py')),
     dict(
         name='BDLFusion',
         config='configs/bdlfusion/bdlfusion_drdb_deeplabv3plus_msrs.py',
-        warmup='configs/task_gain/bdlfusion_warmup_msrs.py'),
-    dict(name='SeAFusion', config='configs/seafusion/seafusion_joint_msrs.py'),
+        warmup='configs/task_gain/bdlfusion_warmup_msrs.py',
+        twin=dict(
+            name='BDLFusion twin',
+            config='configs/task_gain/'
+            'bdlfusion_drdb_deeplabv3plus_msrs_twin.py')),
+    dict(
+        name='SeAFusion',
+        config='configs/seafusion/seafusion_joint_msrs.py',
+        twin=dict(
+            name='SeAFusion twin',
+            config='configs/task_gain/seafusion_joint_msrs_twin.py')),
 ]
 released = [
     dict(

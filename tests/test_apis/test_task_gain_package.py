@@ -247,3 +247,33 @@ def test_later_stages_need_the_trainings(tmp_path):
     with pytest.raises(ValueError, match=r"unknown methods \['TDFusoin'\]"):
         TaskGainExperiment(
             preset, work_dir=str(tmp_path), stages=['train:TDFusoin'])
+
+
+@pytest.mark.parametrize('preset', [
+    'task_gain_msrs_mini_cpu.py', 'task_gain_msrs_mini_cpu320.py',
+    'task_gain_msrs_gpu.py'
+])
+def test_shipped_presets_plan_methods_and_twins(preset):
+    """Every shipped preset: 3 methods, each with a twin, under 3 fusion
+    seeds (BDLFusion with its warm-up), every config present; where a config
+    names a data root of the experiment's own copy, it is the preset's."""
+    cfg = load_preset(osp.join(REPO, 'configs', 'task_gain', preset))
+    assert cfg.fusion_seeds == [0, 1, 2] and len(cfg.seeds) >= 3
+    runs = fusion_runs(cfg, 'w', False, cfg.fusion_seeds)
+    assert len(runs) == 3 * 7
+    assert {r.role for r in runs} == {'warmup', 'method', 'twin'}
+    size = cfg.data.get('size')
+    own = None if size is None else \
+        f'{cfg.work_dir}/data/{cfg.data.name}'
+    for path in {r.config for r in runs} | {cfg.task_config}:
+        run_cfg = load_cfg(path, None)
+        roots = {
+            run_cfg[k].dataset.data_root
+            for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+            if run_cfg.get(k)
+        }
+        if own and any('work_dirs/task_gain' in r for r in roots):
+            assert roots == {own}, (path, roots)
+    quick = load_preset(
+        osp.join(REPO, 'configs', 'task_gain', preset), quick=True)
+    assert quick.work_dir != cfg.work_dir and quick.fusion_seeds == [0, 1]

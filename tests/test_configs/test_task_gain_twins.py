@@ -44,6 +44,17 @@ TWINS = {
     for method in ('tdfusion_r18', 'bdlfusion_r18', 'seafusion_joint_r18')
     for size in ('160x120', '320x240')
 }
+# the published-scale twins of task_gain_msrs_gpu.py:
+# configs/task_gain/<twin>.py -> (the method's config, what may change)
+PUBLISHED_TWINS = {
+    'tdfusion_segformer_msrs_twin':
+    ('../tdfusion/segformer_msrs.py', ALLOWED['tdfusion']),
+    'bdlfusion_drdb_deeplabv3plus_msrs_twin':
+    ('../bdlfusion/bdlfusion_drdb_deeplabv3plus_msrs.py',
+     ALLOWED['bdlfusion']),
+    'seafusion_joint_msrs_twin':
+    ('../seafusion/seafusion_joint_msrs.py', ALLOWED['seafusion']),
+}
 
 
 def diff_keys(a, b, prefix=''):
@@ -87,6 +98,23 @@ def test_twin_differs_only_in_the_task_driven_part(method):
     assert twin['model']['task'] is None
     assert twin['model']['task_driven'] is False
     assert 'task' not in twin['optim_wrapper']
+
+
+@pytest.mark.parametrize('twin', sorted(PUBLISHED_TWINS))
+def test_published_twin_differs_only_in_the_task_driven_part(twin):
+    method, allowed = PUBLISHED_TWINS[twin]
+    cfg = _load(method).to_dict()
+    twin_cfg = _load(f'{twin}.py').to_dict()
+    extra = [p for p in diff_keys(cfg, twin_cfg) if not _allowed(p, allowed)]
+    assert not extra, f'{twin} differs from {method} in {extra}'
+    assert twin_cfg['model']['task'] is None
+    assert twin_cfg['model']['task_driven'] is False
+    assert 'task' not in twin_cfg['optim_wrapper']
+    if twin.startswith('bdlfusion'):  # eta: the same lr as in the method
+        cfg = _load(method)
+        assert cfg.model.eta == 'task'
+        assert cfg.optim_wrapper.task == cfg.optim_wrapper.discriminator
+        assert cfg.param_scheduler.task == cfg.param_scheduler.discriminator
 
 
 def test_diff_keys_finds_a_stray_difference():
