@@ -46,6 +46,7 @@ def _pair(msrs_mini, name='00357D'):
             osp.join(msrs_mini, 'test', 'vi', name + '.png'))
 
 
+@pytest.mark.slow
 def test_inference_equals_testing(repo_root, msrs_mini, checkpoint, fuser,
                                   tmp_path):
     cfg = Config.fromfile(osp.join(repo_root, DEMO))
@@ -86,6 +87,7 @@ def test_inference_equals_testing(repo_root, msrs_mini, checkpoint, fuser,
     assert out['predictions'][0]['fused'].std() > 0
 
 
+@pytest.mark.slow
 def test_arrays_files_and_registry(msrs_mini, repo_root, checkpoint, fuser):
     ir_path, vis_path = _pair(msrs_mini)
     from_files = fuser(ir_path, vis_path)['predictions'][0]
@@ -110,6 +112,7 @@ def test_arrays_files_and_registry(msrs_mini, repo_root, checkpoint, fuser):
     assert sample.metainfo['ir_path'] == ir_path
 
 
+@pytest.mark.slow
 def test_colour_norm_and_raw_outputs(msrs_mini, repo_root, checkpoint,
                                      tmp_path):
     ir_path, vis_path = _pair(msrs_mini)
@@ -166,6 +169,7 @@ def test_bad_pairs(msrs_mini, fuser, tmp_path):
         collect_pairs(str(empty), osp.dirname(vis_path))
 
 
+@pytest.mark.slow
 def test_grids_through_the_fusion_visualizer(msrs_mini, repo_root, checkpoint,
                                              tmp_path):
     """vis_out_dir's grids are drawn by one FusionVisualizer, built on first

@@ -77,6 +77,7 @@ def demo(repo_root, tmp_path_factory):
     return config, ckpt, str(pairs)
 
 
+@pytest.mark.slow
 def test_stream_yields_in_order_and_equals_the_call(demo, tmp_path):
     config, ckpt, pairs = demo
     fuser = FusionInferencer(config, ckpt, device='cpu', show_progress=False)
@@ -99,6 +100,7 @@ def test_stream_yields_in_order_and_equals_the_call(demo, tmp_path):
         np.testing.assert_array_equal(written, pred['fused'])
 
 
+@pytest.mark.slow
 def test_stream_keeps_at_most_a_few_batches_alive(demo, monkeypatch):
     """Memory is flat in the folder size: while the consumer is at the k-th
     result, only a bounded number of predictions are alive."""
@@ -127,6 +129,7 @@ def test_stream_keeps_at_most_a_few_batches_alive(demo, monkeypatch):
     assert len(refs) == 12
 
 
+@pytest.mark.slow
 def test_fuse_tool_resumes_and_writes_whole_files(repo_root, demo, tmp_path):
     config, ckpt, pairs = demo
     out = tmp_path / 'fused'
@@ -157,6 +160,7 @@ def test_fuse_tool_resumes_and_writes_whole_files(repo_root, demo, tmp_path):
     assert cv2.imread(str(out / done[0])).shape == (480, 640, 3)
 
 
+@pytest.mark.slow
 def test_fuse_tool_memory_is_flat_in_the_folder_size(repo_root, demo,
                                                      tmp_path):
     """Peak RSS of fuse.py over 2 vs 12 pairs (640x480): the old tool kept
@@ -258,6 +262,7 @@ def test_auto_backend_keeps_a_gpu_net_in_pytorch(monkeypatch, tmp_path):
 
 
 @needs_ort
+@pytest.mark.slow
 def test_pytorch2onnx_tool(repo_root, tmp_path):
     out = tmp_path / 'net.onnx'
     res = subprocess.run([

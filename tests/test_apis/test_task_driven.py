@@ -134,6 +134,7 @@ def _train_losses(work_dir):
     return [r['loss'] for r in rows if 'loss' in r]
 
 
+@pytest.mark.slow
 def test_task_eval_end_to_end(repo_root, small_msrs, tmp_path):
     """One command: VIS and IR baselines, a checkpoint and an external
     folder; then a re-run reuses everything; then bad input is refused
@@ -424,6 +425,7 @@ def test_fusion_plan_keeps_splits_apart(repo_root, small_msrs, tmp_path):
     assert test_out == by_root[osp.join(roots['test'], 'ir')]
 
 
+@pytest.mark.slow
 def test_dist_task_eval_two_processes(repo_root, small_msrs, tmp_path):
     """``bash tools/dist_task_eval.sh CONFIG 2`` (gloo on CPU): the two
     ranks share the fusion of a checkpoint's pairs, train each task model

@@ -134,6 +134,7 @@ def _expected_image(source, info):
 
 
 @pytest.mark.parametrize('name', list(CONFIGS))
+@pytest.mark.slow
 def test_every_source_loads_through_the_config_pipeline(
         name, msrs_mini, fused_dir, tmp_path):
     task = 'det' if name == 'retinanet' else 'seg'
@@ -198,6 +199,7 @@ STEP = dict(
 
 
 @pytest.mark.parametrize('name', list(CONFIGS))
+@pytest.mark.slow
 def test_one_train_step_and_evaluation(name, msrs_mini, fused_dir, tmp_path):
     task = 'det' if name == 'retinanet' else 'seg'
     modality, batch_size = STEP[name]

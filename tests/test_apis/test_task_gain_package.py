@@ -230,6 +230,7 @@ def test_train_fusion_reuses_and_resumes(tmp_path):
     assert any(p.startswith('run.replaced-') for p in os.listdir(tmp_path))
 
 
+@pytest.mark.slow
 def test_later_stages_need_the_trainings(tmp_path):
     """--stages report on a fresh work dir: a clear error naming the first
     training that is missing (nothing is trained behind the user's back)."""

@@ -79,6 +79,7 @@ def test_grid_panels_and_task_predictions(msrs_mini):
     assert mixed.shape == (480, 1284, 3)
 
 
+@pytest.mark.slow
 def test_hook_writes_work_dir_and_backends(repo_root, msrs_mini, tmp_path):
     assert HOOKS.get('FusionVisualizationHook') is not None
     cfg = Config.fromfile(osp.join(repo_root, DEMO))

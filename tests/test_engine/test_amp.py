@@ -78,6 +78,7 @@ class DtypeRecorder(Hook):
 
 
 @pytest.mark.parametrize('strategy', sorted(CFGS))
+@pytest.mark.slow
 def test_amp_wrappers_and_autocast_per_strategy(strategy, repo_root, msrs_mini,
                                                 tmp_path):
     cfg = CFGS[strategy](repo_root, msrs_mini, tmp_path, ITERS[strategy])
@@ -138,6 +139,7 @@ def test_enable_amp_configs(monkeypatch):
         enable_amp(dict(type='ApexOptimWrapper', optimizer=dict()))
 
 
+@pytest.mark.slow
 def test_train_py_amp_on_the_demo_config(repo_root, msrs_mini, tmp_path):
     """The command of the issue, shortened to 2 meta iterations."""
     out = subprocess.run([

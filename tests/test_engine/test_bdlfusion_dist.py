@@ -4,6 +4,7 @@ identical on both ranks, which saw different pairs."""
 import os
 import os.path as osp
 
+import pytest
 import torch
 
 import mmfusion  # noqa: F401
@@ -65,6 +66,7 @@ def _worker(rank, repo_root, msrs_mini, work_dir):
     torch.save(dict(params=params), os.path.join(work_dir, f'rank{rank}.pth'))
 
 
+@pytest.mark.slow
 def test_bdlfusion_demo_ddp_identical_across_ranks(repo_root, msrs_mini,
                                                    tmp_path):
     spawn_ranks(_worker, 2, repo_root, msrs_mini, str(tmp_path))

@@ -52,6 +52,7 @@ def _nonfinite(obj, prefix=''):
 
 
 @pytest.mark.parametrize('strategy', ['tdfusion', 'bdlfusion', 'seafusion'])
+@pytest.mark.slow
 def test_lr_1e30_probe_writes_no_nonfinite_checkpoint(strategy, repo_root,
                                                       msrs_mini, tmp_path):
     max_iters = 6 if strategy == 'bdlfusion' else 4
@@ -162,6 +163,7 @@ def test_budget():
         NonFiniteGuard(budget=2)
 
 
+@pytest.mark.slow
 def test_guard_counts_survive_resume(repo_root, msrs_mini, tmp_path):
     """The counts are written to the message hub (so checkpoints carry them)
     and read back by the first update of a resumed run."""

@@ -5,6 +5,7 @@ import json
 import os
 import os.path as osp
 
+import pytest
 from mmengine.config import Config
 
 from mmfusion.engine.runner import build_runner
@@ -44,6 +45,7 @@ def test_config_builds_by_type_name(repo_root, msrs_mini, tmp_path):
     assert type(runner.train_dataloader.dataset).__name__ == 'MSRSDataset'
 
 
+@pytest.mark.slow
 def test_train_validate_writes_fused_images_and_metrics(
         repo_root, msrs_mini, tmp_path):
     runner = build_runner(_cfg(repo_root, msrs_mini, tmp_path, 2))
@@ -62,6 +64,7 @@ def test_train_validate_writes_fused_images_and_metrics(
     assert osp.isfile(tmp_path / 'iter_2.pth')
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     no_val = dict(val_cfg=None, val_dataloader=None, val_evaluator=None)
     run = check_exact_resume(

@@ -7,6 +7,7 @@ both networks' gradients were all-reduced and the re-initialisation drew the
 same weights on both ranks."""
 import os
 
+import pytest
 import torch
 
 from mmfusion.testing import spawn_ranks
@@ -34,6 +35,7 @@ def _worker(rank, repo_root, msrs_mini, work_dir):
         os.path.join(work_dir, f'rank{rank}.pth'))
 
 
+@pytest.mark.slow
 def test_all_parameters_identical_across_ranks(repo_root, msrs_mini, tmp_path):
     spawn_ranks(_worker, 2, repo_root, msrs_mini, str(tmp_path))
     r0 = torch.load(tmp_path / 'rank0.pth', weights_only=False)

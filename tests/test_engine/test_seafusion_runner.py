@@ -175,6 +175,7 @@ def _task_lr(t):
     return TASK_LR * (1 - (t - WARMUP) / (4 * TASK_ITERS - WARMUP))**0.9
 
 
+@pytest.mark.slow
 def test_round_schedule_in_a_real_run(repo_root, msrs_mini, tmp_path):
     runner = build_runner(
         seafusion_test_cfg(repo_root, msrs_mini, tmp_path, 4 * ROUND))
@@ -253,6 +254,7 @@ def test_round_schedule_in_a_real_run(repo_root, msrs_mini, tmp_path):
     assert sgd and all('momentum_buffer' in s for s in sgd.values())
 
 
+@pytest.mark.slow
 def test_resume_mid_round_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     # iterations 0..13: F F T T | F F T T | F F T T | F F; stop after 7,
     # inside round 1's task phase; the resumed half re-initialises the fusion

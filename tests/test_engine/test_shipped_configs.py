@@ -60,6 +60,7 @@ def _batches(msrs_mini, kind, n=2):
 
 
 @pytest.mark.parametrize('config', sorted(CONFIGS))
+@pytest.mark.slow
 def test_config_trains(repo_root, msrs_mini, config):
     kind, phases = CONFIGS[config]
     cfg = Config.fromfile(osp.join(repo_root, config))

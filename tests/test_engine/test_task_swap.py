@@ -90,6 +90,7 @@ NARROW_TDFUSION = dict(
 
 
 @pytest.mark.parametrize('index', [0, 1], ids=['segmentor', 'detector'])
+@pytest.mark.slow
 def test_readme_swap_example_takes_a_meta_step(index):
     examples = readme_task_examples()
     assert len(examples) == 2, 'the README shows a segmentor and a detector'
@@ -123,6 +124,7 @@ train_dataloader = dict(num_workers=0, persistent_workers=False,
 '''
 
 
+@pytest.mark.slow
 def test_instance_segmentation_with_instance_masks():
     """Mask R-CNN on pairs whose labels carry polygons: the masks reach the
     task through TDFusion's views (resized to 240x320 with the boxes), its

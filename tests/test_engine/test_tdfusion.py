@@ -207,6 +207,7 @@ def test_unwrap_is_identity_without_ddp():
     assert unwrap(m) is m
 
 
+@pytest.mark.slow
 def test_hypergradient_equals_hessian_vector_route(msrs_mini):
     """The loss generator's hypergradient from the meta step's composition
     (outer task loss through the differentiable virtual step) equals the

@@ -4,6 +4,7 @@ the fusion net, the loss generator and the task is identical on both ranks
 gradients were all-reduced)."""
 import os
 
+import pytest
 import torch
 
 from mmfusion.testing import spawn_ranks
@@ -28,6 +29,7 @@ def _worker(rank, repo_root, msrs_mini, work_dir):
         os.path.join(work_dir, f'rank{rank}.pth'))
 
 
+@pytest.mark.slow
 def test_all_parameters_identical_across_ranks(repo_root, msrs_mini, tmp_path):
     spawn_ranks(_worker, 2, repo_root, msrs_mini, str(tmp_path))
     r0 = torch.load(tmp_path / 'rank0.pth')
@@ -84,6 +86,7 @@ def _grad_worker(rank, repo_root, msrs_mini, work_dir):
     torch.save(out, os.path.join(work_dir, f'grads{rank}.pth'))
 
 
+@pytest.mark.slow
 def test_hypergradient_all_reduced_like_full_backward(repo_root, msrs_mini,
                                                       tmp_path):
     """2 ranks, different pairs: the loss generator's gradient that its

@@ -130,6 +130,7 @@ def test_published_task_labels_full_resolution(repo_root, msrs_mini, config):
 
 
 @pytest.mark.parametrize('config', [SEGFORMER, DEEPLAB])
+@pytest.mark.slow
 def test_published_task_loss_upsamples_logits_to_full_res_label(
         repo_root, msrs_mini, config):
     """Every head's loss (DeepLabV3+'s auxiliary FCN head too) is the CE of

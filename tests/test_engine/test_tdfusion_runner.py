@@ -2,6 +2,7 @@
 three networks and the phase, exact resume."""
 import os.path as osp
 
+import pytest
 import torch
 from mmengine.config import Config
 
@@ -44,6 +45,7 @@ def _params(runner):
     return {k: v.detach().clone() for k, v in runner.model.named_parameters()}
 
 
+@pytest.mark.slow
 def test_resume_mid_cycle_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
     n = 3  # stops inside the first fusion phase (iterations: M M F | F ...)
     run = check_exact_resume(
@@ -65,6 +67,7 @@ def test_resume_mid_cycle_equals_uninterrupted(repo_root, msrs_mini, tmp_path):
                    if k.startswith(part)), part
 
 
+@pytest.mark.slow
 def test_detection_metrics_through_the_test_loop(repo_root, msrs_mini,
                                                  tmp_path):
     """``tools/test.py`` on a detection config: the fused images are scored

@@ -69,6 +69,7 @@ def test_batched_equals_one_by_one(seafusion_gray):
                 msg=metric)
 
 
+@pytest.mark.slow
 def test_nabf_and_ms_ssim_on_full_images(seafusion_reference, seafusion_gray):
     """Nabf and MS-SSIM are not in the de facto evaluator: the torch values
     equal the plain numpy transcription of the MATLAB definitions on full

@@ -5,7 +5,10 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow
 def test_benchmark_meta_step_compares_modes(repo_root, msrs_mini, tmp_path):
     out = tmp_path / 'bm.json'
     cmd = [

@@ -20,6 +20,7 @@ def _run(repo_root, *args, timeout=600):
     return res.stdout
 
 
+@pytest.mark.slow
 def test_benchmark_inference_paths(repo_root, tmp_path):
     # ONNX Runtime, the default backend, is installed by tools/install.sh:
     # its paths are measured unless MMFUSION_NO_ONNX=1 opts out
@@ -45,6 +46,7 @@ def test_benchmark_inference_paths(repo_root, tmp_path):
     assert rows['bf16']['max_abs_diff'] > 0  # bf16 does move the image
 
 
+@pytest.mark.slow
 def test_gpu_check_dry_run_ops_in_child_processes(repo_root, tmp_path):
     """Without CUDA the tool says so and checks mmcv's ops on the CPU, each
     part in a child process (a crashing op is reported, not fatal)."""

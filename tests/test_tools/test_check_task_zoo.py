@@ -168,6 +168,7 @@ def test_select_family_names(zoo):
         zoo.select(['pspnet', 'nope'])
 
 
+@pytest.mark.slow
 def test_tool_resumes_from_its_json(zoo, tmp_path):
     """check_task_zoo.py --out: a family already in the file is not run
     again, the file keeps every row (also those of families not selected),

@@ -99,6 +99,7 @@ def test_converter_maps_every_official_layer(official):
         seafusion_convert(bad)
 
 
+@pytest.mark.slow
 def test_converted_checkpoint_loads_into_the_config_model(converted):
     register_all_modules()
     cfg = Config.fromfile(
@@ -135,6 +136,7 @@ def _names(sea_ref):
 
 
 @pytest.mark.shared_data
+@pytest.mark.slow
 def test_official_weights_parity(official, converted, find_test_data):
     find_test_data('seafusion_weights')  # skips without the released ones
     assert official[1]

@@ -88,6 +88,7 @@ def bundled_ckpt(tmp_path_factory):
 
 
 @pytest.mark.parametrize('mode', ['train', 'eval'])
+@pytest.mark.slow
 def test_bundled_official_path_parity(bundled_ckpt, mode):
     names = sorted(f[:-4] for f in os.listdir(osp.join(DATA, 'ir')))
     fuser = _inferencer(MODE_CONFIG[mode], bundled_ckpt, dim=8)

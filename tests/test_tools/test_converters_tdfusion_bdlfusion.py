@@ -249,6 +249,7 @@ def test_tdfusion_accepts_single_copies_and_rejects_conflicts():
         tdfusion_convert(sd, net='lpn')
 
 
+@pytest.mark.slow
 def test_tdfusion_cli(tmp_path, monkeypatch):
     src, dst = tmp_path / 'TDFusion_MSRS.pth', tmp_path / 'out' / 'td.pth'
     sd = refusion_layout()
@@ -364,6 +365,7 @@ def test_bdlfusion_conversion_computes_published_forward():
     ]
 
 
+@pytest.mark.slow
 def test_bdlfusion_bare_fusion_net_and_cli(tmp_path):
     sd = bdl_layout(with_detector=False)
     bare = OrderedDict((k[len('enhance_net.'):], v) for k, v in sd.items()

@@ -104,6 +104,7 @@ def _train(project, config, work_dir, *options):
     return [json.loads(line) for line in open(log)]
 
 
+@pytest.mark.slow
 def test_tiny_fusion_demo_trains(project, tmp_path):
     entries = _train(project, _config(project, 'tiny_fusion_demo.py'),
                      tmp_path / 'wd', '--cfg-options', 'train_cfg.max_iters=4',
@@ -116,6 +117,7 @@ def test_tiny_fusion_demo_trains(project, tmp_path):
     assert 'fusion/VIF' in val
 
 
+@pytest.mark.slow
 def test_alternating_demo_trains(project, tmp_path):
     entries = _train(project, _config(project, 'alternating_demo.py'),
                      tmp_path / 'wd')

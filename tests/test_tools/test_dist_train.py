@@ -5,10 +5,13 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 from mmfusion.testing import free_port
 from mmfusion.utils.checkpoint import load_checkpoint_file
 
 
+@pytest.mark.slow
 def test_dist_train_demo_two_processes(repo_root, msrs_mini, tmp_path):
     env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1')
     env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']

@@ -63,6 +63,7 @@ def one_pair(msrs_mini, tmp_path_factory):
 
 
 @pytest.mark.parametrize('grids', [False, True])
+@pytest.mark.slow
 def test_fuse_imports_no_task_package(repo_root, one_pair, tmp_path, grids):
     """Nor the fusion visualizer, unless grids are asked for
     (``--vis-dir``)."""

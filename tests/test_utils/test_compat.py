@@ -125,6 +125,7 @@ def test_cpu_init_dist_uses_gloo_without_changing_mmengine():
     assert out[0] == 'gloo True'
 
 
+@pytest.mark.slow
 def test_import_mmfusion_patches_nothing():
     """After ``import mmfusion`` (and its registries and runner), mmengine's
     checkpoint functions, loaders and DDP are mmengine's own; importing
@@ -151,6 +152,7 @@ def test_import_mmfusion_patches_nothing():
         }))
 
 
+@pytest.mark.slow
 def test_every_config_selects_fusion_runner(repo_root):
     """mmfusion's configs select FusionRunner (default_runtime.py); the task
     configs (mmseg/mmdet scope, trained by the task-driven protocol or

@@ -84,6 +84,7 @@ def test_sources_from_memory(msrs_mini, tmp_path):
         vis.add_datasample('none', rgb)
 
 
+@pytest.mark.slow
 def test_hook_uses_the_runners_fusion_visualizer(repo_root, msrs_mini,
                                                  tmp_path, monkeypatch):
     cfg = Config.fromfile(osp.join(repo_root, DEMO))
