@@ -13,12 +13,15 @@
 # Budget: the whole experiment in <= 6 h on 2 CPU cores; it resumes exactly
 # where it stopped (re-run the same command), a progress line per unit with
 # its time, the elapsed time and an estimate of what is left. What was traded
-# for the budget (never the twins or the paired seeds): the schedules are
-# shorter than at 160 x 120 (see each config's SCHEDULE comment: TDFusion 3
-# epochs, BDLFusion 150 iterations after a 1-epoch warm-up, SeAFusion 4
-# rounds of 2 fusion epochs + 75 segmenter iterations, the protocol's
-# segmenter 300 iterations of batch 8), the task net stays the 0.8 M-parameter
-# DeepLabV3+, and the data is the 161 / 39 pairs of msrs_mini.
+# for the budget (never the twins or the paired seeds), after measuring every
+# stage (docs/benchmarks.md: 5.0 h of fusion training + 2.4 h of segmenter
+# training on 1 thread, ~5.3 h on 2): SeAFusion's fusion steps on random
+# 160 x 120 crops and its segmenter steps of batch 4; schedules shorter than
+# at 160 x 120 (each config's SCHEDULE comment: TDFusion 3 epochs, BDLFusion
+# 150 iterations after a 1-epoch warm-up, SeAFusion 4 rounds of 2 fusion
+# epochs + 75 segmenter iterations, the protocol's segmenter 300 iterations of
+# batch 8); the task net stays the 0.8 M-parameter DeepLabV3+, and the data
+# is the 161 / 39 pairs of msrs_mini.
 _base_ = ['./task_gain_msrs_mini_cpu.py']
 work_dir = 'work_dirs/task_gain/msrs_mini_cpu320'
 data = dict(
