@@ -167,8 +167,9 @@ def repo_root():
 
 def pytest_configure(config):
     config.addinivalue_line(
-        'markers', 'slow: a longer check kept small enough for CI (e.g. a '
-        'handful of zoo task families per strategy)')
+        'markers', 'slow(minutes=N): a longer check kept small enough for '
+        'CI (e.g. a handful of zoo task families per strategy); those '
+        'with minutes run first, longest first')
     config.addinivalue_line(
         'markers', 'shared_data: needs the shared test data (../shared); '
         f'skipped without it, failing when {REQUIRE_SHARED_ENV} is set')
@@ -196,3 +197,19 @@ def _fresh_message_hub(request):
     otherwise read them (e.g. as the last iteration of a finished run)."""
     from mmengine.logging import MessageHub
     MessageHub.get_instance(f'mmfusion-test-{request.node.nodeid}')
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest tests first, so that under ``pytest -n 2`` they do not
+    start last and keep one worker busy after the other has finished:
+    tests marked ``slow(minutes=N)`` by decreasing ``N``, then the other
+    slow tests, then the rest, each group in collection order."""
+
+    def rank(item):
+        mark = item.get_closest_marker('slow')
+        if mark is None:
+            return (2, 0)
+        return (0, -mark.kwargs['minutes']) if 'minutes' in mark.kwargs \
+            else (1, 0)
+
+    items.sort(key=rank)  # stable: collection order within a group

@@ -15,7 +15,8 @@ from mmengine.config import Config
 from mmfusion.apis.task_driven import InputSource, TaskEvalResult
 from mmfusion.apis.task_gain import (TRAINED_FILE, fusion_runs,
                                      paired_differences, parse_stages,
-                                     prepare_dataset, train_fusion)
+                                     prepare_dataset, restore_state,
+                                     save_state, train_fusion)
 from mmfusion.apis.task_gain.preset import load_cfg, load_preset
 from mmfusion.apis.task_gain.progress import Progress
 from mmfusion.apis.task_gain.report import paired_table
@@ -278,3 +279,84 @@ def test_shipped_presets_plan_methods_and_twins(preset):
     quick = load_preset(
         osp.join(REPO, 'configs', 'task_gain', preset), quick=True)
     assert quick.work_dir != cfg.work_dir and quick.fusion_seeds == [0, 1]
+
+
+def test_state_keeps_finished_units_small_and_restores_them(tmp_path):
+    """save_state: finished units only, weights without optimizer or the
+    in-loop task net (earlier checkpoints of a loss-generator run: the loss
+    generator only); restore_state: back where the work dir lacks them,
+    record paths absolute again, timings merged, nothing overwritten."""
+    import torch
+    work, state = tmp_path / 'work', tmp_path / 'state'
+    weights = {
+        'fusion_net.w': torch.randn(3),
+        'loss_generator.w': torch.randn(2),
+        'task.backbone.w': torch.randn(50)
+    }
+    done = work / 'methods' / 'TD' / 'seed_0' / 'train'
+    os.makedirs(done)
+    for it in (5, 10):
+        torch.save(
+            dict(
+                meta=dict(iter=it),
+                state_dict={
+                    k: v * it
+                    for k, v in weights.items()
+                },
+                optimizer=dict(state={})), done / f'iter_{it}.pth')
+    (done / 'config.py').write_text('x = 1\n')
+    (done / TRAINED_FILE).write_text(
+        json.dumps(
+            dict(config_hash='h', checkpoint=str(done / 'iter_10.pth'))))
+    running = work / 'methods' / 'TD' / 'seed_1' / 'train'  # unfinished
+    os.makedirs(running)
+    torch.save(dict(state_dict=weights), running / 'iter_5.pth')
+    task = work / 'task_eval' / 'VIS' / 'seed_0'
+    os.makedirs(task)
+    (task / 'task_metrics.json').write_text('{"metrics": {"mIoU": 1.0}}')
+    (work / 'timings.json').write_text('{"a": 1.0, "b": 2.0}')
+
+    saved = save_state(str(work), str(state))
+    assert sorted(saved) == sorted([
+        'timings.json', 'methods/TD/seed_0/train/iter_10.pth',
+        'methods/TD/seed_0/train/iter_5.pth',
+        'methods/TD/seed_0/train/config.py',
+        f'methods/TD/seed_0/train/{TRAINED_FILE}',
+        'task_eval/VIS/seed_0/task_metrics.json'
+    ])
+    final = torch.load(
+        state / 'methods/TD/seed_0/train/iter_10.pth', weights_only=False)
+    assert set(final) == {'meta', 'state_dict'}
+    assert final['meta'] == dict(iter=10)
+    assert sorted(final['state_dict']) == ['fusion_net.w', 'loss_generator.w']
+    assert torch.equal(final['state_dict']['fusion_net.w'],
+                       weights['fusion_net.w'] * 10)
+    early = torch.load(
+        state / 'methods/TD/seed_0/train/iter_5.pth', weights_only=False)
+    assert list(early['state_dict']) == ['loss_generator.w']
+    with open(state / 'methods/TD/seed_0/train' / TRAINED_FILE) as f:
+        assert json.load(f)['checkpoint'] == \
+            'methods/TD/seed_0/train/iter_10.pth'
+    assert save_state(str(work), str(state)) == []  # nothing new
+
+    new = tmp_path / 'new'
+    os.makedirs(new)
+    (new / 'timings.json').write_text('{"b": 3.0, "c": 4.0}')
+    restored = restore_state(str(state), str(new))
+    assert f'methods/TD/seed_0/train/{TRAINED_FILE}' in restored
+    with open(new / 'methods/TD/seed_0/train' / TRAINED_FILE) as f:
+        record = json.load(f)
+    assert record == dict(
+        config_hash='h',
+        checkpoint=str(new / 'methods/TD/seed_0/train/iter_10.pth'))
+    assert osp.isfile(record['checkpoint'])
+    assert not (new / 'methods' / 'TD' / 'seed_1').exists()
+    with open(new / 'timings.json') as f:
+        assert json.load(f) == {'a': 1.0, 'b': 3.0, 'c': 4.0}
+    assert json.loads(
+        (new / 'task_eval/VIS/seed_0/task_metrics.json').read_text()) == \
+        {'metrics': {'mIoU': 1.0}}
+    # what the work dir has of its own stays
+    (new / 'task_eval/VIS/seed_0/task_metrics.json').write_text('{}')
+    restore_state(str(state), str(new))
+    assert (new / 'task_eval/VIS/seed_0/task_metrics.json').read_text() == '{}'

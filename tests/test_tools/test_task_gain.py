@@ -40,11 +40,11 @@ FUSION_METRICS = [
 ]
 
 
-def _run(work):
+def _run(work, *args):
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
     return subprocess.run([
         sys.executable, TOOL, CONFIG, '--quick', '--work-dir',
-        str(work), '--device', 'cpu'
+        str(work), '--device', 'cpu', *args
     ],
                           cwd=REPO,
                           env=env,
@@ -114,7 +114,7 @@ def test_prepare_dataset_is_whole_or_absent(tmp_path):
     assert sorted(os.listdir(tmp_path / 'out'))[1].startswith('d.replaced-')
 
 
-@pytest.mark.slow  # minutes: 14 fusion trainings, 16 task runs
+@pytest.mark.slow(minutes=5)  # 14 fusion trainings, 16 task runs
 def test_task_gain_quick(tmp_path):
     _check_quick(tmp_path / 'tg')
 
@@ -124,7 +124,8 @@ def _slug(name):
 
 
 def _check_quick(work):
-    run = _run(work)
+    state = work.parent / 'state'
+    run = _run(work, '--state-dir', str(state))
     assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
     released = osp.isfile(RELEASED)
     nets = [
@@ -242,10 +243,34 @@ def _check_quick(work):
     shown = len(inputs) - len(nets) // 2
     assert grid.shape[0] >= 2 * 120 and grid.shape[1] >= (shown + 1) * 160
 
-    # re-run: nothing trained again
-    again = _run(work)
+    # the state dir: every finished unit, weights only and without the
+    # in-loop task net (TDFusion's earlier checkpoints: the loss generator)
+    ckpts = [
+        osp.join(r, f) for r, _, fs in os.walk(state) for f in fs
+        if f.endswith('.pth')
+    ]
+    assert len(ckpts) == 14 + 2 * 1  # + iter_5 of TDFusion s0, s1
+    for path in ckpts:
+        saved = torch.load(path, map_location='cpu', weights_only=False)
+        assert set(saved) == {'meta', 'state_dict'}
+        assert saved['state_dict']
+        assert not any(k.startswith('task.') for k in saved['state_dict'])
+    assert sum(os.path.getsize(p) for p in ckpts) < 0.2 * sum(
+        os.path.getsize(osp.join(r, f)) for r, _, fs in os.walk(work)
+        for f in fs if f.endswith('.pth'))
+
+    # re-run on a new machine: the work dir gone, the state dir committed:
+    # nothing trained again, the same report
+    import shutil
+    shutil.rmtree(work)
+    again = _run(work, '--state-dir', str(state))
     assert again.returncode == 0, again.stderr[-3000:]
     log = again.stdout + again.stderr
     assert log.count('already trained') == 14  # 6 nets + a warm-up, x 2
     assert log.count('already done') == len(inputs)
     assert '(done before)' in log
+    with open(work / 'task_gain.json') as f:
+        report_again = json.load(f)
+    assert report_again['task'] == report['task']
+    assert report_again['paired'] == report['paired']
+    assert report_again['loss_generator'] == report['loss_generator']

@@ -28,8 +28,11 @@ Examples::
 
 Every unit of work is skipped when its result exists and was made by the
 same configuration, and an interrupted training resumes: re-running the
-command continues where it stopped. A progress line after each unit gives
-the elapsed time and an estimate of what is left. See docs/benchmarks.md.
+command continues where it stopped. With ``--state-dir DIR`` the finished
+units are also kept in DIR, small enough to commit, and taken back from it:
+the experiment goes on in a new checkout at the same path (results/). A
+progress line after each unit gives the elapsed time and an estimate of
+what is left. See docs/benchmarks.md.
 """
 import argparse
 import os
@@ -77,6 +80,13 @@ def parse_args(argv=None):
         'task_eval); train:NAME or task_eval:NAME for one method and its '
         'twin (default: all)')
     parser.add_argument(
+        '--state-dir',
+        help='also keep every finished unit there, small enough to commit '
+        '(weights only, no fused images), and take back the units the work '
+        'dir lacks before starting: how an experiment longer than one '
+        'machine\'s lifetime goes on on the next (restore into the same '
+        'work dir path)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -97,7 +107,8 @@ def main(argv=None):
             seeds=args.seeds,
             device=args.device,
             stages=args.stages,
-            fusion_seeds=args.fusion_seeds)
+            fusion_seeds=args.fusion_seeds,
+            state_dir=args.state_dir)
     except (ValueError, KeyError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

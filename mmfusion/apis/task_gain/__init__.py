@@ -32,8 +32,14 @@ with the elapsed time and an estimate of what is left:
    json,png}``, ``task_gain_grid.png``; the wall time of every unit in
    ``WORK_DIR/timings.json``.
 
+With a state dir (:mod:`.state`), every finished unit is also kept there,
+small enough to commit, and taken back into the work dir when the
+experiment starts: an experiment longer than one machine's lifetime goes on
+on the next.
+
 By role: :mod:`.preset` (the preset and its fusion runs), :mod:`.data`,
-:mod:`.training`, :mod:`.progress`, :mod:`.report`, :mod:`.runner`.
+:mod:`.training`, :mod:`.progress`, :mod:`.state`, :mod:`.report`,
+:mod:`.runner`.
 Nothing is downloaded: task models are built from scratch unless their
 config says otherwise.
 """
@@ -41,10 +47,12 @@ from .data import fuse_with_rule, prepare_dataset
 from .preset import FusionRun, fusion_runs, load_preset
 from .report import loss_generator_weights, paired_differences
 from .runner import STAGES, TaskGainExperiment, parse_stages
+from .state import restore_state, save_state
 from .training import TRAINED_FILE, train_fusion
 
 __all__ = [
     'STAGES', 'TaskGainExperiment', 'parse_stages', 'prepare_dataset',
     'fuse_with_rule', 'loss_generator_weights', 'paired_differences',
-    'FusionRun', 'fusion_runs', 'load_preset', 'train_fusion', 'TRAINED_FILE'
+    'FusionRun', 'fusion_runs', 'load_preset', 'train_fusion', 'TRAINED_FILE',
+    'save_state', 'restore_state'
 ]

@@ -31,11 +31,17 @@ class Progress:
     Args:
         timings_file: JSON file of ``{key: seconds}``.
         log: where the progress lines go.
+        after: called (no arguments) after every unit, e.g. to save the
+            experiment's state.
     """
 
-    def __init__(self, timings_file: str, log: Callable[[str], None]):
+    def __init__(self,
+                 timings_file: str,
+                 log: Callable[[str], None],
+                 after: Optional[Callable[[], None]] = None):
         self.timings_file = timings_file
         self.log = log
+        self.after = after
         self.timings: Dict[str, float] = self._read()
         self.kinds: Dict[str, str] = {}
         self.plan: List[Tuple[str, str]] = []
@@ -108,4 +114,6 @@ class Progress:
             f' | elapsed {format_seconds(time.time() - self.start)}'
             f' | left ~{format_seconds(left)}' +
             (f' + {unknown} stage(s) not yet measured' if unknown else ''))
+        if self.after is not None:
+            self.after()
         return result

@@ -18,6 +18,7 @@ from ..task_driven.identity import config_hash, write_json
 from .data import SPLITS, fuse_with_rule, prepare_dataset
 from .preset import FusionRun, fusion_runs, load_cfg, load_preset, repo_path
 from .progress import Progress
+from .state import restore_state, save_state
 from .training import train_fusion, trained_checkpoint
 
 __all__ = ['STAGES', 'TaskGainExperiment', 'parse_stages']
@@ -76,6 +77,10 @@ class TaskGainExperiment:
         device: device of fusion inference (default: the best available).
         stages: run only these stages (see :func:`parse_stages`; their
             inputs must exist).
+        state_dir: keep the finished units there too, small enough to
+            commit, and take back those the work dir lacks when the
+            experiment starts (:mod:`.state`: an experiment longer than one
+            machine's lifetime goes on on the next).
     """
 
     def __init__(self,
@@ -85,7 +90,8 @@ class TaskGainExperiment:
                  seeds: Optional[Sequence[int]] = None,
                  device: Optional[str] = None,
                  stages: Optional[Sequence[str]] = None,
-                 fusion_seeds: Optional[Sequence[int]] = None):
+                 fusion_seeds: Optional[Sequence[int]] = None,
+                 state_dir: Optional[str] = None):
         self.cfg_path = cfg if isinstance(cfg, str) else \
             getattr(cfg, 'filename', None) or '<config>'
         if fusion_seeds:
@@ -109,12 +115,19 @@ class TaskGainExperiment:
                                  f'{sorted(unknown)}; the preset has '
                                  f'{sorted(known)}')
         os.makedirs(self.work_dir, exist_ok=True)
+        self.state_dir = state_dir and osp.abspath(state_dir)
+        if self.state_dir:
+            restored = restore_state(self.state_dir, self.work_dir)
         self.logger = MMLogger.get_instance(
             f'task_gain_{id(self)}_{time.time_ns()}',
             log_file=osp.join(self.work_dir, 'task_gain.log'),
             file_mode='a')
         self.progress = Progress(
-            osp.join(self.work_dir, 'timings.json'), self._log)
+            osp.join(self.work_dir, 'timings.json'), self._log,
+            self._save_state if self.state_dir else None)
+        if self.state_dir:
+            self._log(f'{len(restored)} file(s) of finished units taken '
+                      f'from {self.state_dir}')
         self.data_root: Optional[str] = None
         self.runs: List[FusionRun] = []
         self.trained: Dict[str, Tuple[str, str]] = {}  # row: (cfg, ckpt)
@@ -126,6 +139,17 @@ class TaskGainExperiment:
 
     def _log(self, msg: str) -> None:
         print_log(f'task-gain: {msg}', logger=self.logger)
+
+    def _save_state(self) -> None:
+        try:
+            saved = save_state(self.work_dir, self.state_dir)
+        except Exception as e:  # the experiment goes on; its work dir has all
+            self._log(f'state: NOT saved to {self.state_dir}: '
+                      f'{type(e).__name__}: {e}')
+            return
+        if saved:
+            self._log(f'state: {len(saved)} file(s) saved to '
+                      f'{self.state_dir}')
 
     # -- data, rules, released weights -----------------------------------
     def stage_data(self) -> Tuple[str, bool]:
@@ -390,12 +414,18 @@ class TaskGainExperiment:
         return folders
 
     def task_run_times(self) -> Dict[str, List[float]]:
-        """Wall time (s) of every task training + test, per input: from
-        the run's identity record (written when it starts) to its metrics
-        (written when it ends); resumed runs count from their start."""
+        """Wall time (s) of every task training + test, per input: as
+        timed by the progress (``timings.json``), else from the run's
+        identity record (written when it starts) to its metrics (written
+        when it ends); resumed runs count from their start."""
         out: Dict[str, List[float]] = {}
+        timings = self.progress.timings
         for source in self.evaluation.sources:
             for seed in self.evaluation.seeds:
+                key = f'task/{source.slug}/seed_{seed}'
+                if key in timings:
+                    out.setdefault(source.name, []).append(timings[key])
+                    continue
                 folder = self.evaluation.run_dir(source, seed)
                 start = osp.join(folder, 'run_identity.json')
                 end = osp.join(folder, 'task_metrics.json')
