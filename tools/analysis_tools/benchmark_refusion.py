@@ -176,11 +176,12 @@ def import_released(official: str):
     if official not in sys.path:
         sys.path.insert(0, osp.abspath(official))
     try:
-        import einops  # noqa: F401
-    except ImportError as e:
+        from nets import ReFusion
+    except ModuleNotFoundError as e:
+        if e.name != 'einops':
+            raise
         raise SystemExit('the released nets/ReFusion.py needs einops '
                          '(pip install einops)') from e
-    from nets import ReFusion
     return ReFusion
 
 

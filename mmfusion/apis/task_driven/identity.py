@@ -12,13 +12,14 @@ import math
 import os
 import os.path as osp
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 from mmengine.config import Config
 from mmengine.dist import get_world_size
 
 from mmfusion.datasets.pairing import IMG_EXTENSIONS
+from mmfusion.utils.config_text import pretty_text
 from mmfusion.utils.fileio import atomic_path
 from .configs import LOADERS, leaf_datasets
 
@@ -35,15 +36,31 @@ FUSED_MARK = '.fused_by.json'
 #: the identity of the run a work dir holds (resume only the same one)
 IDENTITY_FILE = 'run_identity.json'
 
+_FILE_DIGESTS: Dict[Tuple[str, int, int], str] = {}
+
+
+def _file_digest(path: str) -> str:
+    """SHA-1 of a file's bytes, kept per (path, size, mtime) in this
+    process."""
+    st = os.stat(path)
+    key = (path, st.st_size, st.st_mtime_ns)
+    digest = _FILE_DIGESTS.get(key)
+    if digest is None:
+        with open(path, 'rb') as f:
+            digest = _FILE_DIGESTS[key] = hashlib.sha1(f.read()).hexdigest()
+    return digest
+
 
 def folder_signature(folder: str) -> str:
-    """Names, sizes and modification times of a folder's images: changes
-    when its images do."""
+    """Names and contents of a folder's images: changes when its images do,
+    not when the same images are written again (a re-fused folder, e.g. on
+    another machine after :mod:`mmfusion.apis.task_gain.state` restored the
+    nets and results)."""
     digest = hashlib.sha1()
     for name in sorted(os.listdir(folder)):
         if osp.splitext(name)[1].lower() in IMG_EXTENSIONS:
-            st = os.stat(osp.join(folder, name))
-            digest.update(f'{name}:{st.st_size}:{st.st_mtime_ns};'.encode())
+            digest.update(
+                f'{name}:{_file_digest(osp.join(folder, name))};'.encode())
     return digest.hexdigest()
 
 
@@ -64,7 +81,7 @@ def config_hash(cfg: Config) -> str:
         cfg.visualizer.pop('name', None)  # the run's timestamp
     # the world size sets the effective batch: a 1-GPU result is not an
     # 8-GPU one
-    text = cfg.pretty_text + f'world_size={get_world_size()}' + ''.join(
+    text = pretty_text(cfg) + f'world_size={get_world_size()}' + ''.join(
         folder_signature(f) for f in folders if osp.isdir(f))
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 

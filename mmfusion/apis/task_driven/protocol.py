@@ -46,6 +46,7 @@ from mmengine.dist import (barrier, broadcast_object_list, get_dist_info,
 from mmengine.logging import MMLogger, print_log
 from mmengine.registry import DefaultScope
 
+from mmfusion.utils.config_text import pretty_text
 from .configs import (modality_loaders, relative_vis_dirs,
                       resolve_fused_folder, source_config, vis_folder,
                       vis_prefix)
@@ -251,9 +252,8 @@ class TaskDrivenEvaluation:
         base = dict(
             config=osp.abspath(source.model_config),
             config_hash=hashlib.sha1(
-                Config.fromfile(
-                    source.model_config).pretty_text.encode()).hexdigest()
-            [:16],
+                pretty_text(Config.fromfile(
+                    source.model_config)).encode()).hexdigest()[:16],
             checkpoint=osp.abspath(source.checkpoint),
             checkpoint_size=ckpt_stat.st_size,
             checkpoint_mtime_ns=ckpt_stat.st_mtime_ns)

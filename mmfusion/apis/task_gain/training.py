@@ -20,6 +20,7 @@ from typing import Callable, Tuple
 
 from mmengine.config import Config
 
+from mmfusion.utils.config_text import pretty_text
 from mmfusion.utils.runner_names import set_unique_run_name
 from ..task_driven.identity import (claim_run, config_hash, load_record,
                                     write_json)
@@ -75,7 +76,8 @@ def train_fusion(cfg: Config,
     cfg.resume = state == 'resume'
     if cfg.resume:
         cfg.load_from = None  # the latest checkpoint of the work dir
-    cfg.dump(osp.join(work_dir, 'config.py'))
+    with open(osp.join(work_dir, 'config.py'), 'w', encoding='utf-8') as f:
+        f.write(pretty_text(cfg))  # = cfg.dump, formatted once
     log(f'{name}: training in {work_dir}' +
         (' (resumed)' if cfg.resume else ''))
     runner = build_runner(cfg)

@@ -5,6 +5,7 @@ from typing import Callable, Dict, Optional, Union
 
 import mmengine
 import torch.nn as nn
+from mmengine.config import Config
 from mmengine.dist import is_distributed, master_only
 from mmengine.fileio import join_path
 from mmengine.model import is_model_wrapper
@@ -21,6 +22,7 @@ from mmfusion.utils.checkpoint import (latest_intact_checkpoint,
                                        load_checkpoint_any,
                                        mmengine_checkpoint_globals,
                                        save_checkpoint_file)
+from mmfusion.utils.config_text import TextOnceConfig
 from mmfusion.utils.dist import cpu_only, init_dist
 
 
@@ -54,7 +56,17 @@ class FusionRunner(Runner):
       CUDA creates a gloo process group (mmengine's calls
       ``torch.cuda.set_device``) and wraps CPU modules in DDP without CUDA
       ``device_ids``; with CUDA, mmengine's set-up as is.
+    * **The config text is formatted once.** mmengine formats it with yapf
+      (seconds for a task-driven config) for the log, the work dir's copy,
+      the visualizer, the message hub and every checkpoint; ``runner.cfg``
+      is a :class:`~mmfusion.utils.config_text.TextOnceConfig`, which
+      formats each content once.
     """
+
+    def __init__(self, *args, cfg: Optional[Config] = None, **kwargs):
+        if isinstance(cfg, Config):
+            cfg = TextOnceConfig.of(cfg)
+        super().__init__(*args, cfg=cfg, **kwargs)
 
     # ------------------------------------------------------ distributed
     def setup_env(self, env_cfg: Dict) -> None:
