@@ -40,9 +40,10 @@ _TIMINGS = 'timings.json'
 _CHECKPOINT = 'checkpoint'  # the key of a training record naming its file
 
 
-def _slim(src: str, dst: str, keep=None) -> None:
+def _slim(src: str, dst: str, keep=None) -> List[str]:
     """``src``'s model weights (``keep(key)`` ones; default: all but the
-    task model's) and meta to ``dst``, atomically."""
+    task model's) and meta to ``dst``, atomically. Returns the keys of all
+    of ``src``'s weights."""
     import torch
 
     from mmfusion.utils.checkpoint import load_checkpoint_any
@@ -58,6 +59,7 @@ def _slim(src: str, dst: str, keep=None) -> None:
     os.makedirs(osp.dirname(dst), exist_ok=True)
     with atomic_path(dst) as tmp:
         torch.save(out, tmp)
+    return list(weights)
 
 
 def _copy(src: str, dst: str) -> None:
@@ -99,11 +101,9 @@ def save_state(work_dir: str, state_dir: str) -> List[str]:
             with open(dst_record) as f:
                 if json.load(f) == record:
                     continue
-        _slim(final, osp.join(state_dir, record[_CHECKPOINT]))
+        keys = _slim(final, osp.join(state_dir, record[_CHECKPOINT]))
         written.append(record[_CHECKPOINT])
-        from mmfusion.utils.checkpoint import load_checkpoint_any
-        weights = load_checkpoint_any(final, 'cpu').get('state_dict', {})
-        if any(k.startswith('loss_generator.') for k in weights):
+        if any(k.startswith('loss_generator.') for k in keys):
             for name in sorted(os.listdir(run_dir)):
                 path = osp.join(run_dir, name)
                 if name.endswith('.pth') and path != final:
@@ -137,10 +137,8 @@ def restore_state(state_dir: str, work_dir: str) -> List[str]:
             src = osp.join(root, name)
             rel = osp.relpath(src, state_dir)
             dst = osp.join(work_dir, rel)
-            if name == TRAINED_FILE or osp.exists(dst):
-                continue  # records last, below; never overwrite
-            if name == _TIMINGS:
-                continue
+            if name in (TRAINED_FILE, _TIMINGS) or osp.exists(dst):
+                continue  # records and timings below; never overwrite
             _copy(src, dst)
             written.append(rel)
     for run_dir in _finished_trainings(state_dir):
