@@ -4,15 +4,23 @@ task-gain experiment's fusion trainings, :mod:`mmfusion.apis.task_gain`): a
 finished run is kept with a hash of what produced it (the resolved config
 and the state of the images it read), reused when the hash matches, resumed
 when an interrupted run of the same identity left a checkpoint, and moved
-aside otherwise. Nothing is deleted."""
+aside otherwise. Nothing is deleted.
+
+The config enters the hash as :func:`config_content` (its values, not their
+formatting: no yapf, milliseconds, and unchanged by a yapf upgrade). Records
+made before (hash of the yapf-formatted ``Config.pretty_text``) are still
+recognised: :class:`RunIdentity` computes that old hash only when a record
+does not match the new one, so an experiment's committed state
+(:mod:`mmfusion.apis.task_gain.state`) keeps its finished units."""
 import copy
 import hashlib
+import inspect
 import json
 import math
 import os
 import os.path as osp
 import time
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 from mmengine.config import Config
@@ -25,8 +33,8 @@ from .configs import LOADERS, leaf_datasets
 
 __all__ = [
     'RESULT_FILE', 'FUSED_MARK', 'IDENTITY_FILE', 'folder_signature',
-    'config_hash', 'write_json', 'json_metrics', 'plain_number', 'load_record',
-    'load_result', 'claim_run'
+    'config_content', 'RunIdentity', 'config_hash', 'write_json',
+    'json_metrics', 'plain_number', 'load_record', 'load_result', 'claim_run'
 ]
 
 #: a finished run's metrics and identity, in the run's work dir
@@ -64,7 +72,61 @@ def folder_signature(folder: str) -> str:
     return digest.hexdigest()
 
 
-def config_hash(cfg: Config) -> str:
+def config_content(obj: Any) -> str:
+    """The content of a config (or of any value in one) as text: dict keys
+    sorted, lists and tuples kept apart, numbers by their shortest exact
+    ``repr``, classes and functions by their qualified name. Two configs
+    that read the same give the same text, whatever their formatting or key
+    order."""
+    if isinstance(obj, Config):
+        obj = obj._cfg_dict
+    if isinstance(obj, dict):
+        items = sorted(
+            (config_content(k), config_content(v)) for k, v in obj.items())
+        return '{' + ','.join(f'{k}:{v}' for k, v in items) + '}'
+    if isinstance(obj, (list, tuple)):
+        inner = ','.join(config_content(v) for v in obj)
+        return f'[{inner}]' if isinstance(obj, list) else f'({inner},)'
+    if obj is None or isinstance(obj, (bool, int, float, str, bytes)):
+        return repr(obj)
+    if isinstance(obj, type) or inspect.isroutine(obj):
+        return f'<{obj.__module__}.{obj.__qualname__}>'
+    return f'<{type(obj).__module__}.{type(obj).__qualname__}:{obj!r}>'
+
+
+class RunIdentity(str):
+    """A run identity (the hash of what produced the run), which also
+    recognises the identity of the same run written by earlier versions
+    (the hash of the yapf-formatted config text), computed only when asked
+    by :meth:`matches`."""
+
+    def __new__(cls, value: str, legacy: Optional[Callable[[], str]] = None):
+        identity = super().__new__(cls, value)
+        identity._legacy = legacy
+        identity._legacy_value = None
+        return identity
+
+    def matches(self, saved: Optional[str]) -> bool:
+        """Whether a saved ``config_hash`` is this identity (as written by
+        this version or an earlier one)."""
+        if saved is None:
+            return False
+        if saved == self:
+            return True
+        if self._legacy is None:
+            return False
+        if self._legacy_value is None:
+            self._legacy_value = self._legacy()
+        return saved == self._legacy_value
+
+
+def _same(saved: Optional[str], identity: str) -> bool:
+    if isinstance(identity, RunIdentity):
+        return identity.matches(saved)
+    return saved == identity
+
+
+def config_hash(cfg: Config) -> RunIdentity:
     """Identity of one source's task run: the resolved config (without
     run-specific names) and, for fused inputs, the state of the fused
     images it reads (re-fused or replaced images invalidate the result)."""
@@ -81,9 +143,15 @@ def config_hash(cfg: Config) -> str:
         cfg.visualizer.pop('name', None)  # the run's timestamp
     # the world size sets the effective batch: a 1-GPU result is not an
     # 8-GPU one
-    text = pretty_text(cfg) + f'world_size={get_world_size()}' + ''.join(
+    tail = f'world_size={get_world_size()}' + ''.join(
         folder_signature(f) for f in folders if osp.isdir(f))
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+    def digest(text: str) -> str:
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+    return RunIdentity(
+        digest('content:' + config_content(cfg) + tail),
+        legacy=lambda: digest(pretty_text(cfg) + tail))
 
 
 def write_json(path: str, obj) -> None:
@@ -125,7 +193,7 @@ def load_record(path: str,
         return None
     with open(path) as f:
         saved = json.load(f)
-    if saved.get('config_hash') != identity:
+    if not _same(saved.get('config_hash'), identity):
         log(f'{path} was made by another configuration or other images')
         return None
     return saved
@@ -160,7 +228,7 @@ def claim_run(work_dir: str,
     if not rerun and osp.isfile(osp.join(
             work_dir, 'last_checkpoint')) and osp.isfile(id_file):
         with open(id_file) as f:
-            if json.load(f).get('config_hash') == identity:
+            if _same(json.load(f).get('config_hash'), identity):
                 return 'resume'
     if osp.isdir(work_dir) and os.listdir(work_dir):
         aside = f'{work_dir}.replaced-{time.strftime("%Y%m%d_%H%M%S")}'

@@ -46,13 +46,12 @@ from mmengine.dist import (barrier, broadcast_object_list, get_dist_info,
 from mmengine.logging import MMLogger, print_log
 from mmengine.registry import DefaultScope
 
-from mmfusion.utils.config_text import pretty_text
 from .configs import (modality_loaders, relative_vis_dirs,
                       resolve_fused_folder, source_config, vis_folder,
                       vis_prefix)
-from .identity import (FUSED_MARK, RESULT_FILE, claim_run, config_hash,
-                       folder_signature, json_metrics, load_result,
-                       plain_number, write_json)
+from .identity import (FUSED_MARK, RESULT_FILE, claim_run, config_content,
+                       config_hash, folder_signature, json_metrics,
+                       load_result, plain_number, write_json)
 from .report import TaskEvalResult
 from .sources import InputSource
 
@@ -252,7 +251,7 @@ class TaskDrivenEvaluation:
         base = dict(
             config=osp.abspath(source.model_config),
             config_hash=hashlib.sha1(
-                pretty_text(Config.fromfile(
+                config_content(Config.fromfile(
                     source.model_config)).encode()).hexdigest()[:16],
             checkpoint=osp.abspath(source.checkpoint),
             checkpoint_size=ckpt_stat.st_size,

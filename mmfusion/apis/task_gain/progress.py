@@ -7,7 +7,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..task_driven.identity import write_json
 
-__all__ = ['Progress', 'format_seconds']
+__all__ = ['TIMINGS_FILE', 'Progress', 'format_seconds']
+
+#: the measured wall time of every unit, in the experiment's work dir
+TIMINGS_FILE = 'timings.json'
 
 
 def format_seconds(seconds: Optional[float]) -> str:

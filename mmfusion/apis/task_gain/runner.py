@@ -17,7 +17,7 @@ from ..task_driven import (InputSource, TaskDrivenEvaluation, TaskEvalResult,
 from ..task_driven.identity import config_hash, write_json
 from .data import SPLITS, fuse_with_rule, prepare_dataset
 from .preset import FusionRun, fusion_runs, load_cfg, load_preset, repo_path
-from .progress import Progress
+from .progress import TIMINGS_FILE, Progress
 from .state import restore_state, save_state
 from .training import train_fusion, trained_checkpoint
 
@@ -123,7 +123,7 @@ class TaskGainExperiment:
             log_file=osp.join(self.work_dir, 'task_gain.log'),
             file_mode='a')
         self.progress = Progress(
-            osp.join(self.work_dir, 'timings.json'), self._log,
+            osp.join(self.work_dir, TIMINGS_FILE), self._log,
             self._save_state if self.state_dir else None)
         if self.state_dir:
             self._log(f'{len(restored)} file(s) of finished units taken '

@@ -32,11 +32,11 @@ from typing import List
 
 from mmfusion.utils.fileio import atomic_path
 from ..task_driven.identity import RESULT_FILE, write_json
+from .progress import TIMINGS_FILE
 from .training import TRAINED_FILE
 
 __all__ = ['save_state', 'restore_state']
 
-_TIMINGS = 'timings.json'
 _CHECKPOINT = 'checkpoint'  # the key of a training record naming its file
 
 
@@ -85,11 +85,11 @@ def save_state(work_dir: str, state_dir: str) -> List[str]:
     already there with the same record are skipped). Returns the files
     written."""
     written = []
-    timings = osp.join(work_dir, _TIMINGS)
-    if osp.isfile(timings) and not _same(timings, osp.join(
-            state_dir, _TIMINGS)):
-        _copy(timings, osp.join(state_dir, _TIMINGS))
-        written.append(_TIMINGS)
+    timings = osp.join(work_dir, TIMINGS_FILE)
+    if osp.isfile(timings) and not _same(timings,
+                                         osp.join(state_dir, TIMINGS_FILE)):
+        _copy(timings, osp.join(state_dir, TIMINGS_FILE))
+        written.append(TIMINGS_FILE)
     for run_dir in _finished_trainings(work_dir):
         rel = osp.relpath(run_dir, work_dir)
         with open(osp.join(run_dir, TRAINED_FILE)) as f:
@@ -137,7 +137,7 @@ def restore_state(state_dir: str, work_dir: str) -> List[str]:
             src = osp.join(root, name)
             rel = osp.relpath(src, state_dir)
             dst = osp.join(work_dir, rel)
-            if name in (TRAINED_FILE, _TIMINGS) or osp.exists(dst):
+            if name in (TRAINED_FILE, TIMINGS_FILE) or osp.exists(dst):
                 continue  # records and timings below; never overwrite
             _copy(src, dst)
             written.append(rel)
@@ -151,14 +151,14 @@ def restore_state(state_dir: str, work_dir: str) -> List[str]:
         record[_CHECKPOINT] = osp.join(work_dir, record[_CHECKPOINT])
         write_json(dst, record)
         written.append(osp.join(rel, TRAINED_FILE))
-    timings = osp.join(state_dir, _TIMINGS)
+    timings = osp.join(state_dir, TIMINGS_FILE)
     if osp.isfile(timings):  # merged: the work dir's own times win
         with open(timings) as f:
             merged = json.load(f)
-        own = osp.join(work_dir, _TIMINGS)
+        own = osp.join(work_dir, TIMINGS_FILE)
         if osp.isfile(own):
             with open(own) as f:
                 merged.update(json.load(f))
         write_json(own, merged)
-        written.append(_TIMINGS)
+        written.append(TIMINGS_FILE)
     return written
