@@ -19,7 +19,7 @@ from mmfusion.apis.task_gain import (TRAINED_FILE, fusion_runs,
                                      save_state, train_fusion)
 from mmfusion.apis.task_gain.preset import load_cfg, load_preset
 from mmfusion.apis.task_gain.progress import Progress
-from mmfusion.apis.task_gain.report import paired_table
+from mmfusion.apis.task_gain.report import paired_table, report_metrics
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -186,6 +186,46 @@ def test_paired_differences_and_table():
     md = paired_table(paired)
     assert '| A − T | 3 | +2.00 [-0.48, +4.48] | ' \
         'no effect detectable at this scale |' in md
+    assert 'verdict (mIoU)' in md
+
+
+def test_report_metrics_and_detection_verdict():
+    """A detection task (TarDAL's rows): the headline is VOC mAP@0.5, the
+    per-class values are CocoMetric's classwise precisions, and the
+    verdict is on the headline."""
+    seg = ['aAcc', 'mIoU', 'mAcc', 'IoU.car', 'Acc.car']
+    assert report_metrics(seg) == ('mIoU', ['aAcc', 'mIoU', 'IoU.car'])
+    det = [
+        'pascal_voc/mAP', 'pascal_voc/AP50', 'coco/bbox_mAP',
+        'coco/bbox_mAP_50', 'coco/bbox_mAP_s', 'coco/person_precision',
+        'coco/car_precision'
+    ]
+    head, kept = report_metrics(det)
+    assert head == 'pascal_voc/mAP'
+    assert kept == [
+        'pascal_voc/mAP', 'pascal_voc/AP50', 'coco/bbox_mAP',
+        'coco/bbox_mAP_50', 'coco/person_precision', 'coco/car_precision'
+    ]
+    result = TaskEvalResult(
+        task_config='t.py',
+        sources=[
+            InputSource(n, 'vis') for n in ('A s0', 'A s1', 'T s0', 'T s1')
+        ],
+        seeds=[0])
+    for name, value in (('A s0', 0.30), ('A s1', 0.32), ('T s0', 0.20),
+                        ('T s1', 0.21)):
+        result.add(name, {0: {'pascal_voc/mAP': value, 'mIoU': 0.0}})
+    pairs = dict(
+        A=dict(
+            twin='T',
+            seeds=[0, 1],
+            method_rows=['A s0', 'A s1'],
+            twin_rows=['T s0', 'T s1']))
+    paired = paired_differences(result, pairs, [head], head)
+    assert paired['A']['headline'] == head
+    # differences 0.10, 0.11: CI [0.105 -+ 12.706 * 0.005]
+    assert paired['A']['verdict'] == 'helps'
+    assert f'verdict ({head})' in paired_table(paired)
 
 
 def _warmup_cfg(data, max_iters):

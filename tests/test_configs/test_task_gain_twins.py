@@ -37,6 +37,11 @@ ALLOWED = {
         'model.semantic_weights',  # beta_r = 0
         'default_hooks.param_scheduler.phases.task'
     },
+    'tardal': NO_TASK | {
+        # the detector's loss reaching the generator (paper mode)
+        'model.task_to_fusion',
+        'param_scheduler.task'
+    },
 }
 # method config -> what its twin (<method>_twin.py) may change
 TWINS = {
@@ -44,6 +49,7 @@ TWINS = {
     for method in ('tdfusion_r18', 'bdlfusion_r18', 'seafusion_joint_r18')
     for size in ('160x120', '320x240')
 }
+TWINS['tardal_r18_160x120'] = ALLOWED['tardal']
 # the published-scale twins of task_gain_msrs_gpu.py:
 # configs/task_gain/<twin>.py -> (the method's config, what may change)
 PUBLISHED_TWINS = {

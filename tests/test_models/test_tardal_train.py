@@ -139,7 +139,10 @@ def test_boxes_to_mask():
 SIZE = 32
 
 
-def build_tardal(**kwargs):
+def build_tardal(
+        optimizers=('fusion_net', 'task', 'target_discriminator',
+                    'detail_discriminator'),
+        **kwargs):
     cfg = dict(
         type='TarDAL',
         fusion_net=dict(type='TarDALGenerator', dim=4, depth=2),
@@ -159,8 +162,7 @@ def build_tardal(**kwargs):
             name:
             OptimWrapper(
                 torch.optim.SGD(getattr(model, name).parameters(), lr=1e-2))
-            for name in ('fusion_net', 'task', 'target_discriminator',
-                         'detail_discriminator')
+            for name in optimizers
         })
     return model, ow
 
@@ -267,3 +269,42 @@ def test_needs_a_task_and_box_labels():
     model, _ = build_tardal()
     with pytest.raises(ValueError, match='box labels'):
         model.check_targets([FusionDataSample()])
+
+
+def test_task_free_twin():
+    """task_driven=False (the task-gain twin): no detector, the generator
+    and both critics trained as with one. As released (task_to_fusion=False)
+    the detector never reaches them: from the same weights, method and twin
+    stay equal over warm-up and joint steps; in the paper's mode
+    (task_to_fusion=True) the generator departs from the twin's."""
+    critics = ('fusion_net', 'target_discriminator', 'detail_discriminator')
+    twin, twin_ow = build_tardal(
+        optimizers=critics, task=None, task_driven=False)
+    assert twin.task is None
+    method, method_ow = build_tardal()
+    paper, paper_ow = build_tardal(task_to_fusion=True)
+    shared = {
+        k: v
+        for k, v in states(method).items() if not k.startswith('task.')
+    }
+    assert set(shared) == set(states(twin))
+    twin.load_state_dict(shared)
+    paper.load_state_dict(states(method))
+    for i, phase in enumerate(('warmup', 'joint', 'joint')):
+        logs = []
+        for model, ow in ((method, method_ow), (twin, twin_ow), (paper,
+                                                                 paper_ow)):
+            with phase_scope(phase):
+                logs.append(model.train_step(batch(seed=i), ow))
+        assert not any(k.startswith('task.') for k in logs[1])
+        assert torch.equal(logs[0]['fusion.loss_src'],
+                           logs[1]['fusion.loss_src'])
+    got, want = states(twin), states(method)
+    assert all(torch.equal(got[k], want[k]) for k in got)
+    departed = states(paper)
+    assert any(not torch.equal(departed[k], want[k]) for k in got
+               if k.startswith('fusion_net.') and got[k].is_floating_point())
+    with pytest.raises(ValueError, match='has no detector'):
+        build_tardal(task_driven=False)
+    with pytest.raises(ValueError, match='task_to_fusion=False'):
+        build_tardal(task=None, task_driven=False, task_to_fusion=True)

@@ -19,7 +19,7 @@ import numpy as np
 from mmengine.config import Config, ConfigDict
 
 from ..task_driven.identity import write_json
-from ..task_driven.report import is_finite, task_table
+from ..task_driven.report import HEADLINE, is_finite, task_table
 from .progress import format_seconds
 
 if TYPE_CHECKING:
@@ -27,8 +27,30 @@ if TYPE_CHECKING:
 
 __all__ = [
     'loss_generator_weights', 'paired_differences', 'paired_table',
-    'write_report'
+    'report_metrics', 'write_report'
 ]
+
+
+def _per_class(metric: str) -> bool:
+    """A per-class metric: mmseg's ``IoU.<class>``, mmdet CocoMetric's
+    ``coco/<class>_precision`` (``classwise=True``)."""
+    last = metric.split('/')[-1]
+    return last.startswith('IoU.') or last.endswith('_precision')
+
+
+def report_metrics(metrics: Sequence[str]) -> tuple:
+    """``(headline, kept)`` of a task's metrics: the headline (the first
+    of mIoU; mAP@0.5 / mAP / bbox_mAP, as
+    :func:`~mmfusion.apis.task_driven.report.default_plot_metrics`) that
+    the verdict is on, and the metrics the report keeps (the summary ones,
+    aAcc and the per-class ones), in the protocol's order."""
+    kept = [
+        m for m in metrics
+        if HEADLINE.search(m) or m == 'aAcc' or _per_class(m)
+    ]
+    head = [m for m in kept if HEADLINE.search(m)]
+    return (head[0] if head else (kept or list(metrics) or [None])[0], kept
+            or list(metrics))
 
 
 def loss_generator_weights(model, ir: np.ndarray,
@@ -50,22 +72,26 @@ def loss_generator_weights(model, ir: np.ndarray,
 # ----------------------------------------------------------------------
 # paired differences: method - twin, paired by fusion seed
 # ----------------------------------------------------------------------
-def paired_differences(result, pairs: Dict[str, dict],
-                       metrics: Sequence[str]) -> Dict[str, dict]:
+def paired_differences(result,
+                       pairs: Dict[str, dict],
+                       metrics: Sequence[str],
+                       headline: str = 'mIoU') -> Dict[str, dict]:
     """Per method with a twin: the paired difference (method - twin) of
     every metric over the fusion seeds, each net's value being its mean
-    over the protocol's seeds, and the verdict on mIoU.
+    over the protocol's seeds, and the verdict on ``headline``.
 
     Args:
         result: the protocol's :class:`~mmfusion.apis.task_driven.
             TaskEvalResult`.
         pairs: ``{method: dict(twin=twin name, seeds=[...],
             method_rows=[...], twin_rows=[...])}`` (rows in seed order).
-        metrics: the metrics to compare (``mIoU``, ``IoU.<class>``).
+        metrics: the metrics to compare (``mIoU``, ``IoU.<class>``;
+            ``pascal_voc/mAP``, ``coco/<class>_precision``).
+        headline: the metric of the verdict (default ``mIoU``).
 
     Returns:
         ``{method: dict(twin, seeds, metrics={metric: paired_difference},
-        verdict)}`` (see :mod:`mmfusion.evaluation.functional.
+        headline, verdict)}`` (see :mod:`mmfusion.evaluation.functional.
         paired_stats`).
     """
     from mmfusion.evaluation.functional.paired_stats import (paired_difference,
@@ -89,7 +115,9 @@ def paired_differences(result, pairs: Dict[str, dict],
             twin=pair['twin'],
             seeds=list(pair['seeds']),
             metrics=diffs,
-            verdict=verdict(diffs['mIoU']) if 'mIoU' in diffs else 'no mIoU')
+            headline=headline,
+            verdict=verdict(diffs[headline])
+            if headline in diffs else f'no {headline}')
     return out
 
 
@@ -107,12 +135,17 @@ def paired_table(paired: Dict[str, dict]) -> str:
     metrics: List[str] = []
     for p in paired.values():
         metrics += [m for m in p['metrics'] if m not in metrics]
+    heads = list(
+        dict.fromkeys(p.get('headline', 'mIoU')
+                      for p in paired.values())) or ['mIoU']
     lines = [
         '| method − twin | pairs | ' + ' | '.join(f'Δ{m}' for m in metrics) +
-        ' | verdict (mIoU) |', '|---|---|' + '---|' * len(metrics) + '---|'
+        f' | verdict ({", ".join(heads)}) |',
+        '|---|---|' + '---|' * len(metrics) + '---|'
     ]
     for method, p in paired.items():
-        n = p['metrics'].get('mIoU', {}).get('n', len(p['seeds']))
+        n = p['metrics'].get(p.get('headline', 'mIoU'),
+                             {}).get('n', len(p['seeds']))
         cells = [
             _ci(p['metrics'][m]) if m in p['metrics'] else '–' for m in metrics
         ]
@@ -292,12 +325,9 @@ def write_report(exp: 'TaskGainExperiment') -> str:
     study = exp.progress.run('report/loss generator', 'report/loss generator',
                              'report: loss generator', lambda:
                              (loss_generator_study(exp), True))
-    metrics = [
-        m for m in result.metrics
-        if m in ('mIoU', 'aAcc') or m.startswith('IoU.')
-    ]
+    headline, metrics = report_metrics(result.metrics)
     shown = [
-        m for m in metrics if m == 'mIoU' or (m.startswith('IoU.') and any(
+        m for m in metrics if m == headline or (_per_class(m) and any(
             is_finite(result.rows[n].get(m)) for n in result.rows))
     ]
     names = [s.name for s in result.sources]
@@ -305,11 +335,11 @@ def write_report(exp: 'TaskGainExperiment') -> str:
                        for n in names},
                       shown,
                       osp.join(work, 'task_gain.png'),
-                      title='Task gain: segmenter trained on each input '
+                      title='Task gain: task model trained on each input '
                       f'(mean ± std, {len(result.seeds)} seeds)',
                       errors={n: result.std.get(n, {})
                               for n in names})
-    paired = paired_differences(result, exp.twin_pairs(), shown)
+    paired = paired_differences(result, exp.twin_pairs(), shown, headline)
     report = dict(
         experiment=exp.cfg_path,
         quick=exp.quick,
@@ -329,6 +359,7 @@ def write_report(exp: 'TaskGainExperiment') -> str:
                 }
                 for n, r in result.runs.items()
             }),
+        headline=headline,
         paired=paired,
         fusion_metrics=fusion,
         loss_generator=study,
@@ -364,6 +395,7 @@ def markdown(exp: 'TaskGainExperiment', report: dict,
         m for m in metrics if any(
             is_finite(result.rows[n].get(m)) for n in result.rows)
     ]
+    head = report.get('headline', 'mIoU')
     lines = [
         '# Task gain', '', f'Experiment `{exp.cfg_path}`' +
         (' (**--quick**: a smoke test, the numbers mean nothing)'
@@ -372,8 +404,9 @@ def markdown(exp: 'TaskGainExperiment', report: dict,
         f'config `{exp.cfg.task_config}`; seeds '
         f'{", ".join(map(str, result.seeds))}: one task model trained '
         'per input and seed, tested on the same input of the test split; '
-        f'mean ± sample std over the {len(result.seeds)} seeds. mIoU is '
-        'the mean over the classes present in the test split.' +
+        f'mean ± sample std over the {len(result.seeds)} seeds.' +
+        (' mIoU is the mean over the classes present in the test split.'
+         if head == 'mIoU' else '') +
         (f' Every method and twin was trained under the fusion seeds '
          f'{", ".join(map(str, exp.fusion_seeds))} (rows `<name> s<seed>`).'
          if len(exp.fusion_seeds) > 1 else ''), '',
@@ -384,7 +417,7 @@ def markdown(exp: 'TaskGainExperiment', report: dict,
             '', '## The task-driven part: method − twin', '',
             'Paired by fusion seed (each net: mean over the protocol seeds); '
             'mean difference and 95 % Student-t confidence interval over '
-            'the seed pairs. Verdict on mIoU: *helps* (interval above 0), '
+            f'the seed pairs. Verdict on {head}: *helps* (interval above 0), '
             '*no effect detectable at this scale* (contains 0), *hurts* '
             '(below 0).', '',
             paired_table(report['paired'])

@@ -105,6 +105,14 @@ class TarDAL(FusionModel):
         detail_mask: mask the detail critic's inputs with :math:`1 - M`
             (released v1.0 default: ``False``).
         task_to_fusion: see above.
+        task_driven: ``False`` makes the task-free twin of the task-gain
+            experiment: no detector (``task=None``), the generator and both
+            critics trained exactly as with one (content loss, target and
+            detail games, same phases). As released (``task_to_fusion=
+            False``) the detector never reaches the generator, so the twin's
+            generator and critics follow the method's step for step from
+            the same weights (tests/test_models/test_tardal_train.py); the
+            task can only pay off through ``task_to_fusion=True``.
         gradient_eps: the :math:`\epsilon` of the Sobel magnitude (1e-8).
         fusion_net / fusion_loss / task / ...: see :class:`FusionModel`
             (``fusion_loss``: :class:`TarDALContentLoss`; ``task``: a
@@ -139,8 +147,21 @@ class TarDAL(FusionModel):
                  detail_mask: bool = False,
                  task_to_fusion: bool = False,
                  gradient_eps: float = 1e-8,
+                 task_driven: bool = True,
                  **kwargs):
+        if not task_driven:
+            if kwargs.get('task') is not None:
+                raise ValueError(
+                    'a task-free TarDAL (task_driven=False) has no detector: '
+                    'set model.task=None (and drop the task entry of '
+                    'optim_wrapper and param_scheduler)')
+            if task_to_fusion:
+                raise ValueError('a task-free TarDAL has no detector to pass '
+                                 'to the generator: task_to_fusion=False')
+            # (read by FusionModel.__init__: no task is needed)
+            self.requires_task = False
         super().__init__(**kwargs)
+        self.task_driven = task_driven
         unknown = set(bridge) - {'fusion', 'task'}
         if unknown:
             raise KeyError(f'bridge: unknown keys {sorted(unknown)} '
@@ -238,7 +259,8 @@ class TarDAL(FusionModel):
             losses = _scaled(losses, b_f)
             # the detector's input: after the train-mode forward (its BN
             # statistics moved), before the step
-            stash['task_input'] = self.eval_fuse(inputs)
+            if self.task_driven:
+                stash['task_input'] = self.eval_fuse(inputs)
             if self.task_to_fusion:
                 with frozen(unwrap(self.task), layers_only=True) as task:
                     task_losses = task(fused, inputs['vis_cbcr'], samples,
@@ -264,6 +286,8 @@ class TarDAL(FusionModel):
                 self.task(stash['task_input'], inputs['vis_cbcr'], samples,
                           'loss'), b_d)
 
+        if not self.task_driven:
+            return _prefixed(fusion=g_log)
         t_log = self.guarded_update(ow['task'], task_losses, 'task', self.task)
         return _prefixed(fusion=g_log, task=t_log)
 
