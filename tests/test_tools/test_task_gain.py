@@ -40,10 +40,10 @@ FUSION_METRICS = [
 ]
 
 
-def _run(work, *args):
+def _run(work, *args, config=CONFIG):
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
     return subprocess.run([
-        sys.executable, TOOL, CONFIG, '--quick', '--work-dir',
+        sys.executable, TOOL, config, '--quick', '--work-dir',
         str(work), '--device', 'cpu', *args
     ],
                           cwd=REPO,
@@ -273,3 +273,45 @@ def _check_quick(work):
     assert log.count('already done') == len(inputs)
     assert '(done before)' in log
     assert (work / 'task_eval' / 'task_eval.csv').read_text() == table
+
+
+DET_CONFIG = osp.join(REPO, 'configs', 'task_gain',
+                      'task_gain_msrs_mini_det_cpu.py')
+TARDAL_RELEASED = osp.join(
+    osp.dirname(REPO), 'shared', 'reference', 'tardal', 'weights', 'tardal.pt')
+
+
+@pytest.mark.slow(minutes=2)  # 4 TarDAL trainings, 7-8 detector runs
+def test_task_gain_quick_detection(tmp_path):
+    """The detection preset (issue 25): TarDAL and its twin under 2 fusion
+    seeds, a fresh detector per input; the report's verdict is on VOC
+    mAP@0.5."""
+    work = tmp_path / 'det'
+    run = _run(work, config=DET_CONFIG)
+    assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
+    nets = [f'TarDAL{t} s{s}' for s in FUSION_SEEDS for t in ('', ' twin')]
+    inputs = ['VIS', 'IR', 'Max rule'] + (
+        ['TarDAL (released)'] if osp.isfile(TARDAL_RELEASED) else []) + nets
+    with open(work / 'task_gain.json') as f:
+        report = json.load(f)
+    assert [i['name'] for i in report['inputs']] == inputs
+    assert report['headline'] == 'pascal_voc/mAP'
+    for name in inputs:
+        with open(work / 'task_eval' / _slug(name) / 'task_metrics.json') as f:
+            assert 0 <= json.load(f)['metrics']['pascal_voc/mAP'] <= 1
+    paired = report['paired']['TarDAL']
+    assert paired['twin'] == 'TarDAL twin' and paired['seeds'] == [0, 1]
+    assert paired['metrics']['pascal_voc/mAP']['n'] == 2
+    assert paired['verdict'] in VERDICTS
+    for seed in FUSION_SEEDS:
+        cfg = Config.fromfile(
+            str(work / 'methods' / 'TarDAL' / f'seed_{seed}' / 'train' /
+                'config.py'))
+        assert cfg.model.task_to_fusion is True
+        twin = Config.fromfile(
+            str(work / 'methods' / 'TarDAL_twin' / f'seed_{seed}' / 'train' /
+                'config.py'))
+        assert twin.model.task is None and twin.randomness.seed == seed
+    md = (work / 'task_gain.md').read_text()
+    assert '| TarDAL − TarDAL twin | 2 | ' in md
+    assert 'verdict (pascal_voc/mAP)' in md
