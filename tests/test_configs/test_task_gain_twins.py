@@ -60,6 +60,8 @@ PUBLISHED_TWINS = {
      ALLOWED['bdlfusion']),
     'seafusion_joint_msrs_twin':
     ('../seafusion/seafusion_joint_msrs.py', ALLOWED['seafusion']),
+    'tardal_retinanet_msrs_twin':
+    ('../tardal/tardal_retinanet_msrs.py', ALLOWED['tardal']),
 }
 
 
