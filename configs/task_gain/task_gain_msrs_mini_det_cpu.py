@@ -33,14 +33,17 @@ methods = [
             name='TarDAL twin',
             config='configs/task_gain/tardal_r18_160x120_twin.py'),
         quick_cfg_options={
-            'train_cfg.phases': [
-                dict(name='warmup', iters=1),
-                dict(name='joint', iters=2)
-            ],
-            'train_cfg.max_iters': 3,
-            'train_cfg.val_interval': 3,
-            'default_hooks.checkpoint.interval': 3,
-            'train_dataloader.batch_size': 2,
+            'train_cfg.phases':
+            [dict(name='warmup', iters=1),
+             dict(name='joint', iters=2)],
+            'train_cfg.max_iters':
+            3,
+            'train_cfg.val_interval':
+            3,
+            'default_hooks.checkpoint.interval':
+            3,
+            'train_dataloader.batch_size':
+            2,
         }),
 ]
 quick = dict(
