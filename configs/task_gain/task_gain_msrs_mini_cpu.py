@@ -65,6 +65,7 @@ methods = [
             'train_cfg.max_iters': 2,
             'train_cfg.val_interval': 2,
             'default_hooks.checkpoint.interval': 2,
+            'train_dataloader.batch_size': 2,
         },
         quick_cfg_options={
             'train_cfg.max_iters': 5,
@@ -92,6 +93,12 @@ methods = [
             8,
             'default_hooks.checkpoint.interval':
             8,
+            # a smoke test: small batches (fusion steps on 8 whole pairs
+            # took ~5 s each)
+            'train_dataloader.batch_size':
+            2,
+            'train_cfg.extra_dataloaders.task.batch_size':
+            2,
         }),
 ]
 grid = dict(num_pairs=3, scale=2)
