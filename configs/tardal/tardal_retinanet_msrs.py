@@ -77,7 +77,9 @@ max_epochs = 300
 warmup_epochs = 1  # released d_warm (adversarial terms off)
 max_iters = max_epochs * iters_per_epoch
 
-_no_decay = dict(norm_decay_mult=0., bias_decay_mult=0.)
+# detectors that share modules (RTMDet's heads across levels, NAS-FPN, FPG,
+# EfficientNet's BiFPN) list a parameter once
+_no_decay = dict(norm_decay_mult=0., bias_decay_mult=0., bypass_duplicate=True)
 _sgd = dict(
     type='SGD', lr=1e-2, momentum=0.937, nesterov=True, weight_decay=5e-4)
 _joint = dict(
