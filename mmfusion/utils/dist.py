@@ -21,10 +21,26 @@ def cpu_only() -> bool:
     return not torch.cuda.is_available()
 
 
+#: how long a rank waits at exit for the others before tearing down alone
+EXIT_BARRIER_TIMEOUT = datetime.timedelta(seconds=120)
+
+
 def _destroy_process_group() -> None:
+    """At exit: wait for the other ranks (a rank that finished first, e.g.
+    one with nothing left to do while rank 0 writes the report, must not
+    tear the gloo group down under the others: that aborts it with
+    "terminate called without an active exception", seen on a loaded
+    machine), then destroy the group. A rank whose peers are gone waits
+    :data:`EXIT_BARRIER_TIMEOUT` at most."""
     import torch.distributed as torch_dist
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        torch_dist.destroy_process_group()
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    try:
+        if torch_dist.get_backend() == 'gloo':
+            torch_dist.monitored_barrier(timeout=EXIT_BARRIER_TIMEOUT)
+    except Exception:  # a peer failed or left: tear down anyway
+        pass
+    torch_dist.destroy_process_group()
 
 
 def init_dist(launcher: str,
