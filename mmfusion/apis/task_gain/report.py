@@ -19,7 +19,8 @@ import numpy as np
 from mmengine.config import Config, ConfigDict
 
 from ..task_driven.identity import write_json
-from ..task_driven.report import HEADLINE, is_finite, task_table
+from ..task_driven.report import (HEADLINE, default_plot_metrics, is_finite,
+                                  task_table)
 from .progress import format_seconds
 
 if TYPE_CHECKING:
@@ -45,12 +46,11 @@ def report_metrics(metrics: Sequence[str]) -> tuple:
     the verdict is on, and the metrics the report keeps (the summary ones,
     aAcc and the per-class ones), in the protocol's order."""
     kept = [
-        m for m in metrics
-        if HEADLINE.search(m) or m == 'aAcc' or _per_class(m)
-    ]
-    head = [m for m in kept if HEADLINE.search(m)]
-    return (head[0] if head else (kept or list(metrics) or [None])[0], kept
-            or list(metrics))
+        m
+        for m in metrics if HEADLINE.search(m) or m == 'aAcc' or _per_class(m)
+    ] or list(metrics)
+    head = default_plot_metrics(kept)
+    return (head[0] if head else None), kept
 
 
 def loss_generator_weights(model, ir: np.ndarray,
