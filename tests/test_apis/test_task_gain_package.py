@@ -141,6 +141,83 @@ def test_progress_estimates_from_measured_units(tmp_path):
     assert again.estimate('train/A/method/seed_0') == 0.0
 
 
+def _share_units(work_dir, name, start, results):
+    """One of the processes of test_processes_share_units: each unit works
+    (sleeps, leaves a mark) unless its mark is there."""
+    import time
+    start.wait()
+
+    def unit(i):
+        mark = osp.join(work_dir, f'unit{i}.done')
+        if osp.exists(mark):
+            with open(mark) as f:
+                return f.read(), False
+        time.sleep(0.3)
+        with open(mark, 'w') as f:
+            f.write(name)
+        return name, True
+
+    progress = Progress(
+        osp.join(work_dir, 'timings.json'),
+        lambda line: None,
+        lock_dir=osp.join(work_dir, '.locks'))
+    results[name] = progress.run_all([
+        (f'task/u{i}', 'task', f'u{i}', unit, (i, )) for i in range(6)
+    ])
+
+
+@pytest.mark.skipif(os.name != 'posix', reason='unit locks need fcntl')
+def test_processes_share_units(tmp_path):
+    import multiprocessing as mp
+    ctx = mp.get_context('fork')
+    start, manager = ctx.Event(), ctx.Manager()
+    results = manager.dict()
+    procs = [
+        ctx.Process(
+            target=_share_units, args=(str(tmp_path), n, start, results))
+        for n in ('a', 'b')
+    ]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    # every unit worked exactly once (the mark names who did it), both
+    # processes got every result, and the work was shared
+    a, b = results['a'], results['b']
+    done_by = [(tmp_path / f'unit{i}.done').read_text() for i in range(6)]
+    assert a == b == done_by
+    assert set(done_by) == {'a', 'b'}
+    with open(tmp_path / 'timings.json') as f:
+        assert set(json.load(f)) == {f'task/u{i}' for i in range(6)}
+
+
+def test_progress_waits_for_a_held_unit(tmp_path):
+    """A unit held by another lock holder is left until the others are
+    done, then waited for; the results keep the units' order."""
+    import fcntl
+    lock_dir = tmp_path / '.locks'
+    lock_dir.mkdir()
+    lines, order = [], []
+    held = open(lock_dir / 'task__u0.lock', 'a')
+    fcntl.flock(held, fcntl.LOCK_EX)
+
+    def unit(i):
+        order.append(i)
+        if i == 2:  # the other holder finishes meanwhile
+            fcntl.flock(held, fcntl.LOCK_UN)
+        return i * 10, True
+
+    progress = Progress(
+        str(tmp_path / 'timings.json'), lines.append, lock_dir=str(lock_dir))
+    assert progress.run_all([(f'task/u{i}', 'task', f'u{i}', unit, (i, ))
+                             for i in range(3)]) == [0, 10, 20]
+    assert order == [1, 2, 0]
+    assert lines[0] == 'u0: another process is on it; left for later'
+    held.close()
+
+
 def test_paired_differences_and_table():
     names = ['A s0', 'A s1', 'A s2', 'T s0', 'T s1', 'T s2']
     result = TaskEvalResult(

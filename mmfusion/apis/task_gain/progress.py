@@ -1,16 +1,26 @@
 # Copyright (c) mmfusion contributors. All rights reserved.
-"""Wall time of the experiment's stages, and the progress line with an
-estimate of what is left."""
+"""Wall time of the experiment's stages, the progress line with an estimate
+of what is left, and the unit locks that let several processes share one
+experiment."""
+import contextlib
+import os
 import os.path as osp
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+try:
+    import fcntl
+except ImportError:  # Windows: one process per experiment
+    fcntl = None
+
 from ..task_driven.identity import write_json
 
-__all__ = ['TIMINGS_FILE', 'Progress', 'format_seconds']
+__all__ = ['TIMINGS_FILE', 'LOCK_DIR', 'Progress', 'Unit', 'format_seconds']
 
 #: the measured wall time of every unit, in the experiment's work dir
 TIMINGS_FILE = 'timings.json'
+#: the unit locks of the processes sharing an experiment, in its work dir
+LOCK_DIR = '.locks'
 
 
 def format_seconds(seconds: Optional[float]) -> str:
@@ -19,6 +29,11 @@ def format_seconds(seconds: Optional[float]) -> str:
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)
     return f'{h}:{rest // 60:02d}:{rest % 60:02d}'
+
+
+#: one unit of work for :meth:`Progress.run_all`: ``(key, kind, label, fn,
+#: args)``
+Unit = Tuple[str, str, str, Callable, tuple]
 
 
 class Progress:
@@ -31,20 +46,31 @@ class Progress:
     (e.g. the same method's trainings under other seeds, all task runs);
     units of a kind never measured are counted apart.
 
+    With ``lock_dir``, a unit runs under an exclusive lock (``flock`` on
+    ``lock_dir/<key>.lock``, released by the kernel if the process dies), so
+    that several processes running the same experiment share its units: a
+    unit another process holds is left for later and the next one taken;
+    at the end of the sequence the process waits for the units it left and
+    reads their results (their functions find them done). Without ``fcntl``
+    (Windows) units are not locked: run one process per experiment.
+
     Args:
         timings_file: JSON file of ``{key: seconds}``.
         log: where the progress lines go.
         after: called (no arguments) after every unit, e.g. to save the
             experiment's state.
+        lock_dir: where the unit locks live; ``None``: no locks.
     """
 
     def __init__(self,
                  timings_file: str,
                  log: Callable[[str], None],
-                 after: Optional[Callable[[], None]] = None):
+                 after: Optional[Callable[[], None]] = None,
+                 lock_dir: Optional[str] = None):
         self.timings_file = timings_file
         self.log = log
         self.after = after
+        self.lock_dir = lock_dir if fcntl is not None else None
         self.timings: Dict[str, float] = self._read()
         self.kinds: Dict[str, str] = {}
         self.plan: List[Tuple[str, str]] = []
@@ -95,19 +121,70 @@ class Progress:
                 total += est
         return total, unknown
 
+    @contextlib.contextmanager
+    def _lock(self, key: str, wait: bool):
+        """Yields whether the lock of ``key`` is held (always ``True`` when
+        ``wait`` or without locks)."""
+        if self.lock_dir is None:
+            yield True
+            return
+        os.makedirs(self.lock_dir, exist_ok=True)
+        path = osp.join(self.lock_dir, key.replace('/', '__') + '.lock')
+        with open(path, 'a') as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     def run(self, key: str, kind: str, label: str, fn, *args, **kwargs):
         """Run ``fn(*args, **kwargs)``, which returns ``(result, worked)``;
         record its time if it worked (or was never timed) and log the
-        progress line. Returns ``result``."""
+        progress line. Returns ``result``. With locks, waits while another
+        process holds the unit."""
         self.add([(key, kind)])
+        with self._lock(key, wait=False) as held:
+            if held:
+                return self._run(key, label, fn, args, kwargs)
+        self.log(f'{label}: another process is on it; waiting for it')
+        with self._lock(key, wait=True):
+            return self._run(key, label, fn, args, kwargs)
+
+    def run_all(self, units: Sequence[Unit]) -> list:
+        """:meth:`run` every unit ``(key, kind, label, fn, args)`` in
+        order, except that a unit another process holds is left until the
+        others are done. Returns the results in the order of ``units``."""
+        self.add([(u[0], u[1]) for u in units])
+        results: Dict[int, object] = {}
+        left = []
+        for i, (key, _, label, fn, args) in enumerate(units):
+            with self._lock(key, wait=False) as held:
+                if held:
+                    results[i] = self._run(key, label, fn, args, {})
+                    continue
+            left.append(i)
+            self.log(f'{label}: another process is on it; left for later')
+        for i in left:
+            key, _, label, fn, args = units[i]
+            with self._lock(key, wait=True):
+                results[i] = self._run(key, label, fn, args, {})
+        return [results[i] for i in range(len(units))]
+
+    def _run(self, key: str, label: str, fn, args, kwargs):
         start = time.time()
         result, worked = fn(*args, **kwargs)
         spent = time.time() - start
-        if worked or key not in self.timings:
-            # (re-read: another process may have recorded other units)
+        # (re-read: another process may have recorded other units, or this
+        # one, which then keeps the time it took there)
+        with self._lock(TIMINGS_FILE, wait=True):
             self.timings.update(self._read())
-            self.timings[key] = round(spent, 1)
-            write_json(self.timings_file, self.timings)
+            if worked or key not in self.timings:
+                self.timings[key] = round(spent, 1)
+                write_json(self.timings_file, self.timings)
         self.done.add(key)
         left, unknown = self.left()
         index = [k for k, _ in self.plan].index(key) + 1

@@ -17,7 +17,7 @@ from ..task_driven import (InputSource, TaskDrivenEvaluation, TaskEvalResult,
 from ..task_driven.identity import config_hash, write_json
 from .data import SPLITS, fuse_with_rule, prepare_dataset
 from .preset import FusionRun, fusion_runs, load_cfg, load_preset, repo_path
-from .progress import TIMINGS_FILE, Progress
+from .progress import LOCK_DIR, TIMINGS_FILE, Progress
 from .state import restore_state, save_state
 from .training import train_fusion, trained_checkpoint
 
@@ -123,8 +123,10 @@ class TaskGainExperiment:
             log_file=osp.join(self.work_dir, 'task_gain.log'),
             file_mode='a')
         self.progress = Progress(
-            osp.join(self.work_dir, TIMINGS_FILE), self._log,
-            self._save_state if self.state_dir else None)
+            osp.join(self.work_dir, TIMINGS_FILE),
+            self._log,
+            self._save_state if self.state_dir else None,
+            lock_dir=osp.join(self.work_dir, LOCK_DIR))
         if self.state_dir:
             self._log(f'{len(restored)} file(s) of finished units taken '
                       f'from {self.state_dir}')
@@ -270,13 +272,13 @@ class TaskGainExperiment:
                                 self.fusion_seeds, only)
         if train:
             self.progress.add([(r.key, r.kind) for r in self.runs])
-        for run in self.runs:
-            if train:
-                ckpt = self.progress.run(run.key, run.kind,
-                                         f'train {run.label}', self._train_one,
-                                         run)
-            else:
-                ckpt = self._collect_one(run)[0]
+        if train:
+            ckpts = self.progress.run_all([(r.key, r.kind, f'train {r.label}',
+                                            self._train_one, (r, ))
+                                           for r in self.runs])
+        else:
+            ckpts = [self._collect_one(r)[0] for r in self.runs]
+        for run, ckpt in zip(self.runs, ckpts):
             self.trained[run.name] = (osp.join(run.work_dir,
                                                'config.py'), ckpt)
 
@@ -346,12 +348,15 @@ class TaskGainExperiment:
             s.name: {}
             for s in ev.sources
         }
-        for seed in ev.seeds:
-            for source in ev.sources:
-                runs[source.name][seed] = self.progress.run(
-                    f'task/{source.slug}/seed_{seed}', 'task',
-                    f'task_eval {source.name}, seed {seed}', self._task_run,
-                    source, seed)
+        order = [(source, seed) for seed in ev.seeds for source in ev.sources]
+        metrics = self.progress.run_all([
+            (f'task/{source.slug}/seed_{seed}', 'task',
+             f'task_eval {source.name}, seed {seed}', self._task_run, (source,
+                                                                       seed))
+            for source, seed in order
+        ])
+        for (source, seed), m in zip(order, metrics):
+            runs[source.name][seed] = m
         for source in ev.sources:
             result.add(source.name, runs[source.name])
         self.result = result
