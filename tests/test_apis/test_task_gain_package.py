@@ -218,6 +218,59 @@ def test_progress_waits_for_a_held_unit(tmp_path):
     held.close()
 
 
+@pytest.mark.skipif(os.name != 'posix', reason='unit locks need fcntl')
+def test_method_waits_for_a_warmup_another_process_holds(
+        tmp_path, monkeypatch):
+    """With the warm-up held by another process, its method does not start
+    without it: it waits for the warm-up (here: trains it once released)."""
+    import fcntl
+    import threading
+    import time
+
+    from mmfusion.apis.task_gain import runner as task_gain_runner
+    exp = task_gain_runner.TaskGainExperiment.__new__(
+        task_gain_runner.TaskGainExperiment)
+    lines, calls = [], []
+    exp.trained = {}
+    exp._log = lines.append
+    exp.progress = Progress(
+        str(tmp_path / 'timings.json'),
+        lines.append,
+        lock_dir=str(tmp_path / '.locks'))
+    exp.cfg = load_preset(_preset())
+    exp.work_dir, exp.quick, exp.fusion_seeds = str(tmp_path), False, [0]
+    exp.only = {}
+
+    def train_fusion(cfg, work_dir, name, log):
+        calls.append(name)
+        return f'{name}.pth', True
+
+    def run_cfg(run):  # the real one fails without the warm-up's weights
+        return run.warmup and exp.trained[run.warmup.name]
+
+    monkeypatch.setattr(task_gain_runner, 'train_fusion', train_fusion)
+    monkeypatch.setattr(exp, '_run_cfg', run_cfg)
+    (tmp_path / '.locks').mkdir()
+    held = open(tmp_path / '.locks' / 'train__B__warmup__seed_0.lock', 'a')
+    fcntl.flock(held, fcntl.LOCK_EX)
+    threading.Timer(0.5, fcntl.flock, (held, fcntl.LOCK_UN)).start()
+    start = time.time()
+    exp.stage_train()
+    names = [r.name for r in exp.runs]
+    assert names == ['A', 'A twin', 'B warm-up', 'B', 'B twin', 'C']
+    # B's warm-up was left for later; B waited for it (released after
+    # 0.5 s), trained it first, then itself; at the end the left unit ran
+    # again (the real training finds itself done)
+    assert lines[2] == ('train B warmup, fusion seed 0: another process '
+                        'is on it; left for later')
+    assert lines[3] == ('train B warmup, fusion seed 0: another process '
+                        'is on it; waiting for it')
+    assert calls == names + ['B warm-up']
+    assert time.time() - start >= 0.5
+    assert set(exp.trained) == set(names)
+    held.close()
+
+
 def test_paired_differences_and_table():
     names = ['A s0', 'A s1', 'A s2', 'T s0', 'T s1', 'T s2']
     result = TaskEvalResult(

@@ -251,8 +251,15 @@ class TaskGainExperiment:
         return cfg
 
     def _train_one(self, run: FusionRun) -> Tuple[str, bool]:
+        warm = run.warmup
+        if warm is not None and warm.name not in self.trained:
+            # left for later because another process holds it: wait for
+            # it (a warm-up never waits for its method: no deadlock)
+            self.progress.run(warm.key, warm.kind, f'train {warm.label}',
+                              self._train_one, warm)
         ckpt, worked = train_fusion(
             self._run_cfg(run), run.work_dir, run.name, log=self._log)
+        self.trained[run.name] = (osp.join(run.work_dir, 'config.py'), ckpt)
         return ckpt, worked
 
     def _collect_one(self, run: FusionRun) -> Tuple[str, bool]:
@@ -262,6 +269,7 @@ class TaskGainExperiment:
             raise FileNotFoundError(
                 f'{run.label} is not trained yet ({run.work_dir}): run the '
                 'train stage')
+        self.trained[run.name] = (osp.join(run.work_dir, 'config.py'), ckpt)
         return ckpt, False
 
     def stage_train(self, train: bool = True) -> None:
@@ -270,17 +278,15 @@ class TaskGainExperiment:
         only = self.only.get('train' if train else 'task_eval')
         self.runs = fusion_runs(self.cfg, self.work_dir, self.quick,
                                 self.fusion_seeds, only)
+        # (each run records itself in self.trained: a warm-up before its
+        # method and twin, which start from it)
         if train:
-            self.progress.add([(r.key, r.kind) for r in self.runs])
-        if train:
-            ckpts = self.progress.run_all([(r.key, r.kind, f'train {r.label}',
-                                            self._train_one, (r, ))
-                                           for r in self.runs])
+            self.progress.run_all([(r.key, r.kind, f'train {r.label}',
+                                    self._train_one, (r, ))
+                                   for r in self.runs])
         else:
-            ckpts = [self._collect_one(r)[0] for r in self.runs]
-        for run, ckpt in zip(self.runs, ckpts):
-            self.trained[run.name] = (osp.join(run.work_dir,
-                                               'config.py'), ckpt)
+            for run in self.runs:
+                self._collect_one(run)
 
     def run_of(self, name: str) -> FusionRun:
         return next(r for r in self.runs if r.name == name)
