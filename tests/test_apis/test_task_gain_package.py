@@ -174,15 +174,20 @@ def test_processes_share_units(tmp_path):
     results = manager.dict()
     procs = [
         ctx.Process(
-            target=_share_units, args=(str(tmp_path), n, start, results))
-        for n in ('a', 'b')
+            target=_share_units,
+            args=(str(tmp_path), n, start, results),
+            daemon=True) for n in ('a', 'b')
     ]
     for p in procs:
         p.start()
     start.set()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    try:
+        for p in procs:
+            p.join(60)
+            assert p.exitcode == 0
+    finally:
+        for p in procs:
+            p.kill()
     # every unit worked exactly once (the mark names who did it), both
     # processes got every result, and the work was shared
     a, b = results['a'], results['b']
@@ -193,6 +198,7 @@ def test_processes_share_units(tmp_path):
         assert set(json.load(f)) == {f'task/u{i}' for i in range(6)}
 
 
+@pytest.mark.skipif(os.name != 'posix', reason='unit locks need fcntl')
 def test_progress_waits_for_a_held_unit(tmp_path):
     """A unit held by another lock holder is left until the others are
     done, then waited for; the results keep the units' order."""
@@ -216,6 +222,33 @@ def test_progress_waits_for_a_held_unit(tmp_path):
     assert order == [1, 2, 0]
     assert lines[0] == 'u0: another process is on it; left for later'
     held.close()
+    # a unit waited for inside another (a method for its warm-up) is not
+    # counted as the outer unit's time
+    held = open(lock_dir / 'warm.lock', 'a')
+    fcntl.flock(held, fcntl.LOCK_EX)
+    import threading
+    threading.Timer(0.6, fcntl.flock, (held, fcntl.LOCK_UN)).start()
+    progress.run(
+        'method', 'm', 'method', lambda:
+        (progress.run('warm', 'w', 'warm', lambda: (None, True)), True))
+    assert progress.timings['method'] < 0.3
+    assert lines[-3] == 'warm: another process is on it; waiting for it'
+    held.close()
+
+
+def test_progress_without_locks(tmp_path, monkeypatch):
+    """Without fcntl (Windows), units run in order, unlocked."""
+    from mmfusion.apis.task_gain import progress as progress_module
+    monkeypatch.setattr(progress_module, 'fcntl', None)
+    progress = Progress(
+        str(tmp_path / 'timings.json'),
+        lambda line: None,
+        lock_dir=str(tmp_path / '.locks'))
+    assert progress.lock_dir is None
+    assert progress.run_all([(f'u{i}', 'u', f'u{i}', lambda i:
+                              (i, True), (i, ))
+                             for i in range(3)]) == [0, 1, 2]
+    assert not (tmp_path / '.locks').exists()
 
 
 @pytest.mark.skipif(os.name != 'posix', reason='unit locks need fcntl')

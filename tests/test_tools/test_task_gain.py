@@ -168,6 +168,11 @@ def _check_quick(work):
             saved = json.load(f)
         assert saved['seed'] == 0
         assert 0 <= saved['metrics']['mIoU'] <= 100
+        # (run under its lock: processes running the command share units)
+        assert (work / '.locks' /
+                f'task__{_slug(name)}__seed_0.lock').is_file()
+    assert (work / '.locks' /
+            'train__BDLFusion__warmup__seed_0.lock').is_file()
 
     with open(work / 'task_gain.json') as f:
         report = json.load(f)

@@ -76,6 +76,7 @@ class Progress:
         self.plan: List[Tuple[str, str]] = []
         self.done: set = set()
         self.start = time.time()
+        self._nested = 0.0  # seconds spent in run() calls so far
 
     def _read(self) -> Dict[str, float]:
         import json
@@ -122,9 +123,11 @@ class Progress:
         return total, unknown
 
     @contextlib.contextmanager
-    def _lock(self, key: str, wait: bool):
-        """Yields whether the lock of ``key`` is held (always ``True`` when
-        ``wait`` or without locks)."""
+    def lock(self, key: str, wait: bool = True):
+        """Hold the lock of ``key`` (any name: a unit's key, a file) for
+        the ``with`` block; yields whether it is held (always ``True`` when
+        ``wait`` or without locks). A file system without ``flock`` support
+        (some network file systems) runs without locks, with a warning."""
         if self.lock_dir is None:
             yield True
             return
@@ -135,6 +138,12 @@ class Progress:
                 fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 yield False
+                return
+            except OSError as e:
+                self.log(f'unit locks unavailable in {self.lock_dir} ({e}): '
+                         'run one process per experiment')
+                self.lock_dir = None
+                yield True
                 return
             try:
                 yield True
@@ -147,12 +156,18 @@ class Progress:
         progress line. Returns ``result``. With locks, waits while another
         process holds the unit."""
         self.add([(key, kind)])
-        with self._lock(key, wait=False) as held:
-            if held:
-                return self._run(key, label, fn, args, kwargs)
-        self.log(f'{label}: another process is on it; waiting for it')
-        with self._lock(key, wait=True):
-            return self._run(key, label, fn, args, kwargs)
+        start = time.time()
+        try:
+            with self.lock(key, wait=False) as held:
+                if held:
+                    return self._run(key, label, fn, args, kwargs)
+            self.log(f'{label}: another process is on it; waiting for it')
+            with self.lock(key, wait=True):
+                return self._run(key, label, fn, args, kwargs, waited=True)
+        finally:
+            # (a unit that runs this one inside, e.g. a method waiting for
+            # its warm-up, does not count it as its own time)
+            self._nested += time.time() - start
 
     def run_all(self, units: Sequence[Unit]) -> list:
         """:meth:`run` every unit ``(key, kind, label, fn, args)`` in
@@ -162,7 +177,7 @@ class Progress:
         results: Dict[int, object] = {}
         left = []
         for i, (key, _, label, fn, args) in enumerate(units):
-            with self._lock(key, wait=False) as held:
+            with self.lock(key, wait=False) as held:
                 if held:
                     results[i] = self._run(key, label, fn, args, {})
                     continue
@@ -170,19 +185,20 @@ class Progress:
             self.log(f'{label}: another process is on it; left for later')
         for i in left:
             key, _, label, fn, args = units[i]
-            with self._lock(key, wait=True):
-                results[i] = self._run(key, label, fn, args, {})
+            with self.lock(key, wait=True):
+                results[i] = self._run(key, label, fn, args, {}, waited=True)
         return [results[i] for i in range(len(units))]
 
-    def _run(self, key: str, label: str, fn, args, kwargs):
-        start = time.time()
+    def _run(self, key: str, label: str, fn, args, kwargs, waited=False):
+        start, nested = time.time(), self._nested
         result, worked = fn(*args, **kwargs)
-        spent = time.time() - start
+        spent = time.time() - start - (self._nested - nested)
         # (re-read: another process may have recorded other units, or this
-        # one, which then keeps the time it took there)
-        with self._lock(TIMINGS_FILE, wait=True):
+        # one, which then keeps the time it took there: a unit run again
+        # after waiting for another process was that process's work)
+        with self.lock(TIMINGS_FILE, wait=True):
             self.timings.update(self._read())
-            if worked or key not in self.timings:
+            if (worked and not waited) or key not in self.timings:
                 self.timings[key] = round(spent, 1)
                 write_json(self.timings_file, self.timings)
         self.done.add(key)

@@ -366,7 +366,8 @@ class TaskGainExperiment:
         for source in ev.sources:
             result.add(source.name, runs[source.name])
         self.result = result
-        write_task_report(result, osp.join(self.work_dir, 'task_eval'))
+        with self.progress.lock('task_eval/report'):  # (one writer)
+            write_task_report(result, osp.join(self.work_dir, 'task_eval'))
         return result
 
     # -- what the report reads ---------------------------------------------
@@ -508,7 +509,8 @@ class TaskGainExperiment:
         if needs_inputs:
             self.stage_task_eval()
         if 'report' in self.stages:
-            md = write_report(self)
+            with self.progress.lock('report'):  # (one writer at a time)
+                md = write_report(self)
         self._log(f'finished in {time.time() - start:.0f} s; report: '
                   f'{osp.join(self.work_dir, "task_gain.md")}')
         return md
