@@ -425,6 +425,26 @@ def test_fusion_plan_keeps_splits_apart(repo_root, small_msrs, tmp_path):
     assert test_out == by_root[osp.join(roots['test'], 'ir')]
 
 
+def test_prepare_counts_the_pairs_it_fused(repo_root, small_msrs, tmp_path):
+    """``prepare`` returns how many pairs it fused: every pair of both
+    splits the first time, none once they are on disk (what the task-gain
+    runner records as the fusion unit's work)."""
+    cfg = Config.fromfile(_task_config(repo_root, small_msrs, tmp_path))
+    source = InputSource(
+        'SeAFusion',
+        'fused',
+        model_config=osp.join(repo_root, FUSION_CONFIG),
+        checkpoint=_checkpoint(repo_root, tmp_path))
+    work = str(tmp_path / 'w')
+    assert TaskDrivenEvaluation(
+        cfg, [source], work, device='cpu').prepare() == sum(SPLITS.values())
+    again = TaskDrivenEvaluation(cfg, [source], work, device='cpu')
+    assert again.prepare() == 0
+    for split, n in SPLITS.items():
+        folder = osp.join(work, 'fused', 'SeAFusion', split, 'vi')
+        assert len([f for f in os.listdir(folder) if f.endswith('.png')]) == n
+
+
 @pytest.mark.slow
 def test_dist_task_eval_two_processes(repo_root, small_msrs, tmp_path):
     """``bash tools/dist_task_eval.sh CONFIG 2`` (gloo on CPU): the two

@@ -288,9 +288,11 @@ class TaskDrivenEvaluation:
             ]
         return plan
 
-    def _fuse_with_model(self, source: InputSource) -> None:
+    def _fuse_with_model(self, source: InputSource) -> int:
         """Write the fused image of every pair the dataloaders read (see
-        :meth:`_fusion_plan`), the pairs shared among the ranks."""
+        :meth:`_fusion_plan`), the pairs shared among the ranks. Returns how
+        many pairs there were to fuse (all ranks together; 0 when every
+        fused image was already there)."""
         self._record_model_folders(source)
         plan = self._fusion_plan(source) if get_rank() == 0 else None
         if is_distributed():  # rank 0 decides, from its view of the disk
@@ -331,19 +333,23 @@ class TaskDrivenEvaluation:
                 write_json(osp.join(out, FUSED_MARK), item['mark'])
         if is_distributed():
             barrier()
+        return sum(len(item['todo']) for item in plan.values())
 
-    def prepare(self) -> None:
+    def prepare(self) -> int:
         """:meth:`check`, then write the fused images of checkpoint
-        sources and check them like external ones."""
+        sources and check them like external ones. Returns the number of
+        pairs fused (0: every fused image was there already)."""
         self.check()
+        fused = 0
         for source in self.sources:
             if source.modality == 'fused' and source.fused_dir is None:
-                self._fuse_with_model(source)
+                fused += self._fuse_with_model(source)
                 for leaf in self._leaves():
                     self._build(
                         leaf,
                         fused=self._fused_prefix[(source.name,
                                                   vis_folder(leaf))])
+        return fused
 
     # -- one source --------------------------------------------------------
     @property

@@ -341,9 +341,11 @@ class TaskGainExperiment:
         units = [(f'task/{s.slug}/seed_{seed}', 'task') for seed in ev.seeds
                  for s in ev.sources]
         self.progress.add([('task_eval/prepare', 'task_eval/prepare')] + units)
+        # "worked" only when it fused something: a process arriving after
+        # another fused the pairs keeps that process's time
         self.progress.run('task_eval/prepare', 'task_eval/prepare',
                           'task_eval: checks and fusion of the pairs', lambda:
-                          (ev.prepare(), True))
+                          (None, ev.prepare() > 0))
         result = TaskEvalResult(
             task_config=ev.cfg_path,
             sources=ev.sources,
