@@ -202,3 +202,77 @@ def test_tiled_inference_stays_off_under_autocast():
         ref = net(a, b)
     torch.testing.assert_close(out, ref, rtol=0, atol=0)
     assert out.isfinite().all()
+
+
+def test_batch_chunks_compute_what_the_whole_batch_computes(monkeypatch):
+    """On CPU the fast path runs the batch in chunks of images whose widest
+    map stays below ``batch_chunk_bytes``: the same outputs, gradients,
+    second-order gradients and forward-mode derivatives as the whole
+    batch; never under tracing/compile/export or for ``fast=False``."""
+    fast, _ = _pair(ReFusionNet, dim=8, num_heads=4)
+    a, b = _inputs(n=5, h=7, w=9)
+    per_image = 7 * 9 * 48 * 4  # widest map: the decoder's qkv, 6 dim
+    chunked = ReFusionNet(
+        dim=8, num_heads=4, batch_chunk_bytes=2 * per_image + 1)
+    whole = ReFusionNet(dim=8, num_heads=4, batch_chunk_bytes=0)
+    for net in (chunked, whole):
+        net.load_state_dict(fast.state_dict())
+    assert chunked._chunk_images(a) == 2 and whole._chunk_images(a) == 5
+    # the default: one 256 x 256 training crop per chunk (24 MiB qkv map),
+    # small images in one chunk
+    assert ReFusionNet()._chunk_images(torch.empty(2, 1, 256, 256)) == 1
+    assert ReFusionNet()._chunk_images(torch.empty(16, 1, 64, 64)) == 16
+    assert ReFusionNet(fast=False)._chunk_images(a) == 5
+
+    sizes = []
+    untiled = ReFusionNet._forward_untiled
+
+    def spy(self, x, y):
+        sizes.append((self is chunked, x.shape[0]))
+        return untiled(self, x, y)
+
+    monkeypatch.setattr(ReFusionNet, '_forward_untiled', spy)
+    direction = {n: torch.randn_like(p) for n, p in fast.named_parameters()}
+
+    def everything(net):
+        params = dict(net.named_parameters())
+        out = functional_call(net, params, (a, b))
+        grads = torch.autograd.grad(
+            (out**2 * a).mean(), list(params.values()), create_graph=True)
+        inner = sum((g * direction[n]).sum() for n, g in zip(params, grads))
+        second = torch.autograd.grad(inner, list(params.values()))
+        tangent = jvp(lambda p: functional_call(net, p, (a, b)), ({
+            n: p.detach()
+            for n, p in params.items()
+        }, ), (direction, ))[1]
+        return [out, *grads, *second, tangent]
+
+    got, ref = everything(chunked), everything(whole)
+    assert [s for c, s in sizes if c] == [2, 2, 1] * 2  # grad pass + jvp
+    assert [s for c, s in sizes if not c] == [5, 5]
+    for g, r in zip(got, ref):
+        torch.testing.assert_close(g, r, rtol=1e-5, atol=1e-6)
+    monkeypatch.setattr(torch.compiler, 'is_compiling', lambda: True)
+    assert chunked._chunk_images(a) == 5
+
+
+def test_loss_generator_batch_chunks_compute_the_whole_batch():
+    """The loss generator's fast path in chunks of one image: the same
+    weights and gradients as the whole batch."""
+    from mmfusion.models.utils.restormer import images_per_chunk
+    torch.manual_seed(0)
+    whole = TDFusionLossGenerator(dim=8, num_heads=4, batch_chunk_bytes=0)
+    chunked = TDFusionLossGenerator(dim=8, num_heads=4, batch_chunk_bytes=1)
+    chunked.load_state_dict(whole.state_dict())
+    a, b = _inputs(n=3, h=6, w=5)
+    assert images_per_chunk(a, chunked._widest, 1) == 1
+    assert images_per_chunk(a, whole._widest, 0) == 3
+    outs = []
+    for net in (whole, chunked):
+        out = net(a, b)
+        (out[:, :1] * a).sum().backward()
+        outs.append(out)
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-5, atol=1e-6)
+    for (name, pw), pc in zip(whole.named_parameters(), chunked.parameters()):
+        torch.testing.assert_close(
+            pc.grad, pw.grad, rtol=1e-5, atol=1e-6, msg=name)

@@ -102,6 +102,7 @@ def test_arguments_are_checked(tool, tmp_path, official, capsys):
           'iteration'], 'the iteration needs nets/Segformer.py'),
         (['--official', official, '--checkpoint',
           str(tmp_path / 'x.pth')], 'no such file'),
+        (['--official', official, '--steps', '1'], '--steps must be >= 2'),
     ]
     for argv, message in cases:
         with pytest.raises(SystemExit):
@@ -143,3 +144,20 @@ def test_net_comparison_runs_and_reports(tool, official, tmp_path, capsys):
     assert train['input'] == [2, 1, 8, 8]
     for key in ('mmfusion', 'mmfusion-plain'):
         assert train['contenders'][key]['max_abs_grad_diff'] < 1e-5
+
+
+def test_training_steps_in_fresh_processes(tool, official, tmp_path, capsys):
+    """``--parts step``: a fresh child per contender runs optimizer steps
+    (the first not counted), under the ``--malloc`` policy given."""
+    res = tool.main([
+        '--official', official, '--parts', 'step', '--crop', '8', '8',
+        '--steps', '3', '--iters', '1', '--malloc', 'keep-freed'
+    ])
+    text = capsys.readouterr().out
+    assert 'training step (Adam, 8x8 crop batch of 2)' in text
+    rows = res['step']['contenders']
+    assert list(rows) == list(tool.STEP_CONTENDERS)
+    assert {row['malloc'] for row in rows.values()} == {'keep-freed'}
+    for row in rows.values():
+        assert row['n'] == 2 and row['cpu_s'] > 0 and row['faults'] >= 0
+    assert rows['released']['speedup_cpu'] == 1.0

@@ -5,8 +5,9 @@ released TDFusion code (HaowenBai/TDFusion), with the same weights.
     python tools/analysis_tools/benchmark_refusion.py --official DIR \\
         [--checkpoint TDFusion_MSRS.pth] [--parts net iteration] \\
         [--device cpu|cuda] [--threads 1] [--rounds 5] [--warmup 1] \\
-        [--shape 480 640] [--crop 256 256] [--malloc default|cached] \\
-        [--iters 2] [--out FILE]
+        [--shape 480 640] [--crop 256 256] \\
+        [--malloc default|cached|keep-freed] [--iters 2] [--steps 6] \\
+        [--parts net step iteration] [--out FILE]
 
 ``DIR`` is a checkout of the released code (``nets/ReFusion.py``; for the
 iteration also ``nets/Segformer.py``, ``nets/backbone_SS.py``, ``utils.py``;
@@ -37,6 +38,15 @@ the ratios released / contender, the largest output (and gradient)
 difference from the released net, the load average, thread count and CPU
 (model and AVX-512/AMX flags).
 
+``step`` (one fresh child process per contender and round, in rotating
+order): ``--steps`` training steps as a training process runs them (Adam
+on the crop batch, loss ``mean(fused^2)``), steps 2..N counted: median CPU
+time and minor page faults per step of ``released``, ``mmfusion`` (the
+default, batch chunks below ``batch_chunk_bytes``) and
+``mmfusion-whole-batch`` (``batch_chunk_bytes=0``). A warm process running
+every contender in turn (``net``) reuses memory the others freed; a
+training process does not, so this is where the allocator shows.
+
 ``iteration`` (one fresh child process per contender and round,
 interleaved): the whole TDFusion training iteration at the published sizes
 (``configs/tdfusion/segformer_msrs.py``: 256x256 fusion crops, 240x320 task
@@ -55,8 +65,12 @@ trimming (``mallopt``) in the measuring process(es), for every contender
 alike: large tensors then reuse heap memory instead of being page-faulted
 in anew for every op (what ``MALLOC_MMAP_MAX_=0
 MALLOC_TRIM_THRESHOLD_=...`` in the environment, or jemalloc/tcmalloc, do
-for any PyTorch program). This is a benchmark, not a test: figures depend
-on the machine and its load.
+for any PyTorch program). ``--malloc keep-freed``: mmfusion's own policy
+(:mod:`mmfusion.utils.malloc`, ``MMFUSION_KEEP_FREED_MEMORY=1``: blocks
+below 32 MiB from the heap, up to 256 MiB of free heap kept), for every
+contender alike. ``default`` leaves glibc's adaptive defaults
+(``MMFUSION_KEEP_FREED_MEMORY=0`` in the children). This is a benchmark,
+not a test: figures depend on the machine and its load.
 """
 import argparse
 import ctypes
@@ -71,7 +85,8 @@ import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs/tdfusion/segformer_msrs.py')
-PARTS = ('net', 'iteration')
+PARTS = ('net', 'step', 'iteration')
+STEP_CONTENDERS = ('released', 'mmfusion', 'mmfusion-whole-batch')
 # released train.py, dataset 'MSRS': 8 classes + background, task input
 RELEASED_TASK = dict(num_classes=9, size=(240, 320), lr=1e-4)
 STEP_KEYS = ('seconds', 'cpu_seconds', 'peak_mb', 'peak_increase_mb')
@@ -110,21 +125,33 @@ def parse_args(argv=None):
         help='no torch.compile contender (its first call compiles: ~1 '
         'min on a small CPU)')
     parser.add_argument(
-        '--malloc', choices=['default', 'cached'], default='default')
+        '--malloc',
+        choices=['default', 'cached', 'keep-freed'],
+        default='default')
+    parser.add_argument(
+        '--steps',
+        type=int,
+        default=6,
+        help="'step': optimizer steps per child (the first is not counted)")
     parser.add_argument(
         '--iters',
         type=int,
         default=2,
-        help="'iteration': rounds (fresh child per contender and round)")
+        help="'step', 'iteration': rounds (fresh child per contender and "
+        'round)')
     parser.add_argument(
         '--data-root', default=osp.join(REPO, 'data/msrs_demo'))
     parser.add_argument('--out', help='also write the results as JSON')
     parser.add_argument(
         '--released-worker', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument(
+        '--step-worker', choices=STEP_CONTENDERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ('rounds', 'threads', 'iters'):
+    for name in ('rounds', 'threads', 'iters', 'steps'):
         if getattr(args, name) < 1:
             parser.error(f'--{name} must be >= 1')
+    if args.steps < 2:
+        parser.error('--steps must be >= 2 (the first step is not counted)')
     if args.warmup < 0:
         parser.error('--warmup must be >= 0')
     if not args.device.startswith(('cpu', 'cuda')):
@@ -153,6 +180,17 @@ def use_cached_malloc():
     libc = ctypes.CDLL('libc.so.6')
     libc.mallopt(-4, 0)  # M_MMAP_MAX
     libc.mallopt(-1, 2**31 - 1)  # M_TRIM_THRESHOLD
+
+
+def set_malloc(policy: str) -> None:
+    """This process's allocator policy (``--malloc``); children get it
+    through :func:`_child_env`."""
+    from mmfusion.utils.malloc import ENV, keep_freed_memory
+    os.environ[ENV] = '1' if policy == 'keep-freed' else '0'
+    if policy == 'cached':
+        use_cached_malloc()
+    elif policy == 'keep-freed':
+        keep_freed_memory()
 
 
 def cpu_info() -> dict:
@@ -509,7 +547,14 @@ def _summary(steps: dict, mem_kind: str) -> dict:
 
 
 def _child_env(args):
+    from mmfusion.utils.malloc import ENV, MMAP_THRESHOLD, TRIM_THRESHOLD
     env = dict(os.environ, PYTHONWARNINGS='ignore')
+    env[ENV] = '1' if args.malloc == 'keep-freed' else '0'
+    if args.malloc == 'keep-freed':  # (also for children that never call
+        # keep_freed_memory, e.g. benchmark_meta_step.py's worker)
+        env.update(
+            MALLOC_TRIM_THRESHOLD_=str(TRIM_THRESHOLD),
+            MALLOC_MMAP_THRESHOLD_=str(MMAP_THRESHOLD))
     if args.malloc == 'cached':
         env.update(MALLOC_MMAP_MAX_='0', MALLOC_TRIM_THRESHOLD_='2147483647')
     return env
@@ -599,6 +644,97 @@ def bench_iteration(args) -> dict:
     return out
 
 
+# -------------------------------------------------------------------- step
+def step_worker(args) -> dict:
+    """``--steps`` training steps of one contender in this (fresh) process:
+    Adam on the crop batch (a pair and its modality-swapped copy), loss
+    ``mean(fused^2)``; CPU time and minor page faults of each step."""
+    import resource
+
+    import torch
+    device = torch.device(args.device)
+    nets, _ = build_nets(args, device)
+    who = args.step_worker
+    if who == 'mmfusion-whole-batch':
+        net = nets['mmfusion']
+        net.batch_chunk_bytes = 0
+        who = 'mmfusion'
+    else:
+        net = nets[who]
+    for k in [k for k in nets if nets[k] is not net]:
+        del nets[k]  # (only the contender's memory in this process)
+    measure, _ = _clocks(device)
+    g = torch.Generator().manual_seed(0)
+    ch, cw = args.crop
+    a, b = [torch.rand(1, 1, ch, cw, generator=g).to(device) for _ in '12']
+    crops = (torch.cat([a, b]), torch.cat([b, a]))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        _call(who, net, *crops).square().mean().backward()
+        opt.step()
+
+    steps = []
+    for _ in range(args.steps):
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        _, wall, cpu = measure(step)
+        steps.append(
+            dict(
+                wall_s=wall,
+                cpu_s=cpu,
+                faults=resource.getrusage(resource.RUSAGE_SELF).ru_minflt -
+                faults))
+    return dict(steps=steps, malloc=args.malloc)
+
+
+def bench_step(args) -> dict:
+    """Fresh child per contender and round, in rotating order: steps 2..N
+    of each child counted (the first allocates everything anew)."""
+    runs = {k: [] for k in STEP_CONTENDERS}
+    policy = {}
+    loads = [os.getloadavg()[0]]
+    argv = [
+        '--official', args.official, '--device', args.device, '--threads',
+        str(args.threads), '--crop', *map(str, args.crop), '--steps',
+        str(args.steps)
+    ] + (['--checkpoint', args.checkpoint] if args.checkpoint else [])
+    for i in range(args.iters):
+        k = i % len(STEP_CONTENDERS)
+        for who in STEP_CONTENDERS[k:] + STEP_CONTENDERS[:k]:
+            out = subprocess.run(
+                [sys.executable, osp.abspath(__file__)] + argv +
+                ['--malloc', args.malloc, '--step-worker', who],
+                capture_output=True,
+                text=True,
+                env=_child_env(args))
+            lines = [
+                ln for ln in out.stdout.splitlines()
+                if ln.startswith('RESULT ')
+            ]
+            if out.returncode or not lines:
+                raise RuntimeError(f'step worker {who} exited with '
+                                   f'{out.returncode}:\n{out.stderr[-3000:]}')
+            result = json.loads(lines[-1][len('RESULT '):])
+            runs[who] += result['steps'][1:]
+            policy[who] = result['malloc']
+            loads.append(os.getloadavg()[0])
+    res = dict(load_1min=[round(x, 2) for x in loads], contenders={})
+    for who, steps in runs.items():
+        row = {
+            k: statistics.median(s[k] for s in steps)
+            for k in ('wall_s', 'cpu_s', 'faults') if steps[0][k] is not None
+        }
+        row.update(n=len(steps), malloc=policy[who])
+        res['contenders'][who] = row
+    ref = res['contenders']['released']
+    for row in res['contenders'].values():
+        for k in ('cpu_s', 'wall_s'):
+            if k in row:
+                row[f'speedup_{k[:-2]}'] = ref[k] / row[k]
+    return res
+
+
 # ------------------------------------------------------------------ report
 def report(res: dict) -> str:
     cpu = res['cpu']
@@ -627,6 +763,22 @@ def report(res: dict) -> str:
             lines.append(f"| {k} | {cpu_s} | {row['wall_s']:.3f} | {sp_c} | "
                          f"{row['speedup_wall']:.2f}x | {diff} | "
                          f"{row['first_call_s']:.1f} |")
+    st = res.get('step')
+    if st:
+        lines += [
+            '', f"training step (Adam, {'x'.join(map(str, res['crop']))} "
+            f"crop batch of 2), steps 2-{res['steps']} of {res['iters']} "
+            'fresh child(ren) per contender, medians, 1-min load '
+            f"{min(st['load_1min']):.2f}-{max(st['load_1min']):.2f}:",
+            '| contender | malloc | CPU s | wall s | released / this (CPU) | '
+            'minor page faults |', '|---|---|---|---|---|---|'
+        ]
+        for k, row in st['contenders'].items():
+            cpu_s = f"{row['cpu_s']:.3f}" if 'cpu_s' in row else '-'
+            sp = f"{row['speedup_cpu']:.2f}x" if 'speedup_cpu' in row else \
+                f"{row['speedup_wall']:.2f}x (wall)"
+            lines.append(f"| {k} | {row['malloc']} | {cpu_s} | "
+                         f"{row['wall_s']:.3f} | {sp} | {row['faults']:.0f} |")
     it = res.get('iteration')
     if it:
         lines += [
@@ -653,12 +805,14 @@ def report(res: dict) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.malloc == 'cached':
-        use_cached_malloc()
+    set_malloc(args.malloc)
     import torch
     torch.set_num_threads(args.threads)
     if args.released_worker:
         print('RESULT ' + json.dumps(released_iteration(args)), flush=True)
+        return
+    if args.step_worker:
+        print('RESULT ' + json.dumps(step_worker(args)), flush=True)
         return
     device = torch.device(args.device)
     if device.type == 'cuda' and not torch.cuda.is_available():
@@ -673,14 +827,19 @@ def main(argv=None):
         torch=torch.__version__,
         rounds=args.rounds,
         iters=args.iters,
+        steps=args.steps,
+        crop=args.crop,
         official=osp.abspath(args.official),
         checkpoint=args.checkpoint)
     if 'net' in args.parts:
         res['net'] = bench_net(args, device)
         print(report(res), flush=True)
+    if 'step' in args.parts:
+        res['step'] = bench_step(args)
+        print(report(dict(res, net={})), flush=True)
     if 'iteration' in args.parts:
         res['iteration'] = bench_iteration(args)
-        print(report(dict(res, net={})), flush=True)
+        print(report(dict(res, net={}, step=None)), flush=True)
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(res, f, indent=1)

@@ -11,9 +11,6 @@ maths and the table of the metrics are
 :mod:`~mmfusion.evaluation.functional.fusion_metrics`; nothing here changes
 a value.
 """
-import ctypes
-import os
-import platform
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mmfusion.utils.malloc import keep_freed_memory
 from .fusion_metrics import (ALL_METRICS, DEFAULT_OPTIONS, METRICS,
                              canonical_metric_name, metrics_of_batch)
 
@@ -129,7 +127,7 @@ def _images_in_threads(num_workers: Optional[int] = None) -> Iterator[int]:
     ops). Yields the number of image threads to use (``num_workers``,
     default: torch's intra-op thread count) while torch and OpenCV run
     single-threaded."""
-    _keep_freed_memory()
+    keep_freed_memory()  # opt-in: MMFUSION_KEEP_FREED_MEMORY=1
     threads = torch.get_num_threads()
     cv_threads = cv2.getNumThreads()
     torch.set_num_threads(1)
@@ -286,38 +284,3 @@ def _map_batched(load, items, names, device, num_workers, batch_size,
             yield from flush()
             count = 0
     yield from flush()
-
-
-_MALLOC_TUNED = False
-_TRIM_THRESHOLD = 256 << 20
-
-
-def _keep_freed_memory() -> None:
-    """With ``MMFUSION_KEEP_FREED_MEMORY=1`` (opt-in: a library does not
-    change a process's allocator behind its back), let glibc keep freed
-    memory for reuse instead of returning it to the system (once per
-    process).
-
-    One image's metrics allocate and free many planes of 0.3-2.5 MB.
-    glibc's adaptive defaults return freed memory above twice the largest
-    freed block to the kernel, so every image gets most of its memory
-    afresh, page by page: ~10k page faults per 640x480 image for the 14
-    metrics, ~20 % of their CPU time. With blocks below 32 MB served from
-    the heap and up to 256 MB of free heap kept per arena, the metrics
-    fault (almost) no page after the first images. The cost: a process may
-    hold up to 256 MB per thread arena that it no longer uses, the usual
-    trade of ``MALLOC_TRIM_THRESHOLD_``/``MALLOC_MMAP_THRESHOLD_`` tuning.
-    """
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED:
-        return
-    _MALLOC_TUNED = True
-    if os.environ.get('MMFUSION_KEEP_FREED_MEMORY', '0') != '1' or \
-            platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc':
-        return
-    try:
-        libc = ctypes.CDLL('libc.so.6')
-        libc.mallopt(-1, _TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
-        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD (glibc's maximum)
-    except (OSError, AttributeError):  # pragma: no cover
-        pass

@@ -18,9 +18,11 @@ from mmfusion.registry import MODELS
 from ..utils import (CompiledInferenceMixin, RestormerBlock,
                      check_fusion_inputs, conv1x1, dwconv3x3,
                      transposed_attention)
-from ..utils.restormer import (attention_from_stats, attention_project_nhwc,
-                               depthwise_nhwc, depthwise_rows, pointwise_nhwc,
-                               row_bands, split_qkv, to_nchw, to_nhwc)
+from ..utils.restormer import (BATCH_CHUNK_BYTES, attention_from_stats,
+                               attention_project_nhwc, depthwise_nhwc,
+                               depthwise_rows, images_per_chunk,
+                               in_batch_chunks, pointwise_nhwc, row_bands,
+                               split_qkv, to_nchw, to_nhwc, tracing)
 
 
 class CrossAttentionFusion(nn.Module):
@@ -84,10 +86,12 @@ class CrossAttentionFusion(nn.Module):
     def forward_nhwc(self, x1: Tensor, x2: Tensor) -> Tensor:
         """The module on ``(N, H, W, dim)`` maps (fast path; see
         :mod:`mmfusion.models.utils.restormer`), returns ``(N, H, W, 2
-        dim)``. The two value branches run as one: their 1x1 outputs are
-        concatenated (``8 dim`` channels, the gate's layout), one depthwise
-        conv with both kernels, one gated product with the gate and one
-        output ``addmm`` with both projections and the residual."""
+        dim)``. The gated feed-forward runs branch by branch: gate ``g_i``
+        (the ``i``-th half of the gate conv's and its depthwise conv's
+        output channels) and value ``D_i W_i x_i'`` are each ``4 dim``
+        channels wide, never an ``8 dim`` map (see ``batch_chunk_bytes`` of
+        :class:`ReFusionNet`), and each branch's output projection is an
+        ``addmm`` onto the residual."""
         q1, k1, v1 = split_qkv(
             depthwise_nhwc(
                 pointwise_nhwc(x1, self.qkv1.weight), self.qkv1_dwconv.weight))
@@ -101,26 +105,19 @@ class CrossAttentionFusion(nn.Module):
                                     self.temperature2,
                                     self.project_mid2.weight)
         fused = torch.cat([x1, x2], dim=-1)
-        gate = depthwise_nhwc(
-            pointwise_nhwc(fused, self.gate.weight), self.gate_dwconv.weight)
-        value = depthwise_nhwc(
-            torch.cat([
-                pointwise_nhwc(x1, self.value1.weight),
-                pointwise_nhwc(x2, self.value2.weight)
-            ],
-                      dim=-1),
-            torch.cat([self.value1_dwconv.weight, self.value2_dwconv.weight]))
-        # [g1, g2] and [e1, e2] line up channel by channel
-        hidden = F.gelu(gate) * value
-        w_out = torch.cat([
-            self.project_out1.weight.flatten(1),
-            self.project_out2.weight.flatten(1)
-        ],
-                          dim=1)
         c = fused.shape[-1]
-        out = torch.addmm(
-            fused.reshape(-1, c), hidden.reshape(-1, hidden.shape[-1]),
-            w_out.t())
+        out = fused.reshape(-1, c)
+        w_gate = self.gate.weight.chunk(2)
+        w_gate_dw = self.gate_dwconv.weight.chunk(2)
+        for i, (x, value, value_dw, proj) in enumerate(
+            ((x1, self.value1, self.value1_dwconv, self.project_out1),
+             (x2, self.value2, self.value2_dwconv, self.project_out2))):
+            gate = depthwise_nhwc(
+                pointwise_nhwc(fused, w_gate[i]), w_gate_dw[i])
+            hidden = F.gelu(gate) * depthwise_nhwc(
+                pointwise_nhwc(x, value.weight), value_dw.weight)
+            out = torch.addmm(out, hidden.reshape(-1, hidden.shape[-1]),
+                              proj.weight.flatten(1).t())
         return out.view(fused.shape)
 
     def forward_nhwc_tiled(self, x1: Tensor, x2: Tensor, rows: int) -> Tensor:
@@ -272,6 +269,18 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
     Autograd, forward-mode AD, ``torch.func`` transforms, ``torch.compile``
     and ONNX export take the untiled path.
 
+    ``batch_chunk_bytes`` (default 32 MiB; 0 turns it off): other forwards
+    of the fast path on CPU (training, the meta step's transforms, untiled
+    inference) run the batch in chunks of images whose widest intermediate
+    map (the decoder's qkv, ``6 dim`` channels) stays below it -- one
+    256 x 256 training crop per chunk by default. glibc maps a block of
+    32 MiB or more afresh (unless a free heap block fits) and unmaps it on
+    free, so whole-batch maps are page-faulted in again and again; below
+    it, freed memory is reused. Same function: every op is per image. In
+    ``tools/train.py configs/tdfusion/segformer_msrs.py`` (published sizes,
+    1 thread) the meta step took 0.84x and the fusion + task step 0.86x of
+    their whole-batch times (``docs/benchmarks.md``).
+
     ``compile_inference=True`` runs no-grad forwards through
     ``torch.compile`` (see :mod:`mmfusion.models.utils.inference`); it
     compiles the untiled fast path, which on CPU is slower than the default
@@ -287,11 +296,17 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
                  compile_inference: bool = False,
                  fast: bool = True,
                  tile_pixels: int = 8192,
+                 batch_chunk_bytes: int = BATCH_CHUNK_BYTES,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.compile_inference = compile_inference
         self.fast = fast
         self.tile_pixels = tile_pixels
+        self.batch_chunk_bytes = batch_chunk_bytes
+        # channels of the widest map of the fast path: the decoder's qkv
+        # (3 x 2 dim), its GDFN gate/value (2 dim x expansion each) or the
+        # fusion module's gate/value of one branch (4 dim)
+        self._widest = max(6 * dim, int(2 * dim * ffn_expansion), 4 * dim)
         self.encoder1 = RestormerEncoder(dim, num_blocks, num_heads,
                                          ffn_expansion, fast)
         self.encoder2 = RestormerEncoder(dim, num_blocks, num_heads,
@@ -316,8 +331,12 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
                 self.encoder2.forward_nhwc(vis_y, rows), rows)
             for block in self.decoder:
                 x = block.forward_nhwc_tiled(x, rows)
-            x = to_nchw(x)
-        elif self.fast:
+            return self._head(to_nchw(x))
+        return in_batch_chunks(self._forward_untiled, ir, vis_y,
+                               self._chunk_images(ir))
+
+    def _forward_untiled(self, ir: Tensor, vis_y: Tensor) -> Tensor:
+        if self.fast:
             x = self.fusion.forward_nhwc(
                 self.encoder1.forward_nhwc(ir),
                 self.encoder2.forward_nhwc(vis_y))
@@ -327,9 +346,20 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
         else:
             x = self.decoder(
                 self.fusion(self.encoder1(ir), self.encoder2(vis_y)))
+        return self._head(x)
+
+    def _head(self, x: Tensor) -> Tensor:
         x = F.leaky_relu(self.head_conv1(x), 0.01)
         # one channel: channels-last and contiguous are the same memory
         return torch.sigmoid(self.head_conv2(x)).contiguous()
+
+    def _chunk_images(self, x: Tensor) -> int:
+        """Images per chunk of a forward of the untiled fast path (autograd,
+        forward-mode or ``torch.func``): see
+        :func:`~mmfusion.models.utils.restormer.images_per_chunk`; the
+        whole batch with ``fast=False``."""
+        return images_per_chunk(x, self._widest, self.batch_chunk_bytes) \
+            if self.fast else x.shape[0]
 
     def _tile_rows(self, x: Tensor) -> int:
         """Rows per band of the tiled inference, 0 where it does not apply:
@@ -342,9 +372,8 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
             return 0
         if torch.is_autocast_enabled('cpu'):
             return 0
-        if (torch.compiler.is_compiling() or torch.jit.is_tracing()
-                or torch.onnx.is_in_onnx_export()
-                or torch._C._functorch.maybe_current_level() is not None):
+        if tracing() or \
+                torch._C._functorch.maybe_current_level() is not None:
             return 0
         grad = torch.is_grad_enabled()
         for t in (x, *self.parameters()):

@@ -8,7 +8,8 @@ from torch import Tensor
 from mmfusion.registry import MODELS
 from ..fusion_nets.refusion_net import RestormerEncoder
 from ..utils import RestormerBlock, check_fusion_inputs
-from ..utils.restormer import to_nchw
+from ..utils.restormer import (BATCH_CHUNK_BYTES, images_per_chunk,
+                               in_batch_chunks, to_nchw)
 
 
 @MODELS.register_module()
@@ -29,6 +30,8 @@ class TDFusionLossGenerator(BaseModule):
 
     ``fast``: the channels-last fast path of the Restormer blocks (default;
     see :class:`~mmfusion.models.ReFusionNet`) or the plain formulation.
+    ``batch_chunk_bytes``: on CPU the fast path runs the batch in chunks of
+    images whose widest map stays below it, as ReFusionNet's.
     """
 
     def __init__(self,
@@ -37,9 +40,13 @@ class TDFusionLossGenerator(BaseModule):
                  num_heads: int = 8,
                  ffn_expansion: float = 2.0,
                  fast: bool = True,
+                 batch_chunk_bytes: int = BATCH_CHUNK_BYTES,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.fast = fast
+        self.batch_chunk_bytes = batch_chunk_bytes
+        # the joint blocks' qkv (3 x 2 dim) or GDFN gate/value maps
+        self._widest = max(6 * dim, int(2 * dim * ffn_expansion))
         self.encoder1 = RestormerEncoder(dim, num_blocks, num_heads,
                                          ffn_expansion, fast)
         self.encoder2 = RestormerEncoder(dim, num_blocks, num_heads,
@@ -54,6 +61,11 @@ class TDFusionLossGenerator(BaseModule):
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         check_fusion_inputs(a, b, type(self).__name__)
+        step = images_per_chunk(a, self._widest, self.batch_chunk_bytes) \
+            if self.fast else a.shape[0]
+        return in_batch_chunks(self._forward, a, b, step)
+
+    def _forward(self, a: Tensor, b: Tensor) -> Tensor:
         if self.fast:
             x = torch.cat(
                 [self.encoder1.forward_nhwc(a),

@@ -37,10 +37,19 @@ All of it is plain differentiable PyTorch, so double backward
 (``fast=False``, the layer-by-layer formulation, kept as the reference the
 tests compare against: equal within float rounding, ~1e-7).
 """
+from typing import Callable
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+
+from mmfusion.utils.malloc import MMAP_THRESHOLD
+
+# default ``batch_chunk_bytes`` of the nets built from these blocks: glibc's
+# largest mmap threshold, below which freed blocks are reused (see
+# :mod:`mmfusion.utils.malloc`)
+BATCH_CHUNK_BYTES = MMAP_THRESHOLD
 
 
 def conv1x1(in_channels: int, out_channels: int) -> nn.Conv2d:
@@ -52,6 +61,42 @@ def dwconv3x3(channels: int) -> nn.Conv2d:
     """Bias-free 3x3 depthwise conv, zero padding 1."""
     return nn.Conv2d(
         channels, channels, 3, padding=1, groups=channels, bias=False)
+
+
+def tracing() -> bool:
+    """Inside ``torch.compile``, ``torch.jit`` tracing or the ONNX export:
+    the graph recorded must not depend on the eager CPU layouts (bands,
+    batch chunks) chosen for the sizes at hand."""
+    return (torch.compiler.is_compiling() or torch.jit.is_tracing()
+            or torch.onnx.is_in_onnx_export())
+
+
+def images_per_chunk(x: Tensor, widest: int, chunk_bytes: int) -> int:
+    """Images per chunk of a CPU forward of ``(N, C, H, W)`` images whose
+    widest intermediate map has ``widest`` channels: as many as keep that
+    map below ``chunk_bytes`` (at least one). The whole batch with
+    ``chunk_bytes=0``, off CPU, and under tracing, ``torch.compile`` or the
+    ONNX export (their graphs keep the batch whole).
+
+    Why: glibc maps every block of 32 MiB or more afresh and returns it on
+    free, so a training step whose maps are larger page-faults all of them
+    in again, every step; below it, freed memory is reused (fully with
+    :func:`mmfusion.utils.malloc.keep_freed_memory`). Every op of these
+    nets is per image, so chunks compute the same function."""
+    n = x.shape[0]
+    if not chunk_bytes or x.device.type != 'cpu' or tracing():
+        return n
+    per_image = x.shape[-2] * x.shape[-1] * widest * x.element_size()
+    return min(n, max(1, (chunk_bytes - 1) // per_image))
+
+
+def in_batch_chunks(fn: Callable, a: Tensor, b: Tensor, step: int) -> Tensor:
+    """``fn(a, b)`` on chunks of ``step`` images, concatenated."""
+    n = a.shape[0]
+    if step >= n:
+        return fn(a, b)
+    return torch.cat(
+        [fn(a[i:i + step], b[i:i + step]) for i in range(0, n, step)])
 
 
 # ---------------------------------------------------------------------------
