@@ -31,14 +31,16 @@ MMAP_THRESHOLD = 32 << 20  # glibc's largest mmap threshold on 64-bit
 _applied = False
 
 
-def keep_freed_memory() -> bool:
-    """Apply the tuning if ``MMFUSION_KEEP_FREED_MEMORY=1``; once applied,
-    it stays for the process. Returns whether it is in effect; a no-op off
-    Linux/glibc."""
+def keep_freed_memory(force: bool = False) -> bool:
+    """Apply the tuning if ``MMFUSION_KEEP_FREED_MEMORY=1`` (or ``force``:
+    a program's explicit choice, e.g. a benchmark's ``--malloc``); once
+    applied, it stays for the process. Returns whether it is in effect; a
+    no-op off Linux/glibc."""
     global _applied
     if _applied:
         return True
-    if os.environ.get(ENV, '0') == '1' and platform.system() == 'Linux' \
+    if (force or os.environ.get(ENV, '0') == '1') and \
+            platform.system() == 'Linux' \
             and platform.libc_ver()[0] == 'glibc':
         try:
             libc = ctypes.CDLL('libc.so.6')

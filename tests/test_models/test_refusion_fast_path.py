@@ -256,10 +256,18 @@ def test_batch_chunks_compute_what_the_whole_batch_computes(monkeypatch):
     assert chunked._chunk_images(a) == 5
 
 
-def test_loss_generator_batch_chunks_compute_the_whole_batch():
+def test_loss_generator_batch_chunks_compute_the_whole_batch(monkeypatch):
     """The loss generator's fast path in chunks of one image: the same
     weights and gradients as the whole batch."""
     from mmfusion.models.utils.restormer import images_per_chunk
+    sizes = []
+    inner = TDFusionLossGenerator._forward
+
+    def spy(self, x, y):
+        sizes.append(x.shape[0])
+        return inner(self, x, y)
+
+    monkeypatch.setattr(TDFusionLossGenerator, '_forward', spy)
     torch.manual_seed(0)
     whole = TDFusionLossGenerator(dim=8, num_heads=4, batch_chunk_bytes=0)
     chunked = TDFusionLossGenerator(dim=8, num_heads=4, batch_chunk_bytes=1)
@@ -272,7 +280,12 @@ def test_loss_generator_batch_chunks_compute_the_whole_batch():
         out = net(a, b)
         (out[:, :1] * a).sum().backward()
         outs.append(out)
+    assert sizes == [3, 1, 1, 1]  # whole, then chunked
     torch.testing.assert_close(outs[1], outs[0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match='batch_chunk_bytes must be >= 0'):
+        TDFusionLossGenerator(batch_chunk_bytes=-1)
+    with pytest.raises(ValueError, match='batch_chunk_bytes must be >= 0'):
+        ReFusionNet(batch_chunk_bytes=-1)
     for (name, pw), pc in zip(whole.named_parameters(), chunked.parameters()):
         torch.testing.assert_close(
             pc.grad, pw.grad, rtol=1e-5, atol=1e-6, msg=name)

@@ -3,7 +3,7 @@
 released TDFusion code (HaowenBai/TDFusion), with the same weights.
 
     python tools/analysis_tools/benchmark_refusion.py --official DIR \\
-        [--checkpoint TDFusion_MSRS.pth] [--parts net iteration] \\
+        [--checkpoint TDFusion_MSRS.pth] \\
         [--device cpu|cuda] [--threads 1] [--rounds 5] [--warmup 1] \\
         [--shape 480 640] [--crop 256 256] \\
         [--malloc default|cached|keep-freed] [--iters 2] [--steps 6] \\
@@ -147,10 +147,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--step-worker', choices=STEP_CONTENDERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ('rounds', 'threads', 'iters', 'steps'):
+    for name in ('rounds', 'threads', 'iters'):
         if getattr(args, name) < 1:
             parser.error(f'--{name} must be >= 1')
-    if args.steps < 2:
+    if 'step' in args.parts and args.steps < 2:
         parser.error('--steps must be >= 2 (the first step is not counted)')
     if args.warmup < 0:
         parser.error('--warmup must be >= 0')
@@ -183,14 +183,13 @@ def use_cached_malloc():
 
 
 def set_malloc(policy: str) -> None:
-    """This process's allocator policy (``--malloc``); children get it
-    through :func:`_child_env`."""
-    from mmfusion.utils.malloc import ENV, keep_freed_memory
-    os.environ[ENV] = '1' if policy == 'keep-freed' else '0'
+    """The allocator policy (``--malloc``) of a process that measures;
+    children get theirs through :func:`_child_env`."""
+    from mmfusion.utils.malloc import keep_freed_memory
     if policy == 'cached':
         use_cached_malloc()
     elif policy == 'keep-freed':
-        keep_freed_memory()
+        keep_freed_memory(force=True)
 
 
 def cpu_info() -> dict:
@@ -685,7 +684,10 @@ def step_worker(args) -> dict:
                 cpu_s=cpu,
                 faults=resource.getrusage(resource.RUSAGE_SELF).ru_minflt -
                 faults))
-    return dict(steps=steps, malloc=args.malloc)
+    from mmfusion.utils.malloc import keep_freed_memory
+    return dict(
+        steps=steps, malloc=args.malloc,
+        keep_freed=keep_freed_memory())  # (what is in effect here)
 
 
 def bench_step(args) -> dict:
@@ -717,7 +719,7 @@ def bench_step(args) -> dict:
                                    f'{out.returncode}:\n{out.stderr[-3000:]}')
             result = json.loads(lines[-1][len('RESULT '):])
             runs[who] += result['steps'][1:]
-            policy[who] = result['malloc']
+            policy[who] = (result['malloc'], result['keep_freed'])
             loads.append(os.getloadavg()[0])
     res = dict(load_1min=[round(x, 2) for x in loads], contenders={})
     for who, steps in runs.items():
@@ -725,7 +727,8 @@ def bench_step(args) -> dict:
             k: statistics.median(s[k] for s in steps)
             for k in ('wall_s', 'cpu_s', 'faults') if steps[0][k] is not None
         }
-        row.update(n=len(steps), malloc=policy[who])
+        row.update(
+            n=len(steps), malloc=policy[who][0], keep_freed=policy[who][1])
         res['contenders'][who] = row
     ref = res['contenders']['released']
     for row in res['contenders'].values():
@@ -805,7 +808,9 @@ def report(res: dict) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    set_malloc(args.malloc)
+    if args.step_worker or args.released_worker or 'net' in args.parts:
+        set_malloc(args.malloc)  # (the step and iteration parts measure
+        # in children, which get the policy through their environment)
     import torch
     torch.set_num_threads(args.threads)
     if args.released_worker:

@@ -278,8 +278,9 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
     free, so whole-batch maps are page-faulted in again and again; below
     it, freed memory is reused. Same function: every op is per image. In
     ``tools/train.py configs/tdfusion/segformer_msrs.py`` (published sizes,
-    1 thread) the meta step took 0.84x and the fusion + task step 0.86x of
-    their whole-batch times (``docs/benchmarks.md``).
+    1 thread, medians of 4 noisy runs) the meta step took 10.5 instead of
+    11.9 s and the fusion + task step 3.7 instead of 4.2 s
+    (``docs/benchmarks.md``).
 
     ``compile_inference=True`` runs no-grad forwards through
     ``torch.compile`` (see :mod:`mmfusion.models.utils.inference`); it
@@ -302,6 +303,9 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
         self.compile_inference = compile_inference
         self.fast = fast
         self.tile_pixels = tile_pixels
+        if batch_chunk_bytes < 0:
+            raise ValueError('ReFusionNet: batch_chunk_bytes must be >= 0 '
+                             f'(0: no chunks), got {batch_chunk_bytes}')
         self.batch_chunk_bytes = batch_chunk_bytes
         # channels of the widest map of the fast path: the decoder's qkv
         # (3 x 2 dim), its GDFN gate/value (2 dim x expansion each) or the
@@ -355,7 +359,7 @@ class ReFusionNet(CompiledInferenceMixin, BaseModule):
 
     def _chunk_images(self, x: Tensor) -> int:
         """Images per chunk of a forward of the untiled fast path (autograd,
-        forward-mode or ``torch.func``): see
+        forward-mode, ``torch.func``, autocast or ``tile_pixels=0``): see
         :func:`~mmfusion.models.utils.restormer.images_per_chunk`; the
         whole batch with ``fast=False``."""
         return images_per_chunk(x, self._widest, self.batch_chunk_bytes) \

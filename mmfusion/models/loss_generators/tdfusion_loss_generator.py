@@ -44,6 +44,10 @@ class TDFusionLossGenerator(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.fast = fast
+        if batch_chunk_bytes < 0:
+            raise ValueError(
+                'TDFusionLossGenerator: batch_chunk_bytes must '
+                f'be >= 0 (0: no chunks), got {batch_chunk_bytes}')
         self.batch_chunk_bytes = batch_chunk_bytes
         # the joint blocks' qkv (3 x 2 dim) or GDFN gate/value maps
         self._widest = max(6 * dim, int(2 * dim * ffn_expansion))
