@@ -559,16 +559,22 @@ def _child_env(args):
     return env
 
 
-def run_released_child(args) -> dict:
-    cmd = [sys.executable, osp.abspath(__file__)] + _forward_argv(args) + \
-        ['--released-worker']
+def _run_child(cmd: list, args, what: str) -> dict:
+    """Run a worker process with the ``--malloc`` environment; its result is
+    the JSON of its last ``RESULT`` line."""
     out = subprocess.run(
         cmd, capture_output=True, text=True, env=_child_env(args))
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith('RESULT ')]
     if out.returncode or not lines:
-        raise RuntimeError(f'released worker exited with {out.returncode}:\n'
+        raise RuntimeError(f'{what} exited with {out.returncode}:\n'
                            f'{out.stderr[-3000:]}')
     return json.loads(lines[-1][len('RESULT '):])
+
+
+def run_released_child(args) -> dict:
+    cmd = [sys.executable, osp.abspath(__file__)] + _forward_argv(args) + \
+        ['--released-worker']
+    return _run_child(cmd, args, 'released worker')
 
 
 def run_mmfusion_child(args) -> dict:
@@ -583,13 +589,7 @@ def run_mmfusion_child(args) -> dict:
         str(args.threads), '--device', args.device, '--data-root',
         args.data_root, '--worker'
     ]
-    out = subprocess.run(
-        cmd, capture_output=True, text=True, env=_child_env(args))
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith('RESULT ')]
-    if out.returncode or not lines:
-        raise RuntimeError(f'mmfusion worker exited with {out.returncode}:\n'
-                           f'{out.stderr[-3000:]}')
-    res = json.loads(lines[-1][len('RESULT '):])['results']
+    res = _run_child(cmd, args, 'mmfusion worker')['results']
     steps = dict(meta=res['jvp'], fusion=res['fusion'])
     out = dict(mem_kind='')
     for name, r in steps.items():
@@ -704,20 +704,10 @@ def bench_step(args) -> dict:
     for i in range(args.iters):
         k = i % len(STEP_CONTENDERS)
         for who in STEP_CONTENDERS[k:] + STEP_CONTENDERS[:k]:
-            out = subprocess.run(
+            result = _run_child(
                 [sys.executable, osp.abspath(__file__)] + argv +
-                ['--malloc', args.malloc, '--step-worker', who],
-                capture_output=True,
-                text=True,
-                env=_child_env(args))
-            lines = [
-                ln for ln in out.stdout.splitlines()
-                if ln.startswith('RESULT ')
-            ]
-            if out.returncode or not lines:
-                raise RuntimeError(f'step worker {who} exited with '
-                                   f'{out.returncode}:\n{out.stderr[-3000:]}')
-            result = json.loads(lines[-1][len('RESULT '):])
+                ['--malloc', args.malloc, '--step-worker', who], args,
+                f'step worker {who}')
             runs[who] += result['steps'][1:]
             policy[who] = (result['malloc'], result['keep_freed'])
             loads.append(os.getloadavg()[0])
